@@ -1,0 +1,80 @@
+"""The ``hubbleclip`` command line.
+
+Each area owns one module here with a ``register(subparsers)`` function that adds its
+subcommands and sets ``func`` on each parser.  Modules import heavy libraries (torch, datasets)
+inside their handlers so that ``hubbleclip --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from hubbleclip import __version__
+
+# area modules, in the order their commands appear in --help
+COMMAND_MODULES = [
+    "hubbleclip.cli.data",        # data build / data info
+    "hubbleclip.cli.captions",    # captions generate / check
+    "hubbleclip.cli.train",       # train (same as training/train.py)
+    "hubbleclip.cli.evaluate",    # evaluate / classify / compare
+    "hubbleclip.cli.search",      # index build / search
+    "hubbleclip.cli.similar",     # similar / similarity index
+    "hubbleclip.cli.serve",       # serve
+    "hubbleclip.cli.demo",        # demo
+]
+
+
+class UserError(Exception):
+    """A problem with the user's input: printed as one clear line, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hubbleclip", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"hubbleclip {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that area is not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def setup_logging(verbose: bool = False) -> None:
+    from rich.logging import RichHandler
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(show_path=False, rich_tracebacks=False)], force=True)
+    for noisy in ("httpx", "urllib3", "PIL", "matplotlib", "datasets", "filelock", "fsspec"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    setup_logging(args.verbose)
+    try:
+        result = args.func(args)
+    except (UserError, FileNotFoundError, FileExistsError, ValueError) as exc:
+        if args.verbose:
+            raise
+        print(f"hubbleclip {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

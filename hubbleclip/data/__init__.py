@@ -1,0 +1,1 @@
+"""Datasets of astronomical images with text: sources, the offline "skyset" build, splits."""
