@@ -1,0 +1,265 @@
+"""Exact cosine top-k by blocked matrix products, all-pairs top-k streamed to disk, faiss option.
+
+Vectors are expected L2-normalised, so the inner product is the cosine similarity.  Results are
+ordered by decreasing score, ties by increasing database index, so they are deterministic and
+equal to a brute-force sort of the full similarity matrix.  Excluded or masked entries get score
+``-inf`` and index ``-1`` when fewer than ``k`` candidates remain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BLOCK_BYTES = 256 * 2**20  # one score block (rows x columns, float32)
+DEFAULT_DB_BYTES = 2 * 2**30       # database held in memory as float32 up to this size
+
+
+@dataclass
+class Restriction:
+    """Category restriction: query ``q`` may match database column ``j`` only if
+    ``allowed[q_group[q], column_groups[j]]``."""
+
+    column_groups: np.ndarray   # [N] int group id of each database row
+    allowed: np.ndarray         # [G, G] bool compatibility table
+
+
+def _as_f32(a: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+
+def _sorted_topk(scores, k: int):
+    """Top ``k`` of each row of ``scores`` [b, C], ordered by (-score, column)."""
+    import torch
+
+    n_cols = scores.shape[1]
+    if k >= n_cols:
+        return torch.sort(scores, dim=1, descending=True, stable=True)
+    vals, idx = torch.topk(scores, k + 1, dim=1)
+    # a tie across the cut means topk may have picked an arbitrary member of the tied group
+    boundary_tie = (vals[:, k - 1] == vals[:, k]) & torch.isfinite(vals[:, k])
+    vals, idx = vals[:, :k], idx[:, :k]
+    idx, order = torch.sort(idx, dim=1)
+    vals = vals.gather(1, order)
+    vals, order = torch.sort(vals, dim=1, descending=True, stable=True)
+    idx = idx.gather(1, order)
+    for r in boundary_tie.nonzero().flatten().tolist():
+        row_vals, row_idx = torch.sort(scores[r], descending=True, stable=True)
+        vals[r], idx[r] = row_vals[:k], row_idx[:k]
+    return vals, idx
+
+
+def _merge(run_vals, run_idx, vals, idx, k: int):
+    """Merge two (-score, index)-ordered candidate lists; ``idx`` are all larger than ``run_idx``."""
+    import torch
+
+    vals = torch.cat([run_vals, vals], dim=1)
+    idx = torch.cat([run_idx, idx], dim=1)
+    vals, order = torch.sort(vals, dim=1, descending=True, stable=True)
+    return vals[:, :k], idx.gather(1, order)[:, :k]
+
+
+class _Database:
+    """Column chunks of the database as float32 tensors, loaded once when small enough."""
+
+    def __init__(self, database: np.ndarray, chunk: int, max_bytes: int = DEFAULT_DB_BYTES):
+        self.array = database
+        self.chunk = chunk
+        self.n = database.shape[0]
+        self.cached = _as_f32(database) if self.n * database.shape[1] * 4 <= max_bytes else None
+
+    def chunks(self):
+        for c0 in range(0, self.n, self.chunk):
+            c1 = min(c0 + self.chunk, self.n)
+            yield c0, (self.cached[c0:c1] if self.cached is not None else _as_f32(self.array[c0:c1]))
+
+
+def _check(queries: np.ndarray, database: np.ndarray, k: int) -> None:
+    if queries.ndim != 2 or database.ndim != 2 or queries.shape[1] != database.shape[1]:
+        raise ValueError(f"queries {queries.shape} and database {database.shape} must be 2-D with the same width")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+
+
+def _block_shape(n_db: int, k: int, block_rows: int, block_bytes: int) -> tuple[int, int]:
+    cols = max(k + 1, min(n_db, block_bytes // (4 * block_rows)))
+    return block_rows, min(cols, n_db)
+
+
+def exact_topk(queries: np.ndarray, database: np.ndarray, k: int, *,
+               exclude: np.ndarray | None = None, query_groups: np.ndarray | None = None,
+               restriction: Restriction | None = None, block_rows: int = 1024,
+               block_bytes: int = DEFAULT_BLOCK_BYTES, _db: _Database | None = None):
+    """Exact top-``k`` database rows for each query by inner product.
+
+    ``exclude`` [Q, E] lists database indices each query must not match (-1 = padding), e.g. the
+    query itself or already selected images.  With ``restriction``, ``query_groups`` [Q] gives
+    each query's group.  Memory is bounded by ``block_bytes`` per score block plus the database.
+    Returns (scores [Q, k] float32, indices [Q, k] int64).
+    """
+    import torch
+
+    _check(queries, database, k)
+    if restriction is not None and query_groups is None:
+        raise ValueError("a category restriction needs the group of each query")
+    rows, cols = _block_shape(database.shape[0], k, block_rows, block_bytes)
+    db = _db or _Database(database, cols)
+    out_vals = np.empty((len(queries), k), np.float32)
+    out_idx = np.empty((len(queries), k), np.int64)
+    groups_t = torch.from_numpy(np.asarray(restriction.column_groups)) if restriction else None
+    allowed_t = torch.from_numpy(np.asarray(restriction.allowed, bool)) if restriction else None
+    for r0 in range(0, len(queries), rows):
+        r1 = min(r0 + rows, len(queries))
+        q = _as_f32(queries[r0:r1])
+        excl = torch.from_numpy(np.asarray(exclude[r0:r1], np.int64)) if exclude is not None else None
+        q_allowed = allowed_t[torch.from_numpy(np.asarray(query_groups[r0:r1]))] if restriction else None
+        run_vals = run_idx = None
+        for c0, chunk in db.chunks():
+            scores = q @ chunk.T
+            if excl is not None:
+                local = excl - c0
+                hit = (excl >= 0) & (local >= 0) & (local < chunk.shape[0])
+                scores[hit.nonzero(as_tuple=True)[0], local[hit]] = -torch.inf
+            if q_allowed is not None:
+                scores.masked_fill_(~q_allowed[:, groups_t[c0:c0 + chunk.shape[0]]], -torch.inf)
+            vals, idx = _sorted_topk(scores, k)
+            idx += c0
+            if run_vals is None:
+                run_vals, run_idx = vals, idx
+            else:
+                run_vals, run_idx = _merge(run_vals, run_idx, vals, idx, k)
+        n = run_vals.shape[1]
+        out_vals[r0:r1, :n] = run_vals.numpy()
+        out_idx[r0:r1, :n] = run_idx.numpy()
+        out_vals[r0:r1, n:], out_idx[r0:r1, n:] = -np.inf, -1
+    out_idx[~np.isfinite(out_vals)] = -1
+    return out_vals, out_idx
+
+
+def faiss_topk(queries: np.ndarray, database: np.ndarray, k: int, *, exclude: np.ndarray | None = None,
+               factory: str = "Flat", nprobe: int = 16, index=None):
+    """Top-``k`` by inner product with a faiss index (``factory``: "Flat" exact, "HNSW32",
+    "IVF1024,Flat", ... approximate).  Tie order is faiss's own."""
+    _check(queries, database, k)
+    index = index if index is not None else build_faiss_index(database, factory, nprobe)
+    extra = 0 if exclude is None else exclude.shape[1]
+    kk = min(k + extra, database.shape[0])
+    vals, idx = index.search(np.ascontiguousarray(queries, np.float32), kk)
+    if exclude is not None:
+        drop = (idx[:, :, None] == exclude[:, None, :]).any(-1) & (idx >= 0)
+        vals = np.where(drop, -np.inf, vals)
+        order = np.argsort(-vals, axis=1, kind="stable")
+        vals, idx = np.take_along_axis(vals, order, 1), np.take_along_axis(idx, order, 1)
+    vals, idx = vals[:, :k].astype(np.float32), idx[:, :k].astype(np.int64)
+    if vals.shape[1] < k:
+        pad = k - vals.shape[1]
+        vals = np.pad(vals, ((0, 0), (0, pad)), constant_values=-np.inf)
+        idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
+    idx[~np.isfinite(vals) | (idx < 0)] = -1
+    vals[idx < 0] = -np.inf
+    return vals, idx
+
+
+def build_faiss_index(database: np.ndarray, factory: str = "Flat", nprobe: int = 16):
+    import faiss
+
+    data = np.ascontiguousarray(database, np.float32)
+    index = faiss.index_factory(data.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+    if not index.is_trained:
+        index.train(data)
+    index.add(data)
+    if hasattr(index, "nprobe"):
+        index.nprobe = nprobe
+    return index
+
+
+def topk(queries: np.ndarray, database: np.ndarray, k: int, *, backend: str = "exact",
+         exclude: np.ndarray | None = None, query_groups: np.ndarray | None = None,
+         restriction: Restriction | None = None, faiss_factory: str = "Flat", **kw):
+    """Dispatch to :func:`exact_topk` (``backend="exact"``) or :func:`faiss_topk` (``"faiss"``)."""
+    if backend == "exact":
+        return exact_topk(queries, database, k, exclude=exclude, query_groups=query_groups,
+                          restriction=restriction, **kw)
+    if backend == "faiss":
+        if restriction is not None:
+            raise ValueError("category restriction needs the exact backend (--backend exact)")
+        return faiss_topk(queries, database, k, exclude=exclude, factory=faiss_factory)
+    raise ValueError(f"unknown neighbour backend {backend!r}; expected 'exact' or 'faiss'")
+
+
+class _NpyStream:
+    """Write a .npy file block by block (rows appended in order) without holding it in memory."""
+
+    def __init__(self, path: Path, shape: tuple[int, int], dtype):
+        self.dtype = np.dtype(dtype)
+        self.fh = open(path, "wb")
+        np.lib.format.write_array_header_1_0(
+            self.fh, {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": shape})
+
+    def write(self, block: np.ndarray) -> None:
+        self.fh.write(np.ascontiguousarray(block, self.dtype).tobytes())
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def all_pairs_topk(embeddings: np.ndarray, k: int, out_dir: str | Path, *, backend: str = "exact",
+                   exclude_self: bool = True, block_rows: int = 1024,
+                   block_bytes: int = DEFAULT_BLOCK_BYTES, score_dtype: str = "float32",
+                   faiss_factory: str = "Flat", overwrite: bool = False,
+                   progress: Callable[[int, int], None] | None = None) -> Path:
+    """Top-``k`` neighbours of every row of ``embeddings``, streamed into ``out_dir``:
+    ``indices.npy`` [N, k] int32 and ``scores.npy`` [N, k], plus ``meta.json``.
+    Open the results with ``load_all_pairs`` (memory-mapped).  No N x N matrix is formed."""
+    from hubbleclip.io import atomic_directory, atomic_write_json
+
+    n = embeddings.shape[0]
+    k = min(k, n - 1 if exclude_self else n)
+    if k < 1:
+        raise ValueError(f"need at least {2 if exclude_self else 1} vectors for neighbours, got {n}")
+    rows, cols = _block_shape(n, k, block_rows, block_bytes)
+    db = _Database(embeddings, cols) if backend == "exact" else None
+    fidx = build_faiss_index(embeddings, faiss_factory) if backend == "faiss" else None
+    start = time.perf_counter()
+    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+        idx_out = _NpyStream(tmp / "indices.npy", (n, k), np.int32 if n < 2**31 else np.int64)
+        val_out = _NpyStream(tmp / "scores.npy", (n, k), score_dtype)
+        try:
+            for r0 in range(0, n, rows):
+                r1 = min(r0 + rows, n)
+                excl = np.arange(r0, r1)[:, None] if exclude_self else None
+                if backend == "exact":
+                    vals, idx = exact_topk(embeddings[r0:r1], embeddings, k, exclude=excl,
+                                           block_rows=rows, block_bytes=block_bytes, _db=db)
+                else:
+                    vals, idx = faiss_topk(embeddings[r0:r1], embeddings, k, exclude=excl, index=fidx)
+                idx_out.write(idx)
+                val_out.write(vals)
+                if progress:
+                    progress(r1, n)
+        finally:
+            idx_out.close()
+            val_out.close()
+        atomic_write_json(tmp / "meta.json", {"n": n, "k": k, "backend": backend, "exclude_self": exclude_self,
+                                              "score_dtype": score_dtype, "faiss_factory": faiss_factory,
+                                              "seconds": round(time.perf_counter() - start, 2)})
+    return Path(out_dir)
+
+
+def load_all_pairs(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(indices, scores, meta) of an all-pairs directory, arrays memory-mapped read-only."""
+    path = Path(path)
+    if not (path / "meta.json").is_file():
+        raise FileNotFoundError(f"{path} is not an all-pairs neighbour directory (no meta.json)")
+    meta = json.loads((path / "meta.json").read_text())
+    return (np.load(path / "indices.npy", mmap_mode="r"), np.load(path / "scores.npy", mmap_mode="r"), meta)
