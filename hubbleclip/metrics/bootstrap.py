@@ -1,0 +1,87 @@
+"""Percentile bootstrap intervals for statistics of per-query values, and paired differences.
+
+Every reported number is a reducer (mean or median) of one value per query, so one resample
+of query indices gives every statistic at once, and the same indices applied to two models give
+a paired interval for their difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+REDUCERS = {"mean": np.mean, "median": np.median}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A statistic on the full sample with its bootstrap percentile interval."""
+
+    value: float
+    low: float
+    high: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def resample_indices(n: int, n_boot: int = 1000, seed: int = 0, strata: Sequence | None = None) -> np.ndarray:
+    """[n_boot, n] indices drawn with replacement; within each stratum if ``strata`` is given.
+
+    Stratified resampling keeps class sizes fixed, which keeps class-balanced statistics
+    (per-class recall, balanced accuracy) plain means of per-item values.
+    """
+    if n < 1:
+        raise ValueError("cannot bootstrap an empty sample")
+    rng = np.random.default_rng(seed)
+    if strata is None:
+        return rng.integers(0, n, size=(n_boot, n))
+    strata = np.asarray(strata)
+    if len(strata) != n:
+        raise ValueError(f"strata has {len(strata)} entries for {n} items")
+    idx = np.empty((n_boot, n), dtype=np.int64)
+    for value in np.unique(strata):
+        members = np.flatnonzero(strata == value)
+        idx[:, members] = members[rng.integers(0, len(members), size=(n_boot, len(members)))]
+    return idx
+
+
+def _reduce(values: np.ndarray, reducer: str, axis: int | None = None) -> np.ndarray:
+    try:
+        return REDUCERS[reducer](values, axis=axis)
+    except KeyError:
+        raise ValueError(f"unknown reducer {reducer!r}; expected one of {sorted(REDUCERS)}") from None
+
+
+def bootstrap(columns: Mapping[str, np.ndarray], reducers: Mapping[str, str], indices: np.ndarray,
+              confidence: float = 0.95) -> dict[str, Estimate]:
+    """Estimate of ``reducer(column)`` for every column, with a percentile interval."""
+    return _estimates(columns, reducers, indices, confidence, baseline=None)
+
+
+def bootstrap_difference(columns: Mapping[str, np.ndarray], baseline: Mapping[str, np.ndarray],
+                         reducers: Mapping[str, str], indices: np.ndarray,
+                         confidence: float = 0.95) -> dict[str, Estimate]:
+    """Paired estimate of ``reducer(column) - reducer(baseline column)`` on the same resamples."""
+    return _estimates(columns, reducers, indices, confidence, baseline=baseline)
+
+
+def _estimates(columns, reducers, indices, confidence, baseline) -> dict[str, Estimate]:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    tail = 100 * (1 - confidence) / 2
+    out = {}
+    for name, values in columns.items():
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (indices.shape[1],):
+            raise ValueError(f"column {name!r} has {values.shape} values for {indices.shape[1]} resampled items")
+        reducer = reducers.get(name, "mean")
+        point, samples = _reduce(values, reducer), _reduce(values[indices], reducer, axis=1)
+        if baseline is not None:
+            base = np.asarray(baseline[name], dtype=np.float64)
+            point, samples = point - _reduce(base, reducer), samples - _reduce(base[indices], reducer, axis=1)
+        low, high = np.percentile(samples, [tail, 100 - tail])
+        out[name] = Estimate(float(point), float(low), float(high))
+    return out

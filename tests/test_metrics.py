@@ -1,0 +1,166 @@
+"""Ranking/bootstrap/classification metrics against hand-computed cases and independent formulas."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import balanced_accuracy_score, recall_score, top_k_accuracy_score
+
+from hubbleclip.metrics import (accuracy_curve, bootstrap, bootstrap_difference, classification_columns,
+                                confusion_matrix, first_relevant_ranks, fraction_cutoff, hits_at_fraction,
+                                in_batch_hits, relevance_from_keys, resample_indices, true_class_ranks)
+
+
+def _dense(relevant):
+    return relevant.toarray() if hasattr(relevant, "toarray") else np.asarray(relevant)
+
+
+def test_ranks_by_hand_with_ties_and_many_correct():
+    scores = np.array([[0.9, 0.5, 0.5, 0.1],    # correct {2}: c0 above, c1 tied -> rank 3
+                       [0.2, 0.8, 0.8, 0.3],    # correct {1, 2}: nothing wrong at or above 0.8 -> 1
+                       [0.1, 0.7, 0.4, 0.4],    # correct {0, 3}: best 0.4; c1 above, c2 tied -> 3
+                       [0.3, 0.3, 0.3, 0.3]])   # correct {1}: all tied -> last among wrong = 4
+    relevant = np.array([[0, 0, 1, 0], [0, 1, 1, 0], [1, 0, 0, 1], [0, 1, 0, 0]], dtype=bool)
+    ranks = first_relevant_ranks(scores, relevant)
+    assert ranks.tolist() == [3, 1, 3, 4]
+    assert hits_at_fraction(ranks, 4, 50).tolist() == [False, True, False, False]   # cut-off 2
+    assert accuracy_curve(ranks, 4, [25, 50, 75, 100]) == [0.25, 0.25, 0.75, 1.0]
+
+
+def test_fraction_cutoff_is_exact_floor():
+    assert fraction_cutoff(10, 100) == 10
+    assert fraction_cutoff(29, 100) == 29          # 0.29 * 100 is 28.999... in floating point
+    assert fraction_cutoff(1, 99) == 0
+    assert fraction_cutoff(0.5, 1000) == 5
+    assert fraction_cutoff(50, 7) == 3
+
+
+def test_relevance_from_shared_keys():
+    # images: (caption, object); captions de-duplicated; same object under two captions
+    images = [("a", "M31"), ("a", "M31"), ("b", "M31"), ("c", "M42")]
+    captions = {"a": {"M31"}, "b": {"M31"}, "c": {"M42"}}
+    rel = relevance_from_keys([{("cap", c), ("obj", o)} for c, o in images],
+                              [{("cap", c)} | {("obj", o) for o in objs} for c, objs in captions.items()])
+    assert _dense(rel).astype(int).tolist() == [[1, 1, 0], [1, 1, 0], [1, 1, 0], [0, 0, 1]]
+
+
+def _brute_force_ranks(scores, relevant):
+    """Walk each query's candidates in score order and count wrong ones before the first correct."""
+    out = []
+    for s, r in zip(scores, _dense(relevant)):
+        wrong = 0
+        for j in np.argsort(-s, kind="stable"):
+            if r[j]:
+                break
+            wrong += 1
+        out.append(wrong + 1)
+    return np.array(out)
+
+
+def test_agrees_with_open_clip_style_recall_on_random_embeddings():
+    rng = np.random.default_rng(1)
+    img = rng.normal(size=(300, 16)); img /= np.linalg.norm(img, axis=1, keepdims=True)
+    txt = rng.normal(size=(300, 16)); txt /= np.linalg.norm(txt, axis=1, keepdims=True)
+    logits = img @ txt.T
+    # open_clip's zero_shot/retrieval recipe: position of the diagonal in the descending argsort
+    ranking = np.argsort(-logits, axis=1)
+    preds = np.nonzero(ranking == np.arange(300)[:, None])[1]
+    ranks = first_relevant_ranks(logits, np.eye(300, dtype=bool))
+    assert np.array_equal(ranks, preds + 1)
+    for k in (1, 5, 10):
+        assert np.mean(ranks <= k) == np.mean(preds < k)
+    ranks_t = first_relevant_ranks(logits.T, np.eye(300, dtype=bool))
+    preds_t = np.nonzero(np.argsort(-logits.T, axis=1) == np.arange(300)[:, None])[1]
+    assert np.array_equal(ranks_t, preds_t + 1)
+
+
+def test_many_to_one_matches_brute_force():
+    rng = np.random.default_rng(2)
+    caption_of_image = rng.integers(0, 12, size=80)
+    caption_of_image[:12] = np.arange(12)
+    relevant = relevance_from_keys([[c] for c in caption_of_image], [[c] for c in range(12)])
+    scores = rng.normal(size=(80, 12))
+    assert np.array_equal(first_relevant_ranks(scores, relevant), _brute_force_ranks(scores, relevant))
+    assert np.array_equal(first_relevant_ranks(scores.T, relevant.T), _brute_force_ranks(scores.T, relevant.T))
+
+
+def test_random_scores_match_the_analytic_chance_level():
+    rng = np.random.default_rng(3)
+    n = 2000
+    ranks = first_relevant_ranks(rng.random((n, n)), np.eye(n, dtype=bool))
+    for pct in (1, 10, 50):
+        acc = hits_at_fraction(ranks, n, pct).mean()
+        assert abs(acc - pct / 100) < 4 * np.sqrt(pct / 100 * (1 - pct / 100) / n)
+
+
+def test_in_batch_single_batch_equals_full_ranking():
+    rng = np.random.default_rng(4)
+    scores = rng.normal(size=(60, 60))
+    eye = np.eye(60, dtype=bool)
+    i2t, t2i = in_batch_hits(scores, eye, np.arange(60), batch_size=100, k=10, repeats=3)
+    assert np.array_equal(i2t, (first_relevant_ranks(scores, eye) <= 10).astype(float))
+    assert np.array_equal(t2i, (first_relevant_ranks(scores.T, eye) <= 10).astype(float))
+
+
+def test_in_batch_deduplicates_texts_and_averages_over_batches():
+    # 200 images sharing 2 captions: every batch holds just 2 distinct texts, so top-1 image->text
+    # is exactly "the own caption scores higher than the other one"
+    image_text = np.repeat([0, 1], 100)
+    relevant = relevance_from_keys([[t] for t in image_text], [[0], [1]])
+    scores = np.where(np.eye(2)[image_text] > 0, 1.0, 0.0)
+    scores[:10] = [0.0, 0.9]                     # 10 images prefer the wrong caption
+    i2t, t2i = in_batch_hits(scores, relevant, image_text, batch_size=100, k=1, repeats=4, seed=0)
+    assert i2t.tolist() == [0.0] * 10 + [1.0] * 190
+    assert t2i.tolist() == [1.0, 1.0]            # each caption still has a correct image on top
+    with pytest.raises(ValueError, match="paired image"):
+        in_batch_hits(scores, relevant, np.zeros(200, dtype=int))
+
+
+def test_errors_are_clear():
+    with pytest.raises(ValueError, match="query 1 has no correct candidate"):
+        first_relevant_ranks(np.zeros((2, 2)), np.array([[1, 0], [0, 0]], dtype=bool))
+    with pytest.raises(ValueError, match="NaN"):
+        first_relevant_ranks(np.array([[np.nan, 1.0]]), np.array([[1, 0]], dtype=bool))
+    with pytest.raises(ValueError, match="shape"):
+        first_relevant_ranks(np.zeros((2, 3)), np.eye(2, dtype=bool))
+
+
+def test_bootstrap_intervals_and_paired_difference():
+    rng = np.random.default_rng(5)
+    hits = (rng.random(400) < 0.5).astype(float)
+    idx = resample_indices(400, 2000, seed=0)
+    est = bootstrap({"acc": hits, "const": np.full(400, 3.0), "rank": rng.integers(1, 100, 400)},
+                    {"rank": "median"}, idx)
+    assert est["acc"].value == hits.mean()
+    width = est["acc"].high - est["acc"].low
+    assert 0.08 < width < 0.12                     # 2 * 1.96 * sqrt(0.25 / 400) = 0.098
+    assert est["const"].low == est["const"].high == 3.0
+    assert est["rank"].low <= est["rank"].value <= est["rank"].high
+    diff = bootstrap_difference({"acc": hits + 0.1}, {"acc": hits}, {}, idx)["acc"]
+    assert diff.value == pytest.approx(0.1) and diff.low == pytest.approx(0.1) and diff.high == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="confidence"):
+        bootstrap({"acc": hits}, {}, idx, confidence=95)
+
+
+def test_stratified_resampling_keeps_class_sizes():
+    strata = np.array(["a"] * 5 + ["b"] * 20 + ["c"] * 2)
+    idx = resample_indices(len(strata), 50, seed=1, strata=strata)
+    for row in idx:
+        assert sorted(strata[row].tolist()) == sorted(strata.tolist())
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_classification_columns_agree_with_sklearn():
+    rng = np.random.default_rng(6)
+    labels = rng.integers(0, 4, size=150)
+    labels[labels == 3] = 2                        # class 3 absent: no recall column for it
+    scores = rng.normal(size=(150, 6)) + 1.5 * np.eye(6)[labels]
+    names = [f"class {i}" for i in range(6)]
+    cols = classification_columns(true_class_ranks(scores, labels), labels, names, ks=(1, 5))
+    pred = scores.argmax(axis=1)
+    assert cols["top1"].mean() == pytest.approx(np.mean(pred == labels))
+    assert cols["top5"].mean() == pytest.approx(top_k_accuracy_score(labels, scores, k=5, labels=range(6)))
+    assert cols["balanced_accuracy"].mean() == pytest.approx(balanced_accuracy_score(labels, pred))
+    recalls = recall_score(labels, pred, labels=[0, 1, 2], average=None)
+    assert [cols[f"recall/class {c}"].mean() for c in range(3)] == pytest.approx(recalls.tolist())
+    assert "recall/class 3" not in cols
+    cm = confusion_matrix(labels, pred, 6)
+    assert cm.shape == (6, 6) and cm.sum() == 150 and np.trace(cm) == np.sum(pred == labels)
