@@ -190,7 +190,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     parser.add_argument("--config", type=Path, default=None, help="YAML config file")
     group = parser.add_argument_group(f"{cls.__name__} fields (override the config file)")
     for name, tp, doc in _leaf_fields(cls):
-        group.add_argument(f"--{name}", dest=f"cfg__{name}", default=None, metavar="VALUE",
+        flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
+        group.add_argument(*flags, dest=f"cfg__{name}", default=None, metavar="VALUE",
                            help=f"{doc} ({getattr(tp, '__name__', str(tp))})".strip())
 
 

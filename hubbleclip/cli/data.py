@@ -1,0 +1,86 @@
+"""`hubbleclip data build` and `hubbleclip data info`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from hubbleclip.config import add_config_arguments
+    from hubbleclip.data.build import SkysetConfig
+
+    data = sub.add_parser("data", help="build and inspect datasets")
+    dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    build = dsub.add_parser("build", help="build a dataset (default: the offline skyset)",
+                            description="Build the offline skyset from packaged data, or an archive dataset "
+                                        "(hst, simbad, galaxy10) for users who are online.")
+    build.add_argument("--source", default="skyset", choices=["skyset", "hst", "simbad", "galaxy10"],
+                       help="what to build (default: skyset)")
+    build.add_argument("--force", action="store_true", help="replace an existing output directory")
+    build.add_argument("--archive-config", default=None, help="YAML config for an archive source")
+    build.add_argument("--set", dest="archive_overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override an archive config field (repeatable)")
+    add_config_arguments(build, SkysetConfig)
+    build.set_defaults(func=run_build)
+
+    info = dsub.add_parser("info", help="counts per split/source/class and example records")
+    info.add_argument("path", help="a dataset directory written by `hubbleclip data build`")
+    info.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    info.set_defaults(func=run_info)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hubbleclip.config import config_from_args
+    from hubbleclip.data.build import SkysetConfig, build_skyset
+
+    cfg = config_from_args(args, SkysetConfig)
+    if args.source != "skyset":
+        from hubbleclip import archives
+
+        report = archives.build(args.source, Path(cfg.out), args.archive_config, args.archive_overrides, args.force)
+    else:
+        report = build_skyset(cfg, overwrite=args.force)
+    print(f"wrote {cfg.out}: {report['rows']} rows, {report['images']} images, {report['objects']} objects; "
+          f"splits {report['splits']}; skipped images: {len(report.get('skipped_images', []))}"
+          + (f"; {report['timings_s']['total']} s" if "total" in report.get("timings_s", {}) else ""))
+    for name, hint in report.get("missing_sources", {}).items():
+        print(f"  missing {name}: {hint}")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hubbleclip.data.info import summarize
+
+    summary = summarize(args.path)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    console = Console()
+    table = Table(title=f"{summary['path']}")
+    for col in ("split", "rows", "objects", "images", "by source"):
+        table.add_column(col)
+    for split, s in summary["splits"].items():
+        table.add_row(split, str(s["rows"]), str(s["objects"]), str(s["images"]),
+                      ", ".join(f"{k} {v}" for k, v in s["by_source"].items()))
+    console.print(table)
+    types = Table(title="classes (train)")
+    types.add_column("type")
+    types.add_column("rows", justify="right")
+    for t, n in list(summary["splits"].get("train", next(iter(summary["splits"].values())))["by_type"].items())[:25]:
+        types.add_row(t, str(n))
+    console.print(types)
+    for ex in summary["examples"]:
+        console.print(f"[bold]{ex['id']}[/bold] {', '.join(ex['names'][:3])} — {ex['type']}\n"
+                      f"  caption: {ex['caption']}\n  text: {ex['text']}…\n  credit: {ex['credit']}")
+    if summary.get("missing_sources"):
+        for name, hint in summary["missing_sources"].items():
+            console.print(f"[yellow]missing {name}[/yellow]: {hint}")
+    console.print(f"skipped images: {summary.get('skipped_images', 0)} (see build_report.json)")
+    return 0

@@ -1,0 +1,33 @@
+"""Shared fixtures: small real data from tests/data, built with the real builders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# nothing in the test suite may reach a model hub
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+TEST_DATA = Path(__file__).parent / "data"
+STELLARIUM_DIR = TEST_DATA / "stellarium"
+KSTARS_DIR = TEST_DATA / "kstars"
+FIRST_ZIP = TEST_DATA / "first" / "galaxy_data.zip"
+
+
+@pytest.fixture(scope="session")
+def tiny_skyset(tmp_path_factory) -> str:
+    """A saved DatasetDict built by the real skyset builder from the real images in tests/data:
+    12 Stellarium images matched to OpenNGC, 12 FIRST radio galaxies (3 per class), 4 Hubble Deep
+    Field cut-outs, and the OpenNGC catalog rows of objects brighter than V = 8."""
+    from hubbleclip.data.build import SkysetConfig, build_skyset
+
+    out = tmp_path_factory.mktemp("skyset") / "tiny"
+    cfg = SkysetConfig(out=str(out), stellarium_dir=str(STELLARIUM_DIR), kstars_dir=str(KSTARS_DIR),
+                       first_zip=str(FIRST_ZIP), catalog_max_mag=8.0, hdf_cutouts=4, max_image_size=96, workers=1)
+    build_skyset(cfg)
+    return str(out)
