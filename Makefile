@@ -11,7 +11,7 @@ DEBIAN_DATA := $(CACHE)/debian
 SKYSET ?= data/skyset
 RUN ?= runs/demo
 
-.PHONY: install test demo debian-data skyset clean help
+.PHONY: install test demo debian-data skyset browser clean help
 
 help:
 	@echo "make demo   - create .venv, install, build the offline skyset, run the main job"
@@ -28,7 +28,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-test: install
+# Debian's Chromium for the end-to-end browser test (Playwright drives it; no browser download)
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }; } ; } \
+	  || echo "chromium not installed: the browser test will be skipped (apt-get install chromium)"
+
+test: install browser
 	$(PYTHON) -m pytest -q -ra
 
 # Debian's stellarium-data (deep-sky images) and kstars-data (AstroInfo articles), unpacked
