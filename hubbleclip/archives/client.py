@@ -1,0 +1,182 @@
+"""Polite concurrent HTTP client shared by the archive builders.
+
+Per service: at most ``concurrency`` requests in flight and request starts spaced to
+``rate_per_s``.  Throttling (429), server errors (5xx) and network failures are retried with
+exponential back-off and jitter; a ``Retry-After`` header is honoured and pauses the whole service.
+Every final answer goes through :class:`~hubbleclip.archives.cache.ResponseCache`, so reruns only
+fetch what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from hubbleclip.archives.cache import Response, ResponseCache, request_key
+from hubbleclip.cli import UserError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = (408, 425, 429, 500, 502, 503, 504)
+FINAL_MISSING = (404, 410)  # "no such record": cached, so a rerun does not ask again
+MAX_RETRY_AFTER_S = 600.0
+
+
+@dataclass
+class ServiceLimits:
+    rate_per_s: float = field(default=5.0, metadata={"help": "request starts per second (the service's published limit)"})
+    concurrency: int = field(default=4, metadata={"help": "requests in flight at once"})
+
+
+@dataclass
+class HttpConfig:
+    cache_dir: str | None = field(default=None, metadata={"help": "response cache; default ~/.cache/hubbleclip/archives/SOURCE"})
+    timeout_s: float = field(default=120.0, metadata={"help": "per-request timeout"})
+    max_retries: int = field(default=6, metadata={"help": "retries of a throttled/failed request before giving up"})
+    backoff_s: float = field(default=1.0, metadata={"help": "first back-off delay; doubles on each retry"})
+    backoff_max_s: float = field(default=120.0, metadata={"help": "longest back-off delay"})
+    user_agent: str = field(default="hubbleclip/0.1 (https://github.com/hubbleclip)", metadata={"help": "User-Agent header"})
+    mailto: str | None = field(default=None, metadata={"help": "contact e-mail (Crossref's polite pool)"})
+
+
+class FetchError(Exception):
+    """A request the service answered with a permanent error (bad query, bad record)."""
+
+
+class ServiceUnavailable(UserError):
+    """A service kept failing after every retry: the build stops; a rerun resumes from the cache."""
+
+
+@dataclass
+class ServiceStats:
+    requests: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    bytes: int = 0
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class RateLimiter:
+    """Spaces request starts ``1/rate`` apart; ``pause`` holds every start back (Retry-After)."""
+
+    def __init__(self, rate_per_s: float):
+        if rate_per_s <= 0:
+            raise ValueError(f"rate_per_s must be > 0, got {rate_per_s}")
+        self.interval = 1.0 / rate_per_s
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        await asyncio.sleep(start - now)
+
+    def pause(self, seconds: float) -> None:
+        self._next = max(self._next, time.monotonic() + seconds)
+
+
+class ArchiveClient:
+    """Use as ``async with ArchiveClient(cache, http, {"simbad": ServiceLimits(...)}) as client``."""
+
+    def __init__(self, cache: ResponseCache, http: HttpConfig, limits: dict[str, ServiceLimits]):
+        self.cache = cache
+        self.http = http
+        self.limits = limits
+        self.stats = {name: ServiceStats() for name in limits}
+        self._client = None
+        self._sems: dict[str, asyncio.Semaphore] = {}
+        self._limiters: dict[str, RateLimiter] = {}
+
+    async def __aenter__(self) -> ArchiveClient:
+        import httpx
+
+        for name, lim in self.limits.items():
+            if lim.concurrency < 1:
+                raise ValueError(f"{name}.concurrency must be >= 1, got {lim.concurrency}")
+            self._sems[name] = asyncio.Semaphore(lim.concurrency)
+            self._limiters[name] = RateLimiter(lim.rate_per_s)
+        total = sum(lim.concurrency for lim in self.limits.values())
+        self._client = httpx.AsyncClient(timeout=self.http.timeout_s, follow_redirects=True,
+                                         headers={"User-Agent": self.http.user_agent},
+                                         limits=httpx.Limits(max_connections=total, max_keepalive_connections=total))
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self._client.aclose()
+
+    def report(self) -> dict:
+        return {name: asdict(s) for name, s in self.stats.items()}
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.http.backoff_max_s, self.http.backoff_s * 2 ** attempt)
+        return delay * (0.5 + random.random() / 2)
+
+    async def fetch(self, service: str, url: str, *, params: dict | None = None, data: dict | None = None,
+                    retry_if: Callable[[Response], str | None] | None = None) -> Response:
+        """GET (or POST form ``data``) through the cache.  ``retry_if`` flags a 2xx answer that is
+        not final yet (e.g. a job still executing): it is retried and not cached."""
+        import httpx
+
+        method = "POST" if data is not None else "GET"
+        key = request_key(method, url, params, data)
+        stats = self.stats[service]
+        cached = self.cache.get(key)
+        if cached is not None:
+            stats.cache_hits += 1
+            return cached
+        reason = ""
+        async with self._sems[service]:
+            for attempt in range(self.http.max_retries + 1):
+                await self._limiters[service].wait()
+                stats.requests += 1
+                delay = self._backoff(attempt)
+                try:
+                    r = await self._client.request(method, url, params=params, data=data)
+                except httpx.TransportError as exc:
+                    reason = f"{type(exc).__name__}: {exc}"
+                else:
+                    stats.bytes += len(r.content)
+                    resp = Response(str(r.url), r.status_code, r.headers.get("content-type", ""), r.content)
+                    if r.status_code in RETRY_STATUSES:
+                        reason = f"HTTP {r.status_code}"
+                        wait = retry_after_seconds(r.headers.get("retry-after"))
+                        if wait is not None:
+                            delay = min(wait, MAX_RETRY_AFTER_S)
+                            self._limiters[service].pause(delay)
+                    elif resp.ok or r.status_code in FINAL_MISSING:
+                        reason = retry_if(resp) if (retry_if and resp.ok) else None
+                        if not reason:
+                            self.cache.put(key, resp)
+                            return resp
+                    else:
+                        raise FetchError(f"{service}: {resp.url} answered HTTP {r.status_code}: {resp.text[:300]}")
+                if attempt == self.http.max_retries:
+                    break
+                stats.retries += 1
+                log.info("%s: %s (%s); retry %d in %.1f s", service, url, reason, attempt + 1, delay)
+                await asyncio.sleep(delay)
+        raise ServiceUnavailable(
+            f"{service}: {url} failed {self.http.max_retries + 1} times (last: {reason}); rerun the same command "
+            f"to resume: {len(self.cache)} responses are cached in {self.cache.path}")
