@@ -1,0 +1,57 @@
+"""Refinement: rank the database by similarity to several selected images.
+
+``mean`` ranks by the cosine to the normalised mean of the selected (normalised) vectors;
+``max`` ranks each image by its best cosine to any selected one.  Selected images never appear
+in the result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hubbleclip.similarity.neighbours import Restriction, topk
+
+METHODS = ("mean", "max")
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    if np.any(norm == 0):
+        raise ValueError("cannot normalise a zero vector")
+    return x / norm
+
+
+def combine(vectors: np.ndarray) -> np.ndarray:
+    """Normalised mean of the normalised rows of ``vectors`` [S, D] -> [D]."""
+    return _normalise(_normalise(np.asarray(vectors, np.float32)).mean(0))
+
+
+def refine(embeddings: np.ndarray, selected: list[int], k: int, *, method: str = "mean",
+           backend: str = "exact", query_group: int | None = None,
+           restriction: Restriction | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` (scores, indices) of ``embeddings`` for the selected rows, excluding them."""
+    if method not in METHODS:
+        raise ValueError(f"unknown refinement method {method!r}; expected one of {list(METHODS)}")
+    if not selected:
+        raise ValueError("refinement needs at least one selected image")
+    sel = np.unique(np.asarray(selected, np.int64))
+    if sel.min() < 0 or sel.max() >= len(embeddings):
+        raise ValueError(f"selected indices must lie in [0, {len(embeddings)}), got {selected}")
+    chosen = np.asarray(embeddings[sel], np.float32)
+    groups = None if query_group is None else np.full(len(sel), query_group)
+    if method == "mean":
+        vals, idx = topk(combine(chosen)[None], embeddings, k, backend=backend, exclude=sel[None],
+                         query_groups=groups[:1] if groups is not None else None, restriction=restriction)
+        return vals[0], idx[0]
+    # max: an image's best match is among the top-k of the selected image it is closest to
+    vals, idx = topk(_normalise(chosen), embeddings, k, backend=backend, exclude=np.tile(sel, (len(sel), 1)),
+                     query_groups=groups, restriction=restriction)
+    vals, idx = vals.ravel(), idx.ravel()
+    order = np.lexsort((idx, -vals))  # by score, then index; keeps each index's best score first
+    vals, idx = vals[order], idx[order]
+    _, first = np.unique(idx, return_index=True)
+    keep = np.sort(first)
+    keep = keep[idx[keep] >= 0]
+    vals, idx = vals[keep][:k], idx[keep][:k]
+    pad = k - len(idx)
+    return np.pad(vals, (0, pad), constant_values=-np.inf), np.pad(idx, (0, pad), constant_values=-1)
