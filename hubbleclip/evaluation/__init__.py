@@ -1,0 +1,12 @@
+"""Evaluation of CLIP-style models: retrieval both ways, zero-shot class ranking, model comparison.
+
+``run_evaluation(EvalConfig)`` returns the dict documented in :mod:`hubbleclip.evaluation.results`;
+``write_results`` stores it as ``results.json`` + ``results.md``.
+"""
+
+from hubbleclip.evaluation.config import BootstrapConfig, EvalConfig, RetrievalConfig, ZeroShotConfig
+from hubbleclip.evaluation.results import load_results, write_results
+from hubbleclip.evaluation.run import run_evaluation
+
+__all__ = ["BootstrapConfig", "EvalConfig", "RetrievalConfig", "ZeroShotConfig", "load_results", "run_evaluation",
+           "write_results"]

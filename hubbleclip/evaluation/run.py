@@ -1,0 +1,129 @@
+"""One evaluation job: load the split, embed it with every model, run the suites, assemble results."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from hubbleclip.evaluation import retrieval, zero_shot
+from hubbleclip.evaluation.classes import load_classes, load_templates
+from hubbleclip.evaluation.config import EvalConfig
+from hubbleclip.evaluation.embeddings import EmbeddingCache, default_cache_dir, embed_eval_set, model_fingerprint
+from hubbleclip.evaluation.evalset import EvalSet, build_eval_set, load_split
+from hubbleclip.evaluation.results import SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+TASKS = ("retrieval", "zero_shot")
+RANDOM = "random"
+
+
+def parse_models(entries: list[str], random_baseline: bool) -> dict[str, str]:
+    """``NAME=SPEC`` entries (a bare SPEC is its own name) -> ordered {name: spec}."""
+    if not entries:
+        raise ValueError("no model given: pass --model NAME=SPEC (e.g. --model base=lit-mini)")
+    out: dict[str, str] = {}
+    for entry in entries:
+        name, sep, spec = entry.partition("=")
+        name, spec = (name.strip(), spec.strip()) if sep else (entry.strip(), entry.strip())
+        if not name or not spec:
+            raise ValueError(f"model {entry!r}: expected NAME=SPEC, e.g. tuned=runs/lit-mini-skyset")
+        if name in out or (random_baseline and name == RANDOM):
+            raise ValueError(f"model name {name!r} is used twice (the random baseline is called {RANDOM!r})")
+        out[name] = spec
+    return out
+
+
+def resolve_spec(spec: str) -> str:
+    """A training run directory stands for its exported model (``RUN_DIR/export``)."""
+    from hubbleclip.models.base import META_FILE
+
+    path = Path(spec)
+    if path.is_dir() and not (path / META_FILE).is_file() and (path / "export" / META_FILE).is_file():
+        return str(path / "export")
+    return spec
+
+
+def _labelled_sets(cfg: EvalConfig, eval_set: EvalSet) -> dict[str, tuple[zero_shot.LabelledSet, str]]:
+    sets = {}
+    for entry in cfg.zero_shot.sets:
+        source, class_list = zero_shot.parse_set_entry(entry)
+        if source in sets:
+            raise ValueError(f"zero-shot sets {cfg.zero_shot.sets}: source {source!r} is listed twice")
+        lset = zero_shot.labelled_set(source, load_classes(class_list), eval_set.sources, eval_set.types)
+        if len(lset.rows) == 0:
+            log.warning("zero-shot set %s: no %s image in split %r has a type from %r; skipped",
+                        entry, source, eval_set.split, class_list)
+            continue
+        sets[source] = (lset, class_list)
+    return sets
+
+
+def run_evaluation(cfg: EvalConfig) -> dict:
+    """Run the configured tasks for every model (plus the random baseline); return results.json's dict."""
+    unknown = sorted(set(cfg.tasks) - set(TASKS))
+    if unknown or not cfg.tasks:
+        raise ValueError(f"tasks {cfg.tasks}: expected some of {list(TASKS)}")
+    specs = parse_models(cfg.models, cfg.random_baseline)
+    eval_set = build_eval_set(load_split(cfg.dataset, cfg.split), cfg.split, cfg.text_column)
+    log.info("%s/%s: %d images, %d distinct captions", cfg.dataset, cfg.split, eval_set.n_images, len(eval_set.texts))
+    sets = _labelled_sets(cfg, eval_set) if "zero_shot" in cfg.tasks else {}
+    templates = load_templates(cfg.zero_shot.templates)
+    cache = EmbeddingCache(None if cfg.cache_dir == "none" else (cfg.cache_dir or default_cache_dir()))
+
+    models_info, retrieval_scores = {}, {}
+    zs_scores: dict[str, dict[str, np.ndarray]] = {name: {} for name in sets}
+    for name, spec in specs.items():
+        from hubbleclip.models import load_model
+
+        path = resolve_spec(spec)
+        model = load_model(path, device=cfg.device)
+        key = model_fingerprint(model)
+        models_info[name] = {"spec": spec, "path": path, "fingerprint": key, "embed_dim": model.embed_dim,
+                             "logit_scale": float(model.logit_scale.detach().exp())}
+        images, texts = embed_eval_set(model, eval_set, cache, key, cfg.batch_size)
+        retrieval_scores[name] = images @ texts.T
+        for set_name, (lset, _) in sets.items():
+            classes = zero_shot.class_embeddings(model, lset.classes, templates)
+            zs_scores[set_name][name] = images[lset.rows] @ classes.T
+        del model
+    if cfg.random_baseline:
+        rng = np.random.default_rng(cfg.bootstrap.seed)
+        models_info[RANDOM] = {"spec": RANDOM}
+        retrieval_scores[RANDOM] = rng.random(next(iter(retrieval_scores.values())).shape)
+        for set_name, (lset, _) in sets.items():
+            zs_scores[set_name][RANDOM] = rng.random((len(lset.rows), len(lset.classes)))
+
+    reference = next(iter(specs))
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dataset": {"path": str(cfg.dataset), "split": cfg.split, "fingerprint": eval_set.fingerprint,
+                    "text_column": cfg.text_column, "n_images": eval_set.n_images, "n_texts": len(eval_set.texts),
+                    "images_per_source": dict(sorted(Counter(eval_set.sources.tolist()).items())),
+                    "texts_per_source": dict(sorted(Counter(eval_set.text_sources.tolist()).items()))},
+        "settings": {"retrieval": asdict(cfg.retrieval), "zero_shot": asdict(cfg.zero_shot),
+                     "bootstrap": asdict(cfg.bootstrap)},
+        "reference": reference,
+        "models": models_info,
+    }
+    if "retrieval" in cfg.tasks:
+        ranked = {name: retrieval.rank_both_ways(s, eval_set, cfg.retrieval, cfg.bootstrap.seed)
+                  for name, s in retrieval_scores.items()}
+        per_model, deltas = retrieval.summarize(ranked, cfg.retrieval, cfg.bootstrap, reference)
+        deltas.pop(RANDOM, None)
+        results["retrieval"] = {"models": per_model, "deltas": deltas}
+    if "zero_shot" in cfg.tasks:
+        results["zero_shot"] = {}
+        for set_name, (lset, class_list) in sets.items():
+            per_model, deltas = zero_shot.summarize(zs_scores[set_name], lset, cfg.zero_shot.ks, cfg.bootstrap,
+                                                    reference)
+            deltas.pop(RANDOM, None)
+            results["zero_shot"][set_name] = {"source": set_name, "class_list": class_list,
+                                              "n_templates": len(templates), "models": per_model, "deltas": deltas}
+    return results
