@@ -1,0 +1,99 @@
+"""Request and response bodies of the JSON API (they make up its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ObjectCard(BaseModel):
+    object_id: str
+    names: list[str]
+    type: str
+    ra_deg: float
+    dec_deg: float
+    ra_dec: str = Field(description="RA/Dec (J2000) in sexagesimal notation")
+    constellation: str
+    mag: float | None = Field(description="magnitude (V if known, else B, J, ...); null when unknown")
+    score: float
+    image_id: str | None = Field(description="the object's first image in the store; null for catalog-only objects")
+    n_images: int
+    credit: str | None = Field(description="credit line of the shown image")
+
+
+class ClassScore(BaseModel):
+    label: str
+    probability: float
+    similarity: float
+
+
+class SearchResponse(BaseModel):
+    query: str
+    took_ms: float
+    results: list[ObjectCard]
+
+
+class ImageSearchResponse(BaseModel):
+    took_ms: float
+    width: int
+    height: int
+    results: list[ObjectCard]
+    classes: list[ClassScore] = Field(description="top zero-shot classes of the uploaded image")
+
+
+class ImageCard(BaseModel):
+    image_id: str
+    object_id: str
+    names: list[str]
+    type: str
+    source: str
+    credit: str
+    score: float | None = Field(description="cosine similarity to the query (or to the combined selection)")
+
+
+class SimilarRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: str = Field(min_length=1, max_length=300, description="the image whose neighbours are wanted")
+    selected: list[str] = Field(default_factory=list, max_length=200,
+                                description="selected image ids: when given, the rest is ranked by their combination")
+    offset: int = Field(default=0, ge=0, le=10_000)
+    limit: int = Field(default=24, ge=1, le=200)
+
+
+class SimilarResponse(BaseModel):
+    query: ImageCard
+    selected: list[ImageCard]
+    ranked_by: str = Field(description="'query' (neighbours of the image) or 'selection' (combined selected images)")
+    offset: int
+    results: list[ImageCard]
+    has_more: bool
+    took_ms: float
+
+
+class ClustersRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: str = Field(min_length=1, max_length=300)
+    n_clusters: int = Field(default=5, ge=1, le=12)
+    n_members: int = Field(default=15, ge=1, le=100)
+    pool: int = Field(default=1000, ge=10, le=5000, description="neighbours of the image that are clustered")
+
+
+class ClusterOut(BaseModel):
+    representative: ImageCard
+    members: list[str] = Field(description="the representative's nearest members (image ids), preselected on click")
+    size: int
+
+
+class ClustersResponse(BaseModel):
+    clusters: list[ClusterOut]
+    took_ms: float
+
+
+class Info(BaseModel):
+    index: str
+    model: str
+    objects: int
+    images: int
+    similarity: str
+    limits: dict[str, int]

@@ -1,0 +1,84 @@
+"""The image store the page may show: exactly the images of the index's dataset, by row id.
+
+Files are looked up by id in a table built from the index, never by a path from the request,
+so nothing outside the dataset can be served.  Thumbnails are made once and kept in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from PIL import Image
+
+THUMB_FORMAT = ("WEBP", "image/webp")
+META = ["id", "object_id", "names", "type", "source", "credit"]
+
+
+class ImageStore:
+    def __init__(self, dataset_path: str | Path, locations: dict[str, tuple[str, int]], thumb_size: int = 256,
+                 cache_items: int = 4096):
+        """``locations``: image id -> (split, row) in the saved ``DatasetDict`` at ``dataset_path``."""
+        import datasets
+
+        path = Path(dataset_path)
+        if not path.exists():
+            raise FileNotFoundError(f"image store: dataset {path} does not exist (the index points to it; "
+                                    "rebuild the index or pass the dataset that it was built from)")
+        dd = datasets.load_from_disk(str(path))
+        used = {split for split, _ in locations.values()}
+        missing = used - set(dd)
+        if missing:
+            raise ValueError(f"image store: dataset {path} has no split(s) {sorted(missing)} named by the index")
+        raw = {s: dd[s].cast_column("image", datasets.Image(decode=False)) for s in used}
+        self._images = {s: ds.select_columns(["image"]) for s, ds in raw.items()}
+        self._meta = {s: ds.select_columns(META) for s, ds in raw.items()}
+        self.locations = dict(locations)
+        self.thumb_size = thumb_size
+        self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._cache_items = cache_items
+        self._lock = threading.Lock()
+
+    def __contains__(self, image_id: str) -> bool:
+        return image_id in self.locations
+
+    def __len__(self) -> int:
+        return len(self.locations)
+
+    def meta(self, image_id: str) -> dict:
+        """id, object_id, names, type, source and credit of a stored image (KeyError if not stored)."""
+        split, row = self.locations[image_id]
+        rec = self._meta[split][row]
+        if rec["id"] != image_id:
+            raise ValueError(f"image store out of date: row {split}:{row} holds {rec['id']!r}, not {image_id!r} "
+                             "(rebuild the index from the current dataset)")
+        return rec
+
+    def original(self, image_id: str) -> tuple[bytes, str]:
+        """(bytes, media type) of the stored image; KeyError for an id not in the store."""
+        split, row = self.locations[image_id]
+        cell = self._images[split][row]["image"]
+        data = cell["bytes"] if cell.get("bytes") else Path(cell["path"]).read_bytes()
+        fmt = Image.open(io.BytesIO(data)).format or "PNG"
+        return data, Image.MIME.get(fmt, "application/octet-stream")
+
+    def thumbnail(self, image_id: str, size: int | None = None) -> tuple[bytes, str]:
+        size = size or self.thumb_size
+        key = (image_id, size)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key], THUMB_FORMAT[1]
+        data, _ = self.original(image_id)
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        image.thumbnail((size, size))
+        out = io.BytesIO()
+        image.save(out, THUMB_FORMAT[0], quality=85)
+        thumb = out.getvalue()
+        with self._lock:
+            self._cache[key] = thumb
+            while len(self._cache) > self._cache_items:
+                self._cache.popitem(last=False)
+        return thumb, THUMB_FORMAT[1]
