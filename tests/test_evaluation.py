@@ -1,0 +1,212 @@
+"""The evaluation suites on the real tiny skyset: eval sets, retrieval wiring, zero-shot, CLI, cache."""
+
+import json
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+
+from hubbleclip.cli import main
+from hubbleclip.data.schema import FIRST_CLASSES, GALAXY_CLASSES, OPENNGC_TYPES
+from hubbleclip.evaluation import BootstrapConfig, RetrievalConfig, load_results
+from hubbleclip.evaluation import retrieval
+from hubbleclip.evaluation.classes import load_classes, load_templates
+from hubbleclip.evaluation.embeddings import EmbeddingCache, model_fingerprint
+from hubbleclip.evaluation.evalset import build_eval_set, load_split
+from hubbleclip.evaluation.run import parse_models, resolve_spec
+from hubbleclip.evaluation.zero_shot import class_embeddings, labelled_set
+
+STELLARIUM = Path(__file__).parent / "data" / "stellarium" / "nebulae" / "default"
+
+
+@pytest.fixture(scope="module")
+def train_split(tiny_skyset):
+    return load_split(tiny_skyset, "train")
+
+
+@pytest.fixture(scope="module")
+def tiny_lit():
+    import torch
+
+    from hubbleclip.models import load_model
+
+    torch.manual_seed(0)
+    return load_model("tiny-lit")
+
+
+def test_eval_set_deduplicates_captions_and_resolves_partners(train_split):
+    es = build_eval_set(train_split, "train")
+    rows = [r for r in train_split.select_columns(["image", "caption", "object_id", "source"])
+            if r["image"] is not None]
+    assert es.n_images == len(rows) < len(train_split)            # catalog-only rows left out
+    assert es.texts == list(dict.fromkeys(r["caption"] for r in rows))
+    assert len(es.texts) < es.n_images                            # FIRST classes share captions
+    rel = es.relevance.toarray()
+    for i, r in enumerate(rows):
+        assert es.texts[es.image_text[i]] == r["caption"]
+        # correct partners: the own caption, and any caption of an image of the same object
+        expected = {es.image_text[j] for j, other in enumerate(rows) if other["object_id"] == r["object_id"]}
+        assert set(np.flatnonzero(rel[i])) == expected | {es.image_text[i]}
+    assert set(es.sources) >= {"stellarium", "first"}
+
+
+def test_retrieval_suite_with_oracle_and_random_scores(train_split):
+    es = build_eval_set(train_split, "train")
+    cfg, boot = RetrievalConfig(percents=[10.0, 50.0], ks=[1, 5]), BootstrapConfig(samples=200)
+    oracle = es.relevance.toarray().astype(float)                 # every correct pair scores 1, all else 0
+    noise = np.random.default_rng(0).random(oracle.shape)
+    ranked = {"oracle": retrieval.rank_both_ways(oracle, es, cfg), "noise": retrieval.rank_both_ways(noise, es, cfg)}
+    per_model, deltas = retrieval.summarize(ranked, cfg, boot, reference="noise")
+    for direction in retrieval.DIRECTIONS:
+        block = per_model["oracle"][direction]
+        assert set(block) == {"all", *set(es.sources)}
+        metrics = block["all"]["metrics"]
+        assert metrics["R@1"] == {"value": 1.0, "low": 1.0, "high": 1.0}
+        assert metrics["median_rank"]["value"] == 1.0 and metrics["in_batch_top10"]["value"] == 1.0
+        assert block["all"]["curve"]["accuracy"][-1] == 1.0
+        n_cand = block["all"]["n_candidates"]
+        assert metrics["acc@50%"]["value"] == (1.0 if n_cand >= 2 else 0.0)
+        noisy = per_model["noise"][direction]["all"]["metrics"]["R@1"]
+        assert noisy["low"] <= noisy["value"] <= noisy["high"] < 1.0
+        assert deltas["oracle"][direction]["all"]["R@1"]["value"] == pytest.approx(1 - noisy["value"])
+        # per-source queries partition the pooled ones
+        sizes = [b["n_queries"] for s, b in block.items() if s != "all"]
+        assert sum(sizes) == block["all"]["n_queries"]
+    assert per_model["oracle"]["image_to_text"]["all"]["n_candidates"] == len(es.texts)
+    assert per_model["oracle"]["text_to_image"]["all"]["n_candidates"] == es.n_images
+
+
+def test_class_lists_match_the_dataset_labels():
+    labels = set(OPENNGC_TYPES.values()) | set(GALAXY_CLASSES)
+    assert set(load_classes("openngc")) <= labels
+    assert load_classes("first") == list(FIRST_CLASSES.values())
+    assert 70 <= len(load_classes("descriptions")) <= 90
+    assert all(t.count("{}") == 1 for t in load_templates())
+
+
+def test_class_list_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="built-in names"):
+        load_classes(tmp_path / "missing.txt")
+    bad = tmp_path / "t.txt"
+    bad.write_text("# comment\nan image of a galaxy\n")
+    with pytest.raises(ValueError, match="exactly one"):
+        load_templates(bad)
+    bad.write_text("spiral galaxy\nspiral galaxy\n")
+    with pytest.raises(ValueError, match="duplicate"):
+        load_classes(bad)
+
+
+def test_prompt_ensemble_is_the_normalised_mean(tiny_lit):
+    from hubbleclip.models import embed_texts
+
+    templates = ["{}", "an image of a {}."]
+    emb = class_embeddings(tiny_lit, ["spiral galaxy", "open cluster"], templates)
+    manual = embed_texts(tiny_lit, ["spiral galaxy", "an image of a spiral galaxy."]).mean(axis=0)
+    assert np.allclose(emb[0], manual / np.linalg.norm(manual), atol=1e-5)
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+
+
+def test_labelled_set_selects_source_and_known_types(train_split):
+    es = build_eval_set(train_split, "train")
+    lset = labelled_set("first", load_classes("first"), es.sources, es.types)
+    assert len(lset.rows) == int((es.sources == "first").sum()) and lset.n_unlabelled == 0
+    assert [lset.classes[c] for c in lset.labels] == es.types[lset.rows].tolist()
+
+
+def test_model_fingerprint_follows_the_weights(tiny_lit):
+    import torch
+
+    before = model_fingerprint(tiny_lit)
+    assert model_fingerprint(tiny_lit) == before
+    param = next(tiny_lit.parameters())
+    with torch.no_grad():
+        param.add_(1e-3)
+    try:
+        assert model_fingerprint(tiny_lit) != before
+    finally:
+        with torch.no_grad():
+            param.sub_(1e-3)
+
+
+def test_cache_reuses_valid_files_and_recomputes_bad_ones(tmp_path):
+    cache, calls = EmbeddingCache(tmp_path), []
+
+    def compute():
+        calls.append(1)
+        return np.ones((3, 4))
+
+    key = ("model", "fp", "test", "images")
+    assert cache.get(key, 3, compute).shape == (3, 4)
+    assert cache.get(key, 3, compute).dtype == np.float32 and len(calls) == 1
+    cache.get(key, 5, lambda: np.zeros((5, 4)))                   # wrong row count: recomputed
+    assert np.load(tmp_path / "model" / "fp-test-images.npy").shape == (5, 4)
+    EmbeddingCache(None).get(key, 3, compute)                     # disabled: always computes
+    assert len(calls) == 2
+
+
+def test_compare_cli_writes_results_and_reuses_the_cache(tiny_skyset, tmp_path, monkeypatch, capsys):
+    out, cache = tmp_path / "cmp", tmp_path / "cache"
+    run_dir = tmp_path / "run"
+    from hubbleclip.models import load_model
+
+    load_model("tiny-lit").save(run_dir / "export")               # a run directory stands for its export
+    argv = ["compare", "--model", "base=tiny-lit", "--model", f"tuned={run_dir}", "--dataset", tiny_skyset,
+            "--split", "train", "--out", str(out), "--cache_dir", str(cache), "--bootstrap.samples", "100"]
+    assert main(argv) == 0
+    results = load_results(out)
+    assert list(results["models"]) == ["base", "tuned", "random"]
+    assert results["models"]["tuned"]["path"] == str(run_dir / "export")
+    ret = results["retrieval"]
+    assert set(ret["deltas"]) == {"tuned"}
+    for name in results["models"]:
+        for direction in ("image_to_text", "text_to_image"):
+            for est in ret["models"][name][direction]["all"]["metrics"].values():
+                assert est["low"] <= est["value"] <= est["high"]
+    first = results["zero_shot"]["first"]["models"]["tuned"]
+    assert first["n_images"] == sum(sum(r) for r in first["confusion"]["matrix"])
+    assert first["chance"]["top1"] == 0.25
+    md = (out / "results.md").read_text()
+    assert "| acc@10% |" in md and "Δ tuned − base" in md and "Confusion matrix of tuned" in md
+    assert "image → text acc@10%, all" in capsys.readouterr().out
+    assert (out / "config.yaml").is_file()
+
+    def no_embedding(*args, **kwargs):
+        raise AssertionError("embeddings should come from the cache")
+
+    import hubbleclip.models
+    monkeypatch.setattr(hubbleclip.models, "embed_images", no_embedding)
+    assert main(argv + ["--tasks", "retrieval"]) == 0
+    again = load_results(out)
+    assert "zero_shot" not in again
+    assert again["retrieval"]["models"]["base"] == ret["models"]["base"]
+
+
+def test_classify_cli_ranks_classes(tmp_path, capsys):
+    image = str(STELLARIUM / "m31.png")
+    assert main(["classify", image, "--model", "tiny-lit", "--classes", "first", "--top", "3", "--json"]) == 0
+    ranked = json.loads(capsys.readouterr().out)["classes"]
+    assert [r["rank"] for r in ranked] == [1, 2, 3]
+    assert {r["class"] for r in ranked} <= set(FIRST_CLASSES.values())
+    sims = [r["similarity"] for r in ranked]
+    assert sims == sorted(sims, reverse=True) and all(0 < r["probability"] < 1 for r in ranked)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    assert main(["classify", str(broken), "--model", "tiny-lit"]) == 2
+    assert "not a readable image" in capsys.readouterr().err
+
+
+def test_bad_inputs_give_clear_errors(tiny_skyset, tmp_path, capsys):
+    with pytest.raises(ValueError, match="used twice"):
+        parse_models(["a=tiny-lit", "a=tiny-hf"], random_baseline=True)
+    with pytest.raises(ValueError, match="random"):
+        parse_models(["random=tiny-lit"], random_baseline=True)
+    assert parse_models(["lit-mini"], random_baseline=True) == {"lit-mini": "lit-mini"}
+    assert resolve_spec("tiny-lit") == "tiny-lit"
+    split = datasets.load_from_disk(tiny_skyset)["train"]
+    with pytest.raises(ValueError, match="caption_llm"):
+        build_eval_set(split, "train", text_column="caption_llm")
+    assert main(["evaluate", "--dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["evaluate", "--dataset", tiny_skyset, "--split", "nosuch", "--out", str(tmp_path / "o")]) == 2
+    assert "no split 'nosuch'" in capsys.readouterr().err
