@@ -1,0 +1,239 @@
+"""Train the reranker and compare it with the baselines (the job behind ``eval/rerank.py``).
+
+Queries:
+* text queries from the graded query file; ``split: train`` ones train the ranker, ``test`` ones
+  are held out;
+* image queries: each imaged Stellarium object, and ``image_queries_first`` FIRST radio galaxies
+  per split, queried with a rotated (k·90°), possibly flipped, 80-95 % crop of its own image;
+  graded with the relevance rule of :mod:`hubbleclip.retrieval.relevance`.  Objects in the
+  skyset's test split are held out, train/val ones train the ranker.
+
+Systems, each scored with MAP@k (grades >= 4 relevant) and NDCG@k against all judged objects:
+``random`` (mean of ``shuffles`` random orderings of the candidate set), ``bm25`` (BM25 names +
+BM25 text over the whole corpus; text queries only), ``clip`` (best of CLIP query-object text and
+query-object image similarity over the whole corpus) and ``learned`` (the LGBMRanker over the
+candidate set).
+
+``RUN_DIR/results.json`` (read by the demo and the paper figures)::
+
+    {"format": "hubbleclip-rerank-results", "version": 1,
+     "index": str, "model_spec": str, "dataset_fingerprint": str, "queries_file": str,
+     "k": 10, "relevant_grade": 4, "systems": ["random", "bm25", "clip", "learned"],
+     "groups": ["name", "descriptive", "text", "image"],       # text = name + descriptive
+     "counts": {split: {group: n_queries}},                     # split: "train" | "test"
+     "metrics": {split: {group: {system: {"map@10": float, "ndcg@10": float} | null}}},
+     "per_query": [{"id", "split", "group", "kind", "query", "n_relevant",
+                    "metrics": {system: {"map@10", "ndcg@10"} | null},
+                    "top_learned": [object_id, ...]}],           # first k of the learned ranking
+     "ranker": {"path": str, "n_estimators": int, "cv_ndcg@10": {...}, ...},
+     "targets": {"learned_beats_bm25_heldout_text": bool, "learned_beats_clip_heldout_image": bool},
+     "timings_s": {...}}
+
+``null`` marks a system that does not apply (BM25 for image queries).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hubbleclip.retrieval.config import RerankConfig
+from hubbleclip.retrieval.features import Query
+from hubbleclip.retrieval.metrics import query_metrics, random_baseline
+from hubbleclip.retrieval.relevance import RELEVANT_GRADE, image_query_grades
+
+log = logging.getLogger(__name__)
+SYSTEMS = ("random", "bm25", "clip", "learned")
+GROUPS = ("name", "descriptive", "text", "image")
+
+
+@dataclass
+class EvalQuery:
+    id: str
+    split: str          # train | test
+    group: str          # name | descriptive | image
+    kind: str           # text-query kind, or the image's source
+    text: str           # the query text, or the image's dataset row id
+    grades: np.ndarray  # grade (1-5) of every corpus object
+    query: Query
+
+
+def augmented(image, seed: int):
+    """A rotated (k·90°), maybe mirrored, 80-95 % crop of ``image``: a new view of the same object."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    image = image.convert("RGB")
+    k = int(rng.integers(4))
+    if k:
+        image = image.transpose((Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)[k - 1])
+    if rng.random() < 0.5:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    w, h = image.size
+    frac = rng.uniform(0.8, 0.95)
+    cw, ch = max(1, int(w * frac)), max(1, int(h * frac))
+    x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    return image.crop((x0, y0, x0 + cw, y0 + ch))
+
+
+def _seed(text: str, seed: int) -> int:
+    return zlib.crc32(text.encode()) ^ seed
+
+
+def text_eval_queries(searcher, queries) -> list[EvalQuery]:
+    index, out = searcher.index, []
+    for q in queries:
+        grades = np.ones(len(index), np.int8)
+        for object_id, grade in q.judgments.items():
+            if object_id in index.row_of:
+                grades[index.row_of[object_id]] = grade
+        out.append(EvalQuery(q.id, q.split, q.group, q.kind, q.text, grades, searcher.text(q.text)))
+    return out
+
+
+def image_eval_queries(searcher, cfg: RerankConfig) -> list[EvalQuery]:
+    from hubbleclip.retrieval.index import load_dataset_dict
+
+    index, corpus = searcher.index, searcher.index.corpus
+    dsd = load_dataset_dict(index.manifest["dataset"])
+    xyz = np.asarray(index.xyz, float)
+    chosen: list[int] = []
+    rng = np.random.default_rng(cfg.seed)
+    for split_group in (("train", "val"), ("test",)):
+        objs = [i for i, rows in enumerate(corpus.image_rows)
+                if rows and corpus.split[i] in split_group and np.isfinite(corpus.ra_deg[i])]
+        chosen += [i for i in objs if corpus.source[i] in ("stellarium", "openngc")]
+        first = [i for i in objs if corpus.source[i] == "first"]
+        chosen += sorted(rng.choice(first, min(cfg.image_queries_first, len(first)), replace=False).tolist())
+    out = []
+    for i in chosen:
+        split, row = corpus.image_rows[i][0]
+        image_id = corpus.image_ids[i][0]
+        image = augmented(dsd[split][row]["image"], _seed(image_id, cfg.seed))
+        grades = image_query_grades(corpus.type, corpus.mag, xyz, i)
+        out.append(EvalQuery(f"image-{image_id}", "test" if corpus.split[i] == "test" else "train", "image",
+                             corpus.source[i], image_id, grades, searcher.image(image)))
+    return out
+
+
+def system_rankings(q: EvalQuery, ranker, k: int) -> dict[str, np.ndarray | None]:
+    """First k object indices of each system (random is handled separately)."""
+    out = {"bm25": None if q.query.bm25 is None else np.argsort(-q.query.bm25, kind="stable")[:k],
+           "clip": np.argsort(-np.nan_to_num(q.query.clip, nan=-np.inf), kind="stable")[:k]}
+    scores = ranker.score(q.query.features)
+    out["learned"] = q.query.candidates[np.argsort(-scores, kind="stable")][:k]
+    return out
+
+
+def score_query(q: EvalQuery, ranker, cfg: RerankConfig) -> tuple[dict, list[int]]:
+    metrics = {"random": random_baseline(q.grades[q.query.candidates], q.grades, cfg.k, cfg.shuffles,
+                                         _seed(q.id, cfg.seed))}
+    rankings = system_rankings(q, ranker, cfg.k)
+    for name, ranking in rankings.items():
+        metrics[name] = None if ranking is None else query_metrics(q.grades[ranking], q.grades, cfg.k)
+    return metrics, rankings["learned"].tolist()
+
+
+def _aggregate(rows: list[dict], k: int) -> dict:
+    out = {}
+    for system in SYSTEMS:
+        values = [r["metrics"][system] for r in rows if r["metrics"][system] is not None]
+        out[system] = ({f"map@{k}": float(np.mean([v[f"map@{k}"] for v in values])),
+                        f"ndcg@{k}": float(np.mean([v[f"ndcg@{k}"] for v in values]))} if values else None)
+    return out
+
+
+def training_rows(queries: list[EvalQuery]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X = np.concatenate([q.query.features for q in queries])
+    grades = np.concatenate([q.grades[q.query.candidates] for q in queries])
+    qid = np.concatenate([np.full(len(q.query.candidates), n) for n, q in enumerate(queries)])
+    return X, grades, qid
+
+
+def run_rerank(cfg: RerankConfig, encoder=None) -> dict:
+    from hubbleclip.io import MetricsLog, atomic_write_json, setup_run_dir
+    from hubbleclip.retrieval.queries import default_queries_path, load_queries
+    from hubbleclip.retrieval.ranker import train_ranker
+    from hubbleclip.retrieval.search import RANKER_DIR, Searcher
+
+    run_dir = setup_run_dir(cfg.run_dir, cfg)
+    metrics_log = MetricsLog(run_dir / "metrics.jsonl")
+    timings = {}
+    t0 = time.time()
+    searcher = Searcher.open(cfg.index, device=cfg.device, n_candidates=cfg.candidates, encoder=encoder)
+    searcher.ranker = None
+    queries_file = cfg.queries or str(default_queries_path())
+    text_queries = load_queries(queries_file)
+    timings["load"] = time.time() - t0
+    t0 = time.time()
+    evals = text_eval_queries(searcher, text_queries)
+    timings["text_queries"] = time.time() - t0
+    t0 = time.time()
+    evals += image_eval_queries(searcher, cfg)
+    timings["image_queries"] = time.time() - t0
+    train = [q for q in evals if q.split == "train"]
+    log.info("%d queries (%d for training)", len(evals), len(train))
+    t0 = time.time()
+    ranker = train_ranker(*training_rows(train), cfg.ranker)
+    timings["train_ranker"] = time.time() - t0
+    ranker.save(run_dir / RANKER_DIR)
+    if cfg.install:
+        ranker.save(Path(cfg.index) / RANKER_DIR)
+    metrics_log.log(event="ranker", **{k: v for k, v in ranker.meta.items() if k != "created"})
+
+    per_query = []
+    for q in evals:
+        metrics, top = score_query(q, ranker, cfg)
+        per_query.append({"id": q.id, "split": q.split, "group": q.group, "kind": q.kind, "query": q.text,
+                          "n_relevant": int((q.grades >= RELEVANT_GRADE).sum()), "metrics": metrics,
+                          "top_learned": [searcher.index.corpus.object_id[i] for i in top]})
+    results_metrics, counts = {}, {}
+    for split in ("train", "test"):
+        results_metrics[split], counts[split] = {}, {}
+        for group in GROUPS:
+            rows = [r for r in per_query if r["split"] == split
+                    and (r["group"] == group or (group == "text" and r["group"] != "image"))]
+            counts[split][group] = len(rows)
+            results_metrics[split][group] = _aggregate(rows, cfg.k) if rows else None
+            if rows:
+                metrics_log.log(event="metrics", split=split, group=group, **{
+                    f"{s}_{m}": v for s, ms in results_metrics[split][group].items() if ms for m, v in ms.items()})
+    test = results_metrics["test"]
+    k = cfg.k
+
+    def beats(group: str, other: str) -> bool:
+        if not test.get(group) or not test[group].get(other):
+            return False
+        return all(test[group]["learned"][m] > test[group][other][m] for m in (f"map@{k}", f"ndcg@{k}"))
+
+    results = {
+        "format": "hubbleclip-rerank-results", "version": 1, "index": str(Path(cfg.index).resolve()),
+        "model_spec": searcher.index.model_spec, "dataset_fingerprint": searcher.index.manifest["dataset_fingerprint"],
+        "queries_file": queries_file, "k": k, "relevant_grade": RELEVANT_GRADE, "systems": list(SYSTEMS),
+        "groups": list(GROUPS), "counts": counts, "metrics": results_metrics, "per_query": per_query,
+        "ranker": {"path": str((run_dir / RANKER_DIR).resolve()), **ranker.meta},
+        "targets": {"learned_beats_bm25_heldout_text": beats("text", "bm25"),
+                    "learned_beats_clip_heldout_image": beats("image", "clip")},
+        "timings_s": {key: round(v, 2) for key, v in timings.items()}}
+    atomic_write_json(run_dir / "results.json", results)
+    return results
+
+
+def format_summary(results: dict) -> str:
+    k = results["k"]
+    lines = [f"{'split':6} {'group':12} {'n':>4}  " + "  ".join(f"{s:>15}" for s in SYSTEMS),
+             f"{'':6} {'':12} {'':>4}  " + "  ".join(f"{f'MAP/NDCG@{k}':>15}" for _ in SYSTEMS)]
+    for split in ("test", "train"):
+        for group in GROUPS:
+            m = results["metrics"][split][group]
+            if not m:
+                continue
+            cells = [f"{m[s][f'map@{k}']:.3f}/{m[s][f'ndcg@{k}']:.3f}" if m[s] else "n/a" for s in SYSTEMS]
+            lines.append(f"{split:6} {group:12} {results['counts'][split][group]:>4}  " + "  ".join(f"{c:>15}" for c in cells))
+    lines.append(f"targets: {results['targets']}")
+    return "\n".join(lines)

@@ -1,0 +1,237 @@
+"""The on-disk retrieval index: build it once, memory-map it on load.
+
+Layout of an index directory::
+
+    manifest.json        format, version, model spec, embedding size, dataset path + fingerprint,
+                         object count, build time, per-array shapes
+    objects.parquet      one row per object: object_id, names, name_tokens, type, source, split,
+                         constellation, text, caption, image_ids, image_rows
+    <name>.npy           ra_deg, dec_deg, mag, size_arcmin, xyz (unit vectors), has_image,
+                         emb_text, emb_image (L2-normalised CLIP embeddings; zero rows where an
+                         object has no image) -- loaded with numpy mmap_mode="r"
+    bm25_names/, bm25_text/   bm25s indexes over names and over text + caption (memory-mapped)
+    ranker/              optional learned ranker (see hubbleclip.retrieval.ranker)
+
+Anything missing or inconsistent raises :class:`IndexFormatError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hubbleclip.io import atomic_directory, atomic_write_json
+from hubbleclip.retrieval.bm25 import BM25Field
+from hubbleclip.retrieval.config import IndexConfig
+from hubbleclip.retrieval.corpus import Corpus, corpus_from_dataset
+from hubbleclip.retrieval.text import tokenize, tokenize_many
+
+log = logging.getLogger(__name__)
+
+FORMAT = "hubbleclip-retrieval-index"
+VERSION = 1
+MANIFEST = "manifest.json"
+OBJECTS = "objects.parquet"
+VECTORS = ("ra_deg", "dec_deg", "mag", "size_arcmin", "has_image")
+MATRICES = ("xyz", "emb_text", "emb_image")
+BM25_DIRS = ("bm25_names", "bm25_text")
+
+
+class IndexFormatError(ValueError):
+    """An index directory that is missing files or does not match its manifest."""
+
+
+def dataset_fingerprint(dsd) -> str:
+    parts = "".join(f"{split}:{dsd[split]._fingerprint}:{dsd[split].num_rows};" for split in sorted(dsd))
+    return hashlib.sha256(parts.encode()).hexdigest()[:16]
+
+
+def load_dataset_dict(path: str | Path):
+    import datasets
+
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: dataset directory not found (build one with `hubbleclip data build`)")
+    try:
+        dsd = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as exc:
+        raise ValueError(f"{path}: not a dataset saved with save_to_disk ({exc})") from exc
+    if not isinstance(dsd, datasets.DatasetDict):
+        raise ValueError(f"{path}: expected a DatasetDict with train/val/test splits, got a single Dataset")
+    return dsd
+
+
+def _object_images(dsd, corpus: Corpus):
+    """Every object image as RGB PIL, in corpus order, with the corpus index of its object."""
+    owners = [i for i, rows in enumerate(corpus.image_rows) for _ in rows]
+    refs = [ref for rows in corpus.image_rows for ref in rows]
+
+    def images():
+        for split, row in refs:
+            yield dsd[split][row]["image"].convert("RGB")
+
+    return owners, images()
+
+
+def embed_corpus(dsd, corpus: Corpus, encoder) -> tuple[np.ndarray, np.ndarray]:
+    """(text embeddings [N, D], mean image embedding per object [N, D], zero without image)."""
+    t0 = time.time()
+    emb_text = np.asarray(encoder.embed_texts(corpus.clip_texts()), np.float32)
+    log.info("embedded %d object texts in %.1f s", len(corpus), time.time() - t0)
+    owners, images = _object_images(dsd, corpus)
+    emb_image = np.zeros_like(emb_text)
+    if owners:
+        t0 = time.time()
+        per_image = np.asarray(encoder.embed_images(images), np.float32)
+        np.add.at(emb_image, np.asarray(owners), per_image)
+        norms = np.linalg.norm(emb_image, axis=1, keepdims=True)
+        emb_image = np.where(norms > 0, emb_image / np.maximum(norms, 1e-12), 0.0).astype(np.float32)
+        log.info("embedded %d images in %.1f s", len(owners), time.time() - t0)
+    return emb_text, emb_image
+
+
+def build_index(cfg: IndexConfig, encoder=None) -> Path:
+    """Corpus + BM25 indexes + CLIP embeddings + numeric features, written atomically to ``cfg.out``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hubbleclip.retrieval.encoder import load_encoder
+
+    dsd = load_dataset_dict(cfg.dataset)
+    corpus = corpus_from_dataset(dsd, include_stars=cfg.include_stars)
+    log.info("corpus: %d objects (%d with images)", len(corpus), sum(bool(r) for r in corpus.image_rows))
+    encoder = encoder or load_encoder(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
+    emb_text, emb_image = embed_corpus(dsd, corpus, encoder)
+    arrays = {"ra_deg": corpus.ra_deg, "dec_deg": corpus.dec_deg, "mag": corpus.mag, "size_arcmin": corpus.size_arcmin,
+              "has_image": np.array([bool(r) for r in corpus.image_rows]), "xyz": corpus.unit_vectors().astype(np.float32),
+              "emb_text": emb_text, "emb_image": emb_image}
+    with atomic_directory(cfg.out, overwrite=cfg.force) as tmp:
+        for name, arr in arrays.items():
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
+        table = pa.table({
+            "object_id": corpus.object_id, "names": corpus.names,
+            "name_tokens": [[" ".join(tokenize(n)) for n in names] for names in corpus.names],
+            "type": corpus.type, "source": corpus.source, "split": corpus.split, "constellation": corpus.constellation,
+            "text": corpus.text, "caption": corpus.caption, "image_ids": corpus.image_ids,
+            "image_rows": [[f"{s}:{r}" for s, r in rows] for rows in corpus.image_rows]})
+        pq.write_table(table, tmp / OBJECTS)
+        BM25Field.build(tokenize_many(corpus.bm25_names())).save(tmp / "bm25_names")
+        BM25Field.build(tokenize_many(corpus.bm25_texts())).save(tmp / "bm25_text")
+        atomic_write_json(tmp / MANIFEST, {
+            "format": FORMAT, "version": VERSION, "model_spec": encoder.spec, "embed_dim": int(emb_text.shape[1]),
+            "dataset": str(Path(cfg.dataset).resolve()), "dataset_fingerprint": dataset_fingerprint(dsd),
+            "n_objects": len(corpus), "n_with_image": int(arrays["has_image"].sum()),
+            "include_stars": cfg.include_stars, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "arrays": {name: list(arr.shape) for name, arr in arrays.items()}})
+    log.info("index written to %s", cfg.out)
+    return Path(cfg.out)
+
+
+class RetrievalIndex:
+    """A loaded index: the corpus, memory-mapped arrays and the two BM25 fields."""
+
+    def __init__(self, path: Path, manifest: dict, corpus: Corpus, arrays: dict[str, np.ndarray],
+                 name_tokens: list[list[list[str]]], bm25: dict[str, BM25Field]):
+        self.path, self.manifest, self.corpus, self.name_tokens = path, manifest, corpus, name_tokens
+        self.xyz, self.emb_text, self.emb_image = arrays["xyz"], arrays["emb_text"], arrays["emb_image"]
+        self.has_image = np.asarray(arrays["has_image"], bool)
+        self.bm25_names, self.bm25_text = bm25["bm25_names"], bm25["bm25_text"]
+        self.row_of = {oid: i for i, oid in enumerate(corpus.object_id)}
+
+    def __len__(self) -> int:
+        return len(self.corpus)
+
+    @property
+    def model_spec(self) -> str:
+        return self.manifest["model_spec"]
+
+    @classmethod
+    def load(cls, path: str | Path) -> RetrievalIndex:
+        path = Path(path)
+        manifest = read_manifest(path)
+        n = manifest["n_objects"]
+        arrays = {}
+        for name in VECTORS + MATRICES:
+            file = path / f"{name}.npy"
+            if not file.is_file():
+                raise IndexFormatError(f"{file}: missing (the index is incomplete; rebuild it with `hubbleclip index build`)")
+            try:
+                arr = np.load(file, mmap_mode="r")
+            except ValueError as exc:
+                raise IndexFormatError(f"{file}: not a readable .npy array ({exc})") from exc
+            if arr.shape[0] != n or list(arr.shape) != manifest["arrays"].get(name, list(arr.shape)):
+                raise IndexFormatError(f"{file}: shape {list(arr.shape)} does not match the manifest "
+                                       f"({manifest['arrays'].get(name)}, {n} objects)")
+            arrays[name] = arr
+        corpus, name_tokens = _read_objects(path / OBJECTS, arrays, n)
+        bm25 = {}
+        for name in BM25_DIRS:
+            try:
+                bm25[name] = BM25Field.load(path / name, mmap=True)
+            except (FileNotFoundError, OSError, ValueError, KeyError) as exc:
+                raise IndexFormatError(f"{path / name}: unreadable BM25 index ({exc})") from exc
+            if bm25[name].n_docs != n:
+                raise IndexFormatError(f"{path / name}: {bm25[name].n_docs} documents, the manifest says {n}")
+        return cls(path, manifest, corpus, arrays, name_tokens, bm25)
+
+    def image_path(self, i: int) -> str:
+        """Where the object's first image lives: ``DATASET::split:row (row id)``, or ''."""
+        if not self.corpus.image_rows[i]:
+            return ""
+        split, row = self.corpus.image_rows[i][0]
+        return f"{self.manifest['dataset']}::{split}:{row} ({self.corpus.image_ids[i][0]})"
+
+    def load_image(self, i: int):
+        """The object's first image as PIL (reads the dataset the index was built from), or None."""
+        if not self.corpus.image_rows[i]:
+            return None
+        split, row = self.corpus.image_rows[i][0]
+        return load_dataset_dict(self.manifest["dataset"])[split][row]["image"]
+
+
+def read_manifest(path: Path) -> dict:
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: index directory not found (build one with `hubbleclip index build`)")
+    file = path / MANIFEST
+    if not file.is_file():
+        raise IndexFormatError(f"{path}: not a retrieval index (no {MANIFEST}; build one with `hubbleclip index build`)")
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexFormatError(f"{file}: not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IndexFormatError(f"{file}: expected \"format\": \"{FORMAT}\"")
+    if manifest.get("version") != VERSION:
+        raise IndexFormatError(f"{file}: index version {manifest.get('version')!r}, this hubbleclip reads version "
+                               f"{VERSION}; rebuild it with `hubbleclip index build`")
+    for key, kind in (("n_objects", int), ("model_spec", str), ("dataset", str), ("arrays", dict)):
+        if not isinstance(manifest.get(key), kind):
+            raise IndexFormatError(f"{file}: field {key!r} missing or not a {kind.__name__}")
+    return manifest
+
+
+def _read_objects(file: Path, arrays: dict[str, np.ndarray], n: int) -> tuple[Corpus, list[list[list[str]]]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not file.is_file():
+        raise IndexFormatError(f"{file}: missing (the index is incomplete; rebuild it with `hubbleclip index build`)")
+    try:
+        cols = pq.read_table(file).to_pydict()
+    except (pa.ArrowException, OSError) as exc:
+        raise IndexFormatError(f"{file}: unreadable parquet table ({exc})") from exc
+    needed = {"object_id", "names", "name_tokens", "type", "source", "split", "constellation", "text", "caption",
+              "image_ids", "image_rows"}
+    if needed - set(cols) or len(cols["object_id"]) != n:
+        raise IndexFormatError(f"{file}: expected {n} rows with columns {sorted(needed)}")
+    corpus = Corpus(
+        object_id=cols["object_id"], names=cols["names"], type=cols["type"], source=cols["source"], split=cols["split"],
+        ra_deg=arrays["ra_deg"], dec_deg=arrays["dec_deg"], mag=arrays["mag"], size_arcmin=arrays["size_arcmin"],
+        constellation=cols["constellation"], text=cols["text"], caption=cols["caption"], image_ids=cols["image_ids"],
+        image_rows=[[(ref.rsplit(":", 1)[0], int(ref.rsplit(":", 1)[1])) for ref in refs] for refs in cols["image_rows"]])
+    return corpus, [[t.split() for t in toks] for toks in cols["name_tokens"]]
