@@ -210,3 +210,4 @@ def test_bad_inputs_give_clear_errors(tiny_skyset, tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     assert main(["evaluate", "--dataset", tiny_skyset, "--split", "nosuch", "--out", str(tmp_path / "o")]) == 2
     assert "no split 'nosuch'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()                           # nothing written for a failed job

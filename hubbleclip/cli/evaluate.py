@@ -38,6 +38,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from hubbleclip.cli import UserError
     from hubbleclip.config import config_from_args
     from hubbleclip.evaluation import EvalConfig, run_evaluation, write_results
+    from hubbleclip.evaluation.run import load_eval_set
     from hubbleclip.evaluation.report import render_summary
     from hubbleclip.io import setup_run_dir
 
@@ -45,8 +46,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if len(cfg.models) < args.min_models:
         raise UserError(f"compare needs at least {args.min_models} models, got {cfg.models}: "
                         "pass --model base=SPEC --model tuned=RUN_DIR")
+    eval_set = load_eval_set(cfg)
     setup_run_dir(cfg.out, cfg, log_name="evaluate.log")
-    results = run_evaluation(cfg)
+    results = run_evaluation(cfg, eval_set)
     json_path, md_path = write_results(results, cfg.out)
     print(render_summary(results))
     print(f"wrote {json_path} and {md_path}")

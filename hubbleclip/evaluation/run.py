@@ -64,13 +64,19 @@ def _labelled_sets(cfg: EvalConfig, eval_set: EvalSet) -> dict[str, tuple[zero_s
     return sets
 
 
-def run_evaluation(cfg: EvalConfig) -> dict:
-    """Run the configured tasks for every model (plus the random baseline); return results.json's dict."""
+def load_eval_set(cfg: EvalConfig) -> EvalSet:
+    """Check the job's settings and load its split (fails before anything is computed or written)."""
     unknown = sorted(set(cfg.tasks) - set(TASKS))
     if unknown or not cfg.tasks:
         raise ValueError(f"tasks {cfg.tasks}: expected some of {list(TASKS)}")
+    parse_models(cfg.models, cfg.random_baseline)
+    return build_eval_set(load_split(cfg.dataset, cfg.split), cfg.split, cfg.text_column)
+
+
+def run_evaluation(cfg: EvalConfig, eval_set: EvalSet | None = None) -> dict:
+    """Run the configured tasks for every model (plus the random baseline); return results.json's dict."""
+    eval_set = eval_set or load_eval_set(cfg)
     specs = parse_models(cfg.models, cfg.random_baseline)
-    eval_set = build_eval_set(load_split(cfg.dataset, cfg.split), cfg.split, cfg.text_column)
     log.info("%s/%s: %d images, %d distinct captions", cfg.dataset, cfg.split, eval_set.n_images, len(eval_set.texts))
     sets = _labelled_sets(cfg, eval_set) if "zero_shot" in cfg.tasks else {}
     templates = load_templates(cfg.zero_shot.templates)
