@@ -24,15 +24,20 @@ class Encoder:
     def __init__(self, spec: str, forward: Callable, transform: Callable, model):
         self.spec, self.forward, self.transform, self.model = spec, forward, transform, model
 
-    def embed(self, images: Iterable, batch_size: int = 64) -> np.ndarray:
+    def view_transform(self, augment):
+        """The model's input transform with random ``augment`` views (for view-matching metrics)."""
+        return self.model.image_transform(train=True, augment=augment)
+
+    def embed(self, images: Iterable, batch_size: int = 64, transform: Callable | None = None) -> np.ndarray:
         import torch
 
+        transform = transform or self.transform
         self.model.eval()
         device = next(self.model.parameters()).device
         images, out = list(images), []
         with torch.inference_mode():
             for start in range(0, len(images), batch_size):
-                pixels = torch.stack([self.transform(im) for im in images[start:start + batch_size]]).to(device)
+                pixels = torch.stack([transform(im) for im in images[start:start + batch_size]]).to(device)
                 out.append(torch.nn.functional.normalize(self.forward(pixels).float(), dim=-1).cpu().numpy())
         if not out:
             raise ValueError("no images to embed")

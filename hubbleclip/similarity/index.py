@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +22,34 @@ ITEM_FIELDS = ("id", "object_id", "names", "type", "source")
 
 
 @dataclass
+class IndexConfig:
+    dataset: str = field(default="data/skyset", metadata={"help": "saved dataset whose images are indexed"})
+    encoder: str = field(default="lit-mini", metadata={
+        "help": "encoder: a model spec (lit-mini, open_clip:..., RUN_DIR/export), imagenet, features:SPEC, simclr:RUN_DIR"})
+    out: str = field(default="runs/similarity/index", metadata={"help": "index directory to write"})
+    splits: list[str] = field(default_factory=list, metadata={"help": "splits to index (empty = all)"})
+    sources: list[str] = field(default_factory=list, metadata={"help": "only these sources (empty = all)"})
+    dtype: str = field(default="float32", metadata={"help": "stored vector type: float32 or float16"})
+    batch_size: int = field(default=64, metadata={"help": "images per encoder batch"})
+
+
+@dataclass
 class SimilarityIndex:
     path: Path | None
     embeddings: np.ndarray     # [N, D], L2-normalised
     items: list[dict]          # one record per row (ITEM_FIELDS + split, row)
     meta: dict
+    _dataset: object = field(default=None, repr=False)
+
+    def image(self, row: int):
+        """The RGB PIL image of an index row, read from the indexed dataset."""
+        import datasets
+
+        if self._dataset is None:
+            self._dataset = datasets.load_from_disk(self.meta["dataset"])
+        item = self.items[row]
+        ds = self._dataset[item["split"]] if isinstance(self._dataset, datasets.DatasetDict) else self._dataset
+        return ds[item["row"]]["image"].convert("RGB")
 
     def vectors(self) -> np.ndarray:
         """The embeddings as float32 (float16 indexes are converted on access)."""

@@ -27,24 +27,29 @@ def combine(vectors: np.ndarray) -> np.ndarray:
 
 
 def refine(embeddings: np.ndarray, selected: list[int], k: int, *, method: str = "mean",
-           backend: str = "exact", query_group: int | None = None,
+           extra: np.ndarray | None = None, backend: str = "exact", query_group: int | None = None,
            restriction: Restriction | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` (scores, indices) of ``embeddings`` for the selected rows, excluding them."""
+    """Top-``k`` (scores, indices) of ``embeddings`` for the selected rows, excluding them.
+    ``extra`` [E, D] adds query vectors from outside the database (e.g. an uploaded image)."""
     if method not in METHODS:
         raise ValueError(f"unknown refinement method {method!r}; expected one of {list(METHODS)}")
-    if not selected:
-        raise ValueError("refinement needs at least one selected image")
     sel = np.unique(np.asarray(selected, np.int64))
-    if sel.min() < 0 or sel.max() >= len(embeddings):
+    if not len(sel) and extra is None:
+        raise ValueError("refinement needs at least one selected image")
+    if len(sel) and (sel.min() < 0 or sel.max() >= len(embeddings)):
         raise ValueError(f"selected indices must lie in [0, {len(embeddings)}), got {selected}")
-    chosen = np.asarray(embeddings[sel], np.float32)
-    groups = None if query_group is None else np.full(len(sel), query_group)
+    chosen = np.asarray(embeddings[sel], np.float32).reshape(len(sel), embeddings.shape[1])
+    if extra is not None:
+        chosen = np.concatenate([chosen, np.asarray(extra, np.float32).reshape(-1, embeddings.shape[1])])
+    groups = None if query_group is None else np.full(len(chosen), query_group)
+    if not len(sel):
+        sel = np.array([-1])  # nothing to exclude
     if method == "mean":
         vals, idx = topk(combine(chosen)[None], embeddings, k, backend=backend, exclude=sel[None],
                          query_groups=groups[:1] if groups is not None else None, restriction=restriction)
         return vals[0], idx[0]
     # max: an image's best match is among the top-k of the selected image it is closest to
-    vals, idx = topk(_normalise(chosen), embeddings, k, backend=backend, exclude=np.tile(sel, (len(sel), 1)),
+    vals, idx = topk(_normalise(chosen), embeddings, k, backend=backend, exclude=np.tile(sel, (len(chosen), 1)),
                      query_groups=groups, restriction=restriction)
     vals, idx = vals.ravel(), idx.ravel()
     order = np.lexsort((idx, -vals))  # by score, then index; keeps each index's best score first

@@ -67,8 +67,11 @@ class SimCLRModel(nn.Module):
                                   nn.Linear(cfg.proj_hidden, cfg.proj_dim))
         self.embed_dim = feat
 
-    def image_transform(self, train: bool):
-        return build_transform(self.augment, self.cfg.image_size, MEAN, STD, train=train)
+    def image_transform(self, train: bool = False, augment: AugmentConfig | None = None):
+        """PIL -> tensor; another ``augment`` keeps this model's brightest-pixel crop (its input scale)."""
+        if augment is not None:
+            augment = dataclasses.replace(augment, center_brightest=self.augment.center_brightest)
+        return build_transform(augment or self.augment, self.cfg.image_size, MEAN, STD, train=train)
 
     def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.backbone(pixels)

@@ -1,0 +1,57 @@
+"""One similarity query: neighbours of an image (in the index or a file), refined by a selection,
+with quick-select clusters over the top of the ranking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hubbleclip.similarity.categories import build_restriction, load_table
+from hubbleclip.similarity.index import SimilarityIndex
+from hubbleclip.similarity.quickselect import Cluster, quick_select
+from hubbleclip.similarity.refine import refine
+
+
+@dataclass
+class SimilarResult:
+    query: str
+    query_row: int | None              # index row of the query image (None for a file)
+    selected: list[int]                # index rows combined with the query
+    neighbours: list[tuple[int, float]]
+    clusters: list[Cluster] = field(default_factory=list)
+
+
+def find_similar(index: SimilarityIndex, query: str, *, select: list[str] = (), k: int = 20,
+                 method: str = "mean", n_clusters: int = 5, n_members: int = 15, pool: int = 1000,
+                 restrict: bool = False, table: str | None = None, backend: str = "exact",
+                 seed: int = 0) -> SimilarResult:
+    """``query`` is an index id/object name or an image file (embedded with the index's encoder)."""
+    rows = [index.find(s) for s in select]
+    extra, query_row = None, None
+    if Path(query).is_file():
+        from PIL import Image
+
+        from hubbleclip.similarity.encoders import load_encoder
+
+        extra = load_encoder(index.meta["encoder"]).embed([Image.open(query).convert("RGB")])
+    else:
+        query_row = index.find(query)
+        rows = [query_row, *rows]
+    restriction = group = None
+    if restrict:
+        if query_row is None:
+            raise ValueError("--restrict needs a query from the index (its class decides the compatible ones)")
+        restriction, groups = build_restriction(index.types(), load_table(table))
+        group = groups[index.items[query_row]["type"]]
+    emb = index.vectors()
+    depth = max(k, pool if n_clusters else 0)
+    vals, idx = refine(emb, rows, min(depth, len(emb)), method=method, extra=extra, backend=backend,
+                       query_group=group, restriction=restriction)
+    found = [(int(i), float(v)) for v, i in zip(vals, idx) if i >= 0]
+    clusters = []
+    if n_clusters and len(found) >= n_clusters:
+        clusters = quick_select(emb, np.array([i for i, _ in found]), n_clusters=n_clusters,
+                                n_members=n_members, seed=seed)
+    return SimilarResult(query, query_row, rows, found[:k], clusters)
