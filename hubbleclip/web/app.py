@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import lru_cache
 from importlib import resources
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -20,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hubbleclip import __version__
 from hubbleclip.web.config import Limits
-from hubbleclip.web.engine import ObjectHit, SkyEngine, finite_or_none
+from hubbleclip.web.engine import SkyEngine, finite_or_none
 from hubbleclip.web.schemas import (ClassScore, ClusterOut, ClustersRequest, ClustersResponse, ImageCard,
                                     ImageSearchResponse, Info, ObjectCard, SearchResponse, SimilarRequest,
                                     SimilarResponse)
@@ -36,13 +35,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-
-
-@lru_cache(maxsize=65536)
-def _sexagesimal(ra_deg: float, dec_deg: float) -> str:
-    from hubbleclip.data.text import sexagesimal
-
-    return sexagesimal(ra_deg, dec_deg)
 
 
 def _ms(t0: float) -> float:
@@ -86,12 +78,13 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
         log.exception("error while answering %s %s", request.method, request.url.path)
         return JSONResponse(status_code=500, content={"detail": "internal server error (see the server log)"})
 
-    def object_card(hit: ObjectHit) -> ObjectCard:
-        image_id = next((i for i in hit.image_ids if i in engine.store), None)
-        return ObjectCard(object_id=hit.object_id, names=list(hit.names), type=hit.type, ra_deg=float(hit.ra_deg),
-                          dec_deg=float(hit.dec_deg), ra_dec=_sexagesimal(float(hit.ra_deg), float(hit.dec_deg)),
+    def object_card(hit) -> ObjectCard:
+        """A card from a :class:`hubbleclip.retrieval.search.Hit`."""
+        image_id = hit.image_id if hit.image_id in engine.store else None
+        return ObjectCard(object_id=hit.object_id, names=list(hit.names), type=hit.type,
+                          ra_deg=finite_or_none(hit.ra_deg), dec_deg=finite_or_none(hit.dec_deg), ra_dec=hit.position,
                           constellation=hit.constellation, mag=finite_or_none(hit.mag), score=float(hit.score),
-                          image_id=image_id, n_images=len(hit.image_ids),
+                          image_id=image_id, n_images=engine.n_images(hit.object_id),
                           credit=engine.store.meta(image_id)["credit"] if image_id else None)
 
     def image_card(image_id: str, score: float | None = None) -> ImageCard:
@@ -112,7 +105,8 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
 
     @app.get("/api/info", response_model=Info, summary="what this server searches")
     def info() -> Info:
-        return Info(index=engine.index, model=engine.model, objects=engine.objects, images=len(engine.store),
+        index = engine.searcher.index
+        return Info(index=str(index.path), model=index.model_spec, objects=len(index), images=len(engine.store),
                     similarity=engine.space.description,
                     limits={"max_upload_bytes": limits.max_upload_bytes, "max_pixels": limits.max_pixels,
                             "max_results": limits.max_results})
@@ -123,9 +117,9 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
         if not q.strip():
             raise HTTPException(422, "query.q: the query is blank")
         t0 = time.perf_counter()
-        hits = engine.search.text(q.strip(), k)
-        results = [object_card(h) for h in hits]
-        return SearchResponse(query=q, took_ms=_ms(t0), results=results)
+        result = engine.searcher.search(text=q.strip(), k=k)
+        return SearchResponse(query=q, took_ms=_ms(t0), results=[object_card(h) for h in result.hits],
+                              note=result.note)
 
     @app.post("/api/search/image", response_model=ImageSearchResponse,
               summary="objects matching an uploaded image, and its top-5 zero-shot classes",
@@ -151,7 +145,7 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
                                         max_bytes=limits.max_upload_bytes, max_pixels=limits.max_pixels)
 
         def answer() -> ImageSearchResponse:
-            hits = engine.search.image(image, k)
+            hits = engine.searcher.search(image=image, k=k).hits
             classes = engine.classify(image, 5)
             return ImageSearchResponse(
                 took_ms=_ms(t0), width=image.width, height=image.height, results=[object_card(h) for h in hits],

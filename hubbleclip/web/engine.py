@@ -10,34 +10,18 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable
 
 from PIL import Image
 
+from hubbleclip.web.config import ServeConfig
 from hubbleclip.web.similar import ImageSpace
 from hubbleclip.web.store import ImageStore
 
+if TYPE_CHECKING:
+    from hubbleclip.retrieval.search import Searcher
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ObjectHit:
-    object_id: str
-    names: list[str]
-    type: str
-    ra_deg: float
-    dec_deg: float
-    constellation: str
-    mag: float | None
-    score: float
-    image_ids: list[str]
-
-
-class Search(Protocol):
-    def text(self, query: str, k: int) -> list[ObjectHit]: ...
-
-    def image(self, image: Image.Image, k: int) -> list[ObjectHit]: ...
 
 
 # image, k -> [{"class", "probability", "similarity"}, ...] best first
@@ -46,13 +30,17 @@ Classifier = Callable[[Image.Image, int], list[dict]]
 
 @dataclass
 class SkyEngine:
-    search: Search
+    """``searcher`` is a :class:`hubbleclip.retrieval.search.Searcher` (``search(text=|image=, k=)``
+    and its ``index``); ``space`` holds the vectors of the similarity view."""
+
+    searcher: Searcher
     classify: Classifier
     store: ImageStore
     space: ImageSpace
-    index: str = ""
-    model: str = ""
-    objects: int = 0
+
+    def n_images(self, object_id: str) -> int:
+        index = self.searcher.index
+        return len(index.corpus.image_ids[index.row_of[object_id]])
 
 
 def finite_or_none(x) -> float | None:
@@ -77,3 +65,29 @@ class ZeroShot:
 
         sims = embed_images(self.model, [image])[0] @ self.class_emb.T
         return top_classes(sims, self.classes, self.logit_scale, k)
+
+
+def image_locations(index) -> dict[str, tuple[str, int]]:
+    """image id -> (split, row) for every object image of a retrieval index."""
+    corpus = index.corpus
+    return {image_id: ref for ids, refs in zip(corpus.image_ids, corpus.image_rows) for image_id, ref in zip(ids, refs)}
+
+
+def load_engine(cfg: ServeConfig) -> SkyEngine:
+    """The real engine: the retrieval index's searcher and encoder, its dataset as the image store, and
+    a similarity index (``cfg.similarity``) or else the index's per-object image vectors."""
+    from hubbleclip.retrieval.search import Searcher
+
+    searcher = Searcher.open(cfg.index, device=cfg.device)
+    index = searcher.index
+    store = ImageStore(index.manifest["dataset"], image_locations(index), thumb_size=cfg.limits.thumb_size)
+    if cfg.similarity:
+        space = ImageSpace.from_similarity_index(cfg.similarity)
+    else:
+        space = ImageSpace.from_retrieval_index(index)
+    unknown = [i for i in space.ids if i not in store]
+    if unknown:
+        raise ValueError(f"{space.description}: {len(unknown)} of its images (e.g. {unknown[0]!r}) are not in the "
+                         f"dataset of the index {cfg.index}; build both indexes from the same dataset")
+    log.info("engine: %d objects, %d images, similarity from %s", len(index), len(store), space.description)
+    return SkyEngine(searcher=searcher, classify=ZeroShot(searcher.encoder.model), store=store, space=space)

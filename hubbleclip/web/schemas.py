@@ -9,9 +9,9 @@ class ObjectCard(BaseModel):
     object_id: str
     names: list[str]
     type: str
-    ra_deg: float
-    dec_deg: float
-    ra_dec: str = Field(description="RA/Dec (J2000) in sexagesimal notation")
+    ra_deg: float | None
+    dec_deg: float | None
+    ra_dec: str = Field(description="RA/Dec (J2000) in sexagesimal notation ('unknown' without a position)")
     constellation: str
     mag: float | None = Field(description="magnitude (V if known, else B, J, ...); null when unknown")
     score: float
@@ -30,6 +30,7 @@ class SearchResponse(BaseModel):
     query: str
     took_ms: float
     results: list[ObjectCard]
+    note: str = Field("", description="how the query was handled when it is unusual (e.g. no word in the catalog)")
 
 
 class ImageSearchResponse(BaseModel):

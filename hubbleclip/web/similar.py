@@ -37,6 +37,14 @@ class ImageSpace:
         return cls([item["id"] for item in index.items], index.vectors(),
                    f"similarity index {path} ({index.meta.get('encoder', '?')})")
 
+    @classmethod
+    def from_retrieval_index(cls, index) -> ImageSpace:
+        """One vector per object with an image (its mean image embedding), shown by its first image."""
+        rows = np.flatnonzero(index.has_image)
+        return cls([index.corpus.image_ids[i][0] for i in rows], np.asarray(index.emb_image)[rows],
+                   f"object image vectors of the retrieval index {index.path} (one per object; pass a "
+                   "similarity index for every image)")
+
     def __len__(self) -> int:
         return len(self.ids)
 

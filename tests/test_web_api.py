@@ -1,0 +1,201 @@
+"""The JSON API over a real index of the tiny skyset (tiny-lit model), with FastAPI's TestClient."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+M31_PNG = Path(__file__).parent / "data" / "stellarium" / "nebulae" / "default" / "m31.png"
+
+
+@pytest.fixture(scope="session")
+def web_engine(tiny_skyset, tmp_path_factory):
+    """The real engine: a retrieval index and a per-image similarity index of the tiny skyset."""
+    import torch
+
+    from hubbleclip.retrieval.config import IndexConfig
+    from hubbleclip.retrieval.index import build_index
+    from hubbleclip.similarity.index import build_index as build_similarity_index
+    from hubbleclip.web.config import ServeConfig
+    from hubbleclip.web.engine import load_engine
+
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("web")
+    build_index(IndexConfig(dataset=tiny_skyset, model="tiny-lit", out=str(root / "index")))
+    build_similarity_index(tiny_skyset, "tiny-lit", root / "similarity")
+    return load_engine(ServeConfig(index=str(root / "index"), similarity=str(root / "similarity")))
+
+
+@pytest.fixture(scope="module")
+def client(web_engine):
+    from fastapi.testclient import TestClient
+
+    from hubbleclip.web.app import create_app
+
+    with TestClient(create_app(web_engine), raise_server_exceptions=False) as c:
+        yield c
+
+
+def post_image(client, data: bytes, content_type: str = "image/png"):
+    return client.post("/api/search/image", content=data, headers={"Content-Type": content_type})
+
+
+def test_page_and_openapi(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert 'id="q"' in page.text and "/static/app.js" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/static/app.js").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/search", "/api/search/image", "/api/similar", "/api/clusters", "/api/info"} <= set(paths)
+    assert "image/png" in paths["/api/search/image"]["post"]["requestBody"]["content"]
+
+
+def test_info_counts_the_index(client, web_engine):
+    info = client.get("/api/info").json()
+    assert info["objects"] == len(web_engine.searcher.index)
+    assert info["images"] == len(web_engine.store) == len(web_engine.space) > 20
+    assert info["model"] == "tiny-lit"
+
+
+def test_text_search_finds_andromeda_with_a_full_card(client):
+    data = client.get("/api/search", params={"q": "andromeda galaxy", "k": 5}).json()
+    assert len(data["results"]) == 5 and data["took_ms"] >= 0
+    m31 = data["results"][0]
+    assert "M31" in m31["names"] and m31["object_id"] == "NGC0224"
+    assert m31["constellation"] == "Andromeda"
+    assert m31["ra_dec"].startswith("RA 00:42:4") and "Dec +41:16" in m31["ra_dec"]
+    assert m31["image_id"] == "stellarium:m31" and m31["credit"]
+    assert m31["mag"] is None or 2 < m31["mag"] < 6
+    scores = [r["score"] for r in data["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_search_input_errors_name_the_field(client):
+    missing = client.get("/api/search")
+    assert missing.status_code == 422 and missing.json()["detail"].startswith("query.q:")
+    too_many = client.get("/api/search", params={"q": "m31", "k": 10_000})
+    assert too_many.status_code == 422 and too_many.json()["detail"].startswith("query.k:")
+    assert client.get("/api/search", params={"q": "   "}).status_code == 422
+
+
+def test_image_search_returns_objects_and_five_classes(client, web_engine):
+    response = post_image(client, M31_PNG.read_bytes())
+    assert response.status_code == 200, response.text
+    data = response.json()
+    with Image.open(M31_PNG) as ref:
+        assert (data["width"], data["height"]) == ref.size
+    assert len(data["results"]) > 0
+    classes = data["classes"]
+    assert len(classes) == 5 and len({c["label"] for c in classes}) == 5
+    probs = [c["probability"] for c in classes]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+    assert {c["label"] for c in classes} <= set(web_engine.classify.classes)
+
+
+def test_upload_limits_and_types(web_engine):
+    from fastapi.testclient import TestClient
+
+    from hubbleclip.web.app import create_app
+    from hubbleclip.web.config import Limits
+
+    small = TestClient(create_app(web_engine, Limits(max_upload_bytes=2000, max_pixels=10_000)),
+                       raise_server_exceptions=False)
+    big = post_image(small, M31_PNG.read_bytes())
+    assert big.status_code == 413 and "limit of 2,000 bytes" in big.json()["detail"]
+    buf = io.BytesIO()
+    Image.new("RGB", (200, 200)).save(buf, "PNG")
+    many = post_image(small, buf.getvalue())
+    assert many.status_code == 413 and "200x200 pixels" in many.json()["detail"]
+    text = post_image(small, b"not an image", "text/plain")
+    assert text.status_code == 415 and "image/png" in text.json()["detail"]
+    lying = post_image(small, b"GIF89a" + b"\x00" * 20, "image/png")
+    assert lying.status_code == 415
+
+
+def test_stored_images_are_served_and_nothing_else(client, web_engine):
+    thumb = client.get("/api/images/stellarium:m31")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
+    assert max(Image.open(io.BytesIO(thumb.content)).size) <= web_engine.store.thumb_size
+    full = client.get("/api/images/stellarium:m31", params={"size": "full"})
+    assert full.status_code == 200 and full.content == web_engine.store.original("stellarium:m31")[0]
+    for path in ("/api/images/../../pyproject.toml", "/api/images/..%2F..%2Fpyproject.toml",
+                 "/api/images/%2Fetc%2Fpasswd", "/static/../pyproject.toml", "/static/%2e%2e/pyproject.toml",
+                 "/api/images/stellarium:m31.png"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "[build-system]" not in response.text and "root:" not in response.text
+    assert client.get("/api/images/stellarium:m31", params={"size": "huge"}).status_code == 422
+
+
+def test_similar_pages_continue_and_exclude_the_query(client, web_engine):
+    first = client.post("/api/similar", json={"image_id": "stellarium:m31", "limit": 6}).json()
+    second = client.post("/api/similar", json={"image_id": "stellarium:m31", "offset": 6, "limit": 6}).json()
+    ids = [r["image_id"] for r in first["results"] + second["results"]]
+    assert len(ids) == 12 == len(set(ids)) and "stellarium:m31" not in ids
+    assert first["has_more"] and first["ranked_by"] == "query"
+    scores = [r["score"] for r in first["results"] + second["results"]]
+    assert scores == sorted(scores, reverse=True)
+    # the order is the exact cosine order of the similarity index
+    emb = web_engine.space.embeddings
+    cos = emb @ emb[web_engine.space.row_of["stellarium:m31"]]
+    np.testing.assert_allclose(scores, [cos[web_engine.space.row_of[i]] for i in ids], rtol=1e-5)
+
+
+def test_selection_reranks_by_the_combined_vector(client, web_engine):
+    from hubbleclip.similarity.refine import combine
+
+    plain = client.post("/api/similar", json={"image_id": "stellarium:m31", "limit": 10}).json()["results"]
+    chosen = [plain[3]["image_id"], plain[7]["image_id"]]
+    data = client.post("/api/similar", json={"image_id": "stellarium:m31", "selected": chosen, "limit": 50}).json()
+    assert data["ranked_by"] == "selection" and [c["image_id"] for c in data["selected"]] == chosen
+    ids = [r["image_id"] for r in data["results"]]
+    assert not set(ids) & {*chosen, "stellarium:m31"}
+    space = web_engine.space
+    target = combine(space.embeddings[space.rows(chosen)])
+    expected = sorted((i for i in space.ids if i not in {*chosen, "stellarium:m31"}),
+                      key=lambda i: -float(space.embeddings[space.row_of[i]] @ target))
+    assert ids == expected[:50]
+    assert ids[:8] != [r["image_id"] for r in plain if r["image_id"] not in chosen][:8]
+
+
+def test_quick_select_clusters(client, web_engine):
+    data = client.post("/api/clusters", json={"image_id": "stellarium:m31", "n_clusters": 3, "n_members": 4}).json()
+    clusters = data["clusters"]
+    assert len(clusters) == 3
+    assert sum(c["size"] for c in clusters) == len(web_engine.space) - 1
+    for c in clusters:
+        rep = c["representative"]["image_id"]
+        assert rep in web_engine.store and rep != "stellarium:m31"
+        assert len(c["members"]) == min(4, c["size"] - 1) and rep not in c["members"]
+    too_many = client.post("/api/clusters", json={"image_id": "stellarium:m31", "n_clusters": 12, "pool": 10})
+    assert too_many.status_code == 422 and too_many.json()["detail"].startswith("body.n_clusters")
+
+
+def test_bad_json_and_unknown_ids(client):
+    broken = client.post("/api/similar", content=b'{"image_id": ', headers={"Content-Type": "application/json"})
+    assert broken.status_code == 422 and "body" in broken.json()["detail"]
+    missing = client.post("/api/similar", json={"limit": 5})
+    assert missing.status_code == 422 and missing.json()["detail"].startswith("body.image_id:")
+    wrong = client.post("/api/similar", json={"image_id": "stellarium:m31", "limit": 0})
+    assert wrong.status_code == 422 and wrong.json()["detail"].startswith("body.limit:")
+    extra = client.post("/api/similar", json={"image_id": "stellarium:m31", "colour": "red"})
+    assert extra.status_code == 422 and extra.json()["detail"].startswith("body.colour:")
+    unknown = client.post("/api/similar", json={"image_id": "stellarium:m31", "selected": ["nope:1"]})
+    assert unknown.status_code == 404 and "nope:1" in unknown.json()["detail"]
+
+
+def test_internal_errors_hide_the_traceback(client, web_engine, monkeypatch):
+    def explode(**kwargs):
+        raise RuntimeError("secret /internal/path")
+
+    monkeypatch.setattr(web_engine.searcher, "search", explode)
+    response = client.get("/api/search", params={"q": "m31"})
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error (see the server log)"}
+    assert "secret" not in response.text and "Traceback" not in response.text
