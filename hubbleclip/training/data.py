@@ -1,0 +1,125 @@
+"""Image-text pairs for training: which rows, which text, which batches, in which order.
+
+Everything random about one example (its augmentation, its text chunk) is seeded by
+``(seed, epoch, row)``, and batch ``m`` of the run is a fixed slice of epoch ``m // per_epoch``'s
+permutation.  So the data do not depend on worker processes, on how many training processes
+share a batch, or on whether the run was resumed: a resumed run sees exactly the same batches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+
+
+def imaged_indices(ds) -> list[int]:
+    """Rows that have an image (catalog-only rows have none); decodes nothing."""
+    import datasets
+
+    raw = ds.select_columns(["image"]).cast_column("image", datasets.Image(decode=False))
+    return [i for i, im in enumerate(raw["image"]) if im is not None]
+
+
+def caption_column(ds, source: str) -> str | None:
+    """The column the captions come from, or None for sentence chunks of ``text``."""
+    if source == "text_chunks":
+        return None
+    column = ("caption_llm" if "caption_llm" in ds.column_names else "caption") if source == "auto" else source
+    if column not in ds.column_names:
+        raise ValueError(f"data.captions={source}: the dataset has no {column!r} column "
+                         f"(columns: {', '.join(ds.column_names)})")
+    return column
+
+
+def sentence_chunk(text: str, max_words: int, rng: np.random.Generator) -> str:
+    """A random run of whole sentences of at most ``max_words`` words (the first sentence is cut if longer)."""
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+    if not sentences:
+        return ""
+    start = int(rng.integers(len(sentences)))
+    words: list[str] = []
+    for sentence in sentences[start:]:
+        sw = sentence.split()
+        if words and len(words) + len(sw) > max_words:
+            break
+        words.extend(sw)
+    return " ".join(words[:max_words])
+
+
+def item_seed(seed: int, epoch: int, row: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch, row]).generate_state(1)[0])
+
+
+class PairDataset(Dataset):
+    """``dataset[(epoch, row)] -> (image tensor or cached feature, caption or cached feature, caption)``."""
+
+    def __init__(self, ds, captions: list[str] | None, texts: list[str] | None, transform, seed: int,
+                 chunk_words: int = 77, image_feats: torch.Tensor | None = None, text_feats: torch.Tensor | None = None):
+        self.images = ds.select_columns(["image"])
+        self.captions, self.texts, self.transform = captions, texts, transform
+        self.seed, self.chunk_words = seed, chunk_words
+        self.image_feats, self.text_feats = image_feats, text_feats
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def caption(self, epoch: int, row: int) -> str:
+        if self.captions is not None:
+            return self.captions[row]
+        return sentence_chunk(self.texts[row], self.chunk_words, np.random.default_rng(item_seed(self.seed, epoch, row)))
+
+    def __getitem__(self, key: tuple[int, int]):
+        epoch, row = key
+        caption = self.caption(epoch, row)
+        if self.image_feats is not None:
+            image = self.image_feats[row]
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(item_seed(self.seed, epoch, row))
+                image = self.transform(self.images[row]["image"])
+        text = self.text_feats[row] if self.text_feats is not None else caption
+        return image, text, caption
+
+
+def collate(items):
+    images, texts, captions = zip(*items)
+    texts = torch.stack(texts) if isinstance(texts[0], torch.Tensor) else list(texts)
+    return torch.stack(images), texts, list(captions)
+
+
+class BatchPlan(Sampler):
+    """This process's share of global batches ``start, start+1, ...``: lists of ``(epoch, row)`` keys."""
+
+    def __init__(self, n_rows: int, batch_size: int, world: int, rank: int, seed: int, start: int = 0,
+                 stop: int | None = None):
+        if batch_size % world:
+            raise ValueError(f"optim.batch_size={batch_size} must be divisible by the {world} processes")
+        if n_rows < batch_size:
+            raise ValueError(f"optim.batch_size={batch_size} is larger than the {n_rows} training pairs")
+        self.n_rows, self.batch_size, self.world, self.rank, self.seed = n_rows, batch_size, world, rank, seed
+        self.per_epoch = n_rows // batch_size  # the last partial batch of an epoch is dropped
+        self.start, self.stop = start, stop
+
+    def global_batch(self, m: int) -> tuple[int, np.ndarray]:
+        epoch, j = divmod(m, self.per_epoch)
+        perm = np.random.default_rng([self.seed, epoch]).permutation(self.n_rows)
+        return epoch, perm[j * self.batch_size:(j + 1) * self.batch_size]
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        local = self.batch_size // self.world
+        m = self.start
+        while self.stop is None or m < self.stop:
+            epoch, rows = self.global_batch(m)
+            yield [(epoch, int(r)) for r in rows[self.rank * local:(self.rank + 1) * local]]
+            m += 1
+
+    def __len__(self) -> int:
+        if self.stop is None:
+            raise TypeError("an open-ended plan has no length")
+        return self.stop - self.start

@@ -1,0 +1,88 @@
+"""What trains: locked towers, unlocked last blocks, LoRA adapters (peft), temperature."""
+
+from __future__ import annotations
+
+import logging
+
+from torch import nn
+
+from hubbleclip.models.base import ClipModel, tower_parameters
+from hubbleclip.training.config import FreezeSection
+
+log = logging.getLogger(__name__)
+TOWERS = ("image", "text")
+
+
+def _settings(fz: FreezeSection, tower: str) -> tuple[bool, int, bool]:
+    return getattr(fz, f"lock_{tower}"), getattr(fz, f"unlock_{tower}_blocks"), getattr(fz, f"lora_{tower}")
+
+
+def tower_is_static(fz: FreezeSection, tower: str) -> bool:
+    """True when nothing in the tower trains, so its features can be cached."""
+    lock, unlock, lora = _settings(fz, tower)
+    return lock and unlock == 0 and not lora
+
+
+def configure_trainable(model: ClipModel, fz: FreezeSection, train_bias: bool) -> None:
+    """Add LoRA adapters and set ``requires_grad`` on every parameter of ``model``."""
+    from peft import LoraConfig, inject_adapter_in_model
+
+    towers = model.towers()
+    lora_patterns = [towers[t].lora_pattern for t in TOWERS if _settings(fz, t)[2]]
+    if lora_patterns:
+        config = LoraConfig(r=fz.lora_r, lora_alpha=fz.lora_alpha, lora_dropout=fz.lora_dropout,
+                            target_modules="|".join(f"(?:{p})" for p in lora_patterns))
+        inject_adapter_in_model(config, model)
+        towers = model.towers()  # module references changed where adapters went in
+    model.requires_grad_(True)
+    for tower in TOWERS:
+        lock, unlock, lora = _settings(fz, tower)
+        if unlock and not lock:
+            raise ValueError(f"freeze.unlock_{tower}_blocks={unlock} needs freeze.lock_{tower}=true "
+                             "(an unlocked tower trains all its blocks anyway)")
+        if lock or lora:
+            for p in tower_parameters(towers[tower].trunk):
+                p.requires_grad_(False)
+        if unlock:
+            blocks = towers[tower].blocks
+            if unlock > len(blocks):
+                raise ValueError(f"freeze.unlock_{tower}_blocks={unlock}: the {tower} tower has only {len(blocks)} blocks")
+            for p in tower_parameters(blocks[-unlock:] + towers[tower].post):
+                p.requires_grad_(True)
+    for name, p in model.named_parameters():
+        if "lora_" in name:
+            p.requires_grad_(True)
+    model.logit_scale.requires_grad_(fz.train_logit_scale)
+    model.logit_bias.requires_grad_(train_bias)
+
+
+def set_train_modes(model: ClipModel, fz: FreezeSection) -> None:
+    """``model.train()``, but frozen tower parts in eval mode: no dropout, fixed BatchNorm statistics."""
+    model.train()
+    towers = model.towers()
+    for tower in TOWERS:
+        lock, unlock, lora = _settings(fz, tower)
+        if lock or lora:
+            for item in towers[tower].trunk:
+                if isinstance(item, nn.Module):
+                    item.eval()
+            for item in (towers[tower].blocks[-unlock:] + towers[tower].post) if unlock else []:
+                if isinstance(item, nn.Module):
+                    item.train()
+
+
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Fold LoRA adapters into their base layers and remove them (in place)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    for name, module in list(model.named_modules()):
+        if isinstance(module, BaseTunerLayer):
+            module.merge()
+            parent, _, attr = name.rpartition(".")
+            setattr(model.get_submodule(parent), attr, module.get_base_layer())
+    return model
+
+
+def parameter_counts(model: nn.Module) -> tuple[int, int]:
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
