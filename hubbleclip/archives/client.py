@@ -108,6 +108,9 @@ class ArchiveClient:
         self._client = None
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._limiters: dict[str, RateLimiter] = {}
+        self._stopped: str | None = None  # why no new request may start (a failed service, Ctrl-C)
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
 
     async def __aenter__(self) -> ArchiveClient:
         import httpx
@@ -117,13 +120,22 @@ class ArchiveClient:
                 raise ValueError(f"{name}.concurrency must be >= 1, got {lim.concurrency}")
             self._sems[name] = asyncio.Semaphore(lim.concurrency)
             self._limiters[name] = RateLimiter(lim.rate_per_s)
+        self._idle = asyncio.Event()
+        self._idle.set()
         total = sum(lim.concurrency for lim in self.limits.values())
         self._client = httpx.AsyncClient(timeout=self.http.timeout_s, follow_redirects=True,
                                          headers={"User-Agent": self.http.user_agent},
                                          limits=httpx.Limits(max_connections=total, max_keepalive_connections=total))
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, exc_type, *exc) -> None:
+        if exc_type is not None:
+            # let requests already on the wire finish and reach the cache, start no new ones
+            self._stopped = self._stopped or f"stopped ({exc_type.__name__})"
+            try:
+                await asyncio.wait_for(self._idle.wait(), timeout=self.http.timeout_s)
+            except (TimeoutError, asyncio.TimeoutError, asyncio.CancelledError):
+                pass
         await self._client.aclose()
 
     def report(self) -> dict:
@@ -150,13 +162,22 @@ class ArchiveClient:
         async with self._sems[service]:
             for attempt in range(self.http.max_retries + 1):
                 await self._limiters[service].wait()
+                if self._stopped:
+                    raise ServiceUnavailable(f"{service}: not started: {self._stopped}")
                 stats.requests += 1
                 delay = self._backoff(attempt)
+                self._in_flight += 1
+                self._idle.clear()
                 try:
                     r = await self._client.request(method, url, params=params, data=data)
                 except httpx.TransportError as exc:
                     reason = f"{type(exc).__name__}: {exc}"
-                else:
+                    r = None
+                finally:
+                    self._in_flight -= 1
+                    if self._in_flight == 0:
+                        self._idle.set()
+                if r is not None:
                     stats.bytes += len(r.content)
                     resp = Response(str(r.url), r.status_code, r.headers.get("content-type", ""), r.content)
                     if r.status_code in RETRY_STATUSES:
@@ -177,6 +198,7 @@ class ArchiveClient:
                 stats.retries += 1
                 log.info("%s: %s (%s); retry %d in %.1f s", service, url, reason, attempt + 1, delay)
                 await asyncio.sleep(delay)
+        self._stopped = f"{service} failed"
         raise ServiceUnavailable(
             f"{service}: {url} failed {self.http.max_retries + 1} times (last: {reason}); rerun the same command "
             f"to resume: {len(self.cache)} responses are cached in {self.cache.path}")

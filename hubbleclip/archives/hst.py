@@ -1,0 +1,165 @@
+"""HST proposals with MAST preview images (the PAPERCLIP dataset).
+
+Per proposal: the public Phase II file (title, category, cycle, PI, abstract) and up to
+``images_per_proposal`` randomly chosen greyscale preview JPEGs of its image observations from
+MAST, each padded to a white square and resized to ``image_size``.  Colour previews are excluded.
+Every image of a proposal shares its ``object_id`` (``hst:<id>``), so splits are by proposal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hubbleclip.archives import images, mast
+from hubbleclip.archives.cache import ResponseCache
+from hubbleclip.archives.client import ArchiveClient, FetchError, HttpConfig, ServiceLimits
+from hubbleclip.archives.common import BuildReport, cache_dir, check_output, image_path, save, skip_on_error
+
+log = logging.getLogger(__name__)
+
+CREDIT = "NASA/ESA Hubble Space Telescope preview via MAST (STScI); proposal {pid}, PI {pi}"
+_RULE = r"\n-{20,}[ \t]*\n"
+_PAGE_HEADER = re.compile(r"^\s*\d+\(\s*\d+\) - .* - \[\s*\d+\]\s*$", re.MULTILINE)
+
+
+@dataclass
+class Config:
+    proposal_ids: list[int] = field(default_factory=list, metadata={"help": "HST proposal IDs to include"})
+    proposal_id_file: str | None = field(default=None, metadata={"help": "text file with one proposal ID per line"})
+    stsci_url: str = field(default="https://www.stsci.edu/hst/phase2-public", metadata={"help": "where <id>.pro Phase II files live"})
+    mast_url: str = field(default="https://mast.stsci.edu", metadata={"help": "MAST portal API server"})
+    images_per_proposal: int = field(default=20, metadata={"help": "preview images kept per proposal (random)"})
+    image_size: int = field(default=512, metadata={"help": "side of the padded square images"})
+    page_size: int = field(default=2000, metadata={"help": "rows per MAST page"})
+    products_batch: int = field(default=50, metadata={"help": "observations per MAST product query"})
+    seed: int = field(default=0, metadata={"help": "seed of the image choice and the by-proposal split"})
+    http: HttpConfig = field(default_factory=HttpConfig)
+    stsci: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=2.0, concurrency=2))
+    mast: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=5.0, concurrency=4))
+
+
+def proposal_ids(cfg: Config) -> list[int]:
+    ids = list(cfg.proposal_ids)
+    if cfg.proposal_id_file:
+        path = Path(cfg.proposal_id_file).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"proposal_id_file {path} does not exist")
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            line = line.split("#", 1)[0].strip()
+            if line:
+                if not line.isdigit():
+                    raise ValueError(f"{path}:{n}: expected a proposal ID (an integer), got {line!r}")
+                ids.append(int(line))
+    if not ids:
+        raise ValueError("no proposals: set proposal_ids=[...] or proposal_id_file=FILE (one ID per line)")
+    return sorted(set(ids))
+
+
+def parse_phase2(text: str) -> dict[str, str]:
+    """Title, category, cycle, PI and abstract of a Phase II ``.pro`` file; ValueError if it has
+    no title or abstract."""
+    text = _PAGE_HEADER.sub("", text.replace("\r\n", "\n"))
+
+    def section(name: str) -> str:
+        m = re.search(rf"^{name}[ \t]*\n(.*?)(?:{_RULE}|\Z)", text, re.MULTILINE | re.DOTALL)
+        return " ".join(m.group(1).split()) if m else ""
+
+    kind = re.search(r"^Type\s+Cycle[ \t]*\n\s*(\S+)\s+(\S+)", text, re.MULTILINE)
+    pi = re.search(r"^\s*PI:\s*(.+?)(?:\s{2,}|$)", text, re.MULTILINE)
+    out = {"title": section("Title"), "abstract": section("Abstract"),
+           "category": kind.group(1) if kind else "", "cycle": kind.group(2) if kind else "",
+           "pi": pi.group(1).strip() if pi else ""}
+    missing = [k for k in ("title", "abstract") if not out[k]]
+    if missing:
+        raise ValueError(f"Phase II file without {' and '.join(missing)}")
+    return out
+
+
+async def fetch_preview(cfg: Config, client: ArchiveClient, uri: str, root: Path, report: BuildReport) -> str | None:
+    """Path of the processed preview, or None when it is missing, broken or in colour."""
+    resp = await skip_on_error(mast.download(client, cfg.mast_url, uri), report, uri)
+    if resp is None:
+        return None
+    if not resp.ok:
+        report.skip(uri, f"MAST answered HTTP {resp.status}")
+        return None
+    path = image_path(root, f"{uri}@{cfg.image_size}")
+    if path.exists():
+        return str(path)
+    try:
+        im = await asyncio.to_thread(images.decode, resp.body)
+    except (OSError, SyntaxError, ValueError) as exc:
+        report.skip(uri, f"undecodable preview ({exc})")
+        return None
+    if await asyncio.to_thread(images.is_colour, im):
+        report.notes["colour_previews_excluded"] = report.notes.get("colour_previews_excluded", 0) + 1
+        return None
+    return await asyncio.to_thread(images.save_png, images.square(im.convert("L"), cfg.image_size, fill=255), path)
+
+
+async def proposal_rows(cfg: Config, client: ArchiveClient, pid: int, root: Path, report: BuildReport) -> list[dict]:
+    resp = await client.fetch("stsci", f"{cfg.stsci_url.rstrip('/')}/{pid}.pro")
+    if not resp.ok:
+        report.skip(f"proposal {pid}", f"no public Phase II file (HTTP {resp.status})")
+        return []
+    try:
+        info = parse_phase2(resp.text)
+    except ValueError as exc:
+        report.skip(f"proposal {pid}", str(exc))
+        return []
+    observations = await mast.hst_image_observations(client, cfg.mast_url, pid, cfg.page_size)
+    by_obsid = {str(o.get("obsid")): o for o in observations if o.get("obsid") is not None}
+    obsids = sorted(by_obsid)
+    previews = []
+    for i in range(0, len(obsids), cfg.products_batch):
+        found = await mast.products(client, cfg.mast_url, obsids[i:i + cfg.products_batch], cfg.page_size)
+        previews += [p for p in found if mast.is_jpeg_preview(p) and str(p.get("obsid")) in by_obsid]
+    previews = sorted({p["dataURI"]: p for p in previews}.values(), key=lambda p: p["dataURI"])
+    random.Random(f"{cfg.seed}:{pid}").shuffle(previews)
+    chosen: list[tuple[dict, str]] = []
+    # take previews in shuffled order until enough greyscale ones are in
+    while previews and len(chosen) < cfg.images_per_proposal:
+        batch, previews = previews[:cfg.images_per_proposal - len(chosen)], previews[cfg.images_per_proposal - len(chosen):]
+        paths = await asyncio.gather(*(fetch_preview(cfg, client, p["dataURI"], root, report) for p in batch))
+        chosen += [(p, path) for p, path in zip(batch, paths) if path]
+    if not chosen:
+        report.skip(f"proposal {pid}", "no greyscale preview images in MAST")
+        return []
+    text = f"{info['title']}\n\n{info['abstract']}"
+    caption = f"{info['title']}; {info['category']} program, cycle {info['cycle']}".strip()
+    rows = []
+    for product, path in chosen:
+        obs = by_obsid[str(product["obsid"])]
+        name = product["dataURI"].rsplit("/", 1)[-1]
+        rows.append({"id": f"hst:{pid}:{name}", "source": "hst", "image": path, "object_id": f"hst:{pid}",
+                     "names": [f"HST proposal {pid}", str(obs.get("target_name") or "")], "type": "hst observation",
+                     "ra_deg": float(obs.get("s_ra") or "nan"), "dec_deg": float(obs.get("s_dec") or "nan"),
+                     "mag": float("nan"), "text": text, "caption": caption,
+                     "credit": CREDIT.format(pid=pid, pi=info["pi"] or "unknown")})
+    return rows
+
+
+def build(cfg: Config, out_dir: Path, force: bool = False) -> dict:
+    check_output(out_dir, force)
+    ids = proposal_ids(cfg)
+    root = cache_dir(cfg.http, "hst")
+    cache = ResponseCache(root / "responses.sqlite")
+    report = BuildReport("hst")
+
+    async def run():
+        async with ArchiveClient(cache, cfg.http, {"stsci": cfg.stsci, "mast": cfg.mast}) as client:
+            per = await asyncio.gather(*(skip_on_error(proposal_rows(cfg, client, pid, root, report), report,
+                                                       f"proposal {pid}", default=[]) for pid in ids))
+            return [row for rows in per for row in rows], client.report()
+
+    try:
+        rows, stats = asyncio.run(run())
+    finally:
+        cache.close()
+    report.notes["proposals"] = {"requested": len(ids), "with_images": len({r["object_id"] for r in rows})}
+    return save(rows, out_dir, report.as_dict(stats), cfg.seed, force, cfg)
