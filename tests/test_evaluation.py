@@ -67,6 +67,8 @@ def test_retrieval_suite_with_oracle_and_random_scores(train_split):
         assert block["all"]["curve"]["accuracy"][-1] == 1.0
         n_cand = block["all"]["n_candidates"]
         assert metrics["acc@50%"]["value"] == (1.0 if n_cand >= 2 else 0.0)
+        chance = block["all"]["chance"]
+        assert chance == per_model["noise"][direction]["all"]["chance"] and 0 < chance["R@1"] < 1
         noisy = per_model["noise"][direction]["all"]["metrics"]["R@1"]
         assert noisy["low"] <= noisy["value"] <= noisy["high"] < 1.0
         assert deltas["oracle"][direction]["all"]["R@1"]["value"] == pytest.approx(1 - noisy["value"])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, recall_score, top_k_accuracy_score
 
-from hubbleclip.metrics import (accuracy_curve, bootstrap, bootstrap_difference, classification_columns,
-                                confusion_matrix, first_relevant_ranks, fraction_cutoff, hits_at_fraction,
+from hubbleclip.metrics import (accuracy_curve, bootstrap, bootstrap_difference, chance_hit_rate, chance_mean_rank,
+                                classification_columns, confusion_matrix, first_relevant_ranks, fraction_cutoff, hits_at_fraction,
                                 in_batch_hits, relevance_from_keys, resample_indices, true_class_ranks)
 
 
@@ -89,6 +89,22 @@ def test_random_scores_match_the_analytic_chance_level():
     for pct in (1, 10, 50):
         acc = hits_at_fraction(ranks, n, pct).mean()
         assert abs(acc - pct / 100) < 4 * np.sqrt(pct / 100 * (1 - pct / 100) / n)
+
+
+def test_analytic_chance_by_hand_and_against_simulation():
+    assert chance_hit_rate(4, [1], 2) == pytest.approx([0.5])              # 1 - C(3,2)/C(4,2)
+    assert chance_hit_rate(4, [2], 1) == pytest.approx([0.5])
+    assert chance_hit_rate(4, [2, 1], 3) == pytest.approx([1.0, 0.75])    # 2 wrong < 3 slots: always a hit
+    assert chance_hit_rate(4, [1], 0) == pytest.approx([0.0])
+    assert chance_mean_rank(4, [1, 3]) == pytest.approx([2.5, 1.25])
+    rng = np.random.default_rng(7)
+    caption_of_image = np.concatenate([np.arange(10), rng.integers(0, 10, size=50)])
+    relevant = relevance_from_keys([[c] for c in range(10)], [[c] for c in caption_of_image])   # text -> image
+    n_correct = np.asarray(relevant.sum(axis=1)).ravel()
+    ranks = np.stack([first_relevant_ranks(rng.random((10, 60)), relevant) for _ in range(3000)])
+    for cutoff in (1, 3, 6):
+        assert np.mean(ranks <= cutoff, axis=0) == pytest.approx(chance_hit_rate(60, n_correct, cutoff), abs=0.04)
+    assert ranks.mean(axis=0) == pytest.approx(chance_mean_rank(60, n_correct), rel=0.05)
 
 
 def test_in_batch_single_batch_equals_full_ranking():

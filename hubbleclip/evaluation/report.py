@@ -20,6 +20,10 @@ def _delta(est: dict, rank: bool = False) -> str:
         f"{sign}{est['value']:+.1f}{sign} [{est['low']:+.1f}, {est['high']:+.1f}]"
 
 
+def _chance(chance: dict, metric: str) -> str:
+    return _fmt(chance[metric], metric.endswith("_rank")) if metric in chance else ""
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
 
@@ -41,15 +45,18 @@ def _retrieval(results: dict) -> list[str]:
     names, delta_names = list(ret["models"]), list(ret["deltas"])
     lines = ["## Retrieval", "",
              f"Accuracy at k% = share of queries whose correct partner ranks within ⌊k/100·N⌋ of the N candidates "
-             f"(PAPERCLIP). Per-source rows rank that source's queries against the whole split.", ""]
-    header = ["metric", *names, *(f"Δ {n} − {ref}" for n in delta_names)]
+             f"(PAPERCLIP). Per-source rows rank that source's queries against the whole split. `chance` is the "
+             f"exact expectation under a uniformly random ranking.", ""]
+    header = ["metric", *names, "chance", *(f"Δ {n} − {ref}" for n in delta_names)]
     for direction, label in ARROWS.items():
         for subset, block in ret["models"][names[0]][direction].items():
             lines += [f"### {label}, queries: {subset} ({block['n_queries']} queries, "
                       f"{block['n_candidates']} candidates)", ""]
             per_model = {n: ret["models"][n][direction][subset]["metrics"] for n in names}
             deltas = {n: ret["deltas"][n][direction][subset] for n in delta_names}
-            lines += _table(header, _metric_rows(list(block["metrics"]), per_model, deltas)) + [""]
+            chance = block["chance"]
+            lines += _table(header, _metric_rows(list(block["metrics"]), per_model, deltas,
+                                                 extra=lambda m: _chance(chance, m))) + [""]
     return lines
 
 
@@ -69,8 +76,7 @@ def _zero_shot(results: dict) -> list[str]:
         per_model = {n: zs["models"][n]["metrics"] for n in names}
         deltas = {n: zs["deltas"][n] for n in delta_names}
         chance = first["chance"]
-        lines += _table(header, _metric_rows(metrics, per_model, deltas,
-                                             extra=lambda m: f"{chance[m]:.3f}" if m in chance else "")) + [""]
+        lines += _table(header, _metric_rows(metrics, per_model, deltas, extra=lambda m: _chance(chance, m))) + [""]
         for name in names:
             if name == "random":
                 continue

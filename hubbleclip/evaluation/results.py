@@ -13,6 +13,7 @@ the statistic on the full sample and its percentile bootstrap interval (``settin
     retrieval:                           # present when the retrieval task ran
       models: {NAME: {DIRECTION: {SUBSET: {
           n_queries, n_candidates,
+          chance: {"acc@k%", "R@k", "mean_rank": expected value under a uniformly random ranking},
           metrics: {"acc@1%", "acc@5%", "acc@10%", "acc@20%", "acc@50%", "R@1", "R@5", "R@10",
                     "median_rank", "mean_rank", "in_batch_top10": {value, low, high}},
           curve: {percent: [...], accuracy: [...]}}}}}

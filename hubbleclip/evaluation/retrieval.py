@@ -13,8 +13,9 @@ import numpy as np
 
 from hubbleclip.evaluation.config import BootstrapConfig, RetrievalConfig
 from hubbleclip.evaluation.evalset import EvalSet
-from hubbleclip.metrics import (accuracy_curve, bootstrap, bootstrap_difference, first_relevant_ranks,
-                                hits_at_fraction, in_batch_hits, resample_indices)
+from hubbleclip.metrics import (accuracy_curve, bootstrap, bootstrap_difference, chance_hit_rate, chance_mean_rank,
+                                first_relevant_ranks, fraction_cutoff, hits_at_fraction, in_batch_hits,
+                                resample_indices)
 
 DIRECTIONS = ("image_to_text", "text_to_image")
 REDUCERS = {"median_rank": "median"}
@@ -29,6 +30,7 @@ class Ranked:
     in_batch: np.ndarray
     n_candidates: int
     query_sources: np.ndarray
+    n_correct: np.ndarray     # correct candidates per query (for the analytic chance level)
 
 
 def rank_both_ways(scores: np.ndarray, eval_set: EvalSet, cfg: RetrievalConfig, seed: int = 0) -> dict[str, Ranked]:
@@ -36,10 +38,12 @@ def rank_both_ways(scores: np.ndarray, eval_set: EvalSet, cfg: RetrievalConfig, 
     in_i, in_t = in_batch_hits(scores, eval_set.relevance, eval_set.image_text, batch_size=cfg.in_batch_size,
                                k=cfg.in_batch_k, repeats=cfg.in_batch_repeats, seed=seed)
     n_images, n_texts = scores.shape
+    rel = eval_set.relevance
     return {
-        "image_to_text": Ranked(first_relevant_ranks(scores, eval_set.relevance), in_i, n_texts, eval_set.sources),
-        "text_to_image": Ranked(first_relevant_ranks(scores.T, eval_set.relevance.T), in_t, n_images,
-                                eval_set.text_sources),
+        "image_to_text": Ranked(first_relevant_ranks(scores, rel), in_i, n_texts, eval_set.sources,
+                                np.asarray(rel.sum(axis=1)).ravel()),
+        "text_to_image": Ranked(first_relevant_ranks(scores.T, rel.T), in_t, n_images, eval_set.text_sources,
+                                np.asarray(rel.sum(axis=0)).ravel()),
     }
 
 
@@ -52,6 +56,15 @@ def metric_columns(ranked: Ranked, cfg: RetrievalConfig, select: np.ndarray) -> 
     cols["mean_rank"] = ranks.astype(float)
     cols[f"in_batch_top{cfg.in_batch_k}"] = ranked.in_batch[select]
     return cols
+
+
+def chance_levels(ranked: Ranked, cfg: RetrievalConfig, select: np.ndarray) -> dict[str, float]:
+    """Expected value of each hit metric and the mean rank under a uniformly random ranking."""
+    m, n = ranked.n_correct[select], ranked.n_candidates
+    out = {f"acc@{p:g}%": float(chance_hit_rate(n, m, fraction_cutoff(p, n)).mean()) for p in cfg.percents}
+    out.update({f"R@{k}": float(chance_hit_rate(n, m, k).mean()) for k in cfg.ks})
+    out["mean_rank"] = float(chance_mean_rank(n, m).mean())
+    return out
 
 
 def subsets(query_sources: np.ndarray) -> dict[str, np.ndarray]:
@@ -81,6 +94,7 @@ def summarize(ranked: dict[str, dict[str, Ranked]], cfg: RetrievalConfig, boot: 
                 per_model[name][direction][subset] = {
                     "n_queries": int(mask.sum()),
                     "n_candidates": r[direction].n_candidates,
+                    "chance": chance_levels(r[direction], cfg, mask),
                     "metrics": {k: e.to_dict() for k, e in
                                 bootstrap(cols[name], REDUCERS, idx, boot.confidence).items()},
                     "curve": {"percent": percents,

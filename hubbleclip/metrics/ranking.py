@@ -77,6 +77,26 @@ def accuracy_curve(ranks: np.ndarray, n_candidates: int, percents: Sequence[floa
     return [float(hits_at_fraction(ranks, n_candidates, p).mean()) for p in percents]
 
 
+def chance_hit_rate(n_candidates: int, n_correct: np.ndarray, cutoff: int) -> np.ndarray:
+    """Probability that a uniformly random ranking puts one of ``n_correct`` partners in the top ``cutoff``.
+
+    1 - C(N-m, r) / C(N, r), through log-gamma so large N stays exact enough.
+    """
+    from scipy.special import gammaln
+
+    m = np.asarray(n_correct, dtype=np.float64)
+    n, r = float(n_candidates), float(min(max(cutoff, 0), n_candidates))
+    never = n - m < r                       # fewer wrong candidates than slots: always a hit
+    wrong = np.where(never, r, n - m)       # placeholder keeps gammaln finite where masked
+    log_miss = gammaln(wrong + 1) - gammaln(wrong - r + 1) - gammaln(n + 1) + gammaln(n - r + 1)
+    return np.where(never, 1.0, 1.0 - np.exp(log_miss))
+
+
+def chance_mean_rank(n_candidates: int, n_correct: np.ndarray) -> np.ndarray:
+    """Expected position of the first of ``n_correct`` partners in a random ranking: (N+1)/(m+1)."""
+    return (n_candidates + 1) / (np.asarray(n_correct, dtype=np.float64) + 1)
+
+
 def in_batch_hits(scores: np.ndarray, relevant: sp.spmatrix, image_text: np.ndarray, *, batch_size: int = 100,
                   k: int = 10, repeats: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """PAPERCLIP's validation metric: top-k retrieval within random batches of image-text pairs.
