@@ -96,6 +96,7 @@ let previewUrl = null;
 
 async function searchImage(file) {
   showView("search");
+  $("#q").value = "";
   setStatus(`Searching with ${file.name}…`);
   try {
     const data = await api("/api/search/image", {
@@ -105,10 +106,11 @@ async function searchImage(file) {
     previewUrl = URL.createObjectURL(file);
     $("#upload-preview").src = previewUrl;
     const list = $("#classes");
+    const best = Math.max(...data.classes.map((c) => c.probability), 1e-9);
     list.replaceChildren(...data.classes.map((c) => {
       const item = el("li", null, `${c.label} — ${(100 * c.probability).toFixed(1)}%`);
-      const bar = el("span", "bar");
-      bar.style.width = `${Math.max(2, Math.round(120 * c.probability))}px`;
+      const bar = el("span", "bar");  // relative to the best class
+      bar.style.width = `${Math.max(2, Math.round(120 * c.probability / best))}px`;
       item.append(bar);
       return item;
     }));
@@ -134,7 +136,7 @@ function tile(card, { selected = false, cluster = null } = {}) {
   img.loading = "lazy";
   const cap = el("figcaption");
   cap.append(el("span", "tname", card.names[0] || card.object_id));
-  const meta = cluster ? `${cluster.size} similar · ${card.type}`
+  const meta = cluster ? `group of ${cluster.size} · ${card.type}`
     : card.score === null ? card.type : `${card.type} · ${card.score.toFixed(3)}`;
   cap.append(el("span", "tmeta", meta));
   fig.title = `${card.names.slice(0, 3).join(", ")} — ${card.type}\n${card.credit}`;
