@@ -14,10 +14,10 @@ def _cell(est: dict, rank: bool = False) -> str:
 
 
 def _delta(est: dict, rank: bool = False) -> str:
-    # a delta whose interval excludes zero is marked
-    sign = "**" if est["low"] > 0 or est["high"] < 0 else ""
-    return f"{sign}{est['value']:+.3f}{sign} [{est['low']:+.3f}, {est['high']:+.3f}]" if not rank else \
-        f"{sign}{est['value']:+.1f}{sign} [{est['low']:+.1f}, {est['high']:+.1f}]"
+    # bold when the interval excludes zero
+    bold = "**" if est["low"] > 0 or est["high"] < 0 else ""
+    digits = 1 if rank else 3
+    return f"{bold}{est['value']:+.{digits}f}{bold} [{est['low']:+.{digits}f}, {est['high']:+.{digits}f}]"
 
 
 def _chance(chance: dict, metric: str) -> str:
@@ -44,9 +44,9 @@ def _retrieval(results: dict) -> list[str]:
     ret, ref = results["retrieval"], results["reference"]
     names, delta_names = list(ret["models"]), list(ret["deltas"])
     lines = ["## Retrieval", "",
-             f"Accuracy at k% = share of queries whose correct partner ranks within ⌊k/100·N⌋ of the N candidates "
-             f"(PAPERCLIP). Per-source rows rank that source's queries against the whole split. `chance` is the "
-             f"exact expectation under a uniformly random ranking.", ""]
+             "Accuracy at k% = share of queries whose correct partner ranks within ⌊k/100·N⌋ of the N candidates "
+             "(PAPERCLIP). Per-source rows rank that source's queries against the whole split. `chance` is the "
+             "exact expectation under a uniformly random ranking.", ""]
     header = ["metric", *names, "chance", *(f"Δ {n} − {ref}" for n in delta_names)]
     for direction, label in ARROWS.items():
         for subset, block in ret["models"][names[0]][direction].items():
