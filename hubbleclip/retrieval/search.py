@@ -122,17 +122,20 @@ class Searcher:
                             hits=self.hits(query, k), note=query.note)
 
 
-def open_image(path: str | Path):
-    from PIL import Image, UnidentifiedImageError
+def open_image(path: str | Path, max_size: int = 1024):
+    """A user's image prepared like skyset images (alpha flattened onto black sky, shrunk), as RGB."""
+    import io
+
+    from PIL import Image
+
+    from hubbleclip.data.build import IMAGE_ERRORS, encode_image
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: image file not found")
     try:
-        with Image.open(path) as im:
-            im.load()
-            return im.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
+        return Image.open(io.BytesIO(encode_image(path, max_size))).convert("RGB")
+    except IMAGE_ERRORS as exc:
         raise ValueError(f"{path}: not a readable image ({exc})") from exc
 
 
