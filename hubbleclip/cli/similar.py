@@ -51,11 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     pairs.add_argument("--force", action="store_true", help="replace an existing output")
     pairs.set_defaults(func=run_pairs)
 
-    # these configs hold torch-based augmentation settings: their flags are parsed in the handler
-    # so that `hubbleclip --help` does not import torch
+    # these configs hold torch-based augmentation settings: their flags (and --help) are parsed in
+    # the handler so that `hubbleclip --help` does not import torch; prefix "+" passes "--x" through
     for name, help_text in (("train", "train a SimCLR / GalaxIDNet encoder (same as training/simclr.py)"),
                             ("evaluate", "label precision@k, mAP@k and loose accuracy of encoders (FIRST)")):
-        p = gsub.add_parser(name, help=help_text, add_help=False)
+        p = gsub.add_parser(name, help=help_text, add_help=False, prefix_chars="+")
         p.add_argument("args", nargs=argparse.REMAINDER)
         p.set_defaults(func=run_train if name == "train" else run_evaluate)
 

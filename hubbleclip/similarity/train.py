@@ -84,6 +84,7 @@ def train_simclr(cfg: SimCLRConfig) -> dict:
     if cfg.loss not in ("ntxent", "pair"):
         raise ValueError(f"loss: expected ntxent or pair, got {cfg.loss!r}")
     torch.set_num_threads(cfg.threads)
+    logging.getLogger("accelerate").setLevel(logging.WARNING)  # one INFO line per saved file otherwise
     set_seed(cfg.seed)
     run_dir = setup_run_dir(cfg.run_dir, cfg)
     metrics = MetricsLog(run_dir / "metrics.jsonl")
