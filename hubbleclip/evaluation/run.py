@@ -75,6 +75,8 @@ def load_eval_set(cfg: EvalConfig) -> EvalSet:
 
 def run_evaluation(cfg: EvalConfig, eval_set: EvalSet | None = None) -> dict:
     """Run the configured tasks for every model (plus the random baseline); return results.json's dict."""
+    from hubbleclip.models import load_model
+
     eval_set = eval_set or load_eval_set(cfg)
     specs = parse_models(cfg.models, cfg.random_baseline)
     log.info("%s/%s: %d images, %d distinct captions", cfg.dataset, cfg.split, eval_set.n_images, len(eval_set.texts))
@@ -85,8 +87,6 @@ def run_evaluation(cfg: EvalConfig, eval_set: EvalSet | None = None) -> dict:
     models_info, retrieval_scores = {}, {}
     zs_scores: dict[str, dict[str, np.ndarray]] = {name: {} for name in sets}
     for name, spec in specs.items():
-        from hubbleclip.models import load_model
-
         path = resolve_spec(spec)
         model = load_model(path, device=cfg.device)
         key = model_fingerprint(model)
