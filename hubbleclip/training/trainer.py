@@ -144,7 +144,9 @@ def train(cfg: TrainConfig) -> dict:
     run_dir = Path(cfg.run_dir)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    accelerator = Accelerator(mixed_precision=cfg.optim.mixed_precision, log_with="tensorboard", project_dir=str(run_dir))
+    # without a GPU, processes started by torchrun / `accelerate launch --multi_gpu` join as gloo CPU workers
+    accelerator = Accelerator(cpu=not torch.accelerator.is_available(), mixed_precision=cfg.optim.mixed_precision,
+                              log_with="tensorboard", project_dir=str(run_dir))
     main = accelerator.is_main_process
     if not main:  # one process reports
         logging.getLogger("hubbleclip").setLevel(logging.WARNING)

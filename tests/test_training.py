@@ -1,0 +1,247 @@
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hubbleclip.config import load_config
+from hubbleclip.models import load_model
+from hubbleclip.training import TrainConfig, train
+from hubbleclip.training.checkpoint import list_checkpoints
+from hubbleclip.training.data import BatchPlan, sentence_chunk
+from hubbleclip.training.freeze import configure_trainable, merge_lora, parameter_counts
+from hubbleclip.training.losses import contrastive_loss, in_batch_hits
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def config(tiny_skyset, run_dir, **overrides) -> TrainConfig:
+    base = {"run_dir": str(run_dir), "model.spec": "tiny-lit", "data.path": tiny_skyset, "optim.batch_size": 8,
+            "optim.max_steps": 8, "log_every": 1, "eval.every_steps": 4, "eval.batch_size": 3, "eval.top_k": 2,
+            "checkpoint.every_steps": 4, "freeze.cache_dir": str(Path(run_dir).parent / "cache"), "threads": 2}
+    return load_config(TrainConfig, None, {**base, **overrides})
+
+
+def records(run_dir, key="loss"):
+    rows = [json.loads(line) for line in open(Path(run_dir) / "metrics.jsonl")]
+    return [(r["step"], r[key]) for r in rows if key in r]
+
+
+def state_of(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+# ---------------------------------------------------------------- losses
+
+
+@pytest.fixture(scope="module")
+def accelerator():
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=True)
+
+
+def test_infonce_and_siglip_equal_hand_computed_values(accelerator):
+    img = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    txt = torch.tensor([[0.8, 0.6], [0.0, 1.0], [1.0, 0.0]])
+    scale, bias = math.log(2.0), -1.0
+    sims = [[sum(a * b for a, b in zip(i, t)) for t in txt.tolist()] for i in img.tolist()]
+    i2t = [-math.log(math.exp(2 * sims[i][i]) / sum(math.exp(2 * s) for s in sims[i])) for i in range(3)]
+    t2i = [-math.log(math.exp(2 * sims[j][j]) / sum(math.exp(2 * sims[i][j]) for i in range(3))) for j in range(3)]
+    expected = (sum(i2t) / 3 + sum(t2i) / 3) / 2
+    got = contrastive_loss("infonce", img, txt, torch.tensor(scale), torch.tensor(bias), accelerator)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    sig = -sum(math.log(1 / (1 + math.exp(-(1 if i == j else -1) * (2 * sims[i][j] + bias))))
+               for i in range(3) for j in range(3)) / 3
+    got = contrastive_loss("siglip", img, txt, torch.tensor(scale), torch.tensor(bias), accelerator)
+    assert got.item() == pytest.approx(sig, rel=1e-6)
+
+
+def test_in_batch_hits_count_shared_captions_as_matches():
+    img = torch.eye(3)
+    txt = torch.tensor([[0.1, 1.0, 0.0], [1.0, 0.1, 0.0], [0.0, 0.0, 1.0]])
+    # images 0 and 1 share a caption, so image 0 retrieving text 1 is right
+    hits = in_batch_hits(img, txt, ["FRI", "FRI", "M31"], k=1)
+    assert hits == {"i2t_top1": 3.0, "t2i_top1": 3.0}
+    hits = in_batch_hits(img, txt, ["a", "b", "c"], k=2)
+    assert hits["i2t_top1"] == 1.0 and hits["i2t_top2"] == 3.0
+
+
+def test_sentence_chunks_and_batch_plan():
+    text = "M31 is a spiral galaxy. It lies in Andromeda. It is bright; easy to see! The end."
+    rng = np.random.default_rng(0)
+    chunks = {sentence_chunk(text, 8, rng) for _ in range(40)}
+    assert all(len(c.split()) <= 8 and c[-1] in ".;!" for c in chunks) and len(chunks) > 2
+    assert sentence_chunk("one two three four five", 3, rng) == "one two three"
+    one = BatchPlan(10, 4, world=1, rank=0, seed=1, stop=6)
+    two = [BatchPlan(10, 4, world=2, rank=r, seed=1, stop=6) for r in range(2)]
+    assert [a + b for a, b in zip(*two)] == list(one)  # the processes split the same global batches
+    assert list(BatchPlan(10, 4, 1, 0, seed=1, start=3, stop=6)) == list(one)[3:]  # resuming mid-way
+    with pytest.raises(ValueError, match="divisible"):
+        BatchPlan(10, 3, world=2, rank=0, seed=0)
+
+
+# ---------------------------------------------------------------- freezing and LoRA
+
+
+def test_locked_towers_with_unlocked_blocks_leave_frozen_weights_unchanged(tiny_skyset, tmp_path):
+    cfg = config(tiny_skyset, tmp_path / "run", **{"freeze.lock_image": True, "freeze.unlock_image_blocks": 1,
+                                                   "freeze.lock_text": True, "optim.max_steps": 4})
+    before = state_of(load_model("tiny-lit"))
+    train(cfg)
+    after = load_model(tmp_path / "run" / "export")
+    changed = {k for k, v in after.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed, "nothing trained"
+    last_block = f"image_trunk.blocks.{len(after.image_trunk.blocks) - 1}."
+    allowed = ("image_proj.", "text_proj.", "_logit_scale", last_block, "image_trunk.conv_head.", "image_trunk.bn2.")
+    assert all(k.startswith(allowed) for k in changed), sorted(changed)
+    assert any(k.startswith(last_block) for k in changed) and any(k.startswith("text_proj.") for k in changed)
+
+
+def test_lora_trains_only_adapters_and_merges_on_export(tiny_skyset, tmp_path):
+    cfg = config(tiny_skyset, tmp_path / "run", **{"model.spec": "tiny-hf", "freeze.lora_text": True,
+                                                   "freeze.lock_image": True, "optim.max_steps": 4,
+                                                   "freeze.lora_r": 4})
+    model = load_model("tiny-hf")
+    before = state_of(model)
+    configure_trainable(model, cfg.freeze, train_bias=False)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n or n.startswith(("net.visual_projection", "net.text_projection",
+                                                             "net.logit_scale")) for n in trainable)
+    assert parameter_counts(model)[0] < parameter_counts(model)[1] / 10
+    train(cfg)
+    ckpt = list_checkpoints(tmp_path / "run")[-1]
+    from safetensors.torch import load_file
+
+    saved = load_file(str(ckpt / "trainable.safetensors"))
+    assert any("lora_B" in k for k in saved)
+    after = load_model(tmp_path / "run" / "export")  # merged: a plain CLIPModel again
+    assert not any("lora" in k for k in after.state_dict())
+    changed = {k for k, v in after.state_dict().items() if not torch.equal(v, before[k])}
+    assert any(".self_attn.q_proj.weight" in k and "text_model" in k for k in changed)
+
+    def may_change(k):  # merged adapters, the projection heads and the temperature; nothing else
+        return ((k.startswith("net.text_model.") and k.endswith(("q_proj.weight", "v_proj.weight")))
+                or k in {"net.visual_projection.weight", "net.text_projection.weight", "net.logit_scale"})
+
+    assert all(may_change(k) for k in changed), sorted(changed)
+
+
+def test_merge_lora_keeps_outputs():
+    model = load_model("tiny-open_clip")
+    cfg = load_config(TrainConfig, None, {"freeze.lora_text": True, "freeze.lora_image": True})
+    configure_trainable(model, cfg.freeze, train_bias=False)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)
+        tokens = model.tokenize(["a planetary nebula", "a globular cluster"])
+        pixels = torch.randn(2, 3, 32, 32)
+        ref = model.encode_text(tokens), model.encode_image(pixels)
+        merge_lora(model)
+        assert not any("lora" in n for n, _ in model.named_parameters())
+        torch.testing.assert_close(model.encode_text(tokens), ref[0], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(model.encode_image(pixels), ref[1], atol=1e-5, rtol=1e-4)
+
+
+# ---------------------------------------------------------------- training runs
+
+
+def test_short_training_on_real_images_lowers_the_loss_and_exports(tiny_skyset, tmp_path):
+    from hubbleclip.training.trainer import _load_split, _pairs, validate
+
+    cfg = config(tiny_skyset, tmp_path / "run", **{"optim.max_steps": 30, "eval.every_steps": 30,
+                                                   "checkpoint.every_steps": 10, "checkpoint.keep_best": 1})
+    result = train(cfg)
+    losses = [v for _, v in records(tmp_path / "run")]
+    assert len(losses) == 30 and np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    run = tmp_path / "run"
+    assert (run / "config.yaml").is_file() and list((run / "tensorboard").rglob("events.out.tfevents*"))
+    assert [p.name for p in list_checkpoints(run)] == ["step-0000030"]  # latest (also the only validated one)
+    start = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+    assert start["event"] == "start" and 0 < start["trainable_params"] <= start["total_params"]
+    # the export reproduces the final validation numbers
+    from accelerate import Accelerator
+
+    model = load_model(run / "export")
+    val = validate(model, _pairs(cfg, model, _load_split(tiny_skyset, "val"), "val", False, Accelerator(cpu=True)),
+                   cfg, Accelerator(cpu=True))
+    assert val["val_loss"] == pytest.approx(result["val_loss"], rel=1e-5)
+    with pytest.raises(FileExistsError, match="--resume latest"):
+        train(cfg)
+
+
+def test_cached_locked_towers_match_uncached_training(tiny_skyset, tmp_path):
+    fixed = {"freeze.lock_image": True, "freeze.lock_text": True, "augment.rot90": False, "augment.flips": False,
+             "optim.max_steps": 6}
+    train(config(tiny_skyset, tmp_path / "cached", **fixed))
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 4  # image+text features, train+val
+    train(config(tiny_skyset, tmp_path / "plain", **fixed, **{"freeze.cache_features": False}))
+    a, b = records(tmp_path / "cached"), records(tmp_path / "plain")
+    assert len(a) == 6 and np.allclose([v for _, v in a], [v for _, v in b], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_resume_after_kill_matches_uninterrupted_run(tiny_skyset, tmp_path):
+    steps = {"optim.max_steps": 60, "checkpoint.every_steps": 4, "eval.every_steps": 4, "optim.schedule": "cosine",
+             "optim.warmup_steps": 5, "checkpoint.keep_best": 1}
+    train(config(tiny_skyset, tmp_path / "whole", **steps))
+    killed = config(tiny_skyset, tmp_path / "killed", **steps)
+    args = [f"--{k}={v}" for k, v in {"run_dir": killed.run_dir, "model.spec": "tiny-lit", "data.path": tiny_skyset,
+                                     "optim.batch_size": 8, "log_every": 1, "eval.batch_size": 3, "eval.top_k": 2,
+                                     "freeze.cache_dir": killed.freeze.cache_dir, "threads": 2, **steps}.items()]
+    proc = subprocess.Popen([sys.executable, str(REPO / "training/train.py"), *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list_checkpoints(tmp_path / "killed") and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list_checkpoints(tmp_path / "killed") and not (tmp_path / "killed" / "export").exists()
+    train(config(tiny_skyset, tmp_path / "killed", resume="latest", **steps))
+    for key in ("loss", "val_loss", "lr"):
+        whole, resumed = records(tmp_path / "whole", key), records(tmp_path / "killed", key)
+        assert [s for s, _ in whole] == [s for s, _ in resumed]
+        np.testing.assert_allclose([v for _, v in resumed], [v for _, v in whole], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_same_losses_as_one(tiny_skyset, tmp_path):
+    steps = {"model.spec": "tiny-open_clip", "optim.max_steps": 5, "augment.rotate_degrees": 30, "threads": 1,
+             "eval.every_steps": 5, "checkpoint.every_steps": 5}
+    train(config(tiny_skyset, tmp_path / "one", **steps))
+    two = config(tiny_skyset, tmp_path / "two", **steps)
+    args = [f"--{k}={v}" for k, v in {"run_dir": two.run_dir, "data.path": tiny_skyset, "optim.batch_size": 8,
+                                     "log_every": 1, "eval.batch_size": 3, "eval.top_k": 2,
+                                     "freeze.cache_dir": two.freeze.cache_dir, **steps}.items()]
+    out = subprocess.run([str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
+                          "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                          str(REPO / "training/train.py"), *args], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    start = json.loads((tmp_path / "two" / "metrics.jsonl").read_text().splitlines()[0])
+    assert start["processes"] == 2
+    for key in ("loss", "val_loss"):
+        one, two_ = records(tmp_path / "one", key), records(tmp_path / "two", key)
+        assert len(one) == len(two_) > 0
+        np.testing.assert_allclose([v for _, v in two_], [v for _, v in one], rtol=1e-5)
+
+
+def test_bad_settings_are_rejected(tiny_skyset, tmp_path):
+    with pytest.raises(ValueError, match="needs freeze.lock_image"):
+        train(config(tiny_skyset, tmp_path / "a", **{"freeze.unlock_image_blocks": 1}))
+    with pytest.raises(ValueError, match="larger than the"):
+        train(config(tiny_skyset, tmp_path / "b", **{"optim.batch_size": 1000}))
+    with pytest.raises(ValueError, match="no 'caption_llm' column"):
+        train(config(tiny_skyset, tmp_path / "c", **{"data.captions": "caption_llm"}))
+
+
+def test_cli_help_lists_config_fields():
+    out = subprocess.run([sys.executable, str(REPO / "training/train.py"), "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--freeze.unlock_text_blocks" in out.stdout and "--optim.schedule" in out.stdout
