@@ -25,6 +25,7 @@ import threading
 import time
 import zlib
 from collections import Counter, defaultdict, deque
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -213,12 +214,16 @@ class FakeServices:
         return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
     def _hips2fits(self, path, params):
-        w, h = int(params["width"]), int(params["height"])
-        ra, dec = float(params["ra"]), float(params["dec"])
-        rng = np.random.default_rng(int(abs(ra * 1000 + dec * 7)))
+        return 200, {"Content-Type": "image/jpeg"}, self._cutout(int(params["width"]), int(params["height"]))
+
+    @staticmethod
+    @lru_cache(maxsize=8)
+    def _cutout(w: int, h: int) -> bytes:
+        """A star on noisy sky (one per size: the benchmark must not be bound by this server's CPU)."""
         yy, xx = np.mgrid[:h, :w]
-        sky = rng.normal(30, 5, (h, w)) + 200 * np.exp(-((xx - w / 2) ** 2 + (yy - h / 2) ** 2) / (2 * (w / 40) ** 2))
-        return 200, {"Content-Type": "image/jpeg"}, jpeg(np.clip(sky, 0, 255).astype(np.uint8))
+        sky = np.random.default_rng(w * h).normal(30, 5, (h, w))
+        sky += 200 * np.exp(-((xx - w / 2) ** 2 + (yy - h / 2) ** 2) / (2 * (w / 40) ** 2))
+        return jpeg(np.clip(sky, 0, 255).astype(np.uint8))
 
     def _mast_invoke(self, path, params):
         request = json.loads(params["request"])

@@ -37,7 +37,7 @@ class BuildReport:
 
     def as_dict(self, http_stats: dict) -> dict[str, Any]:
         return {"source": self.source, "skipped": self.skipped, "skipped_count": len(self.skipped),
-                **self.notes, "http": http_stats, "timings_s": {"total": round(time.time() - self.started, 2)}}
+                **self.notes, "http": http_stats, "timings_s": {"fetch": round(time.time() - self.started, 2)}}
 
 
 async def skip_on_error(coro, report: BuildReport, record: str, default=None):
@@ -70,5 +70,7 @@ def save(rows: list[dict], out_dir: Path, report: dict, seed: int, force: bool, 
     if not rows:
         raise ValueError(f"{report['source']}: no records to save ({report['skipped_count']} skipped; "
                          "see the warnings above)")
+    started = time.time()
     report.update(save_skyset(rows, out_dir, report, seed=seed, overwrite=force, config=config))
+    report["timings_s"]["total"] = round(report["timings_s"]["fetch"] + time.time() - started, 2)
     return report

@@ -17,6 +17,18 @@ def decode(data: bytes) -> Image.Image:
     return im
 
 
+def store_grey(data: bytes, size: int, path: Path) -> str:
+    """Store a cut-out as a grey ``size``² image at ``path`` (suffix set here): a JPEG that
+    already is one is kept byte for byte (no re-encoding, no quality loss), anything else
+    becomes a PNG."""
+    im = Image.open(io.BytesIO(data))  # reads the header only
+    if im.format == "JPEG" and im.mode == "L" and im.size == (size, size):
+        im.verify()
+        return str(atomic_write_bytes(path.with_suffix(".jpg"), data))
+    im.load()
+    return save_png(grey(im, size), path.with_suffix(".png"))
+
+
 def is_colour(im: Image.Image, tolerance: int = 8, fraction: float = 0.01) -> bool:
     """True when more than ``fraction`` of pixels have channels differing by more than ``tolerance``."""
     if im.mode in ("1", "L", "I", "I;16", "F", "LA"):

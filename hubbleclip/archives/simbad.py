@@ -73,7 +73,7 @@ class Config:
     # CDS asks for at most ~5-10 queries/s per client; Crossref's polite pool allows 10/s, 3 in flight
     tap: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=5.0, concurrency=2))
     crossref: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=10.0, concurrency=3))
-    hips2fits_limits: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=5.0, concurrency=8))
+    hips2fits_limits: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=5.0, concurrency=10))
 
 
 def _value(v):
@@ -193,14 +193,14 @@ async def fetch_image(cfg: Config, client: ArchiveClient, obj: dict, root: Path,
         report.skip(f"image of {obj['main_id']}", f"hips2fits answered HTTP {resp.status}")
         return None
     path = image_path(root, resp.url)
-    if path.exists():
-        return str(path)
+    for done in (path.with_suffix(".jpg"), path.with_suffix(".png")):
+        if done.exists():
+            return str(done)
     try:
-        im = await asyncio.to_thread(images.decode, resp.body)
+        return await asyncio.to_thread(images.store_grey, resp.body, cfg.image_size, path)
     except (OSError, SyntaxError, ValueError) as exc:
         report.skip(f"image of {obj['main_id']}", f"undecodable cut-out ({exc})")
         return None
-    return await asyncio.to_thread(images.save_png, images.grey(im, cfg.image_size), path)
 
 
 def to_record(cfg: Config, obj: dict, papers: list[dict], image: str | None, constellation: str) -> dict:
