@@ -37,6 +37,12 @@ SECURITY_HEADERS = {
 }
 
 
+def _rounded(mag) -> float | None:
+    """Magnitudes are float32 in the index: 8.8 rather than 8.800000190734863."""
+    value = finite_or_none(mag)
+    return None if value is None else round(value, 3)
+
+
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
 
@@ -83,7 +89,7 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
         image_id = hit.image_id if hit.image_id in engine.store else None
         return ObjectCard(object_id=hit.object_id, names=list(hit.names), type=hit.type,
                           ra_deg=finite_or_none(hit.ra_deg), dec_deg=finite_or_none(hit.dec_deg), ra_dec=hit.position,
-                          constellation=hit.constellation, mag=finite_or_none(hit.mag), score=float(hit.score),
+                          constellation=hit.constellation, mag=_rounded(hit.mag), score=float(hit.score),
                           image_id=image_id, n_images=engine.n_images(hit.object_id),
                           credit=engine.store.meta(image_id)["credit"] if image_id else None)
 
