@@ -22,7 +22,7 @@ from hubbleclip.archives.client import (ArchiveClient, HttpConfig, ServiceLimits
 from hubbleclip.archives.hst import parse_phase2
 from hubbleclip.config import ConfigError
 
-FAST = ["tap.rate_per_s=500", "crossref.rate_per_s=500", "hips2fits_limits.rate_per_s=500", "http.backoff_s=0.01"]
+FAST = ["tap.rate_per_s=500", "crossref.rate_per_s=500", "hips2fits.rate_per_s=500", "http.backoff_s=0.01"]
 
 
 def simbad_overrides(fake: FakeServices, tmp_path, *extra: str) -> list[str]:
@@ -224,3 +224,30 @@ def test_galaxy10_bad_files_name_the_problem(tmp_path):
         f["images"] = np.zeros((2, 8, 8, 3), np.uint8)
     with pytest.raises(ValueError, match=r"x\.h5 lacks dataset\(s\) \['ans'\]"):
         archives.build("galaxy10", tmp_path / "o", None, [f"path={tmp_path / 'x.h5'}"], False)
+
+
+def test_ctrl_c_keeps_what_was_fetched(tmp_path):
+    """SIGINT mid-build (a user's Ctrl-C): exit 130, no output, and the rerun asks nothing twice."""
+    import signal
+    import subprocess
+    import sys
+
+    with FakeServices(n_objects=40, malformed=0) as fake:
+        fake.latency["/hips2fits"] = 0.05
+        overrides = simbad_overrides(fake, tmp_path)
+        overrides = [o for o in overrides if not o.startswith("hips2fits.rate")] + ["hips2fits.rate_per_s=20"]
+        cmd = [sys.executable, "-c", "import sys; from hubbleclip.cli import main; sys.exit(main(sys.argv[1:]))",
+               "data", "build", "--source", "simbad", "--out", str(tmp_path / "out")]
+        proc = subprocess.Popen(cmd + [a for o in overrides for a in ("--set", o)], stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while fake.requests["/hips2fits"] < 5 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert not (tmp_path / "out").exists()
+        fetched = sum(n for k, n in fake.served.items() if k.startswith("/hips2fits"))
+        assert 5 <= fetched < len(bright_wellformed(fake))
+        report = archives.build("simbad", tmp_path / "out", None, overrides, False)
+        assert fake.duplicates() == {}
+        assert report["http"]["hips2fits"]["cache_hits"] == fetched

@@ -13,6 +13,7 @@ from hubbleclip.captions.check import caption_quality
 from hubbleclip.captions.config import CaptionsConfig
 from hubbleclip.captions.generate import RunSettings, caption_texts
 from hubbleclip.captions.pipeline import check_captions, default_cache, generate_captions
+from hubbleclip.captions.prompt import clean_text
 from hubbleclip.captions.schema import CaptionSummary, format_caption, parse_caption, parse_output
 from hubbleclip.captions.tokens import clip_token_count, fits_clip
 
@@ -129,6 +130,13 @@ def test_failed_rows_keep_the_template_caption_in_a_table(tmp_path):
     assert default_cache(src) == default_cache(tmp_path / "abstracts.captions.jsonl")
 
 
+def test_prompt_text_loses_identifiers_the_caption_may_not_contain():
+    text = ("M 1 (NGC 1952), the Crab Nebula, is a supernova remnant in Taurus at 05h34m31.9s. "
+            "NGC 1952 IC 443 M 42 HD 37022. The pulsar powers a wind nebula.")
+    assert clean_text(text) == "The Crab Nebula, is a supernova remnant in Taurus at. The pulsar powers a wind nebula."
+    assert clean_text("NGC 224 = M31.") == "NGC 224 = M31."   # nothing but identifiers: kept as it was
+
+
 def test_crash_resumes_from_the_cache_without_paying_twice(tmp_path):
     texts = [f"Text number {i} about a nebula" for i in range(7)]
     cache_path = tmp_path / "cache.jsonl"
@@ -141,7 +149,7 @@ def test_crash_resumes_from_the_cache_without_paying_twice(tmp_path):
     backend = FakeBackend()
     results, stats = caption_texts(texts, CaptionCache(cache_path), backend, settings)
     assert stats.cached == 4 and stats.generated == 3
-    assert sorted(backend.seen) == sorted(texts[4:])  # nothing paid twice
+    assert sorted(backend.seen) == sorted(clean_text(t) for t in texts[4:])  # nothing paid twice
     assert all(r["status"] == "ok" for r in results.values())
     backend = FakeBackend()
     _, stats = caption_texts(texts, CaptionCache(cache_path), backend, settings)

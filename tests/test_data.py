@@ -237,3 +237,54 @@ def test_hdf_cutouts_are_real_sources():
         assert stamp.shape == (32, 32, 3)
         assert stamp[12:20, 12:20].mean() > stamp.mean() * 0.9   # the source sits at the centre
     assert not math.isnan(fluxes[0])
+
+
+def _user_folder(tmp_path, lines: list[str]) -> Path:
+    folder = tmp_path / "my_images"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("m31.png", "m42.png", "m13.png"):
+        shutil.copy(STELLARIUM_DIR / "nebulae" / "default" / name, folder / ("sub" if name == "m13.png" else "") / name)
+    (folder / "captions.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_bring_your_own_folder_of_images_with_captions(tmp_path):
+    """An image folder + CSV becomes a dataset in the skyset's format that training and evaluation read."""
+    from hubbleclip.training.data import caption_column, imaged_indices
+
+    folder = _user_folder(tmp_path, [
+        "file,caption,object_id,type,names,ra_deg,mag",
+        "m31.png,\"spiral galaxy; galaxy evolution\",andromeda,spiral galaxy,M31|Andromeda Galaxy,10.68,3.4",
+        "m42.png,emission nebula; star formation,,emission nebula,,83.8,",
+        "sub/m13.png,globular cluster; stellar populations,,,,,"])
+    out = tmp_path / "mine"
+    assert main(["data", "build", "--source", "folder", "--set", f"images={folder}", "--out", str(out)]) == 0
+    dd = datasets.load_from_disk(str(out))
+    rows = {r["id"]: r for split in dd.values() for r in split}
+    assert set(rows) == {"folder:m31.png", "folder:m42.png", "folder:sub/m13.png"}
+    m31 = rows["folder:m31.png"]
+    assert m31["names"] == ["M31", "Andromeda Galaxy"] and m31["object_id"] == "andromeda"
+    assert m31["ra_deg"] == pytest.approx(10.68) and math.isnan(m31["dec_deg"]) and m31["mag"] == pytest.approx(3.4)
+    assert m31["text"] == m31["caption"] == "spiral galaxy; galaxy evolution"
+    assert rows["folder:sub/m13.png"]["type"] == "unknown" and rows["folder:sub/m13.png"]["object_id"] == "sub/m13.png"
+    with Image.open(STELLARIUM_DIR / "nebulae" / "default" / "m42.png") as original:
+        assert rows["folder:m42.png"]["image"].size == original.size   # under max_image_size: untouched
+    split = next(s for s in dd.values() if len(s))
+    assert caption_column(split, "auto") == "caption" and imaged_indices(split) == list(range(len(split)))
+
+
+@pytest.mark.parametrize("lines, message", [
+    (["file,text", "m31.png,x"], r"captions\.csv: missing column\(s\) \['caption'\]"),
+    (["file,caption", "m31.png,a; b", "gone.png,a; b"], r"captions\.csv line 3: image .*gone\.png does not exist"),
+    (["file,caption", "m31.png,"], r"captions\.csv line 2: empty caption"),
+    (["file,caption,mag", "m31.png,a; b,bright"], r"captions\.csv line 2, column mag: 'bright' is not a number"),
+    (["file,caption", "m31.png,a; b", "m31.png,c; d"], r"line 3: file 'm31\.png' is listed twice \(first on line 2\)"),
+    (["file,caption", "captions.csv,a; b"], r"line 2: .*captions\.csv is not a readable image"),
+])
+def test_folder_errors_name_the_line_and_write_nothing(tmp_path, lines, message):
+    from hubbleclip import archives
+
+    folder = _user_folder(tmp_path, lines)
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        archives.build("folder", tmp_path / "mine", None, [f"images={folder}"])
+    assert not (tmp_path / "mine").exists()

@@ -37,6 +37,7 @@ def tiny_lit():
 
 def test_eval_set_deduplicates_captions_and_resolves_partners(train_split):
     es = build_eval_set(train_split, "train")
+    assert es.text_column == "caption"                             # auto: no caption_llm column here
     rows = [r for r in train_split.select_columns(["image", "caption", "object_id", "source"])
             if r["image"] is not None]
     assert es.n_images == len(rows) < len(train_split)            # catalog-only rows left out
@@ -208,6 +209,8 @@ def test_bad_inputs_give_clear_errors(tiny_skyset, tmp_path, capsys):
     split = datasets.load_from_disk(tiny_skyset)["train"]
     with pytest.raises(ValueError, match="caption_llm"):
         build_eval_set(split, "train", text_column="caption_llm")
+    llm = split.add_column("caption_llm", [f"llm {c}" for c in split["caption"]])
+    assert build_eval_set(llm, "train").texts[0].startswith("llm ")
     assert main(["evaluate", "--dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "not found" in capsys.readouterr().err
     assert main(["evaluate", "--dataset", tiny_skyset, "--split", "nosuch", "--out", str(tmp_path / "o")]) == 2

@@ -1,5 +1,6 @@
-"""Builders for datasets from online archives (HST proposals, SIMBAD bright objects) and from a
-downloaded Galaxy10 DECaLS file, in the same record format and splits as the skyset.
+"""Builders for datasets other than the skyset, in its record format and splits: online archives
+(HST proposals, SIMBAD bright objects), a downloaded Galaxy10 DECaLS file, and your own folder of
+images with a CSV of captions.
 
 ``build("simbad", out_dir, config_path, ["max_objects=100"], force=False)`` is what
 ``hubbleclip data build --source simbad`` runs.
@@ -11,7 +12,7 @@ import importlib
 from pathlib import Path
 
 SOURCES = {"hst": "hubbleclip.archives.hst", "simbad": "hubbleclip.archives.simbad",
-           "galaxy10": "hubbleclip.archives.galaxy10"}
+           "galaxy10": "hubbleclip.archives.galaxy10", "folder": "hubbleclip.data.folder"}
 
 
 def build(source: str, out_dir: Path, config_path: Path | None = None, overrides: list[str] | None = None,

@@ -149,8 +149,6 @@ class ArchiveClient:
                     retry_if: Callable[[Response], str | None] | None = None) -> Response:
         """GET (or POST form ``data``) through the cache.  ``retry_if`` flags a 2xx answer that is
         not final yet (e.g. a job still executing): it is retried and not cached."""
-        import httpx
-
         method = "POST" if data is not None else "GET"
         key = request_key(method, url, params, data)
         stats = self.stats[service]
@@ -168,31 +166,16 @@ class ArchiveClient:
                 delay = self._backoff(attempt)
                 self._in_flight += 1
                 self._idle.clear()
-                try:
-                    r = await self._client.request(method, url, params=params, data=data)
-                except httpx.TransportError as exc:
-                    reason = f"{type(exc).__name__}: {exc}"
-                    r = None
-                finally:
-                    self._in_flight -= 1
-                    if self._in_flight == 0:
-                        self._idle.set()
-                if r is not None:
-                    stats.bytes += len(r.content)
-                    resp = Response(str(r.url), r.status_code, r.headers.get("content-type", ""), r.content)
-                    if r.status_code in RETRY_STATUSES:
-                        reason = f"HTTP {r.status_code}"
-                        wait = retry_after_seconds(r.headers.get("retry-after"))
-                        if wait is not None:
-                            delay = min(wait, MAX_RETRY_AFTER_S)
-                            self._limiters[service].pause(delay)
-                    elif resp.ok or r.status_code in FINAL_MISSING:
-                        reason = retry_if(resp) if (retry_if and resp.ok) else None
-                        if not reason:
-                            self.cache.put(key, resp)
-                            return resp
-                    else:
-                        raise FetchError(f"{service}: {resp.url} answered HTTP {r.status_code}: {resp.text[:300]}")
+                # shielded: on Ctrl-C or a failed sibling, a request on the wire still lands in the cache
+                resp, reason, retry_after = await asyncio.shield(
+                    asyncio.ensure_future(self._send(service, method, url, params, data, key, retry_if)))
+                if resp is not None and not reason:
+                    if resp.ok or resp.status in FINAL_MISSING:
+                        return resp
+                    raise FetchError(f"{service}: {resp.url} answered HTTP {resp.status}: {resp.text[:300]}")
+                if retry_after is not None:
+                    delay = min(retry_after, MAX_RETRY_AFTER_S)
+                    self._limiters[service].pause(delay)
                 if attempt == self.http.max_retries:
                     break
                 stats.retries += 1
@@ -202,3 +185,28 @@ class ArchiveClient:
         raise ServiceUnavailable(
             f"{service}: {url} failed {self.http.max_retries + 1} times (last: {reason}); rerun the same command "
             f"to resume: {len(self.cache)} responses are cached in {self.cache.path}")
+
+    async def _send(self, service: str, method: str, url: str, params: dict | None, data: dict | None, key: str,
+                    retry_if: Callable[[Response], str | None] | None) -> tuple[Response | None, str, float | None]:
+        """One request: (response, why to retry or "", Retry-After seconds); final answers are cached."""
+        import httpx
+
+        try:
+            try:
+                r = await self._client.request(method, url, params=params, data=data)
+            except httpx.TransportError as exc:
+                return None, f"{type(exc).__name__}: {exc}", None
+            self.stats[service].bytes += len(r.content)
+            resp = Response(str(r.url), r.status_code, r.headers.get("content-type", ""), r.content)
+            if r.status_code in RETRY_STATUSES:
+                return resp, f"HTTP {r.status_code}", retry_after_seconds(r.headers.get("retry-after"))
+            if resp.ok or r.status_code in FINAL_MISSING:
+                pending = retry_if(resp) if (retry_if and resp.ok) else None
+                if pending:
+                    return resp, pending, None
+                self.cache.put(key, resp)
+            return resp, "", None
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()

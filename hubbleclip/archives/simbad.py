@@ -73,7 +73,7 @@ class Config:
     # CDS asks for at most ~5-10 queries/s per client; Crossref's polite pool allows 10/s, 3 in flight
     tap: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=5.0, concurrency=2))
     crossref: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=10.0, concurrency=3))
-    hips2fits_limits: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=5.0, concurrency=10))
+    hips2fits: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=5.0, concurrency=10))
 
 
 def _value(v):
@@ -237,7 +237,7 @@ def build(cfg: Config, out_dir: Path, force: bool = False) -> dict:
     root = cache_dir(cfg.http, "simbad")
     cache = ResponseCache(root / "responses.sqlite")
     report = BuildReport("simbad")
-    limits = {"tap": cfg.tap, "crossref": cfg.crossref, "hips2fits": cfg.hips2fits_limits}
+    limits = {"tap": cfg.tap, "crossref": cfg.crossref, "hips2fits": cfg.hips2fits}
 
     async def run():
         async with ArchiveClient(cache, cfg.http, limits) as client:

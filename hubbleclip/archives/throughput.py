@@ -15,7 +15,7 @@ from pathlib import Path
 from hubbleclip.archives import build
 from hubbleclip.archives.simbad import Config
 
-SERVICES = ("tap", "crossref", "hips2fits_limits")
+SERVICES = ("tap", "crossref", "hips2fits")
 
 
 def _run(urls: dict[str, str], out: Path, n_objects: int, overrides: list[str]) -> dict:
@@ -38,7 +38,7 @@ def benchmark_simbad(urls: dict[str, str], work_dir: Path, n_objects: int, basel
     per_ours = ours["fetch_s"] * scale / ours["objects"]
     per_base = base["fetch_s"] * scale / base["objects"]
     # the cut-outs (one per object) at hips2fits' limit are the floor for any schedule
-    floor = target_objects / limits["hips2fits_limits"].rate_per_s
+    floor = target_objects / limits["hips2fits"].rate_per_s
     return {
         "scale": scale, "target_objects": target_objects,
         "rate_limits": {name: {"rate_per_s": lim.rate_per_s, "concurrency": lim.concurrency} for name, lim in limits.items()},

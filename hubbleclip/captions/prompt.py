@@ -6,8 +6,9 @@ Bump ``PROMPT_VERSION`` whenever the wording or the examples change: it is part 
 from __future__ import annotations
 
 import json
+import re
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 MAX_TEXT_CHARS = 2000  # long abstracts are cut: prefill dominates the cost on a CPU
 
 SYSTEM = (
@@ -45,11 +46,32 @@ EXAMPLES = [
 ]
 
 
+_PARENS = re.compile(r"\([^()]*\)")
+# a catalogue designation ("NGC 1952", "M1", "IC 434", "ESO056-115") or any token with a digit
+_DESIGNATION = re.compile(r"\b(?:NGC|IC|M|B|C|Sh2|ESO|UGC|PGC|LBN|LDN|IRAS|Abell|Cl|HD|HIP)\s?-?\d[\w+.:-]*|\S*\d\S*")
+
+
+def clean_text(text: str) -> str:
+    """Drop names, numbers and coordinates before prompting: the rules forbid them in the caption,
+    and a small model copies whatever identifier the text starts with.  Sentences that were mostly
+    identifiers are dropped whole."""
+    kept = []
+    for sentence in re.split(r"(?<=[.!?])\s+", " ".join(text.split())):
+        sentence = _PARENS.sub(" ", sentence)
+        words = sentence.split()
+        cleaned = _DESIGNATION.sub(" ", sentence)
+        cleaned = re.sub(r"\s+([,.;:])", r"\1", " ".join(cleaned.split())).strip(" ,;:")
+        if words and len(cleaned.split()) >= 0.7 * len(words):
+            end = sentence[-1] if sentence[-1] in ".!?" and not cleaned.endswith(sentence[-1]) else ""
+            kept.append(cleaned[:1].upper() + cleaned[1:] + end)
+    return " ".join(kept) or " ".join(text.split())
+
+
 def chat_messages(text: str) -> list[dict[str, str]]:
     """System rules, the worked examples as earlier turns, then the text to summarise."""
     messages = [{"role": "system", "content": SYSTEM}]
     for example, answer in EXAMPLES:
-        messages.append({"role": "user", "content": example})
+        messages.append({"role": "user", "content": clean_text(example)})
         messages.append({"role": "assistant", "content": json.dumps(answer)})
-    messages.append({"role": "user", "content": " ".join(text.split())[:MAX_TEXT_CHARS]})
+    messages.append({"role": "user", "content": clean_text(text)[:MAX_TEXT_CHARS]})
     return messages

@@ -37,21 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # that area is not built yet
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
 def setup_logging(verbose: bool = False) -> None:
+    from rich.console import Console
     from rich.logging import RichHandler
 
+    # logs go to stderr so that --json output on stdout stays parseable
+    handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
-                        handlers=[RichHandler(show_path=False, rich_tracebacks=False)], force=True)
+                        handlers=[handler], force=True)
     for noisy in ("httpx", "urllib3", "PIL", "matplotlib", "datasets", "filelock", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

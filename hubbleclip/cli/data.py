@@ -14,14 +14,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     build = dsub.add_parser("build", help="build a dataset (default: the offline skyset)",
-                            description="Build the offline skyset from packaged data, or an archive dataset "
-                                        "(hst, simbad, galaxy10) for users who are online.")
-    build.add_argument("--source", default="skyset", choices=["skyset", "hst", "simbad", "galaxy10"],
+                            description="Build the offline skyset from packaged data, an archive dataset "
+                                        "(hst, simbad, galaxy10) for users who are online, or your own images "
+                                        "(folder: --set images=DIR --set captions=FILE.csv).")
+    build.add_argument("--source", default="skyset", choices=["skyset", "hst", "simbad", "galaxy10", "folder"],
                        help="what to build (default: skyset)")
     build.add_argument("--force", action="store_true", help="replace an existing output directory")
-    build.add_argument("--archive-config", default=None, help="YAML config for an archive source")
+    build.add_argument("--archive-config", default=None, help="YAML config for a non-skyset source")
     build.add_argument("--set", dest="archive_overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="override an archive config field (repeatable)")
+                       help="set a non-skyset source's config field, e.g. images=DIR (repeatable)")
     add_config_arguments(build, SkysetConfig)
     build.set_defaults(func=run_build)
 

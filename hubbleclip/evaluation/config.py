@@ -44,7 +44,8 @@ class EvalConfig:
     out: str = field(default="runs/eval", metadata=_help("output directory (results.json, results.md)"))
     tasks: list[str] = field(default_factory=lambda: ["retrieval", "zero_shot"],
                              metadata=_help("retrieval and/or zero_shot"))
-    text_column: str = field(default="caption", metadata=_help("caption column to retrieve"))
+    text_column: str = field(default="auto", metadata=_help("caption column to retrieve; auto = caption_llm "
+                                                            "where it exists, else caption (as training does)"))
     random_baseline: bool = field(default=True, metadata=_help("add a random-ranking row"))
     device: str = field(default="cpu", metadata=_help("torch device"))
     batch_size: int = field(default=64, metadata=_help("image embedding batch size"))

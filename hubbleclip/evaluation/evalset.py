@@ -65,8 +65,16 @@ def load_split(dataset: str | Path, split: str) -> "datasets.Dataset":
     return loaded[split]
 
 
-def build_eval_set(ds: "datasets.Dataset", split: str, text_column: str = "caption") -> EvalSet:
+def resolve_text_column(ds: "datasets.Dataset", text_column: str) -> str:
+    """``auto`` means what training uses by default: ``caption_llm`` where it exists, else ``caption``."""
+    if text_column == "auto":
+        return "caption_llm" if "caption_llm" in ds.column_names else "caption"
+    return text_column
+
+
+def build_eval_set(ds: "datasets.Dataset", split: str, text_column: str = "auto") -> EvalSet:
     """Image-text pairs and their relevance for one split."""
+    text_column = resolve_text_column(ds, text_column)
     missing = [c for c in (*REQUIRED_COLUMNS, text_column) if c not in ds.column_names]
     if missing:
         raise ValueError(f"split {split!r} lacks column(s) {missing}; it has {ds.column_names}")

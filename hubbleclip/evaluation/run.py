@@ -110,7 +110,7 @@ def run_evaluation(cfg: EvalConfig, eval_set: EvalSet | None = None) -> dict:
         "schema_version": SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dataset": {"path": str(cfg.dataset), "split": cfg.split, "fingerprint": eval_set.fingerprint,
-                    "text_column": cfg.text_column, "n_images": eval_set.n_images, "n_texts": len(eval_set.texts),
+                    "text_column": eval_set.text_column, "n_images": eval_set.n_images, "n_texts": len(eval_set.texts),
                     "images_per_source": dict(sorted(Counter(eval_set.sources.tolist()).items())),
                     "texts_per_source": dict(sorted(Counter(eval_set.text_sources.tolist()).items()))},
         "settings": {"retrieval": asdict(cfg.retrieval), "zero_shot": asdict(cfg.zero_shot),

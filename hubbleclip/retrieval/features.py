@@ -19,7 +19,7 @@ FEATURES = (
     # text queries
     "bm25_names", "bm25_text", "bm25_names_rel", "bm25_text_rel",
     "clip_text", "clip_image", "clip_text_gap", "clip_image_gap",
-    "name_match", "name_overlap", "type_mention", "const_mention", "query_bright",
+    "name_match", "name_overlap", "query_names_object", "type_mention", "const_mention", "query_bright",
     # image queries
     "img_img", "img_text", "img_img_gap", "img_text_gap", "sep_to_best_log", "same_type_as_best",
     # the object
@@ -98,6 +98,8 @@ def text_query(index, encoder, text: str, n: int = 100) -> Query:
         if const not in consts:
             consts[const] = float(contains_phrase(tokens, cached_tokens(const)))
     X[:, col["name_match"]] = matches
+    # query-level: some candidate's name is in the query, so this is a name query
+    X[:, col["query_names_object"]] = max(matches, default=0.0)
     X[:, col["name_overlap"]] = overlaps
     X[:, col["type_mention"]] = [types[index.corpus.type[i]] for i in cand]
     X[:, col["const_mention"]] = [consts[index.corpus.constellation[i]] for i in cand]

@@ -14,7 +14,8 @@ same file):
   types with at most 700 objects.  Grade 5: that type within the limit; 4: up to 2 mag fainter;
   2: fainter or no magnitude.
 * **use_case** (8): the science use case of a type ("objects to study <use case>").  Grade 5: a
-  bright or well-known member; 4: other members.
+  bright or well-known member; 4: other members, and members of any type the use case names
+  outright ("interacting galaxies, galaxy groups" makes galaxy groups relevant).
 
 Unlisted objects have grade 1 (not relevant).  Every third query of each kind (by id) is
 ``split: "test"``, held out from training; the rest are ``"train"``.  Queries are reported as
@@ -37,7 +38,7 @@ from hubbleclip.data.text import USE_CASES
 from hubbleclip.io import atomic_write_json
 from hubbleclip.retrieval.corpus import Corpus
 from hubbleclip.retrieval.relevance import separation_arcsec
-from hubbleclip.retrieval.text import plural, type_family
+from hubbleclip.retrieval.text import plural, tokenize, type_family, type_mention
 
 FORMAT, VERSION = "hubbleclip-text-queries", 1
 SKIP_TYPES = {"galaxy", "other", "star", "nonexistent", "duplicate", "deep field source", "double star"}
@@ -154,10 +155,13 @@ def _use_case_queries(corpus: Corpus, rng: random.Random, members: dict[str, lis
     labels = sorted(t for t in members if t in USE_CASES and t not in SKIP_TYPES and 20 <= len(members[t]) <= 700)
     out = []
     for label in rng.sample(labels, min(COUNTS["use_case"], len(labels))):
-        judgments = {}
+        text = f"objects to study {USE_CASES[label]}"
+        tokens = tokenize(text)
+        # types the use case names outright ("... galaxy groups") are relevant too
+        judgments = {j: 4 for t, objs in members.items() if t != label and type_mention(tokens, t) == 1.0 for j in objs}
         for j in members[label]:
             judgments[j] = 5 if _famous(corpus, j) else 4
-        out.append(("use_case", f"objects to study {USE_CASES[label]}", judgments))
+        out.append(("use_case", text, judgments))
     return out
 
 

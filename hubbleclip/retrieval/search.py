@@ -62,7 +62,15 @@ def _finite_or_none(x) -> float | None:
 
 class Searcher:
     def __init__(self, index: RetrievalIndex, encoder, ranker=None, n_candidates: int = 100):
+        from threadpoolctl import ThreadpoolController
+
         self.index, self.encoder, self.ranker, self.n_candidates = index, encoder, ranker, n_candidates
+        # A query's matrix-vector products are small: extra BLAS threads only fight torch's OpenMP
+        # threads for the cores (measured: median query 24 ms -> 10 ms on 2 cores).
+        self._threads = ThreadpoolController()
+
+    def _one_blas_thread(self):
+        return self._threads.limit(limits=1, user_api="blas")
 
     @classmethod
     def open(cls, index_dir: str | Path, ranker_dir: str | Path | None = None, device: str = "cpu",
@@ -84,10 +92,12 @@ class Searcher:
                              "(\"bright planetary nebulae\"), or pass --image FILE")
         if len(text) > MAX_QUERY_CHARS:
             raise ValueError(f"query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}")
-        return text_query(self.index, self.encoder, text, self.n_candidates)
+        with self._one_blas_thread():
+            return text_query(self.index, self.encoder, text, self.n_candidates)
 
     def image(self, image) -> Query:
-        return image_query(self.index, self.encoder, image, self.n_candidates)
+        with self._one_blas_thread():
+            return image_query(self.index, self.encoder, image, self.n_candidates)
 
     def scores(self, query: Query) -> np.ndarray:
         """Scores of the query's candidates: the learned ranker's, or the fallback's."""

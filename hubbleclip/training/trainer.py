@@ -127,6 +127,15 @@ def validate(model, pairs, cfg: TrainConfig, accelerator) -> dict[str, float]:
             f"val_t2i_top{cfg.eval.top_k}": float(sums[5] / sums[2]), "val_pairs": int(sums[2])}
 
 
+def _report(step: int, val: dict, metrics, accelerator) -> None:
+    if not val:
+        return
+    if accelerator.is_main_process:
+        metrics.log(step=step, **val)
+    accelerator.log(val, step=step)
+    log.info("step %d validation: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in val.items()))
+
+
 def train(cfg: TrainConfig) -> dict:
     """Run (or resume) one training job; returns the final metrics."""
     from accelerate import Accelerator
@@ -193,6 +202,8 @@ def train(cfg: TrainConfig) -> dict:
     if main and not resume:
         metrics.log(step=0, event="start", trainable_params=n_train, total_params=n_total, processes=world,
                     train_pairs=len(train_pairs), val_pairs=len(val_pairs) if val_pairs else 0)
+    if val_pairs is not None and not resume:  # the starting point, to compare the fine-tuned numbers with
+        _report(0, validate(model, val_pairs, cfg, accelerator), metrics, accelerator)
 
     accum = cfg.optim.grad_accum_steps
     plan = BatchPlan(len(train_pairs), cfg.optim.batch_size, world, rank, cfg.seed, start=step * accum,
@@ -239,12 +250,8 @@ def train(cfg: TrainConfig) -> dict:
         if val_pairs is not None and (step % cfg.eval.every_steps == 0 or last):
             val = validate(model, val_pairs, cfg, accelerator)
             result.update(val)
-            if main and val:
-                metrics.log(step=step, **val)
-            accelerator.log(val, step=step)
-            if val:
-                log.info("step %d validation: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in val.items()))
-                best = min(best, val["val_loss"])
+            _report(step, val, metrics, accelerator)
+            best = min(best, val.get("val_loss", math.inf))
         if step % cfg.checkpoint.every_steps == 0 or last:
             rngs = gather_object([rng_state()])
             if main:

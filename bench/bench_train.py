@@ -1,0 +1,24 @@
+"""Training pairs/s of our trainer vs a minimal plain-PyTorch loop (same model, batch, data), and peak memory.
+
+    python bench/bench_train.py --data data/skyset              # lit-mini, batch 32 (target ratio >= 0.9)
+    python bench/bench_train.py --spec tiny-lit --steps 20      # quick check
+"""
+
+import argparse
+import json
+
+from hubbleclip.training.bench import run_bench
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--spec", default="lit-mini", help="model spec (default: lit-mini)")
+    p.add_argument("--data", default="data/skyset", help="saved skyset (default: data/skyset)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--steps", type=int, default=6, help="steps per loop, the first --warmup not timed")
+    p.add_argument("--warmup", type=int, default=1)
+    a = p.parse_args()
+    r = run_bench(a.spec, a.data, a.batch_size, a.steps, a.warmup)
+    print(json.dumps(r, indent=2))
+    print(f"ours {r['ours']['pairs_per_s']:.1f} pairs/s vs plain PyTorch {r['plain']['pairs_per_s']:.1f} pairs/s: "
+          f"ratio {r['ratio']:.3f} (target >= 0.90); peak RSS ours {r['ours']['peak_rss_mb']:.0f} MB, "
+          f"plain {r['plain']['peak_rss_mb']:.0f} MB")
