@@ -14,7 +14,7 @@ RUN ?= runs/demo
 .PHONY: install test demo debian-data skyset browser clean help
 
 help:
-	@echo "make demo   - create .venv, install, build the offline skyset, run the main job"
+	@echo "make demo   - create .venv, install, build the offline skyset, run the main job (runs/demo/REPORT.md)"
 	@echo "make test   - create .venv, install with test extras, run the test suite"
 
 $(VENV)/.installed: pyproject.toml
@@ -56,8 +56,9 @@ skyset: install debian-data
 	  --stellarium-dir $(DEBIAN_DATA)/root/usr/share/stellarium \
 	  --kstars-dir $(DEBIAN_DATA)/root/usr/share/doc/HTML/en/kstars
 
+# every stage is skipped when already done: a second `make demo` takes seconds
 demo: skyset
-	$(VENV)/bin/hubbleclip data info $(SKYSET)
+	$(VENV)/bin/hubbleclip demo --run_dir $(RUN) --skyset $(SKYSET)
 
 clean:
 	rm -rf $(VENV) runs

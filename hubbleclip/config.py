@@ -80,6 +80,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             (item_tp, *_) = typing.get_args(tp) or (Any,)
             if isinstance(value, str):
                 value = [v for v in value.split(",") if v != ""]
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = [value]   # `--sizes 10` (read as YAML: a number) means [10]
             if not isinstance(value, (list, tuple)):
                 raise ConfigError(f"{where}: expected a list, got {value!r}")
             items = [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]

@@ -59,9 +59,9 @@ def test_missing_file_and_bad_override(tmp_path):
 def test_cli_flags_and_saved_config_round_trip(tmp_path):
     parser = argparse.ArgumentParser()
     add_config_arguments(parser, Cfg)
-    args = parser.parse_args(["--optim.lr", "0.5", "--lock-image", "yes", "--steps", "7"])
+    args = parser.parse_args(["--optim.lr", "0.5", "--lock-image", "yes", "--steps", "7", "--optim.betas", "0.7"])
     cfg = config_from_args(args, Cfg)
-    assert (cfg.optim.lr, cfg.lock_image, cfg.steps) == (0.5, True, 7)
+    assert (cfg.optim.lr, cfg.lock_image, cfg.steps, cfg.optim.betas) == (0.5, True, 7, [0.7])
     save_config(cfg, tmp_path / "resolved.yaml")
     assert load_config(Cfg, tmp_path / "resolved.yaml") == cfg
     assert yaml.safe_load((tmp_path / "resolved.yaml").read_text())["optim"]["lr"] == 0.5

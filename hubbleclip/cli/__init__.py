@@ -49,7 +49,7 @@ def setup_logging(verbose: bool = False) -> None:
     handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
                         handlers=[handler], force=True)
-    for noisy in ("httpx", "urllib3", "PIL", "matplotlib", "datasets", "filelock", "fsspec"):
+    for noisy in ("httpx", "urllib3", "PIL", "matplotlib", "datasets", "filelock", "fsspec", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

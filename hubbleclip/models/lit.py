@@ -134,10 +134,17 @@ def build_lit(spec: str) -> LitModel:
     """``lit-mini`` (pretrained towers) or ``tiny-lit`` (tiny random towers, seeded)."""
     import timm
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
     if spec == "lit-mini":
-        text = AutoModel.from_pretrained(minilm_dir(), add_pooling_layer=False)
+        # the checkpoint's unused pooler weights would print a load report on every load
+        verbosity = transformers_logging.get_verbosity()
+        transformers_logging.set_verbosity_error()
+        try:
+            text = AutoModel.from_pretrained(minilm_dir(), add_pooling_layer=False)
+        finally:
+            transformers_logging.set_verbosity(verbosity)
         return LitModel(spec, efficientnet_lite0_imagenet(), "efficientnet_lite0", text, tokenizer,
                         embed_dim=256, image_size=224, max_length=128)
     with torch.random.fork_rng(devices=[]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -35,7 +36,10 @@ class Restriction:
 def _as_f32(a: np.ndarray):
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    with warnings.catch_warnings():
+        # a read-only memory map of the index: torch only reads it, and copying it per query would cost more
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
 
 def _sorted_topk(scores, k: int):

@@ -1,0 +1,11 @@
+"""The main job end to end (``hubbleclip demo`` / ``make demo``): build the skyset, caption a
+sample with the shipped LLM, fine-tune lit-mini, compare base vs fine-tuned, build and evaluate
+the object search engine, run similarity queries, then draw the paper figures and REPORT.md.
+
+Each stage writes into ``RUN_DIR/<stage>/`` and is skipped when already done (``--force`` redoes it).
+"""
+
+from hubbleclip.demo.config import DemoConfig
+from hubbleclip.demo.stages import STAGE_NAMES, run_demo
+
+__all__ = ["DemoConfig", "STAGE_NAMES", "run_demo"]

@@ -1,0 +1,63 @@
+"""Draw every paper figure from a demo run directory's results files."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def dataset_image_loader(dataset: str, split: str | None = None):
+    import datasets
+
+    dd = datasets.load_from_disk(dataset)
+
+    def load(item_or_row):
+        if isinstance(item_or_row, dict):
+            return dd[item_or_row["split"]][item_or_row["row"]]["image"]
+        return dd[split][item_or_row]["image"]
+    return load
+
+
+def make_all(run_dir: Path, out: Path) -> dict[str, list[Path]]:
+    """Figures whose inputs exist in ``run_dir``; a figure with missing inputs is skipped with a log line."""
+    from hubbleclip.figures import examples, rerank_bars, retrieval_curve, similarity, training_curves
+    from hubbleclip.io import MetricsLog
+
+    run_dir, out = Path(run_dir), Path(out)
+    figures: dict[str, list[Path]] = {}
+
+    def inputs(path: Path, name: str) -> bool:
+        if not path.is_file():
+            log.warning("figure %s skipped: %s does not exist (run its stage first)", name, path)
+        return path.is_file()
+
+    compare = run_dir / "compare" / "results.json"
+    if inputs(compare, "retrieval_curve"):
+        results = json.loads(compare.read_text())
+        subsets = next(iter(results["retrieval"]["models"].values()))["image_to_text"]
+        for subset in subsets:
+            name = "retrieval_curve" if subset == "all" else f"retrieval_curve_{subset}"
+            figures[name] = retrieval_curve.draw(results, out / name, subset=subset)
+    metrics = run_dir / "train" / "metrics.jsonl"
+    if inputs(metrics, "training_curves"):
+        figures["training_curves"] = training_curves.draw(MetricsLog(metrics).read(), out / "training_curves")
+    ex_path = run_dir / "compare" / "examples.json"
+    if inputs(ex_path, "image_to_text"):
+        ex = json.loads(ex_path.read_text())
+        load = dataset_image_loader(ex["dataset"], ex["split"])
+        figures["image_to_text"] = examples.image_to_text(ex, [load(i["row"]) for i in ex["images"]], out / "image_to_text")
+        figures["text_to_image"] = examples.text_to_image(ex, load, out / "text_to_image")
+    rerank = run_dir / "retrieval" / "rerank" / "results.json"
+    if inputs(rerank, "rerank"):
+        figures["rerank"] = rerank_bars.draw(json.loads(rerank.read_text()), out / "rerank")
+    sim = run_dir / "similarity" / "similar.json"
+    if inputs(sim, "similarity"):
+        data = json.loads(sim.read_text())
+        load = dataset_image_loader(data["dataset"])
+        for q in data["queries"]:
+            name = f"similarity_{q['query'].replace(' ', '_')}"
+            figures[name] = similarity.draw(q, load, out / name)
+    return figures
