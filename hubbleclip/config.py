@@ -149,7 +149,8 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         where = str(path)
     items = overrides.items() if isinstance(overrides, dict) else [_split_override(o) for o in overrides or []]
     for key, value in items:
-        _set_path(data, key, yaml.safe_load(value) if isinstance(value, str) else value)
+        # an empty value is the empty string (YAML would read it as null)
+        _set_path(data, key, yaml.safe_load(value) if isinstance(value, str) and value.strip() else value)
     return _from_dict(cls, data, where if path else "")
 
 

@@ -13,7 +13,7 @@ from hubbleclip.captions.check import caption_quality
 from hubbleclip.captions.config import CaptionsConfig
 from hubbleclip.captions.generate import RunSettings, caption_texts
 from hubbleclip.captions.pipeline import check_captions, default_cache, generate_captions
-from hubbleclip.captions.prompt import clean_text
+from hubbleclip.captions.prompt import chat_messages, clean_text
 from hubbleclip.captions.schema import CaptionSummary, format_caption, parse_caption, parse_output
 from hubbleclip.captions.tokens import clip_token_count, fits_clip
 
@@ -198,3 +198,23 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert "'text'" in capsys.readouterr().err
     assert main(["captions", "generate", "--dataset", str(tmp_path / "x.jsonl"), "--model", "gguf:/no/such.gguf"]) == 2
     assert main(["captions", "generate", "--dataset", str(bad), "--model", "nonsense"]) == 2
+
+
+def test_shipped_smollm2_through_outlines_writes_schema_captions(tmp_path):
+    """The real default path: SmolLM2-135M GGUF via transformers, constrained by outlines."""
+    from hubbleclip.captions.backends import load_backend
+
+    texts = ["The Ring Nebula is a planetary nebula: a shell of ionized gas ejected by a dying star, "
+             "used to study the late stages of stellar evolution.",
+             "A barred spiral galaxy with dust lanes and star-forming regions along its spiral arms."]
+    backend = load_backend("smollm2")
+    raw = backend.generate([chat_messages(t) for t in texts], attempt=0)
+    assert len(raw) == 2
+    for out in map(json.loads, raw):          # constrained by the JSON schema: always this shape
+        assert set(out) == {"objects_and_phenomena", "science_use_cases"}
+        assert all(1 <= len(v) <= 3 and all(isinstance(x, str) for x in v) for v in out.values())
+    results, stats = caption_texts(texts, CaptionCache(tmp_path / "c.jsonl"), backend, RunSettings(batch_size=2))
+    assert stats.generated + stats.failed == 2 and stats.generated >= 1
+    for record in results.values():
+        if record["status"] == "ok":
+            assert CAPTION_RE.match(record["caption"]), record["caption"]

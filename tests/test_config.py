@@ -32,6 +32,7 @@ def test_defaults_yaml_and_overrides_merge_in_order(tmp_path):
     path.write_text("steps: 20\noptim:\n  lr: 1.0e-5\n")
     cfg = load_config(Cfg, path, ["optim.betas=0.8,0.9", "lock_image=true", "note=hello"])
     assert cfg == Cfg(steps=20, lock_image=True, note="hello", optim=Optim(lr=1e-5, betas=[0.8, 0.9]))
+    assert load_config(Cfg, None, {"name": "", "note": ""}) == Cfg(name="", note=None)   # "" stays a string
 
 
 @pytest.mark.parametrize("text, message", [

@@ -288,3 +288,13 @@ def test_folder_errors_name_the_line_and_write_nothing(tmp_path, lines, message)
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         archives.build("folder", tmp_path / "mine", None, [f"images={folder}"])
     assert not (tmp_path / "mine").exists()
+
+
+def test_other_sources_refuse_skyset_flags_and_default_to_their_own_dir(tmp_path, capsys, monkeypatch):
+    folder = _user_folder(tmp_path, ["file,caption", "m31.png,spiral galaxy; galaxy evolution"])
+    assert main(["data", "build", "--source", "folder", "--set", f"images={folder}", "--seed", "3"]) == 2
+    assert "--seed is a skyset option; for --source folder use --set KEY=VALUE" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "build", "--source", "folder", "--set", f"images={folder}"]) == 0
+    assert "wrote data/folder: 1 rows" in capsys.readouterr().out
+    assert (tmp_path / "data" / "folder" / "dataset_dict.json").is_file()

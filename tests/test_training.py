@@ -245,3 +245,17 @@ def test_bad_settings_are_rejected(tiny_skyset, tmp_path):
 def test_cli_help_lists_config_fields():
     out = subprocess.run([sys.executable, str(REPO / "training/train.py"), "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--freeze.unlock_text_blocks" in out.stdout and "--optim.schedule" in out.stdout
+
+
+def test_model_shorthand_overrides_the_config_file(tiny_skyset, tmp_path, capsys):
+    """The README's real-CLIP command: --model is --model.spec, and offline it fails in one clear line."""
+    from hubbleclip.cli import build_parser, main
+    from hubbleclip.config import config_from_args
+
+    argv = ["train", "--config", str(REPO / "training/configs/vitb32-paperclip.yaml"), "--model", "tiny-open_clip"]
+    cfg = config_from_args(build_parser().parse_args(argv), TrainConfig)
+    assert cfg.model.spec == "tiny-open_clip" and cfg.optim.lr == 1e-5 and cfg.optim.warmup_steps == 2000
+    assert main(["train", "--config", str(REPO / "training/configs/vitb32-paperclip.yaml"),
+                 "--model", "open_clip:ViT-B-32@openai", "--data.path", tiny_skyset,
+                 "--run_dir", str(tmp_path / "run")]) == 2
+    assert "pass it as a file: --model.spec open_clip:ViT-B-32@/path/to/checkpoint.bin" in capsys.readouterr().err

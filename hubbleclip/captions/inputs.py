@@ -68,18 +68,10 @@ def write_table(path: str | Path, rows: list[dict[str, Any]]) -> Path:
 # --- datasets -----------------------------------------------------------------------------------
 
 def load_dataset_dict(path: str | Path):
-    import datasets
+    from hubbleclip.data.info import load_dataset_dict as load
 
-    path = Path(path)
-    if not (path / "dataset_dict.json").is_file():
-        raise FileNotFoundError(f"{path}: not a saved DatasetDict (no dataset_dict.json); "
-                                f"build one with `hubbleclip data build` or pass a .csv/.jsonl of id,text")
-    dd = datasets.load_from_disk(str(path))
-    for split, ds in dd.items():
-        missing = {"text", "caption"} - set(ds.column_names)
-        if missing:
-            raise ValueError(f"{path} split {split}: missing column(s) {sorted(missing)}")
-    return dd
+    return load(path, ("text", "caption"),
+                hint="build one with `hubbleclip data build` or pass a .csv/.jsonl of id,text")
 
 
 def dataset_texts(dd) -> list[str]:

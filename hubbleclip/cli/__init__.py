@@ -1,4 +1,4 @@
-"""The ``hubbleclip`` command line.
+"""hubbleclip: CLIP-style models that connect astronomical images with language.
 
 Each area owns one module here with a ``register(subparsers)`` function that adds its
 subcommands and sets ``func`` on each parser.  Modules import heavy libraries (torch, datasets)

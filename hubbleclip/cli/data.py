@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--source", default="skyset", choices=["skyset", "hst", "simbad", "galaxy10", "folder"],
                        help="what to build (default: skyset)")
     build.add_argument("--force", action="store_true", help="replace an existing output directory")
-    build.add_argument("--archive-config", default=None, help="YAML config for a non-skyset source")
+    build.add_argument("--archive-config", default=None, help="YAML config for a non-skyset source "
+                       "(its output defaults to data/SOURCE)")
     build.add_argument("--set", dest="archive_overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="set a non-skyset source's config field, e.g. images=DIR (repeatable)")
     add_config_arguments(build, SkysetConfig)
@@ -35,18 +36,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_build(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from hubbleclip.cli import UserError
     from hubbleclip.config import config_from_args
     from hubbleclip.data.build import SkysetConfig, build_skyset
 
-    cfg = config_from_args(args, SkysetConfig)
     if args.source != "skyset":
         from hubbleclip import archives
 
-        report = archives.build(args.source, Path(cfg.out), args.archive_config, args.archive_overrides, args.force)
+        skyset_flags = sorted(k[len("cfg__"):] for k, v in vars(args).items()
+                              if k.startswith("cfg__") and k != "cfg__out" and v is not None)
+        if skyset_flags or args.config:
+            raise UserError(f"--{(skyset_flags or ['config'])[0]} is a skyset option; for --source {args.source} "
+                            "use --set KEY=VALUE or --archive-config FILE")
+        out = Path(args.cfg__out or f"data/{args.source}")   # never the skyset's default
+        report = archives.build(args.source, out, args.archive_config, args.archive_overrides, args.force)
     else:
+        cfg = config_from_args(args, SkysetConfig)
+        out = Path(cfg.out)
         report = build_skyset(cfg, overwrite=args.force)
-    print(f"wrote {cfg.out}: {report['rows']} rows, {report['images']} images, {report['objects']} objects; "
-          f"splits {report['splits']}; skipped images: {len(report.get('skipped_images', []))}"
+    skipped = report.get("skipped_count", len(report.get("skipped_images", [])))
+    print(f"wrote {out}: {report['rows']} rows, {report['images']} images, {report['objects']} objects; "
+          f"splits {report['splits']}; skipped: {skipped}"
           + (f"; {report['timings_s']['total']} s" if "total" in report.get("timings_s", {}) else ""))
     for name, hint in report.get("missing_sources", {}).items():
         print(f"  missing {name}: {hint}")

@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "`accelerate launch --num_processes N [--cpu] training/train.py` for several "
                                    "processes. Writes RUN_DIR/{config.yaml,metrics.jsonl,tensorboard,checkpoints,export}.")
     add_config_arguments(p, TrainConfig)
+    p.add_argument("--model", dest="cfg__model.spec", default=None, metavar="SPEC",
+                   help="shorthand for --model.spec, e.g. open_clip:ViT-B-32@openai")
     p.set_defaults(func=run_train)
 
 

@@ -276,8 +276,9 @@ def save_skyset(rows: list[dict], out_dir: str | Path, report: dict | None = Non
     }
     if config is not None:
         counts["config"] = to_dict(config)
+    # from_dict, not from_list: an empty split (few objects) must still carry every column
     dd = datasets.DatasetDict({
-        s: datasets.Dataset.from_list([{c: r[c] for c in COLUMNS} for r, sp in zip(rows, splits) if sp == s],
+        s: datasets.Dataset.from_dict({c: [r[c] for r, sp in zip(rows, splits) if sp == s] for c in COLUMNS},
                                       features=FEATURES)
         for s in SPLITS})
     full_report = {**(report or {}), **counts}

@@ -7,14 +7,21 @@ from collections import Counter
 from pathlib import Path
 
 
-def load_dataset_dict(path: str | Path):
-    """Load a DatasetDict saved with save_to_disk, with a clear error when it is not one."""
+def load_dataset_dict(path: str | Path, required_columns: tuple[str, ...] = (),
+                      hint: str = "build one with `hubbleclip data build`"):
+    """Load a DatasetDict saved with save_to_disk, with a clear error when it is not one or a
+    split lacks one of ``required_columns``."""
     import datasets
 
     path = Path(path)
     if not (path / "dataset_dict.json").is_file():
-        raise FileNotFoundError(f"{path}: not a saved dataset (no dataset_dict.json); build one with `hubbleclip data build`")
-    return datasets.load_from_disk(str(path))
+        raise FileNotFoundError(f"{path}: not a saved dataset (no dataset_dict.json); {hint}")
+    dd = datasets.load_from_disk(str(path))
+    for split, ds in dd.items():
+        missing = sorted(set(required_columns) - set(ds.column_names))
+        if missing:
+            raise ValueError(f"{path} split {split}: missing column(s) {missing}")
+    return dd
 
 
 def summarize(path: str | Path, examples: int = 3) -> dict:

@@ -5,8 +5,16 @@ random-init configs of each for tests.  ``embed_images`` / ``embed_texts`` retur
 numpy arrays for search and evaluation.
 """
 
-from hubbleclip.models.base import ClipModel, Tower
-from hubbleclip.models.embed import embed_images, embed_texts
-from hubbleclip.models.loader import SPEC_HELP, load_model
+import importlib
+
+from hubbleclip.models.specs import SPEC_HELP
 
 __all__ = ["ClipModel", "Tower", "load_model", "embed_images", "embed_texts", "SPEC_HELP"]
+# torch is imported on first use, so that importing a config (e.g. for --help) stays fast
+_LAZY = {"ClipModel": "base", "Tower": "base", "load_model": "loader", "embed_images": "embed", "embed_texts": "embed"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"hubbleclip.models.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'hubbleclip.models' has no attribute {name!r}")

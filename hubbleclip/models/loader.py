@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hubbleclip.models.base import META_FILE, ClipModel
-
-SPEC_HELP = ("lit-mini (offline default), tiny-lit, tiny-open_clip, tiny-hf, open_clip:ARCH@TAG, "
-             "open_clip:ARCH@/path/ckpt.pt, hf:ID_OR_DIR, or a directory saved by ClipModel.save (RUN/export)")
+from hubbleclip.models.specs import SPEC_HELP
 
 
 def load_model(spec: str | Path, device: str = "cpu") -> ClipModel:

@@ -97,7 +97,7 @@ def text_eval_queries(searcher, queries) -> list[EvalQuery]:
 
 
 def image_eval_queries(searcher, cfg: RerankConfig) -> list[EvalQuery]:
-    from hubbleclip.retrieval.index import load_dataset_dict
+    from hubbleclip.data.info import load_dataset_dict
 
     index, corpus = searcher.index, searcher.index.corpus
     dsd = load_dataset_dict(index.manifest["dataset"])

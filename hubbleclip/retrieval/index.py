@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.data.info import load_dataset_dict
 from hubbleclip.io import atomic_directory, atomic_write_json
 from hubbleclip.retrieval.bm25 import BM25Field
 from hubbleclip.retrieval.config import IndexConfig
@@ -49,21 +50,6 @@ class IndexFormatError(ValueError):
 def dataset_fingerprint(dsd) -> str:
     parts = "".join(f"{split}:{dsd[split]._fingerprint}:{dsd[split].num_rows};" for split in sorted(dsd))
     return hashlib.sha256(parts.encode()).hexdigest()[:16]
-
-
-def load_dataset_dict(path: str | Path):
-    import datasets
-
-    path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: dataset directory not found (build one with `hubbleclip data build`)")
-    try:
-        dsd = datasets.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError) as exc:
-        raise ValueError(f"{path}: not a dataset saved with save_to_disk ({exc})") from exc
-    if not isinstance(dsd, datasets.DatasetDict):
-        raise ValueError(f"{path}: expected a DatasetDict with train/val/test splits, got a single Dataset")
-    return dsd
 
 
 def _object_images(dsd, corpus: Corpus):

@@ -213,7 +213,8 @@ def make_queries_file(dataset: str | Path, out: str | Path | None = None, seed: 
                       include_stars: bool = True) -> tuple[Path, list[TextQuery]]:
     """Regenerate the query file from a skyset (plus the named stars), as the index corpus sees it."""
     from hubbleclip.retrieval.corpus import corpus_from_dataset
-    from hubbleclip.retrieval.index import dataset_fingerprint, load_dataset_dict
+    from hubbleclip.data.info import load_dataset_dict
+    from hubbleclip.retrieval.index import dataset_fingerprint
 
     dsd = load_dataset_dict(dataset)
     queries = generate_queries(corpus_from_dataset(dsd, include_stars=include_stars), seed)

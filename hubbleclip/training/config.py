@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hubbleclip.models.loader import SPEC_HELP
-from hubbleclip.transforms import AugmentConfig
+from hubbleclip.augment import AugmentConfig
+from hubbleclip.models.specs import SPEC_HELP
 
 
 @dataclass
