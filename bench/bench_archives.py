@@ -18,7 +18,7 @@ from tests.fake_services import FakeServices
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=600, help="objects fetched by the concurrent builder")
     parser.add_argument("--baseline-objects", type=int, default=20, help="objects fetched by the sequential baseline")
     parser.add_argument("--scale", type=float, default=10.0, help="time compression (latencies / scale, rates x scale)")

@@ -9,7 +9,7 @@ import json
 from hubbleclip.captions.benchmark import benchmark
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="data/skyset", help="dataset dir or .csv/.jsonl of id,text")
     parser.add_argument("--model", default="smollm2", help="caption model spec")
     parser.add_argument("--n", type=int, default=16, help="texts per batch-size run")

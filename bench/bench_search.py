@@ -14,7 +14,7 @@ from hubbleclip.retrieval.bench import bench_search
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", default="runs/index", help="index directory (hubbleclip index build)")
     parser.add_argument("--queries", default=None, help="text query file (default: the packaged one)")
     parser.add_argument("--repeats", type=int, default=3, help="passes over the query file")

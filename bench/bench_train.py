@@ -10,7 +10,7 @@ import json
 from hubbleclip.training.bench import run_bench
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--spec", default="lit-mini", help="model spec (default: lit-mini)")
     p.add_argument("--data", default="data/skyset", help="saved skyset (default: data/skyset)")
     p.add_argument("--batch-size", type=int, default=32)

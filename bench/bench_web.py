@@ -16,7 +16,7 @@ from hubbleclip.web.loadcheck import LoadConfig, run_load_check
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, LoadConfig)
     report = run_load_check(config_from_args(parser.parse_args(), LoadConfig))
     for name in ("direct", "one_client", "load"):

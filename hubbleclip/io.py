@@ -127,3 +127,17 @@ def setup_run_dir(run_dir: str | Path, config: Any | None = None, log_name: str 
     else:
         handler.close()
     return run_dir
+
+
+@contextlib.contextmanager
+def scoped_run_logs() -> Iterator[None]:
+    """Detach, on exit, the run-directory log files that jobs inside the block attached, so that one
+    process running several jobs (the demo) does not keep writing one job's log into the next."""
+    root = logging.getLogger("hubbleclip")
+    before = set(root.handlers)
+    try:
+        yield
+    finally:
+        for handler in set(root.handlers) - before:
+            root.removeHandler(handler)
+            handler.close()

@@ -47,6 +47,7 @@ def test_openngc_drops_duplicates_and_describes(catalog):
     text = openngc.describe(m51)
     assert "SABb" in text and "Canes Venatici" in text and "V 8.36" in text and "13:29:5" in text
     assert openngc.caption(m51).startswith("large bright spiral galaxy SABb in Canes Venatici; ")
+    assert catalog["NGC6611"].constellation == "Serpens"   # M16; OpenNGC writes Se2 (Serpens Cauda)
 
 
 def test_display_name():

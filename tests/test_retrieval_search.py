@@ -150,3 +150,12 @@ def test_ranker_save_load_round_trip(rerank_results, index_dir, tmp_path):
     (tmp_path / "copy" / "ranker.json").write_text(json.dumps({**meta, "features": meta["features"][:-1]}))
     with pytest.raises(ValueError, match="retrain"):
         Ranker.load(tmp_path / "copy")
+
+
+def test_index_records_a_relative_model_dir_as_absolute(tmp_path, monkeypatch):
+    from hubbleclip.retrieval.index import _portable_spec
+
+    (tmp_path / "runs" / "export").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert _portable_spec("runs/export") == str(tmp_path / "runs" / "export")
+    assert _portable_spec("lit-mini") == "lit-mini" and _portable_spec("open_clip:ViT-B-32@openai") == "open_clip:ViT-B-32@openai"

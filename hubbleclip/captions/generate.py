@@ -147,8 +147,9 @@ def _run(todo, executor, cache, name, prompt_key, settings, results, stats, star
     while queue or pending:
         while queue and len(pending) < in_flight:
             batch, attempt = queue.popleft()
+            t0 = time.perf_counter()   # before submit: in-process, submit runs the generation itself
             future = executor.submit(_worker_generate, [chat_messages(t) for t in batch], attempt)
-            pending[future] = (batch, attempt, time.perf_counter())
+            pending[future] = (batch, attempt, t0)
         done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
         for future in done:
             batch, attempt, t0 = pending.pop(future)

@@ -128,6 +128,7 @@ def run_similar(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hubbleclip.cli import UserError
+    from hubbleclip.similarity.contact_sheet import similar_sheet
     from hubbleclip.similarity.index import load_index
     from hubbleclip.similarity.search import find_similar
 
@@ -148,7 +149,7 @@ def run_similar(args: argparse.Namespace) -> int:
     if sheet is None:
         sheet = f"runs/similar/{re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(args.query).stem or args.query)}.png"
     if sheet:
-        report["sheet"] = str(_write_sheet(index, result, args.query, sheet))
+        report["sheet"] = str(similar_sheet(index, result, sheet))
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -162,22 +163,3 @@ def run_similar(args: argparse.Namespace) -> int:
     if sheet:
         print(f"contact sheet: {report['sheet']}")
     return 0
-
-
-def _write_sheet(index, result, query: str, path: str):
-    from PIL import Image
-
-    from hubbleclip.similarity.contact_sheet import contact_sheet
-
-    items = index.items
-    head = [(Image.open(query), "query (file)")] if result.query_row is None else []
-    head += [(index.image(r), ("query\n" if r == result.query_row else "selected\n") + items[r]["id"])
-             for r in result.selected]
-    rows = [("query and selection", head),
-            ("nearest images", [(index.image(i), f"{items[i]['id']}\n{s:.3f} {items[i]['type']}")
-                                for i, s in result.neighbours])]
-    if result.clusters:
-        rows.append(("quick select: cluster representatives (size)",
-                     [(index.image(c.representative), f"{items[c.representative]['id']}\n{c.size} images")
-                      for c in result.clusters]))
-    return contact_sheet(rows, path)

@@ -82,8 +82,13 @@ def constellation_names() -> dict[str, str]:
     return out
 
 
+# OpenNGC splits Serpens into its two parts, which the IAU table lists as one constellation
+_SERPENS_PARTS = {"Se1": "Ser", "Se2": "Ser"}
+
+
 def constellation_name(abbr: str | None) -> str:
-    return constellation_names().get(abbr or "", abbr or "")
+    abbr = _SERPENS_PARTS.get(abbr or "", abbr or "")
+    return constellation_names().get(abbr, abbr)
 
 
 def sexagesimal(ra_deg: float, dec_deg: float) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubbleclip.io import atomic_write_json
+from hubbleclip.io import atomic_write_json, scoped_run_logs
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,8 @@ def run_stages(stages: list[Stage], run_dir: Path, only: list[str] | None = None
         out.mkdir(parents=True, exist_ok=True)
         done_file(run_dir, stage.name).unlink(missing_ok=True)   # a redo killed midway is not "done"
         t = time.perf_counter()
-        outputs = stage.run(out)
+        with scoped_run_logs():
+            outputs = stage.run(out)
         seconds = time.perf_counter() - t
         atomic_write_json(done_file(run_dir, stage.name), {"outputs": outputs, "seconds": seconds, "finished": time.time()})
         console.print(f"[green]✓ {stage.name}[/green] in {seconds:.1f} s")

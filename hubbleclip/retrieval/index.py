@@ -52,6 +52,12 @@ def dataset_fingerprint(dsd) -> str:
     return hashlib.sha256(parts.encode()).hexdigest()[:16]
 
 
+def _portable_spec(spec: str) -> str:
+    """A model directory given relative to the working directory is stored absolute, so that the
+    index opens from anywhere; named specs (lit-mini, open_clip:..., hf:...) stay as they are."""
+    return str(Path(spec).resolve()) if Path(spec).is_dir() else spec
+
+
 def _object_images(dsd, corpus: Corpus):
     """Every object image as RGB PIL, in corpus order, with the corpus index of its object."""
     owners = [i for i, rows in enumerate(corpus.image_rows) for _ in rows]
@@ -109,7 +115,7 @@ def build_index(cfg: IndexConfig, encoder=None) -> Path:
         BM25Field.build(tokenize_many(corpus.bm25_names())).save(tmp / "bm25_names")
         BM25Field.build(tokenize_many(corpus.bm25_texts())).save(tmp / "bm25_text")
         atomic_write_json(tmp / MANIFEST, {
-            "format": FORMAT, "version": VERSION, "model_spec": encoder.spec, "embed_dim": int(emb_text.shape[1]),
+            "format": FORMAT, "version": VERSION, "model_spec": _portable_spec(encoder.spec), "embed_dim": int(emb_text.shape[1]),
             "dataset": str(Path(cfg.dataset).resolve()), "dataset_fingerprint": dataset_fingerprint(dsd),
             "n_objects": len(corpus), "n_with_image": int(arrays["has_image"].sum()),
             "include_stars": cfg.include_stars, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

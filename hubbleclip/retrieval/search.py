@@ -56,8 +56,9 @@ class SearchResult:
 
 
 def _finite_or_none(x) -> float | None:
+    """Catalog values are float32: round away the widening noise (8.8 -> 8.800000190734863)."""
     x = float(x)
-    return x if math.isfinite(x) else None
+    return round(x, 4) if math.isfinite(x) else None
 
 
 class Searcher:

@@ -45,3 +45,20 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
     while text and draw.textlength(text, font=font) > width:
         text = text[:-2] + "…" if len(text) > 2 else ""
     return text
+
+
+def similar_sheet(index, result, out: str | Path) -> Path:
+    """The contact sheet of one ``find_similar`` result: query and selection, nearest images, and
+    the quick-select cluster representatives."""
+    items = index.items
+    head = [(result.query_image, "query (file)")] if result.query_row is None else []
+    head += [(index.image(r), ("query\n" if r == result.query_row else "selected\n") + items[r]["id"])
+             for r in result.selected]
+    rows = [("query and selection", head),
+            ("nearest images", [(index.image(i), f"{items[i]['id']}\n{s:.3f} {items[i]['type']}")
+                                for i, s in result.neighbours])]
+    if result.clusters:
+        rows.append(("quick select: cluster representatives (size)",
+                     [(index.image(c.representative), f"{items[c.representative]['id']}\n{c.size} images")
+                      for c in result.clusters]))
+    return contact_sheet(rows, out)

@@ -27,6 +27,8 @@ def _view_augment() -> AugmentConfig:
 
 @dataclass
 class SimilarityEvalConfig:
+    """Label precision@10, mAP@100 and mini-search loose accuracy of encoders on FIRST images."""
+
     dataset: str = field(default="data/skyset", metadata={"help": "saved dataset (skyset)"})
     splits: list[str] = field(default_factory=lambda: ["test"], metadata={"help": "splits whose images are evaluated"})
     sources: list[str] = field(default_factory=lambda: ["first"], metadata={"help": "image sources (labels = type)"})

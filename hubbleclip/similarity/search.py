@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,7 @@ class SimilarResult:
     selected: list[int]                # index rows combined with the query
     neighbours: list[tuple[int, float]]
     clusters: list[Cluster] = field(default_factory=list)
+    query_image: Any = None            # the decoded query file (None for an index query)
 
 
 def find_similar(index: SimilarityIndex, query: str, *, select: list[str] = (), k: int = 20,
@@ -29,20 +31,22 @@ def find_similar(index: SimilarityIndex, query: str, *, select: list[str] = (), 
                  seed: int = 0) -> SimilarResult:
     """``query`` is an index id/object name or an image file (embedded with the index's encoder)."""
     rows = [index.find(s) for s in select]
-    extra, query_row = None, None
-    if Path(query).is_file():
+    extra, query_row, query_image = None, None, None
+    is_file = Path(query).is_file()
+    if restrict and is_file:   # checked before paying for the encoder
+        raise ValueError("--restrict needs a query from the index (its class decides the compatible ones)")
+    if is_file:
         from PIL import Image
 
         from hubbleclip.similarity.encoders import load_encoder
 
-        extra = load_encoder(index.meta["encoder"]).embed([Image.open(query).convert("RGB")])
+        query_image = Image.open(query).convert("RGB")
+        extra = load_encoder(index.meta["encoder"]).embed([query_image])
     else:
         query_row = index.find(query)
         rows = [query_row, *rows]
     restriction = group = None
     if restrict:
-        if query_row is None:
-            raise ValueError("--restrict needs a query from the index (its class decides the compatible ones)")
         restriction, groups = build_restriction(index.types(), load_table(table))
         group = groups[index.items[query_row]["type"]]
     emb = index.vectors()
@@ -54,4 +58,4 @@ def find_similar(index: SimilarityIndex, query: str, *, select: list[str] = (), 
     if n_clusters and len(found) >= n_clusters:
         clusters = quick_select(emb, np.array([i for i, _ in found]), n_clusters=n_clusters,
                                 n_members=n_members, seed=seed)
-    return SimilarResult(query, query_row, rows, found[:k], clusters)
+    return SimilarResult(query, query_row, rows, found[:k], clusters, query_image)

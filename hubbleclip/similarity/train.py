@@ -43,6 +43,8 @@ class OptimConfig:
 
 @dataclass
 class SimCLRConfig:
+    """Self-supervised image encoder training: SimCLR NT-Xent or GalaxIDNet's pair loss."""
+
     run_dir: str = field(default="runs/simclr", metadata={"help": "output directory"})
     loss: str = field(default="ntxent", metadata={"help": "ntxent (SimCLR) or pair (GalaxIDNet margin contrastive)"})
     temperature: float = field(default=0.1, metadata={"help": "NT-Xent temperature"})

@@ -18,8 +18,15 @@ class TransformersBackend:
 
         kwargs = {"gguf_file": gguf_file} if gguf_file else {}
         # local_files_only: nothing is downloaded at run time, whatever HF_HUB_OFFLINE says
-        tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=True, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(model_id, local_files_only=True, dtype=torch.float32, **kwargs)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=True, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(model_id, local_files_only=True, dtype=torch.float32, **kwargs)
+        except OSError as exc:
+            from hubbleclip.cli import UserError
+
+            raise UserError(f"--model {model_id}: not a local model directory or a model in the Hugging Face "
+                            f"cache ({type(exc).__name__}); download it first (e.g. `hf download {model_id}`) "
+                            "or pass its directory") from None
         model.eval()
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
