@@ -1,7 +1,8 @@
 """Fine-tune a CLIP-style model: the same job as `hubbleclip train`.
 
     python training/train.py --config training/configs/lit-mini-skyset.yaml
-    accelerate launch --num_processes 2 --cpu training/train.py --config training/configs/lit-mini-skyset.yaml
+    accelerate launch --multi_gpu --num_processes 2 training/train.py --config training/configs/lit-mini-skyset.yaml
+    (--multi_gpu also on a CPU: it selects the multi-process launcher, gloo without GPUs)
 """
 
 import sys

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("train", help="fine-tune a CLIP-style model on image-text pairs",
                        description="Contrastive fine-tuning under Accelerate. Run it with python, or with "
-                                   "`accelerate launch --num_processes N [--cpu] training/train.py` for several "
+                                   "`accelerate launch --multi_gpu --num_processes N training/train.py` for several "
                                    "processes. Writes RUN_DIR/{config.yaml,metrics.jsonl,tensorboard,checkpoints,export}.")
     add_config_arguments(p, TrainConfig)
     p.add_argument("--model", dest="cfg__model.spec", default=None, metavar="SPEC",
@@ -31,5 +32,6 @@ def run_train(args: argparse.Namespace) -> int:
     transformers.utils.logging.disable_progress_bar()
     cfg = config_from_args(args, TrainConfig)
     result = train(cfg)
-    print(json.dumps({"run_dir": cfg.run_dir, **result}))
+    if int(os.environ.get("RANK", "0")) == 0:   # one summary line, not one per process
+        print(json.dumps({"run_dir": cfg.run_dir, **result}))
     return 0

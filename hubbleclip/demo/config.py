@@ -14,7 +14,7 @@ class DemoConfig:
     stellarium_dir: str | None = field(default=None, metadata={"help": "Stellarium data dir for the skyset build"})
     kstars_dir: str | None = field(default=None, metadata={"help": "KStars AstroInfo dir for the skyset build"})
     caption_model: str = field(default="smollm2", metadata={"help": "LLM for the caption stage"})
-    caption_limit: int = field(default=48, metadata={"help": "distinct texts captioned by the LLM"})
+    caption_limit: int = field(default=96, metadata={"help": "distinct texts captioned by the LLM"})
     train_config: str = field(default="training/configs/lit-mini-skyset.yaml",
                               metadata={"help": "training config of the fine-tuning stage"})
     base_model: str = field(default="lit-mini", metadata={"help": "the base model (what is fine-tuned)"})

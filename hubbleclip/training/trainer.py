@@ -1,10 +1,11 @@
 """The training loop, under Hugging Face Accelerate.
 
 The same code runs as ``python training/train.py`` (one process) and under
-``accelerate launch --num_processes N [--cpu] training/train.py`` (CPU gloo, one or many GPUs,
+``accelerate launch --multi_gpu --num_processes N training/train.py`` (gloo on CPU, NCCL on GPUs,
 bf16/fp16).  A global batch of ``optim.batch_size`` pairs is split evenly over the processes and
 the loss is the global batch's (see :mod:`hubbleclip.training.losses`), so N processes follow the
-same trajectory as one.
+same trajectory as one, except where a trained tower has BatchNorm: its batch statistics are
+per process, as in plain DDP.
 """
 
 from __future__ import annotations
