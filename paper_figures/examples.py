@@ -4,18 +4,14 @@
 """
 
 import argparse
-import json
 from pathlib import Path
 
-from hubbleclip.figures import examples
-from hubbleclip.figures.make_all import dataset_image_loader
+from hubbleclip.figures.make_all import example_figures
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("examples", help="examples.json written by the demo's compare stage")
+    parser.add_argument("examples", type=Path, help="examples.json written by the demo's compare stage")
     parser.add_argument("--out-dir", type=Path, default=Path("."))
     args = parser.parse_args()
-    ex = json.loads(Path(args.examples).read_text())
-    load = dataset_image_loader(ex["dataset"], ex["split"])
-    print(examples.image_to_text(ex, [load(i["row"]) for i in ex["images"]], args.out_dir / "image_to_text"))
-    print(examples.text_to_image(ex, load, args.out_dir / "text_to_image"))
+    for paths in example_figures(args.examples, args.out_dir).values():
+        print(*paths)

@@ -159,3 +159,19 @@ def test_second_run_skips_everything_and_force_redoes_one_stage(demo_run, capsys
 def test_demo_refuses_unknown_stages(tmp_path, capsys):
     assert main(["demo", "--run_dir", str(tmp_path / "r"), "--stages", "skyset,nope"]) == 2
     assert "unknown stage(s) ['nope']" in capsys.readouterr().err
+
+
+def test_paper_figure_scripts_redraw_from_saved_results(demo_run, tmp_path):
+    import subprocess
+    import sys
+
+    run_dir, _ = demo_run
+    repo = Path(__file__).resolve().parents[1]
+    scripts = [["paper_figures/examples.py", str(run_dir / "compare" / "examples.json"), "--out-dir", str(tmp_path)],
+               ["paper_figures/rerank.py", str(run_dir / "retrieval" / "rerank" / "results.json"),
+                "--out", str(tmp_path / "rerank")]]
+    for script in scripts:
+        done = subprocess.run([sys.executable, str(repo / script[0]), *script[1:]], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    assert {p.name for p in tmp_path.iterdir()} == {f"{n}.{e}" for n in ("image_to_text", "text_to_image", "rerank")
+                                                     for e in ("png", "pdf")}

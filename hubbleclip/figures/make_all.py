@@ -23,7 +23,7 @@ def dataset_image_loader(dataset: str, split: str | None = None):
 
 def make_all(run_dir: Path, out: Path) -> dict[str, list[Path]]:
     """Figures whose inputs exist in ``run_dir``; a figure with missing inputs is skipped with a log line."""
-    from hubbleclip.figures import examples, rerank_bars, retrieval_curve, similarity, training_curves
+    from hubbleclip.figures import rerank_bars, retrieval_curve, training_curves
     from hubbleclip.io import MetricsLog
 
     run_dir, out = Path(run_dir), Path(out)
@@ -46,18 +46,34 @@ def make_all(run_dir: Path, out: Path) -> dict[str, list[Path]]:
         figures["training_curves"] = training_curves.draw(MetricsLog(metrics).read(), out / "training_curves")
     ex_path = run_dir / "compare" / "examples.json"
     if inputs(ex_path, "image_to_text"):
-        ex = json.loads(ex_path.read_text())
-        load = dataset_image_loader(ex["dataset"], ex["split"])
-        figures["image_to_text"] = examples.image_to_text(ex, [load(i["row"]) for i in ex["images"]], out / "image_to_text")
-        figures["text_to_image"] = examples.text_to_image(ex, load, out / "text_to_image")
+        figures.update(example_figures(ex_path, out))
     rerank = run_dir / "retrieval" / "rerank" / "results.json"
     if inputs(rerank, "rerank"):
         figures["rerank"] = rerank_bars.draw(json.loads(rerank.read_text()), out / "rerank")
     sim = run_dir / "similarity" / "similar.json"
     if inputs(sim, "similarity"):
-        data = json.loads(sim.read_text())
-        load = dataset_image_loader(data["dataset"])
-        for q in data["queries"]:
-            name = f"similarity_{q['query'].replace(' ', '_')}"
-            figures[name] = similarity.draw(q, load, out / name)
+        figures.update(similarity_figures(sim, out))
+    return figures
+
+
+def example_figures(examples_json: Path, out: Path) -> dict[str, list[Path]]:
+    """Image→text and text→image example tables from the compare stage's examples.json."""
+    from hubbleclip.figures import examples
+
+    ex = json.loads(Path(examples_json).read_text())
+    load = dataset_image_loader(ex["dataset"], ex["split"])
+    return {"image_to_text": examples.image_to_text(ex, [load(i["row"]) for i in ex["images"]], out / "image_to_text"),
+            "text_to_image": examples.text_to_image(ex, load, out / "text_to_image")}
+
+
+def similarity_figures(similar_json: Path, out: Path) -> dict[str, list[Path]]:
+    """One figure per similarity query of the similarity stage's similar.json."""
+    from hubbleclip.figures import similarity
+
+    data = json.loads(Path(similar_json).read_text())
+    load = dataset_image_loader(data["dataset"])
+    figures = {}
+    for q in data["queries"]:
+        name = f"similarity_{q['query'].replace(' ', '_')}"
+        figures[name] = similarity.draw(q, load, out / name)
     return figures
