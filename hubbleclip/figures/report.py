@@ -146,10 +146,10 @@ def write_report(run_dir: Path, figures: dict[str, list[Path]]) -> Path:
         for name, paths in figures.items():
             png = next(p for p in paths if Path(p).suffix == ".png")
             lines += [f"### {name.replace('_', ' ')}", "", f"![{name}]({_rel(Path(png), run_dir)})", ""]
-    from hubbleclip.demo.stages import STAGE_NAMES
-
-    done = {name: _load(run_dir / name / "done.json") for name in STAGE_NAMES}
-    timed = [[name, f"{d['seconds']:.1f}"] for name, d in done.items() if d]
+    # every finished stage left RUN_DIR/<stage>/done.json; list them in the order they finished
+    done = sorted(((p.parent.name, json.loads(p.read_text())) for p in run_dir.glob("*/done.json")),
+                  key=lambda item: item[1]["finished"])
+    timed = [[name, f"{d['seconds']:.1f}"] for name, d in done]
     if timed:
         lines += ["## Stage timings (when each stage last ran)", ""] + _table(["stage", "seconds"], timed)
     return atomic_write_text(run_dir / "REPORT.md", "\n".join(lines) + "\n")
