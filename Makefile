@@ -11,7 +11,7 @@ DEBIAN_DATA := $(CACHE)/debian
 SKYSET ?= data/skyset
 RUN ?= runs/demo
 
-.PHONY: install test demo debian-data skyset browser clean help
+.PHONY: install lint test demo debian-data skyset browser clean help
 
 help:
 	@echo "make demo   - create .venv, install, build the offline skyset, run the main job (runs/demo/REPORT.md)"
@@ -34,7 +34,11 @@ browser:
 	  { apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }; } ; } \
 	  || echo "chromium not installed: the browser test will be skipped (apt-get install chromium)"
 
-test: install browser
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install browser lint
 	$(PYTHON) -m pytest -q -ra
 
 # Debian's stellarium-data (deep-sky images) and kstars-data (AstroInfo articles), unpacked

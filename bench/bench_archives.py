@@ -18,25 +18,38 @@ from tests.fake_services import FakeServices
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--objects", type=int, default=600, help="objects fetched by the concurrent builder")
-    parser.add_argument("--baseline-objects", type=int, default=20, help="objects fetched by the sequential baseline")
-    parser.add_argument("--scale", type=float, default=10.0, help="time compression (latencies / scale, rates x scale)")
+    parser.add_argument(
+        "--baseline-objects", type=int, default=20, help="objects fetched by the sequential baseline"
+    )
+    parser.add_argument(
+        "--scale", type=float, default=10.0, help="time compression (latencies / scale, rates x scale)"
+    )
     parser.add_argument("--target", type=int, default=13_000, help="objects of the full build")
     parser.add_argument("--tap-latency", type=float, default=2.0, help="seconds per SIMBAD TAP query")
     parser.add_argument("--crossref-latency", type=float, default=1.5, help="seconds per Crossref request")
     parser.add_argument("--hips2fits-latency", type=float, default=1.5, help="seconds per 500x500 cut-out")
     args = parser.parse_args()
     with FakeServices(n_objects=args.objects, malformed=0) as fake, tempfile.TemporaryDirectory() as tmp:
-        fake.latency = {"/simbad/sync": args.tap_latency / args.scale,
-                        "/crossref/works": args.crossref_latency / args.scale,
-                        "/hips2fits": args.hips2fits_latency / args.scale}
-        result = benchmark_simbad(fake.urls(), Path(tmp), args.objects, args.baseline_objects, args.scale, args.target)
+        fake.latency = {
+            "/simbad/sync": args.tap_latency / args.scale,
+            "/crossref/works": args.crossref_latency / args.scale,
+            "/hips2fits": args.hips2fits_latency / args.scale,
+        }
+        result = benchmark_simbad(
+            fake.urls(), Path(tmp), args.objects, args.baseline_objects, args.scale, args.target
+        )
     print(json.dumps(result, indent=2))
     hours = result["estimated_hours"]
-    print(f"{args.target} objects: {hours['ours']} h (floor at hips2fits' limit {hours['rate_limit_floor']} h) vs "
-          f"baseline {hours['baseline']} h; speed-up x{result['speedup_vs_baseline']}; "
-          f"under 1 hour: {result['under_one_hour']}")
+    print(
+        f"{args.target} objects: {hours['ours']} h "
+        f"(floor at hips2fits' limit {hours['rate_limit_floor']} h) vs "
+        f"baseline {hours['baseline']} h; speed-up x{result['speedup_vs_baseline']}; "
+        f"under 1 hour: {result['under_one_hour']}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from hubbleclip.io import atomic_write_json
 from hubbleclip.similarity.bench import run_benchmark
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=100_000, help="vectors")
     parser.add_argument("--dim", type=int, default=512, help="dimension")
     parser.add_argument("-k", type=int, default=1000, help="neighbours per vector")

@@ -14,21 +14,31 @@ from hubbleclip.retrieval.bench import bench_search
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--index", default="runs/index", help="index directory (hubbleclip index build)")
     parser.add_argument("--queries", default=None, help="text query file (default: the packaged one)")
     parser.add_argument("--repeats", type=int, default=3, help="passes over the query file")
     args = parser.parse_args()
     report = bench_search(args.index, args.queries, args.repeats)
     med = report["median_ms"]
-    print(f"{report['n_queries']} queries x {report['repeats']} over {report['n_objects']} objects "
-          f"(ranking: {report['ranking']}, index load {report['load_ms']:.0f} ms)")
-    print(f"median ms: search {med['search']:.2f}  bm25s {med['bm25s']:.3f}  rank_bm25 {med['rank_bm25']:.2f}")
-    print(f"rank_bm25 / bm25s = {report['rank_bm25_over_bm25s']:.1f}x   "
-          f"full search / rank_bm25 alone = {report['search_over_rank_bm25']:.2f}x   "
-          f"search under 20 ms: {report['search_under_20ms']}")
-    print(f"bm25s vs rank_bm25 scores: max abs diff {report['bm25_max_abs_diff']:.2e}, "
-          f"max rel diff {report['bm25_max_rel_diff']:.2e}")
+    print(
+        f"{report['n_queries']} queries x {report['repeats']} over {report['n_objects']} objects "
+        f"(ranking: {report['ranking']}, index load {report['load_ms']:.0f} ms)"
+    )
+    print(
+        f"median ms: search {med['search']:.2f}  bm25s {med['bm25s']:.3f}  rank_bm25 {med['rank_bm25']:.2f}"
+    )
+    print(
+        f"rank_bm25 / bm25s = {report['rank_bm25_over_bm25s']:.1f}x   "
+        f"full search / rank_bm25 alone = {report['search_over_rank_bm25']:.2f}x   "
+        f"search under 20 ms: {report['search_under_20ms']}"
+    )
+    print(
+        f"bm25s vs rank_bm25 scores: max abs diff {report['bm25_max_abs_diff']:.2e}, "
+        f"max rel diff {report['bm25_max_rel_diff']:.2e}"
+    )
     print(json.dumps(report))
 
 

@@ -34,7 +34,9 @@ def decode_baseline(stellarium_dir: Path | None) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stellarium-dir", default=None)
     parser.add_argument("--kstars-dir", default=None)
     parser.add_argument("--workers", type=int, default=2)
@@ -42,15 +44,24 @@ def main() -> None:
     sdir = stellarium.find_stellarium_dir(args.stellarium_dir)
     base, n = decode_baseline(sdir)
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = SkysetConfig(out=f"{tmp}/skyset", stellarium_dir=args.stellarium_dir, kstars_dir=args.kstars_dir,
-                           workers=args.workers)
+        cfg = SkysetConfig(
+            out=f"{tmp}/skyset",
+            stellarium_dir=args.stellarium_dir,
+            kstars_dir=args.kstars_dir,
+            workers=args.workers,
+        )
         t = time.perf_counter()
         report = build_skyset(cfg)
         build = time.perf_counter() - t
     print(f"decode-only baseline: {n} images in {base:.1f} s")
-    print(f"full build: {report['rows']} rows, {report['images']} images in {build:.1f} s "
-          f"(stages: {report['timings_s']})")
-    print(f"ratio build / decode-only: {build / base:.2f}x; target < 120 s: {'met' if build < 120 else 'MISSED'}")
+    print(
+        f"full build: {report['rows']} rows, {report['images']} images in {build:.1f} s "
+        f"(stages: {report['timings_s']})"
+    )
+    print(
+        f"ratio build / decode-only: {build / base:.2f}x; "
+        f"target < 120 s: {'met' if build < 120 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Training pairs/s of our trainer vs a minimal plain-PyTorch loop (same model, batch, data), and peak memory.
 
-    python bench/bench_train.py --data data/skyset              # lit-mini, batch 32 (target ratio >= 0.9)
-    python bench/bench_train.py --spec tiny-lit --steps 20      # quick check
+python bench/bench_train.py --data data/skyset              # lit-mini, batch 32 (target ratio >= 0.9)
+python bench/bench_train.py --spec tiny-lit --steps 20      # quick check
 """
 
 import argparse
@@ -19,6 +19,9 @@ if __name__ == "__main__":
     a = p.parse_args()
     r = run_bench(a.spec, a.data, a.batch_size, a.steps, a.warmup)
     print(json.dumps(r, indent=2))
-    print(f"ours {r['ours']['pairs_per_s']:.1f} pairs/s vs plain PyTorch {r['plain']['pairs_per_s']:.1f} pairs/s: "
-          f"ratio {r['ratio']:.3f} (target >= 0.90); peak RSS ours {r['ours']['peak_rss_mb']:.0f} MB, "
-          f"plain {r['plain']['peak_rss_mb']:.0f} MB")
+    print(
+        f"ours {r['ours']['pairs_per_s']:.1f} pairs/s vs "
+        f"plain PyTorch {r['plain']['pairs_per_s']:.1f} pairs/s: "
+        f"ratio {r['ratio']:.3f} (target >= 0.90); peak RSS ours {r['ours']['peak_rss_mb']:.0f} MB, "
+        f"plain {r['plain']['peak_rss_mb']:.0f} MB"
+    )

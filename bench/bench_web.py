@@ -6,7 +6,7 @@ Starts `hubbleclip serve` in a child process on 127.0.0.1, measures two baseline
 (the same request mix answered by the library in-process, and over HTTP by one client), then
 sends REQUESTS requests from CLIENTS concurrent clients; stops after --max_seconds in any case.
 Writes OUT/report.json.
-"""
+"""  # noqa: E501 - copyable shell command
 
 import argparse
 import json
@@ -16,13 +16,20 @@ from hubbleclip.web.loadcheck import LoadConfig, run_load_check
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_config_arguments(parser, LoadConfig)
     report = run_load_check(config_from_args(parser.parse_args(), LoadConfig))
     for name in ("direct", "one_client", "load"):
         r = report[name]
-        extra = (f"  {r['requests']}/{r['planned']} requests in {r['wall_s']:.1f} s ({r['requests_per_s']:.0f}/s), "
-                 f"errors {r['errors']}" if "wall_s" in r else "")
+        extra = (
+            f"  {r['requests']}/{r['planned']} requests in {r['wall_s']:.1f} s "
+            f"({r['requests_per_s']:.0f}/s), "
+            f"errors {r['errors']}"
+            if "wall_s" in r
+            else ""
+        )
         print(f"{name:10s} p50 {r['p50_ms']:8.2f} ms  p99 {r['p99_ms']:8.2f} ms{extra}")
         for kind, k in r["by_kind"].items():
             print(f"    {kind:12s} n={k['n']:5d}  p50 {k['p50_ms']:8.2f} ms  p99 {k['p99_ms']:8.2f} ms")

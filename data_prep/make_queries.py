@@ -28,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make_queries: error: {exc}", file=sys.stderr)
         return 2
     counts = Counter((q.kind, q.split) for q in queries)
-    print(f"wrote {path}: {len(queries)} queries; " + ", ".join(f"{k}/{s} {n}" for (k, s), n in sorted(counts.items())))
+    print(
+        f"wrote {path}: {len(queries)} queries; "
+        + ", ".join(f"{k}/{s} {n}" for (k, s), n in sorted(counts.items()))
+    )
     return 0
 
 

@@ -3,7 +3,7 @@
     python eval/retrieval.py --model base=lit-mini --dataset data/skyset --split test --out runs/eval-retrieval
 
 Same options as `hubbleclip evaluate --help`.
-"""
+"""  # noqa: E501 - copyable shell command
 
 import sys
 

@@ -4,7 +4,7 @@ the FIRST radio galaxies (real labels), e.g.
     python eval/similarity.py --dataset data/skyset --encoders random,imagenet,lit-mini,simclr:runs/simclr-first
 
 Same options as `hubbleclip similarity evaluate --help`; writes OUT/results.json and results.md.
-"""
+"""  # noqa: E501 - copyable shell command
 
 import sys
 

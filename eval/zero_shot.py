@@ -3,7 +3,7 @@
     python eval/zero_shot.py --model base=lit-mini --dataset data/skyset --split test --out runs/eval-zero-shot
 
 Same options as `hubbleclip evaluate --help`.
-"""
+"""  # noqa: E501 - copyable shell command
 
 import sys
 

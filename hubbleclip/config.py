@@ -81,7 +81,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             if isinstance(value, str):
                 value = [v for v in value.split(",") if v != ""]
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                value = [value]   # `--sizes 10` (read as YAML: a number) means [10]
+                value = [value]  # `--sizes 10` (read as YAML: a number) means [10]
             if not isinstance(value, (list, tuple)):
                 raise ConfigError(f"{where}: expected a list, got {value!r}")
             items = [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
@@ -131,7 +131,9 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> T:
+def load_config(
+    cls: type[T], path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None
+) -> T:
     """Defaults <- YAML file <- overrides (``["optim.lr=1e-5", ...]`` or ``{"optim.lr": 1e-5}``)."""
     data: dict[str, Any] = to_dict(cls())
     where = cls.__name__
@@ -147,7 +149,9 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
             raise ConfigError(f"{path}: expected a mapping at the top level")
         _deep_update(data, loaded)
         where = str(path)
-    items = overrides.items() if isinstance(overrides, dict) else [_split_override(o) for o in overrides or []]
+    items = (
+        overrides.items() if isinstance(overrides, dict) else [_split_override(o) for o in overrides or []]
+    )
     for key, value in items:
         # an empty value is the empty string (YAML would read it as null)
         _set_path(data, key, yaml.safe_load(value) if isinstance(value, str) and value.strip() else value)
@@ -194,11 +198,18 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     group = parser.add_argument_group(f"{cls.__name__} fields (override the config file)")
     for name, tp, doc in _leaf_fields(cls):
         flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
-        group.add_argument(*flags, dest=f"cfg__{name}", default=None, metavar="VALUE",
-                           help=f"{doc} ({getattr(tp, '__name__', str(tp))})".strip())
+        group.add_argument(
+            *flags,
+            dest=f"cfg__{name}",
+            default=None,
+            metavar="VALUE",
+            help=f"{doc} ({getattr(tp, '__name__', str(tp))})".strip(),
+        )
 
 
 def config_from_args(args: argparse.Namespace, cls: type[T], extra: dict[str, Any] | None = None) -> T:
-    overrides = {k[len("cfg__"):]: v for k, v in vars(args).items() if k.startswith("cfg__") and v is not None}
+    overrides = {
+        k[len("cfg__") :]: v for k, v in vars(args).items() if k.startswith("cfg__") and v is not None
+    }
     overrides.update(extra or {})
     return load_config(cls, getattr(args, "config", None), overrides)

@@ -13,8 +13,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 def _fsync_dir(path: Path) -> None:
@@ -48,7 +49,9 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def atomic_write_json(path: str | Path, obj: Any, indent: int = 2) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False, default=_json_default) + "\n")
+    return atomic_write_text(
+        path, json.dumps(obj, indent=indent, sort_keys=False, default=_json_default) + "\n"
+    )
 
 
 def _json_default(obj: Any) -> Any:
@@ -122,7 +125,10 @@ def setup_run_dir(run_dir: str | Path, config: Any | None = None, log_name: str 
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("hubbleclip")
     root.setLevel(logging.INFO)
-    if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == handler.baseFilename for h in root.handlers):
+    if not any(
+        isinstance(h, logging.FileHandler) and Path(h.baseFilename) == handler.baseFilename
+        for h in root.handlers
+    ):
         root.addHandler(handler)
     else:
         handler.close()

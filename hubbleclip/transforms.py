@@ -19,7 +19,7 @@ from torchvision.transforms.v2 import functional as F
 
 from hubbleclip.augment import AugmentConfig
 
-__all__ = ["AugmentConfig", "RandomRot90", "PadToSquare", "CenterOnBrightest", "ToRGB", "build_transform"]
+__all__ = ["AugmentConfig", "CenterOnBrightest", "PadToSquare", "RandomRot90", "ToRGB", "build_transform"]
 
 
 class RandomRot90:
@@ -28,8 +28,15 @@ class RandomRot90:
     def __call__(self, img):
         k = int(torch.randint(4, ()).item())
         if isinstance(img, Image.Image):
-            return img if k == 0 else img.transpose((None, Image.Transpose.ROTATE_90,
-                                                     Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)[k])
+            return (
+                img
+                if k == 0
+                else img.transpose(
+                    (None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)[
+                        k
+                    ]
+                )
+            )
         return torch.rot90(img, k, dims=(-2, -1))
 
     def __repr__(self) -> str:
@@ -113,7 +120,9 @@ def build_transform(aug: AugmentConfig | None, image_size: int, mean, std, train
     """
     aug = aug or AugmentConfig()
     if aug.scale_min <= 0 or aug.scale_max < aug.scale_min:
-        raise ValueError(f"augment.scale_min/scale_max: expected 0 < min <= max, got {aug.scale_min}, {aug.scale_max}")
+        raise ValueError(
+            f"augment.scale_min/scale_max: expected 0 < min <= max, got {aug.scale_min}, {aug.scale_max}"
+        )
     if not 0 < aug.crop_scale_min <= 1:
         raise ValueError(f"augment.crop_scale_min: expected a value in (0, 1], got {aug.crop_scale_min}")
     steps: list = [ToRGB()]
@@ -121,14 +130,22 @@ def build_transform(aug: AugmentConfig | None, image_size: int, mean, std, train
         steps.append(CenterOnBrightest(aug.center_brightest, fill=aug.pad_fill))
     if aug.pad_to_square:
         steps.append(PadToSquare(aug.pad_fill))
-    if train:
-        if aug.rotate_degrees or aug.shear_degrees or (aug.scale_min, aug.scale_max) != (1.0, 1.0):
-            steps.append(v2.RandomAffine(degrees=aug.rotate_degrees, shear=aug.shear_degrees or None,
-                                         scale=(aug.scale_min, aug.scale_max), fill=aug.pad_fill,
-                                         interpolation=v2.InterpolationMode.BILINEAR))
+    if train and (aug.rotate_degrees or aug.shear_degrees or (aug.scale_min, aug.scale_max) != (1.0, 1.0)):
+        steps.append(
+            v2.RandomAffine(
+                degrees=aug.rotate_degrees,
+                shear=aug.shear_degrees or None,
+                scale=(aug.scale_min, aug.scale_max),
+                fill=aug.pad_fill,
+                interpolation=v2.InterpolationMode.BILINEAR,
+            )
+        )
     if train and aug.crop_scale_min < 1:
-        steps.append(v2.RandomResizedCrop(image_size, scale=(aug.crop_scale_min, 1.0), ratio=(1.0, 1.0),
-                                          antialias=True))
+        steps.append(
+            v2.RandomResizedCrop(
+                image_size, scale=(aug.crop_scale_min, 1.0), ratio=(1.0, 1.0), antialias=True
+            )
+        )
     else:
         steps += [v2.Resize(image_size, antialias=True), v2.CenterCrop(image_size)]
     # after resizing: lossless there, and cheaper on the small image

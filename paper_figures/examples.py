@@ -1,6 +1,6 @@
 """Image→text top-5 descriptions per image and text→image top images per query, base vs fine-tuned.
 
-    python paper_figures/examples.py runs/demo/compare/examples.json --out-dir fig
+python paper_figures/examples.py runs/demo/compare/examples.json --out-dir fig
 """
 
 import argparse

@@ -1,6 +1,6 @@
 """Regenerate every paper figure and REPORT.md from a demo run directory's saved results.
 
-    python paper_figures/make_all.py --run-dir runs/demo [--out runs/demo/figures]
+python paper_figures/make_all.py --run-dir runs/demo [--out runs/demo/figures]
 """
 
 import argparse

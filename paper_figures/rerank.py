@@ -1,6 +1,6 @@
 """MAP@10 / NDCG@10 bars of random, BM25, CLIP-only and the learned ranker per query type.
 
-    python paper_figures/rerank.py runs/demo/retrieval/rerank/results.json --out fig/rerank
+python paper_figures/rerank.py runs/demo/retrieval/rerank/results.json --out fig/rerank
 """
 
 import argparse

@@ -1,6 +1,6 @@
 """A similarity query with its neighbours, the refined ranking and quick-select representatives.
 
-    python paper_figures/similarity.py runs/demo/similarity/similar.json --out-dir fig
+python paper_figures/similarity.py runs/demo/similarity/similar.json --out-dir fig
 """
 
 import argparse

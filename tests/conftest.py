@@ -27,7 +27,15 @@ def tiny_skyset(tmp_path_factory) -> str:
     from hubbleclip.data.build import SkysetConfig, build_skyset
 
     out = tmp_path_factory.mktemp("skyset") / "tiny"
-    cfg = SkysetConfig(out=str(out), stellarium_dir=str(STELLARIUM_DIR), kstars_dir=str(KSTARS_DIR),
-                       first_zip=str(FIRST_ZIP), catalog_max_mag=8.0, hdf_cutouts=4, max_image_size=96, workers=1)
+    cfg = SkysetConfig(
+        out=str(out),
+        stellarium_dir=str(STELLARIUM_DIR),
+        kstars_dir=str(KSTARS_DIR),
+        first_zip=str(FIRST_ZIP),
+        catalog_max_mag=8.0,
+        hdf_cutouts=4,
+        max_image_size=96,
+        workers=1,
+    )
     build_skyset(cfg)
     return str(out)

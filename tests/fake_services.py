@@ -32,30 +32,58 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 from PIL import Image
 
-ROUTES = ("/simbad/sync", "/crossref/works", "/hips2fits", "/mast/api/v0/invoke", "/mast/api/v0.1/Download/file",
-          "/stsci/")
+ROUTES = (
+    "/simbad/sync",
+    "/crossref/works",
+    "/hips2fits",
+    "/mast/api/v0/invoke",
+    "/mast/api/v0.1/Download/file",
+    "/stsci/",
+)
 OTYPES = ("*", "V*", "**", "RG*", "PM*", "Be*", "OpC")
 
 
-def make_sky(n_objects: int, seed: int = 0, malformed: int = 1) -> tuple[list[dict], dict[int, list[dict]], dict[str, dict]]:
+def make_sky(
+    n_objects: int, seed: int = 0, malformed: int = 1
+) -> tuple[list[dict], dict[int, list[dict]], dict[str, dict]]:
     """Objects (some too faint, ``malformed`` without a position), references and Crossref works."""
     rng = np.random.default_rng(seed)
     objects, refs, works = [], {}, {}
     for i in range(n_objects):
         oid = 1000 + 7 * i
-        mags = {b: float(rng.uniform(-1.0, 9.0)) if rng.random() < 0.8 else None for b in ("B", "V", "R", "G")}
-        objects.append({"oid": oid, "main_id": f"HD  {100000 + i}", "ra": float(rng.uniform(0, 360)),
-                        "dec": float(np.degrees(np.arcsin(rng.uniform(-1, 1)))), "otype": OTYPES[i % len(OTYPES)],
-                        "ids": f"HD {100000 + i}|HIP {50000 + i}|NAME Fake Star {i}|* {i} Tst", **mags})
+        mags = {
+            b: float(rng.uniform(-1.0, 9.0)) if rng.random() < 0.8 else None for b in ("B", "V", "R", "G")
+        }
+        objects.append(
+            {
+                "oid": oid,
+                "main_id": f"HD  {100000 + i}",
+                "ra": float(rng.uniform(0, 360)),
+                "dec": float(np.degrees(np.arcsin(rng.uniform(-1, 1)))),
+                "otype": OTYPES[i % len(OTYPES)],
+                "ids": f"HD {100000 + i}|HIP {50000 + i}|NAME Fake Star {i}|* {i} Tst",
+                **mags,
+            }
+        )
         refs[oid] = []
         for k in range(8):
             doi = f"10.1000/shared.{k}" if k == 7 else f"10.1000/fake.{oid}.{k}"
-            refs[oid].append({"bibcode": f"2020Fake..{oid}..{k}", "doi": doi if k != 6 else None,
-                              "title": f"SIMBAD title {oid}/{k}", "nbobject": 1 + k % 4, "year": 1990 + k})
+            refs[oid].append(
+                {
+                    "bibcode": f"2020Fake..{oid}..{k}",
+                    "doi": doi if k != 6 else None,
+                    "title": f"SIMBAD title {oid}/{k}",
+                    "nbobject": 1 + k % 4,
+                    "year": 1990 + k,
+                }
+            )
             if k != 5:  # Crossref does not know the k=5 papers
-                works[doi.lower()] = {"DOI": doi, "title": [f"Paper {k} on HD {100000 + i}"],
-                                      "abstract": f"<jats:title>Abstract</jats:title><jats:p>Study {k} of star "
-                                                  f"HD {100000 + i} &amp; its spectrum.</jats:p>"}
+                works[doi.lower()] = {
+                    "DOI": doi,
+                    "title": [f"Paper {k} on HD {100000 + i}"],
+                    "abstract": f"<jats:title>Abstract</jats:title><jats:p>Study {k} of star "
+                    f"HD {100000 + i} &amp; its spectrum.</jats:p>",
+                }
     for j in range(min(malformed, n_objects)):
         objects[-1 - j]["ra"] = None
     return objects, refs, works
@@ -67,20 +95,47 @@ def make_proposals(n: int, seed: int = 0) -> tuple[dict[int, dict], dict[int, li
     proposals, observations = {}, {}
     for i in range(n):
         pid = 11000 + 13 * i
-        proposals[pid] = {"title": f"A survey of fake nebulae number {i}", "type": "GO", "cycle": str(17 + i % 10),
-                          "pi": f"Dr. Ada Tester{i}",
-                          "abstract": "" if i == n - 1 else (f"We propose to image {i + 3} planetary nebulae to "
-                                                             "measure their expansion. " * 3)}
+        proposals[pid] = {
+            "title": f"A survey of fake nebulae number {i}",
+            "type": "GO",
+            "cycle": str(17 + i % 10),
+            "pi": f"Dr. Ada Tester{i}",
+            "abstract": ""
+            if i == n - 1
+            else (f"We propose to image {i + 3} planetary nebulae to measure their expansion. " * 3),
+        }
         obs = []
         for k in range(3 + i % 4):
             obsid = str(2000000 + pid * 10 + k)
-            previews = [{"obsid": obsid, "productType": "PREVIEW", "dataURI": f"mast:HST/product/{obsid}_{j}_drz.jpg",
-                         "colour": (k == 0 and j == 0)} for j in range(3)]
-            science = [{"obsid": obsid, "productType": "SCIENCE", "dataURI": f"mast:HST/product/{obsid}_drz.fits",
-                        "colour": False}]
-            obs.append({"obsid": obsid, "obs_id": f"ob{obsid}", "target_name": f"NEB-{i}",
-                        "s_ra": float(rng.uniform(0, 360)), "s_dec": float(rng.uniform(-60, 60)),
-                        "instrument_name": "WFC3/UVIS", "filters": "F656N", "products": previews + science})
+            previews = [
+                {
+                    "obsid": obsid,
+                    "productType": "PREVIEW",
+                    "dataURI": f"mast:HST/product/{obsid}_{j}_drz.jpg",
+                    "colour": (k == 0 and j == 0),
+                }
+                for j in range(3)
+            ]
+            science = [
+                {
+                    "obsid": obsid,
+                    "productType": "SCIENCE",
+                    "dataURI": f"mast:HST/product/{obsid}_drz.fits",
+                    "colour": False,
+                }
+            ]
+            obs.append(
+                {
+                    "obsid": obsid,
+                    "obs_id": f"ob{obsid}",
+                    "target_name": f"NEB-{i}",
+                    "s_ra": float(rng.uniform(0, 360)),
+                    "s_dec": float(rng.uniform(-60, 60)),
+                    "instrument_name": "WFC3/UVIS",
+                    "filters": "F656N",
+                    "products": previews + science,
+                }
+            )
         observations[pid] = obs
     return proposals, observations
 
@@ -88,11 +143,14 @@ def make_proposals(n: int, seed: int = 0) -> tuple[dict[int, dict], dict[int, li
 def phase2_text(pid: int, p: dict) -> str:
     rule = "-" * 84
     abstract = "\n".join(textwrap.wrap(p["abstract"], 80))
-    return (f"{' ' * 50}{pid}(  1) - 01-Jan-2012 00:00:00 - [  1]\n\n{' ' * 18}HUBBLE SPACE TELESCOPE OBSERVING "
-            f"PROGRAM {pid}\n\nVersion:  1  Check-in Time: 01-Jan-2012 00:00:00\n\nTitle\n{p['title']}\n{rule}\n"
-            f"Type             Cycle\n{p['type']:<17}{p['cycle']}\n{rule}\nInvestigators\n{' ' * 85}Contact?\n"
-            f"    PI: {p['pi']:<34}Space Telescope Science Institute     Y\n\n{rule}\n"
-            + ("" if not p["abstract"] else f"Abstract\n\n{abstract}\n{rule}\n") + "\n  Observations Description\n")
+    return (
+        f"{' ' * 50}{pid}(  1) - 01-Jan-2012 00:00:00 - [  1]\n\n{' ' * 18}HUBBLE SPACE TELESCOPE OBSERVING "
+        f"PROGRAM {pid}\n\nVersion:  1  Check-in Time: 01-Jan-2012 00:00:00\n\nTitle\n{p['title']}\n{rule}\n"
+        f"Type             Cycle\n{p['type']:<17}{p['cycle']}\n{rule}\nInvestigators\n{' ' * 85}Contact?\n"
+        f"    PI: {p['pi']:<34}Space Telescope Science Institute     Y\n\n{rule}\n"
+        + ("" if not p["abstract"] else f"Abstract\n\n{abstract}\n{rule}\n")
+        + "\n  Observations Description\n"
+    )
 
 
 def jpeg(array: np.ndarray) -> bytes:
@@ -109,8 +167,11 @@ def votable_bytes(columns: dict[str, list], dtypes: dict[str, str]) -> bytes:
     for name, values in columns.items():
         mask = [v is None for v in values]
         fill = "" if dtypes[name] == "U" else 0
-        table[name] = MaskedColumn([fill if v is None else v for v in values], mask=mask,
-                                   dtype=dtypes[name] if dtypes[name] != "U" else str)
+        table[name] = MaskedColumn(
+            [fill if v is None else v for v in values],
+            mask=mask,
+            dtype=dtypes[name] if dtypes[name] != "U" else str,
+        )
     buf = io.BytesIO()
     from_table(table).to_xml(buf)
     return buf.getvalue()
@@ -122,11 +183,11 @@ class FakeServices:
         self.proposals, self.observations = make_proposals(n_proposals, seed)
         self.products = {o["obsid"]: o["products"] for obs in self.observations.values() for o in obs}
         self.latency: dict[str, float] = {}
-        self.fail_next: dict[str, deque] = defaultdict(deque)   # route -> (status, headers) to answer first
-        self.outage_after: dict[str, int] = {}                   # route -> answers served before 503s
-        self.requests: Counter = Counter()                       # route -> requests received
-        self.served: Counter = Counter()                         # exact request -> 200 answers
-        self._admitted: Counter = Counter()                      # route -> requests let through
+        self.fail_next: dict[str, deque] = defaultdict(deque)  # route -> (status, headers) to answer first
+        self.outage_after: dict[str, int] = {}  # route -> answers served before 503s
+        self.requests: Counter = Counter()  # route -> requests received
+        self.served: Counter = Counter()  # exact request -> 200 answers
+        self._admitted: Counter = Counter()  # route -> requests let through
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -148,9 +209,13 @@ class FakeServices:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def urls(self) -> dict[str, str]:
-        return {"tap_url": f"{self.base}/simbad/sync", "crossref_url": f"{self.base}/crossref",
-                "hips2fits_url": f"{self.base}/hips2fits", "mast_url": f"{self.base}/mast",
-                "stsci_url": f"{self.base}/stsci"}
+        return {
+            "tap_url": f"{self.base}/simbad/sync",
+            "crossref_url": f"{self.base}/crossref",
+            "hips2fits_url": f"{self.base}/hips2fits",
+            "mast_url": f"{self.base}/mast",
+            "stsci_url": f"{self.base}/stsci",
+        }
 
     def duplicates(self) -> dict[str, int]:
         """Requests answered with 200 more than once (a resumed build should have none)."""
@@ -170,9 +235,14 @@ class FakeServices:
                 return 503, {}, b"outage"
             self._admitted[route] += 1
         time.sleep(self.latency.get(route, 0.0))
-        handler = {"/simbad/sync": self._tap, "/crossref/works": self._crossref, "/hips2fits": self._hips2fits,
-                   "/mast/api/v0/invoke": self._mast_invoke, "/mast/api/v0.1/Download/file": self._mast_download,
-                   "/stsci/": self._stsci}[route]
+        handler = {
+            "/simbad/sync": self._tap,
+            "/crossref/works": self._crossref,
+            "/hips2fits": self._hips2fits,
+            "/mast/api/v0/invoke": self._mast_invoke,
+            "/mast/api/v0.1/Download/file": self._mast_download,
+            "/stsci/": self._stsci,
+        }[route]
         status, headers, data = handler(path, {**query, **body})
         if status == 200:
             key = path + "?" + json.dumps(sorted({**query, **body}.items()))
@@ -185,32 +255,65 @@ class FakeServices:
         if "FROM basic" in adql:
             top = int(re.search(r"TOP (\d+)", adql).group(1))
             after = int(re.search(r"b\.oid > (-?\d+)", adql).group(1))
-            limit = float(re.search(r'< ([\d.]+)', adql).group(1))
-            rows = [o for o in self.objects if o["oid"] > after
-                    and any(o[b] is not None and o[b] < limit for b in ("B", "V", "R", "G"))][:top]
+            limit = float(re.search(r"< ([\d.]+)", adql).group(1))
+            rows = [
+                o
+                for o in self.objects
+                if o["oid"] > after and any(o[b] is not None and o[b] < limit for b in ("B", "V", "R", "G"))
+            ][:top]
             cols = ["oid", "main_id", "ra", "dec", "otype", "B", "V", "R", "G", "ids"]
-            dtypes = {"oid": "i8", "main_id": "U", "ra": "f8", "dec": "f8", "otype": "U", "B": "f4", "V": "f4",
-                      "R": "f4", "G": "f4", "ids": "U"}
-            return 200, {"Content-Type": "application/x-votable+xml"}, votable_bytes(
-                {c: [r[c] for r in rows] for c in cols}, dtypes)
+            dtypes = {
+                "oid": "i8",
+                "main_id": "U",
+                "ra": "f8",
+                "dec": "f8",
+                "otype": "U",
+                "B": "f4",
+                "V": "f4",
+                "R": "f4",
+                "G": "f4",
+                "ids": "U",
+            }
+            return (
+                200,
+                {"Content-Type": "application/x-votable+xml"},
+                votable_bytes({c: [r[c] for r in rows] for c in cols}, dtypes),
+            )
         if "FROM has_ref" in adql:
             oids = [int(x) for x in re.search(r"IN \(([\d, ]+)\)", adql).group(1).split(",")]
             most = int(re.search(r"nbobject <= (\d+)", adql).group(1))
-            rows = [{"oidref": o, **r} for o in oids for r in self.refs.get(o, [])
-                    if r["doi"] is not None and r["nbobject"] <= most]
+            rows = [
+                {"oidref": o, **r}
+                for o in oids
+                for r in self.refs.get(o, [])
+                if r["doi"] is not None and r["nbobject"] <= most
+            ]
             cols = {"oidref": "i8", "bibcode": "U", "doi": "U", "title": "U", "nbobject": "i4", "year": "i2"}
-            return 200, {"Content-Type": "application/x-votable+xml"}, votable_bytes(
-                {c: [r[c] for r in rows] for c in cols}, cols)
-        err = ('<?xml version="1.0"?><VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3">'
-               '<RESOURCE type="results"><INFO name="QUERY_STATUS" value="ERROR">unsupported query</INFO>'
-               '</RESOURCE></VOTABLE>')
+            return (
+                200,
+                {"Content-Type": "application/x-votable+xml"},
+                votable_bytes({c: [r[c] for r in rows] for c in cols}, cols),
+            )
+        err = (
+            '<?xml version="1.0"?><VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3">'
+            '<RESOURCE type="results"><INFO name="QUERY_STATUS" value="ERROR">unsupported query</INFO>'
+            "</RESOURCE></VOTABLE>"
+        )
         return 400, {"Content-Type": "application/x-votable+xml"}, err.encode()
 
     def _crossref(self, path, params):
         dois = [d[4:].lower() for d in params.get("filter", "").split(",") if d.startswith("doi:")]
         items = [self.works[d] for d in dois if d in self.works]
-        body = {"status": "ok", "message-type": "work-list", "message-version": "1.0.0",
-                "message": {"total-results": len(items), "items": items, "items-per-page": int(params.get("rows", 20))}}
+        body = {
+            "status": "ok",
+            "message-type": "work-list",
+            "message-version": "1.0.0",
+            "message": {
+                "total-results": len(items),
+                "items": items,
+                "items-per-page": int(params.get("rows", 20)),
+            },
+        }
         return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
     def _hips2fits(self, path, params):
@@ -232,14 +335,30 @@ class FakeServices:
             pid = int(next(f["values"][0] for f in args["filters"] if f["paramName"] == "proposal_id"))
             rows = [{k: v for k, v in o.items() if k != "products"} for o in self.observations.get(pid, [])]
         elif service == "Mast.Caom.Products":
-            rows = [{k: v for k, v in p.items() if k != "colour"}
-                    for obsid in args["obsid"].split(",") for p in self.products.get(obsid, [])]
+            rows = [
+                {k: v for k, v in p.items() if k != "colour"}
+                for obsid in args["obsid"].split(",")
+                for p in self.products.get(obsid, [])
+            ]
         else:
-            return 200, {"Content-Type": "application/json"}, json.dumps({"status": "ERROR", "msg": "unknown service"}).encode()
+            return (
+                200,
+                {"Content-Type": "application/json"},
+                json.dumps({"status": "ERROR", "msg": "unknown service"}).encode(),
+            )
         size, page = int(request["pagesize"]), int(request["page"])
-        body = {"status": "COMPLETE", "msg": "", "data": rows[(page - 1) * size:page * size],
-                "paging": {"page": page, "pageSize": size, "pagesFiltered": max(1, math.ceil(len(rows) / size)),
-                           "rows": len(rows[(page - 1) * size:page * size]), "rowsFiltered": len(rows)}}
+        body = {
+            "status": "COMPLETE",
+            "msg": "",
+            "data": rows[(page - 1) * size : page * size],
+            "paging": {
+                "page": page,
+                "pageSize": size,
+                "pagesFiltered": max(1, math.ceil(len(rows) / size)),
+                "rows": len(rows[(page - 1) * size : page * size]),
+                "rowsFiltered": len(rows),
+            },
+        }
         return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
     def _mast_download(self, path, params):
@@ -257,7 +376,11 @@ class FakeServices:
         m = re.fullmatch(r"/stsci/(\d+)\.pro", path)
         if not m or int(m.group(1)) not in self.proposals:
             return 404, {"Content-Type": "text/html"}, b"<html>Not Found</html>"
-        return 200, {"Content-Type": "text/plain"}, phase2_text(int(m.group(1)), self.proposals[int(m.group(1))]).encode()
+        return (
+            200,
+            {"Content-Type": "text/plain"},
+            phase2_text(int(m.group(1)), self.proposals[int(m.group(1))]).encode(),
+        )
 
 
 class _Server(ThreadingHTTPServer):

@@ -12,9 +12,9 @@ from hubbleclip.captions.cache import CaptionCache
 from hubbleclip.captions.check import caption_quality
 from hubbleclip.captions.config import CaptionsConfig
 from hubbleclip.captions.generate import RunSettings, caption_texts
-from hubbleclip.captions.pipeline import check_captions, default_cache, generate_captions
+from hubbleclip.captions.pipeline import default_cache, generate_captions
 from hubbleclip.captions.prompt import chat_messages, clean_text
-from hubbleclip.captions.schema import CaptionSummary, format_caption, parse_caption, parse_output
+from hubbleclip.captions.schema import format_caption, parse_caption, parse_output
 from hubbleclip.captions.tokens import clip_token_count, fits_clip
 
 CAPTION_RE = re.compile(r"^[a-z][a-z -]*(, [a-z][a-z -]*)*; [a-z][a-z -]*(, [a-z][a-z -]*)*$")
@@ -63,24 +63,35 @@ def write_jsonl(path, rows):
 
 # --- schema and token budget ---------------------------------------------------------------------
 
+
 def test_schema_parses_cleans_and_round_trips():
-    s = parse_output(answer(["Spiral galaxy", "spiral galaxy", "HST image", "star-forming regions"],
-                            ["spiral galaxy", "galaxy evolution"]))
-    assert s.objects_and_phenomena == ["spiral galaxy", "star-forming regions"]  # lowercased, deduped, no telescope
+    s = parse_output(
+        answer(
+            ["Spiral galaxy", "spiral galaxy", "HST image", "star-forming regions"],
+            ["spiral galaxy", "galaxy evolution"],
+        )
+    )
+    assert s.objects_and_phenomena == [
+        "spiral galaxy",
+        "star-forming regions",
+    ]  # lowercased, deduped, no telescope
     assert s.science_use_cases == ["galaxy evolution"]  # no repeat of the first list
     caption = format_caption(s)
     assert caption == "spiral galaxy, star-forming regions; galaxy evolution"
     assert parse_caption(caption) == s and CAPTION_RE.match(caption)
 
 
-@pytest.mark.parametrize("raw, why", [
-    ('{"objects_and_phenomena": ["galaxy"]', "not JSON"),
-    (answer([], ["galaxy evolution"]), "objects_and_phenomena"),
-    (answer(["a", "b", "c", "d", "e", "f"], ["x"]), "objects_and_phenomena"),
-    (answer(["NGC 224"], ["galaxy evolution"]), "pattern"),
-    (answer(["object"], ["galaxy evolution"]), "no usable item"),
-    (answer(["galaxy"], ["galaxy"]), "only repeats"),
-])
+@pytest.mark.parametrize(
+    "raw, why",
+    [
+        ('{"objects_and_phenomena": ["galaxy"]', "not JSON"),
+        (answer([], ["galaxy evolution"]), "objects_and_phenomena"),
+        (answer(["a", "b", "c", "d", "e", "f"], ["x"]), "objects_and_phenomena"),
+        (answer(["NGC 224"], ["galaxy evolution"]), "pattern"),
+        (answer(["object"], ["galaxy evolution"]), "no usable item"),
+        (answer(["galaxy"], ["galaxy"]), "only repeats"),
+    ],
+)
 def test_invalid_outputs_are_rejected_with_a_reason(raw, why):
     with pytest.raises(ValueError, match=why):
         parse_output(raw)
@@ -91,17 +102,21 @@ def test_clip_token_budget_uses_the_real_open_clip_tokenizer():
 
     tokenizer = open_clip.get_tokenizer("ViT-B-32")
     short = "planetary nebula, ionized gas shell; late stellar evolution"
-    assert clip_token_count(short) == int((tokenizer([short])[0] != 0).sum())  # same count open_clip feeds the encoder
+    assert clip_token_count(short) == int(
+        (tokenizer([short])[0] != 0).sum()
+    )  # same count open_clip feeds the encoder
     assert fits_clip(short)
     long = ", ".join(["barred spiral galaxy with dust lanes"] * 14) + "; galaxy evolution"
     assert clip_token_count(long) > 77 and not fits_clip(long)
-    quality = caption_quality([("A barred spiral galaxy with dust lanes.", long),
-                               ("A planetary nebula of ionized gas.", short)])
+    quality = caption_quality(
+        [("A barred spiral galaxy with dust lanes.", long), ("A planetary nebula of ionized gas.", short)]
+    )
     assert quality["within_clip_77_tokens"] == 0.5
     assert quality["schema_valid_rate"] == 0.5  # 15 objects break the 5-item limit
 
 
 # --- generation loop -------------------------------------------------------------------------------
+
 
 def test_retry_then_fallback_never_crashes(tmp_path):
     texts = ["Orion flaky text", "Crab garbage text", "Ring good text", "Ring good text", "Veil explode text"]
@@ -120,21 +135,37 @@ def test_retry_then_fallback_never_crashes(tmp_path):
 
 
 def test_failed_rows_keep_the_template_caption_in_a_table(tmp_path):
-    src = write_jsonl(tmp_path / "abstracts.jsonl", [
-        {"id": 1, "text": "Orion is bright."}, {"id": 2, "text": "Crab garbage text", "caption": "supernova remnant; shocks"}, {"id": 3, "text": "Ring text"}])
+    src = write_jsonl(
+        tmp_path / "abstracts.jsonl",
+        [
+            {"id": 1, "text": "Orion is bright."},
+            {"id": 2, "text": "Crab garbage text", "caption": "supernova remnant; shocks"},
+            {"id": 3, "text": "Ring text"},
+        ],
+    )
     report = generate_captions(CaptionsConfig(dataset=str(src), retries=1, limit=2), backend=FakeBackend())
     rows = [json.loads(line) for line in (tmp_path / "abstracts.captions.jsonl").read_text().splitlines()]
     assert [r["status"] for r in rows] == ["ok", "failed", "skipped"]
     assert rows[0]["caption_llm"] == "orion nebula, ionized gas; star formation"
-    assert rows[1]["caption_llm"] == "supernova remnant; shocks" and rows[2]["caption_llm"] == "" and report["failed"] == 1 and report["llm_captions"] == 1
+    assert (
+        rows[1]["caption_llm"] == "supernova remnant; shocks"
+        and rows[2]["caption_llm"] == ""
+        and report["failed"] == 1
+        and report["llm_captions"] == 1
+    )
     assert default_cache(src) == default_cache(tmp_path / "abstracts.captions.jsonl")
 
 
 def test_prompt_text_loses_identifiers_the_caption_may_not_contain():
-    text = ("M 1 (NGC 1952), the Crab Nebula, is a supernova remnant in Taurus at 05h34m31.9s. "
-            "NGC 1952 IC 443 M 42 HD 37022. The pulsar powers a wind nebula.")
-    assert clean_text(text) == "The Crab Nebula, is a supernova remnant in Taurus at. The pulsar powers a wind nebula."
-    assert clean_text("NGC 224 = M31.") == "NGC 224 = M31."   # nothing but identifiers: kept as it was
+    text = (
+        "M 1 (NGC 1952), the Crab Nebula, is a supernova remnant in Taurus at 05h34m31.9s. "
+        "NGC 1952 IC 443 M 42 HD 37022. The pulsar powers a wind nebula."
+    )
+    assert (
+        clean_text(text)
+        == "The Crab Nebula, is a supernova remnant in Taurus at. The pulsar powers a wind nebula."
+    )
+    assert clean_text("NGC 224 = M31.") == "NGC 224 = M31."  # nothing but identifiers: kept as it was
 
 
 def test_crash_resumes_from_the_cache_without_paying_twice(tmp_path):
@@ -161,21 +192,30 @@ def test_crash_resumes_from_the_cache_without_paying_twice(tmp_path):
 
 # --- datasets and the command line -----------------------------------------------------------------
 
+
 def test_dataset_gets_caption_llm_and_check_reports(tiny_skyset, tmp_path, capsys):
     from hubbleclip.cli import main
 
     out = tmp_path / "sky"
     dd_in = datasets.load_from_disk(tiny_skyset)
-    imaged = [t for t, img in zip(dd_in["train"]["text"], dd_in["train"].cast_column(
-        "image", datasets.Image(decode=False))["image"]) if img is not None]
-    report = generate_captions(CaptionsConfig(dataset=tiny_skyset, out=str(out), limit=5), backend=FakeBackend())
+    imaged = [
+        t
+        for t, img in zip(
+            dd_in["train"]["text"], dd_in["train"].cast_column("image", datasets.Image(decode=False))["image"]
+        )
+        if img is not None
+    ]
+    report = generate_captions(
+        CaptionsConfig(dataset=tiny_skyset, out=str(out), limit=5), backend=FakeBackend()
+    )
     assert report["llm_captions"] == 5
     dd = datasets.load_from_disk(str(out))
     assert (out / "build_report.json").is_file() and (out / "captions_report.json").is_file()
     rows = [r for split in dd.values() for r in split.select_columns(["text", "caption", "caption_llm"])]
     llm = [r for r in rows if r["caption_llm"] != r["caption"]]
     assert len({r["text"] for r in llm}) == 5 and {r["text"] for r in llm} <= set(imaged) | {
-        t for s in dd_in.values() for t in s["text"]}
+        t for s in dd_in.values() for t in s["text"]
+    }
     assert {r["text"] for r in llm} & set(imaged)  # rows with images come first
     assert all(CAPTION_RE.match(r["caption_llm"]) for r in llm)
 
@@ -196,7 +236,12 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     bad.write_text("id,abstract\n1,hello\n")
     assert main(["captions", "generate", "--dataset", str(bad)]) == 2
     assert "'text'" in capsys.readouterr().err
-    assert main(["captions", "generate", "--dataset", str(tmp_path / "x.jsonl"), "--model", "gguf:/no/such.gguf"]) == 2
+    assert (
+        main(
+            ["captions", "generate", "--dataset", str(tmp_path / "x.jsonl"), "--model", "gguf:/no/such.gguf"]
+        )
+        == 2
+    )
     assert main(["captions", "generate", "--dataset", str(bad), "--model", "nonsense"]) == 2
 
 
@@ -204,16 +249,20 @@ def test_shipped_smollm2_through_outlines_writes_schema_captions(tmp_path):
     """The real default path: SmolLM2-135M GGUF via transformers, constrained by outlines."""
     from hubbleclip.captions.backends import load_backend
 
-    texts = ["The Ring Nebula is a planetary nebula: a shell of ionized gas ejected by a dying star, "
-             "used to study the late stages of stellar evolution.",
-             "A barred spiral galaxy with dust lanes and star-forming regions along its spiral arms."]
+    texts = [
+        "The Ring Nebula is a planetary nebula: a shell of ionized gas ejected by a dying star, "
+        "used to study the late stages of stellar evolution.",
+        "A barred spiral galaxy with dust lanes and star-forming regions along its spiral arms.",
+    ]
     backend = load_backend("smollm2")
     raw = backend.generate([chat_messages(t) for t in texts], attempt=0)
     assert len(raw) == 2
-    for out in map(json.loads, raw):          # constrained by the JSON schema: always this shape
+    for out in map(json.loads, raw):  # constrained by the JSON schema: always this shape
         assert set(out) == {"objects_and_phenomena", "science_use_cases"}
         assert all(1 <= len(v) <= 3 and all(isinstance(x, str) for x in v) for v in out.values())
-    results, stats = caption_texts(texts, CaptionCache(tmp_path / "c.jsonl"), backend, RunSettings(batch_size=2))
+    results, stats = caption_texts(
+        texts, CaptionCache(tmp_path / "c.jsonl"), backend, RunSettings(batch_size=2)
+    )
     assert stats.generated + stats.failed == 2 and stats.generated >= 1
     for record in results.values():
         if record["status"] == "ok":

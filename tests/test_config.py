@@ -32,17 +32,20 @@ def test_defaults_yaml_and_overrides_merge_in_order(tmp_path):
     path.write_text("steps: 20\noptim:\n  lr: 1.0e-5\n")
     cfg = load_config(Cfg, path, ["optim.betas=0.8,0.9", "lock_image=true", "note=hello"])
     assert cfg == Cfg(steps=20, lock_image=True, note="hello", optim=Optim(lr=1e-5, betas=[0.8, 0.9]))
-    assert load_config(Cfg, None, {"name": "", "note": ""}) == Cfg(name="", note=None)   # "" stays a string
+    assert load_config(Cfg, None, {"name": "", "note": ""}) == Cfg(name="", note=None)  # "" stays a string
 
 
-@pytest.mark.parametrize("text, message", [
-    ("stepz: 3\n", r"c\.yaml: unknown field\(s\) \['stepz'\]"),
-    ("steps: 2.5\n", r"c\.yaml\.steps: expected an integer"),
-    ("optim: 3\n", r"c\.yaml\.optim: expected a mapping for Optim"),
-    ("lock_image: maybe\n", r"lock_image: expected true/false"),
-    ("- a\n- b\n", "expected a mapping at the top level"),
-    ("steps: [1\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("stepz: 3\n", r"c\.yaml: unknown field\(s\) \['stepz'\]"),
+        ("steps: 2.5\n", r"c\.yaml\.steps: expected an integer"),
+        ("optim: 3\n", r"c\.yaml\.optim: expected a mapping for Optim"),
+        ("lock_image: maybe\n", r"lock_image: expected true/false"),
+        ("- a\n- b\n", "expected a mapping at the top level"),
+        ("steps: [1\n", "not valid YAML"),
+    ],
+)
 def test_bad_config_names_file_and_field(tmp_path, text, message):
     path = tmp_path / "c.yaml"
     path.write_text(text)
@@ -60,7 +63,9 @@ def test_missing_file_and_bad_override(tmp_path):
 def test_cli_flags_and_saved_config_round_trip(tmp_path):
     parser = argparse.ArgumentParser()
     add_config_arguments(parser, Cfg)
-    args = parser.parse_args(["--optim.lr", "0.5", "--lock-image", "yes", "--steps", "7", "--optim.betas", "0.7"])
+    args = parser.parse_args(
+        ["--optim.lr", "0.5", "--lock-image", "yes", "--steps", "7", "--optim.betas", "0.7"]
+    )
     cfg = config_from_args(args, Cfg)
     assert (cfg.optim.lr, cfg.lock_image, cfg.steps, cfg.optim.betas) == (0.5, True, 7, [0.7])
     save_config(cfg, tmp_path / "resolved.yaml")
@@ -72,10 +77,9 @@ def test_atomic_directory_replaces_only_on_success(tmp_path):
     final = tmp_path / "out"
     with atomic_directory(final) as tmp:
         (tmp / "a.txt").write_text("one")
-    with pytest.raises(RuntimeError):
-        with atomic_directory(final, overwrite=True) as tmp:
-            (tmp / "a.txt").write_text("two")
-            raise RuntimeError("killed half-way")
+    with pytest.raises(RuntimeError), atomic_directory(final, overwrite=True) as tmp:
+        (tmp / "a.txt").write_text("two")
+        raise RuntimeError("killed half-way")
     assert (final / "a.txt").read_text() == "one"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     with atomic_directory(final, overwrite=True) as tmp:

@@ -26,7 +26,9 @@ def counting_stages(calls: list[str], fail: str | None = None) -> list[Stage]:
                 raise RuntimeError(f"{name} broke")
             (out / "result.txt").write_text(name)
             return {"result": str(out / "result.txt")}
+
         return Stage(name, f"stage {name}", run)
+
     return [make(n) for n in ("a", "b", "c")]
 
 
@@ -46,7 +48,7 @@ def test_stages_run_once_then_skip_and_force_redoes(tmp_path):
     run_stages(counting_stages(calls), tmp_path, only=["b"], force=True)
     assert calls == ["b"]
     calls.clear()
-    run_stages(counting_stages(calls), tmp_path)   # b ran after c finished: c saw old inputs
+    run_stages(counting_stages(calls), tmp_path)  # b ran after c finished: c saw old inputs
     assert calls == ["c"]
 
 
@@ -78,20 +80,52 @@ def demo_run(tiny_skyset, tmp_path_factory):
 
     work = tmp_path_factory.mktemp("demo")
     skyset = work / "skyset"
-    shutil.copytree(tiny_skyset, skyset)          # the caption stage writes into it
+    shutil.copytree(tiny_skyset, skyset)  # the caption stage writes into it
     queries, _ = make_queries_file(skyset, work / "queries.json", seed=0)
     train_config = work / "train.yaml"
-    train_config.write_text(yaml.safe_dump({
-        "log_every": 1, "threads": 2,
-        "freeze": {"cache_dir": str(work / "cache")},
-        "optim": {"batch_size": 8, "max_steps": 6},
-        "eval": {"every_steps": 3, "batch_size": 4, "top_k": 2},
-        "checkpoint": {"every_steps": 3}}))
-    args = ["demo", "--run_dir", str(work / "run"), "--skyset", str(skyset), "--caption_limit", "2",
-            "--train_config", str(train_config), "--base_model", "tiny-lit", "--eval_split", "train",
-            "--examples", "3", "--similarity_queries", "M42,M57",
-            "--rerank.queries", str(queries), "--rerank.image_queries_first", "3", "--rerank.shuffles", "3",
-            "--rerank.ranker.n_estimators", "10", "--rerank.ranker.folds", "2", "--rerank.ranker.min_child_samples", "5"]
+    train_config.write_text(
+        yaml.safe_dump(
+            {
+                "log_every": 1,
+                "threads": 2,
+                "freeze": {"cache_dir": str(work / "cache")},
+                "optim": {"batch_size": 8, "max_steps": 6},
+                "eval": {"every_steps": 3, "batch_size": 4, "top_k": 2},
+                "checkpoint": {"every_steps": 3},
+            }
+        )
+    )
+    args = [
+        "demo",
+        "--run_dir",
+        str(work / "run"),
+        "--skyset",
+        str(skyset),
+        "--caption_limit",
+        "2",
+        "--train_config",
+        str(train_config),
+        "--base_model",
+        "tiny-lit",
+        "--eval_split",
+        "train",
+        "--examples",
+        "3",
+        "--similarity_queries",
+        "M42,M57",
+        "--rerank.queries",
+        str(queries),
+        "--rerank.image_queries_first",
+        "3",
+        "--rerank.shuffles",
+        "3",
+        "--rerank.ranker.n_estimators",
+        "10",
+        "--rerank.ranker.folds",
+        "2",
+        "--rerank.ranker.min_child_samples",
+        "5",
+    ]
     assert main(args) == 0
     return work / "run", args
 
@@ -123,13 +157,20 @@ def test_demo_runs_every_stage_and_writes_results(demo_run):
 def test_every_figure_is_a_png_and_a_pdf(demo_run):
     run_dir, _ = demo_run
     figures = read_done(run_dir, "figures")["outputs"]["figures"]
-    assert {"retrieval_curve", "training_curves", "image_to_text", "text_to_image", "rerank",
-            "similarity_M42", "similarity_M57"} <= set(figures)
+    assert {
+        "retrieval_curve",
+        "training_curves",
+        "image_to_text",
+        "text_to_image",
+        "rerank",
+        "similarity_M42",
+        "similarity_M57",
+    } <= set(figures)
     for name, paths in figures.items():
         assert sorted(Path(p).suffix for p in paths) == [".pdf", ".png"], name
         with Image.open(next(p for p in paths if p.endswith(".png"))) as im:
             assert min(im.size) >= 300, (name, im.size)
-            assert np.unique(np.asarray(im.convert("L"))).size > 16, name    # not a blank canvas
+            assert np.unique(np.asarray(im.convert("L"))).size > 16, name  # not a blank canvas
 
 
 def test_report_numbers_come_from_the_results_files(demo_run):
@@ -167,11 +208,20 @@ def test_paper_figure_scripts_redraw_from_saved_results(demo_run, tmp_path):
 
     run_dir, _ = demo_run
     repo = Path(__file__).resolve().parents[1]
-    scripts = [["paper_figures/examples.py", str(run_dir / "compare" / "examples.json"), "--out-dir", str(tmp_path)],
-               ["paper_figures/rerank.py", str(run_dir / "retrieval" / "rerank" / "results.json"),
-                "--out", str(tmp_path / "rerank")]]
+    scripts = [
+        ["paper_figures/examples.py", str(run_dir / "compare" / "examples.json"), "--out-dir", str(tmp_path)],
+        [
+            "paper_figures/rerank.py",
+            str(run_dir / "retrieval" / "rerank" / "results.json"),
+            "--out",
+            str(tmp_path / "rerank"),
+        ],
+    ]
     for script in scripts:
-        done = subprocess.run([sys.executable, str(repo / script[0]), *script[1:]], capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, str(repo / script[0]), *script[1:]], capture_output=True, text=True, check=False
+        )
         assert done.returncode == 0, done.stderr
-    assert {p.name for p in tmp_path.iterdir()} == {f"{n}.{e}" for n in ("image_to_text", "text_to_image", "rerank")
-                                                     for e in ("png", "pdf")}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        f"{n}.{e}" for n in ("image_to_text", "text_to_image", "rerank") for e in ("png", "pdf")
+    }

@@ -9,8 +9,7 @@ import pytest
 
 from hubbleclip.cli import main
 from hubbleclip.data.schema import FIRST_CLASSES, GALAXY_CLASSES, OPENNGC_TYPES
-from hubbleclip.evaluation import BootstrapConfig, RetrievalConfig, load_results
-from hubbleclip.evaluation import retrieval
+from hubbleclip.evaluation import BootstrapConfig, RetrievalConfig, load_results, retrieval
 from hubbleclip.evaluation.classes import load_classes, load_templates
 from hubbleclip.evaluation.embeddings import EmbeddingCache, model_fingerprint
 from hubbleclip.evaluation.evalset import build_eval_set, load_split
@@ -37,12 +36,15 @@ def tiny_lit():
 
 def test_eval_set_deduplicates_captions_and_resolves_partners(train_split):
     es = build_eval_set(train_split, "train")
-    assert es.text_column == "caption"                             # auto: no caption_llm column here
-    rows = [r for r in train_split.select_columns(["image", "caption", "object_id", "source"])
-            if r["image"] is not None]
-    assert es.n_images == len(rows) < len(train_split)            # catalog-only rows left out
+    assert es.text_column == "caption"  # auto: no caption_llm column here
+    rows = [
+        r
+        for r in train_split.select_columns(["image", "caption", "object_id", "source"])
+        if r["image"] is not None
+    ]
+    assert es.n_images == len(rows) < len(train_split)  # catalog-only rows left out
     assert es.texts == list(dict.fromkeys(r["caption"] for r in rows))
-    assert len(es.texts) < es.n_images                            # FIRST classes share captions
+    assert len(es.texts) < es.n_images  # FIRST classes share captions
     rel = es.relevance.toarray()
     for i, r in enumerate(rows):
         assert es.texts[es.image_text[i]] == r["caption"]
@@ -55,9 +57,12 @@ def test_eval_set_deduplicates_captions_and_resolves_partners(train_split):
 def test_retrieval_suite_with_oracle_and_random_scores(train_split):
     es = build_eval_set(train_split, "train")
     cfg, boot = RetrievalConfig(percents=[10.0, 50.0], ks=[1, 5]), BootstrapConfig(samples=200)
-    oracle = es.relevance.toarray().astype(float)                 # every correct pair scores 1, all else 0
+    oracle = es.relevance.toarray().astype(float)  # every correct pair scores 1, all else 0
     noise = np.random.default_rng(0).random(oracle.shape)
-    ranked = {"oracle": retrieval.rank_both_ways(oracle, es, cfg), "noise": retrieval.rank_both_ways(noise, es, cfg)}
+    ranked = {
+        "oracle": retrieval.rank_both_ways(oracle, es, cfg),
+        "noise": retrieval.rank_both_ways(noise, es, cfg),
+    }
     per_model, deltas = retrieval.summarize(ranked, cfg, boot, reference="noise")
     for direction in retrieval.DIRECTIONS:
         block = per_model["oracle"][direction]
@@ -142,9 +147,9 @@ def test_cache_reuses_valid_files_and_recomputes_bad_ones(tmp_path):
     key = ("model", "fp", "test", "images")
     assert cache.get(key, 3, compute).shape == (3, 4)
     assert cache.get(key, 3, compute).dtype == np.float32 and len(calls) == 1
-    cache.get(key, 5, lambda: np.zeros((5, 4)))                   # wrong row count: recomputed
+    cache.get(key, 5, lambda: np.zeros((5, 4)))  # wrong row count: recomputed
     assert np.load(tmp_path / "model" / "fp-test-images.npy").shape == (5, 4)
-    EmbeddingCache(None).get(key, 3, compute)                     # disabled: always computes
+    EmbeddingCache(None).get(key, 3, compute)  # disabled: always computes
     assert len(calls) == 2
 
 
@@ -153,9 +158,24 @@ def test_compare_cli_writes_results_and_reuses_the_cache(tiny_skyset, tmp_path, 
     run_dir = tmp_path / "run"
     from hubbleclip.models import load_model
 
-    load_model("tiny-lit").save(run_dir / "export")               # a run directory stands for its export
-    argv = ["compare", "--model", "base=tiny-lit", "--model", f"tuned={run_dir}", "--dataset", tiny_skyset,
-            "--split", "train", "--out", str(out), "--cache_dir", str(cache), "--bootstrap.samples", "100"]
+    load_model("tiny-lit").save(run_dir / "export")  # a run directory stands for its export
+    argv = [
+        "compare",
+        "--model",
+        "base=tiny-lit",
+        "--model",
+        f"tuned={run_dir}",
+        "--dataset",
+        tiny_skyset,
+        "--split",
+        "train",
+        "--out",
+        str(out),
+        "--cache_dir",
+        str(cache),
+        "--bootstrap.samples",
+        "100",
+    ]
     assert main(argv) == 0
     results = load_results(out)
     assert list(results["models"]) == ["base", "tuned", "random"]
@@ -178,6 +198,7 @@ def test_compare_cli_writes_results_and_reuses_the_cache(tiny_skyset, tmp_path, 
         raise AssertionError("embeddings should come from the cache")
 
     import hubbleclip.models
+
     monkeypatch.setattr(hubbleclip.models, "embed_images", no_embedding)
     assert main(argv + ["--tasks", "retrieval"]) == 0
     again = load_results(out)
@@ -213,6 +234,8 @@ def test_bad_inputs_give_clear_errors(tiny_skyset, tmp_path, capsys):
     assert build_eval_set(llm, "train").texts[0].startswith("llm ")
     assert main(["evaluate", "--dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "not found" in capsys.readouterr().err
-    assert main(["evaluate", "--dataset", tiny_skyset, "--split", "nosuch", "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(["evaluate", "--dataset", tiny_skyset, "--split", "nosuch", "--out", str(tmp_path / "o")]) == 2
+    )
     assert "no split 'nosuch'" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()                           # nothing written for a failed job
+    assert not (tmp_path / "o").exists()  # nothing written for a failed job

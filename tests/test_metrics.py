@@ -4,9 +4,22 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, recall_score, top_k_accuracy_score
 
-from hubbleclip.metrics import (accuracy_curve, bootstrap, bootstrap_difference, chance_hit_rate, chance_mean_rank,
-                                classification_columns, confusion_matrix, first_relevant_ranks, fraction_cutoff, hits_at_fraction,
-                                in_batch_hits, relevance_from_keys, resample_indices, true_class_ranks)
+from hubbleclip.metrics import (
+    accuracy_curve,
+    bootstrap,
+    bootstrap_difference,
+    chance_hit_rate,
+    chance_mean_rank,
+    classification_columns,
+    confusion_matrix,
+    first_relevant_ranks,
+    fraction_cutoff,
+    hits_at_fraction,
+    in_batch_hits,
+    relevance_from_keys,
+    resample_indices,
+    true_class_ranks,
+)
 
 
 def _dense(relevant):
@@ -14,20 +27,24 @@ def _dense(relevant):
 
 
 def test_ranks_by_hand_with_ties_and_many_correct():
-    scores = np.array([[0.9, 0.5, 0.5, 0.1],    # correct {2}: c0 above, c1 tied -> rank 3
-                       [0.2, 0.8, 0.8, 0.3],    # correct {1, 2}: nothing wrong at or above 0.8 -> 1
-                       [0.1, 0.7, 0.4, 0.4],    # correct {0, 3}: best 0.4; c1 above, c2 tied -> 3
-                       [0.3, 0.3, 0.3, 0.3]])   # correct {1}: all tied -> last among wrong = 4
+    scores = np.array(
+        [
+            [0.9, 0.5, 0.5, 0.1],  # correct {2}: c0 above, c1 tied -> rank 3
+            [0.2, 0.8, 0.8, 0.3],  # correct {1, 2}: nothing wrong at or above 0.8 -> 1
+            [0.1, 0.7, 0.4, 0.4],  # correct {0, 3}: best 0.4; c1 above, c2 tied -> 3
+            [0.3, 0.3, 0.3, 0.3],
+        ]
+    )  # correct {1}: all tied -> last among wrong = 4
     relevant = np.array([[0, 0, 1, 0], [0, 1, 1, 0], [1, 0, 0, 1], [0, 1, 0, 0]], dtype=bool)
     ranks = first_relevant_ranks(scores, relevant)
     assert ranks.tolist() == [3, 1, 3, 4]
-    assert hits_at_fraction(ranks, 4, 50).tolist() == [False, True, False, False]   # cut-off 2
+    assert hits_at_fraction(ranks, 4, 50).tolist() == [False, True, False, False]  # cut-off 2
     assert accuracy_curve(ranks, 4, [25, 50, 75, 100]) == [0.25, 0.25, 0.75, 1.0]
 
 
 def test_fraction_cutoff_is_exact_floor():
     assert fraction_cutoff(10, 100) == 10
-    assert fraction_cutoff(29, 100) == 29          # 0.29 * 100 is 28.999... in floating point
+    assert fraction_cutoff(29, 100) == 29  # 0.29 * 100 is 28.999... in floating point
     assert fraction_cutoff(1, 99) == 0
     assert fraction_cutoff(0.5, 1000) == 5
     assert fraction_cutoff(50, 7) == 3
@@ -37,8 +54,10 @@ def test_relevance_from_shared_keys():
     # images: (caption, object); captions de-duplicated; same object under two captions
     images = [("a", "M31"), ("a", "M31"), ("b", "M31"), ("c", "M42")]
     captions = {"a": {"M31"}, "b": {"M31"}, "c": {"M42"}}
-    rel = relevance_from_keys([{("cap", c), ("obj", o)} for c, o in images],
-                              [{("cap", c)} | {("obj", o) for o in objs} for c, objs in captions.items()])
+    rel = relevance_from_keys(
+        [{("cap", c), ("obj", o)} for c, o in images],
+        [{("cap", c)} | {("obj", o) for o in objs} for c, objs in captions.items()],
+    )
     assert _dense(rel).astype(int).tolist() == [[1, 1, 0], [1, 1, 0], [1, 1, 0], [0, 0, 1]]
 
 
@@ -57,8 +76,10 @@ def _brute_force_ranks(scores, relevant):
 
 def test_agrees_with_open_clip_style_recall_on_random_embeddings():
     rng = np.random.default_rng(1)
-    img = rng.normal(size=(300, 16)); img /= np.linalg.norm(img, axis=1, keepdims=True)
-    txt = rng.normal(size=(300, 16)); txt /= np.linalg.norm(txt, axis=1, keepdims=True)
+    img = rng.normal(size=(300, 16))
+    img /= np.linalg.norm(img, axis=1, keepdims=True)
+    txt = rng.normal(size=(300, 16))
+    txt /= np.linalg.norm(txt, axis=1, keepdims=True)
     logits = img @ txt.T
     # open_clip's zero_shot/retrieval recipe: position of the diagonal in the descending argsort
     ranking = np.argsort(-logits, axis=1)
@@ -79,7 +100,9 @@ def test_many_to_one_matches_brute_force():
     relevant = relevance_from_keys([[c] for c in caption_of_image], [[c] for c in range(12)])
     scores = rng.normal(size=(80, 12))
     assert np.array_equal(first_relevant_ranks(scores, relevant), _brute_force_ranks(scores, relevant))
-    assert np.array_equal(first_relevant_ranks(scores.T, relevant.T), _brute_force_ranks(scores.T, relevant.T))
+    assert np.array_equal(
+        first_relevant_ranks(scores.T, relevant.T), _brute_force_ranks(scores.T, relevant.T)
+    )
 
 
 def test_random_scores_match_the_analytic_chance_level():
@@ -92,18 +115,20 @@ def test_random_scores_match_the_analytic_chance_level():
 
 
 def test_analytic_chance_by_hand_and_against_simulation():
-    assert chance_hit_rate(4, [1], 2) == pytest.approx([0.5])              # 1 - C(3,2)/C(4,2)
+    assert chance_hit_rate(4, [1], 2) == pytest.approx([0.5])  # 1 - C(3,2)/C(4,2)
     assert chance_hit_rate(4, [2], 1) == pytest.approx([0.5])
-    assert chance_hit_rate(4, [2, 1], 3) == pytest.approx([1.0, 0.75])    # 2 wrong < 3 slots: always a hit
+    assert chance_hit_rate(4, [2, 1], 3) == pytest.approx([1.0, 0.75])  # 2 wrong < 3 slots: always a hit
     assert chance_hit_rate(4, [1], 0) == pytest.approx([0.0])
     assert chance_mean_rank(4, [1, 3]) == pytest.approx([2.5, 1.25])
     rng = np.random.default_rng(7)
     caption_of_image = np.concatenate([np.arange(10), rng.integers(0, 10, size=50)])
-    relevant = relevance_from_keys([[c] for c in range(10)], [[c] for c in caption_of_image])   # text -> image
+    relevant = relevance_from_keys([[c] for c in range(10)], [[c] for c in caption_of_image])  # text -> image
     n_correct = np.asarray(relevant.sum(axis=1)).ravel()
     ranks = np.stack([first_relevant_ranks(rng.random((10, 60)), relevant) for _ in range(3000)])
     for cutoff in (1, 3, 6):
-        assert np.mean(ranks <= cutoff, axis=0) == pytest.approx(chance_hit_rate(60, n_correct, cutoff), abs=0.04)
+        assert np.mean(ranks <= cutoff, axis=0) == pytest.approx(
+            chance_hit_rate(60, n_correct, cutoff), abs=0.04
+        )
     assert ranks.mean(axis=0) == pytest.approx(chance_mean_rank(60, n_correct), rel=0.05)
 
 
@@ -122,10 +147,10 @@ def test_in_batch_deduplicates_texts_and_averages_over_batches():
     image_text = np.repeat([0, 1], 100)
     relevant = relevance_from_keys([[t] for t in image_text], [[0], [1]])
     scores = np.where(np.eye(2)[image_text] > 0, 1.0, 0.0)
-    scores[:10] = [0.0, 0.9]                     # 10 images prefer the wrong caption
+    scores[:10] = [0.0, 0.9]  # 10 images prefer the wrong caption
     i2t, t2i = in_batch_hits(scores, relevant, image_text, batch_size=100, k=1, repeats=4, seed=0)
     assert i2t.tolist() == [0.0] * 10 + [1.0] * 190
-    assert t2i.tolist() == [1.0, 1.0]            # each caption still has a correct image on top
+    assert t2i.tolist() == [1.0, 1.0]  # each caption still has a correct image on top
     with pytest.raises(ValueError, match="paired image"):
         in_batch_hits(scores, relevant, np.zeros(200, dtype=int))
 
@@ -143,15 +168,20 @@ def test_bootstrap_intervals_and_paired_difference():
     rng = np.random.default_rng(5)
     hits = (rng.random(400) < 0.5).astype(float)
     idx = resample_indices(400, 2000, seed=0)
-    est = bootstrap({"acc": hits, "const": np.full(400, 3.0), "rank": rng.integers(1, 100, 400)},
-                    {"rank": "median"}, idx)
+    est = bootstrap(
+        {"acc": hits, "const": np.full(400, 3.0), "rank": rng.integers(1, 100, 400)}, {"rank": "median"}, idx
+    )
     assert est["acc"].value == hits.mean()
     width = est["acc"].high - est["acc"].low
-    assert 0.08 < width < 0.12                     # 2 * 1.96 * sqrt(0.25 / 400) = 0.098
+    assert 0.08 < width < 0.12  # 2 * 1.96 * sqrt(0.25 / 400) = 0.098
     assert est["const"].low == est["const"].high == 3.0
     assert est["rank"].low <= est["rank"].value <= est["rank"].high
     diff = bootstrap_difference({"acc": hits + 0.1}, {"acc": hits}, {}, idx)["acc"]
-    assert diff.value == pytest.approx(0.1) and diff.low == pytest.approx(0.1) and diff.high == pytest.approx(0.1)
+    assert (
+        diff.value == pytest.approx(0.1)
+        and diff.low == pytest.approx(0.1)
+        and diff.high == pytest.approx(0.1)
+    )
     with pytest.raises(ValueError, match="confidence"):
         bootstrap({"acc": hits}, {}, idx, confidence=95)
 
@@ -167,7 +197,7 @@ def test_stratified_resampling_keeps_class_sizes():
 def test_classification_columns_agree_with_sklearn():
     rng = np.random.default_rng(6)
     labels = rng.integers(0, 4, size=150)
-    labels[labels == 3] = 2                        # class 3 absent: no recall column for it
+    labels[labels == 3] = 2  # class 3 absent: no recall column for it
     scores = rng.normal(size=(150, 6)) + 1.5 * np.eye(6)[labels]
     names = [f"class {i}" for i in range(6)]
     cols = classification_columns(true_class_ranks(scores, labels), labels, names, ks=(1, 5))

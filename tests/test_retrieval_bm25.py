@@ -14,8 +14,15 @@ def catalog_tokens():
     return tokenize_many([describe(o) for o in objects])
 
 
-QUERIES = ["where is the andromeda galaxy", "globular clusters in sagittarius", "bright planetary nebulae",
-           "spiral galaxy galaxy in virgo", "M 57", "reflection nebula in orion orion", "nothingmatcheshere"]
+QUERIES = [
+    "where is the andromeda galaxy",
+    "globular clusters in sagittarius",
+    "bright planetary nebulae",
+    "spiral galaxy galaxy in virgo",
+    "M 57",
+    "reflection nebula in orion orion",
+    "nothingmatcheshere",
+]
 
 
 @pytest.mark.parametrize("query", QUERIES)

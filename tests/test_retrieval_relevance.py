@@ -9,13 +9,19 @@ from astropy.coordinates import SkyCoord
 
 from hubbleclip.retrieval.corpus import radec_to_xyz
 from hubbleclip.retrieval.metrics import average_precision_at_k, ndcg_at_k, random_baseline
-from hubbleclip.retrieval.relevance import (grade_from_loss, image_query_grades, relevance_loss,
-                                            separation_arcsec, type_onehot)
+from hubbleclip.retrieval.relevance import (
+    grade_from_loss,
+    image_query_grades,
+    relevance_loss,
+    separation_arcsec,
+    type_onehot,
+)
 
 
 def test_loss_terms_by_hand():
-    t = type_onehot(["globular cluster", "planetary nebula", "globular cluster"],
-                    ["globular cluster", "planetary nebula"])
+    t = type_onehot(
+        ["globular cluster", "planetary nebula", "globular cluster"], ["globular cluster", "planetary nebula"]
+    )
     t_star = t[0]
     # same type, same magnitude, same place: 1 + 0 + 0
     # other type, 1.5 mag fainter, 100": 0 + 0.2*1.5 + 0.05*100 = 5.3
@@ -25,8 +31,19 @@ def test_loss_terms_by_hand():
 
 
 def test_one_grade_per_decade_of_loss():
-    assert grade_from_loss([0.0, 1.0, 9.99, 10.0, 99.0, 100.0, 999.0, 1000.0, 9999.0, 1e4, 1e7]).tolist() == \
-        [5, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+    assert grade_from_loss([0.0, 1.0, 9.99, 10.0, 99.0, 100.0, 999.0, 1000.0, 9999.0, 1e4, 1e7]).tolist() == [
+        5,
+        5,
+        5,
+        4,
+        4,
+        3,
+        3,
+        2,
+        2,
+        1,
+        1,
+    ]
     assert grade_from_loss([np.nan]).tolist() == [1]  # an object without a position
 
 
@@ -45,8 +62,12 @@ def test_separation_matches_astropy():
 def test_image_query_grades_follow_distance():
     # M31, M32 (22' away, other type), M33 (~15 deg away), Vega (far)
     ra, dec = [10.6847, 10.6743, 23.4621, 279.2347], [41.2690, 40.8652, 30.6599, 38.7837]
-    grades = image_query_grades(["spiral galaxy", "elliptical galaxy", "spiral galaxy", "star"],
-                                np.array([3.44, 8.08, 5.72, 0.03]), radec_to_xyz(ra, dec), target=0)
+    grades = image_query_grades(
+        ["spiral galaxy", "elliptical galaxy", "spiral galaxy", "star"],
+        np.array([3.44, 8.08, 5.72, 0.03]),
+        radec_to_xyz(ra, dec),
+        target=0,
+    )
     # M32: 0 + 0.2*4.64 + 0.05*1463 ~ 74 -> 4; M33: 1 + 0.46 + 0.05*53,800 ~ 2,700 -> 2; Vega: > 10^4 -> 1
     assert grades.tolist() == [5, 4, 2, 1]
 
@@ -61,8 +82,8 @@ def test_average_precision_by_hand():
 
 def test_ndcg_by_hand():
     ranked, all_grades = [3, 5], [5, 3, 1]
-    dcg = (2 ** 2 - 1) / math.log2(2) + (2 ** 4 - 1) / math.log2(3)
-    ideal = (2 ** 4 - 1) / math.log2(2) + (2 ** 2 - 1) / math.log2(3)
+    dcg = (2**2 - 1) / math.log2(2) + (2**4 - 1) / math.log2(3)
+    ideal = (2**4 - 1) / math.log2(2) + (2**2 - 1) / math.log2(3)
     assert ndcg_at_k(ranked, all_grades) == pytest.approx(dcg / ideal)
     assert ndcg_at_k([5, 3], all_grades) == pytest.approx(1.0)
 

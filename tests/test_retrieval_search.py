@@ -55,8 +55,9 @@ def test_andromeda_galaxy_returns_m31_first(searcher, text):
     assert hit.image_id == "stellarium:m31"
 
 
-@pytest.mark.parametrize("file,object_id", [("m57dumont.png", "NGC6720"), ("n7293.png", "NGC7293"),
-                                            ("m42.png", "NGC1976")])
+@pytest.mark.parametrize(
+    "file,object_id", [("m57dumont.png", "NGC6720"), ("n7293.png", "NGC7293"), ("m42.png", "NGC1976")]
+)
 def test_image_query_finds_its_own_object(searcher, file, object_id):
     result = searcher.search(image=open_image(STELLARIUM / file), k=3)
     assert object_id in _ids(result)
@@ -76,16 +77,23 @@ def _break(index_dir, tmp_path, how):
     return bad
 
 
-@pytest.mark.parametrize("how,message", [
-    (lambda d: (d / "manifest.json").unlink(), "not a retrieval index"),
-    (lambda d: (d / "manifest.json").write_text("{not json"), "not valid JSON"),
-    (lambda d: (d / "manifest.json").write_text(json.dumps(
-        {**json.loads((d / "manifest.json").read_text()), "version": 99})), "index version 99"),
-    (lambda d: (d / "emb_text.npy").unlink(), "emb_text.npy: missing"),
-    (lambda d: np.save(d / "mag.npy", np.zeros(3, np.float32)), "mag.npy: shape"),
-    (lambda d: (d / "objects.parquet").write_bytes(b"garbage"), "objects.parquet: unreadable"),
-    (lambda d: shutil.rmtree(d / "bm25_text"), "bm25_text: unreadable"),
-])
+@pytest.mark.parametrize(
+    "how,message",
+    [
+        (lambda d: (d / "manifest.json").unlink(), "not a retrieval index"),
+        (lambda d: (d / "manifest.json").write_text("{not json"), "not valid JSON"),
+        (
+            lambda d: (d / "manifest.json").write_text(
+                json.dumps({**json.loads((d / "manifest.json").read_text()), "version": 99})
+            ),
+            "index version 99",
+        ),
+        (lambda d: (d / "emb_text.npy").unlink(), "emb_text.npy: missing"),
+        (lambda d: np.save(d / "mag.npy", np.zeros(3, np.float32)), "mag.npy: shape"),
+        (lambda d: (d / "objects.parquet").write_bytes(b"garbage"), "objects.parquet: unreadable"),
+        (lambda d: shutil.rmtree(d / "bm25_text"), "bm25_text: unreadable"),
+    ],
+)
 def test_malformed_index_gives_a_clear_error(index_dir, tmp_path, how, message):
     bad = _break(index_dir, tmp_path, how)
     with pytest.raises(IndexFormatError, match=message):
@@ -116,8 +124,14 @@ def rerank_results(index_dir, tiny_skyset, tmp_path_factory):
 
     work = tmp_path_factory.mktemp("rerank")
     queries, _ = make_queries_file(tiny_skyset, work / "queries.json", seed=0)
-    cfg = RerankConfig(index=str(index_dir), queries=str(queries), run_dir=str(work / "run"), image_queries_first=3,
-                       shuffles=5, ranker=RankerConfig(n_estimators=[10, 30], folds=2, min_child_samples=5))
+    cfg = RerankConfig(
+        index=str(index_dir),
+        queries=str(queries),
+        run_dir=str(work / "run"),
+        image_queries_first=3,
+        shuffles=5,
+        ranker=RankerConfig(n_estimators=[10, 30], folds=2, min_child_samples=5),
+    )
     return run_rerank(cfg), work
 
 
@@ -145,7 +159,9 @@ def test_ranker_save_load_round_trip(rerank_results, index_dir, tmp_path):
     query = searcher.text("globular clusters")
     np.testing.assert_array_equal(ranker.score(query.features), searcher.ranker.score(query.features))
     ranker.save(tmp_path / "copy")
-    np.testing.assert_array_equal(Ranker.load(tmp_path / "copy").score(query.features), ranker.score(query.features))
+    np.testing.assert_array_equal(
+        Ranker.load(tmp_path / "copy").score(query.features), ranker.score(query.features)
+    )
     meta = json.loads((tmp_path / "copy" / "ranker.json").read_text())
     (tmp_path / "copy" / "ranker.json").write_text(json.dumps({**meta, "features": meta["features"][:-1]}))
     with pytest.raises(ValueError, match="retrain"):
@@ -158,4 +174,7 @@ def test_index_records_a_relative_model_dir_as_absolute(tmp_path, monkeypatch):
     (tmp_path / "runs" / "export").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
     assert _portable_spec("runs/export") == str(tmp_path / "runs" / "export")
-    assert _portable_spec("lit-mini") == "lit-mini" and _portable_spec("open_clip:ViT-B-32@openai") == "open_clip:ViT-B-32@openai"
+    assert (
+        _portable_spec("lit-mini") == "lit-mini"
+        and _portable_spec("open_clip:ViT-B-32@openai") == "open_clip:ViT-B-32@openai"
+    )

@@ -24,9 +24,26 @@ def test_label_metrics_by_hand():
 
 def test_evaluate_job_on_first_images(tiny_skyset, tmp_path, capsys):
     out = tmp_path / "eval"
-    code = main(["similarity", "evaluate", "--dataset", tiny_skyset, "--splits", "train,val,test",
-                 "--encoders", "random,features:tiny-lit", "--precision_k", "3", "--map_k", "5",
-                 "--loose_batch", "6", "--out", str(out)])
+    code = main(
+        [
+            "similarity",
+            "evaluate",
+            "--dataset",
+            tiny_skyset,
+            "--splits",
+            "train,val,test",
+            "--encoders",
+            "random,features:tiny-lit",
+            "--precision_k",
+            "3",
+            "--map_k",
+            "5",
+            "--loose_batch",
+            "6",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     results = json.loads((out / "results.json").read_text())
     assert [r["encoder"] for r in results] == ["random", "features:tiny-lit"]

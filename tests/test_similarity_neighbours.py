@@ -56,9 +56,17 @@ def test_exclusion_restriction_and_padding():
     groups = np.arange(50) % 3
     allowed = np.array([[1, 0, 0], [0, 1, 1], [0, 1, 1]], bool)
     q_groups = np.array([0, 1, 2, 0, 1, 2])
-    vals, idx = exact_topk(q, db, 20, exclude=exclude, query_groups=q_groups,
-                           restriction=Restriction(groups, allowed), block_rows=4, block_bytes=4 * 4 * 21)
-    ref_vals, ref_idx = brute_force(q, db, 20, exclude, allowed[q_groups][:, groups])
+    vals, idx = exact_topk(
+        q,
+        db,
+        20,
+        exclude=exclude,
+        query_groups=q_groups,
+        restriction=Restriction(groups, allowed),
+        block_rows=4,
+        block_bytes=4 * 4 * 21,
+    )
+    _ref_vals, ref_idx = brute_force(q, db, 20, exclude, allowed[q_groups][:, groups])
     np.testing.assert_array_equal(idx, ref_idx)
     # group 0 has 17 members minus the excluded index 0: 16 matches, then padding
     assert (idx[0, 16:] == -1).all() and np.isneginf(vals[0, 16:]).all()

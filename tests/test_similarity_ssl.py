@@ -11,13 +11,25 @@ import torch
 from hubbleclip.cli import main
 from hubbleclip.similarity.encoders import load_encoder
 from hubbleclip.similarity.images import load_images
-from hubbleclip.similarity.losses import galaxidnet_similarity, loose_accuracy, margin_contrastive, nt_xent, pair_batch
+from hubbleclip.similarity.losses import (
+    galaxidnet_similarity,
+    loose_accuracy,
+    margin_contrastive,
+    nt_xent,
+    pair_batch,
+)
 from hubbleclip.similarity.ssl_models import EncoderConfig, SimCLRModel
 from hubbleclip.similarity.train import SimCLRConfig
 
 DATA = Path(__file__).parent / "data"
 FIRST_ZIP = DATA / "first" / "galaxy_data.zip"
-TINY = {"channels": [8, 16, 32, 64], "layers": [1, 1, 1, 1], "image_size": 32, "proj_hidden": 128, "proj_dim": 32}
+TINY = {
+    "channels": [8, 16, 32, 64],
+    "layers": [1, 1, 1, 1],
+    "image_size": 32,
+    "proj_hidden": 128,
+    "proj_dim": 32,
+}
 
 
 def test_augmented_views_are_finite_and_sized():
@@ -26,8 +38,10 @@ def test_augmented_views_are_finite_and_sized():
     images = load_images(FIRST_ZIP, limit=4) + colour + [colour[0].crop((0, 0, 96, 40))]
     augment = SimCLRConfig().augment  # ALMA: any rotation, 10 deg shear, 0.4-2.0 scale, crops
     for size, centre in ((32, 0), (48, 96)):
-        model = SimCLRModel(EncoderConfig(**{**TINY, "image_size": size}),
-                            augment.__class__(**{**augment.__dict__, "center_brightest": centre}))
+        model = SimCLRModel(
+            EncoderConfig(**{**TINY, "image_size": size}),
+            augment.__class__(**{**augment.__dict__, "center_brightest": centre}),
+        )
         tf = model.image_transform(train=True)
         torch.manual_seed(0)
         views = torch.stack([tf(im) for im in images for _ in range(2)])
@@ -43,7 +57,7 @@ def test_losses_and_galaxidnet_score():
     b = torch.tensor([[0.0, 1.0], [0.6, 0.8]])
     # d = sqrt(2) and sqrt(0.8): positives pay d^2, negatives max(0, 1 - d)^2
     assert margin_contrastive(a, b, torch.tensor([1, 1])) == pytest.approx((2 + 0.8) / 2)
-    assert margin_contrastive(a, b, torch.tensor([0, 0])) == pytest.approx((1 - 0.8 ** 0.5) ** 2 / 2)
+    assert margin_contrastive(a, b, torch.tensor([0, 0])) == pytest.approx((1 - 0.8**0.5) ** 2 / 2)
     pa, pb, same = pair_batch(z, z)
     assert margin_contrastive(pa[same == 1], pb[same == 1], same[same == 1]) == pytest.approx(0, abs=1e-6)
     sim = galaxidnet_similarity(z, z)
@@ -53,8 +67,11 @@ def test_losses_and_galaxidnet_score():
 
 
 def test_vit_backbone():
-    model = SimCLRModel(EncoderConfig(arch="vit", image_size=32, patch_size=8, vit_dim=32, vit_heads=2,
-                                      proj_hidden=16, proj_dim=8))
+    model = SimCLRModel(
+        EncoderConfig(
+            arch="vit", image_size=32, patch_size=8, vit_dim=32, vit_heads=2, proj_hidden=16, proj_dim=8
+        )
+    )
     h, z = model(torch.zeros(2, 3, 32, 32))
     assert h.shape == (2, 32) and z.shape == (2, 8)
     with pytest.raises(ValueError, match="arch"):
@@ -63,11 +80,33 @@ def test_vit_backbone():
 
 def test_short_simclr_run_lowers_loss(tmp_path):
     run = tmp_path / "simclr"
-    args = ["similarity", "train", "--run_dir", str(run), "--data.path", str(FIRST_ZIP),
-            "--optim.batch_size", "12", "--optim.lr", "0.003", "--optim.epochs", "80", "--checkpoint_epochs", "40",
-            # rotations, flips and crops; no zoom or shear, so 80 tiny steps show a clear drop
-            "--augment.scale_min", "1", "--augment.scale_max", "1", "--augment.shear_degrees", "0",
-            "--augment.center_brightest", "96", "--log_every", "1000"]
+    args = [
+        "similarity",
+        "train",
+        "--run_dir",
+        str(run),
+        "--data.path",
+        str(FIRST_ZIP),
+        "--optim.batch_size",
+        "12",
+        "--optim.lr",
+        "0.003",
+        "--optim.epochs",
+        "80",
+        "--checkpoint_epochs",
+        "40",
+        # rotations, flips and crops; no zoom or shear, so 80 tiny steps show a clear drop
+        "--augment.scale_min",
+        "1",
+        "--augment.scale_max",
+        "1",
+        "--augment.shear_degrees",
+        "0",
+        "--augment.center_brightest",
+        "96",
+        "--log_every",
+        "1000",
+    ]
     for key, value in TINY.items():
         args += [f"--model.{key}", ",".join(map(str, value)) if isinstance(value, list) else str(value)]
     assert main(args) == 0

@@ -8,7 +8,14 @@ import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as F
 
-from hubbleclip.transforms import AugmentConfig, CenterOnBrightest, PadToSquare, RandomRot90, ToRGB, build_transform
+from hubbleclip.transforms import (
+    AugmentConfig,
+    CenterOnBrightest,
+    PadToSquare,
+    RandomRot90,
+    ToRGB,
+    build_transform,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -103,8 +110,14 @@ def test_build_transform_shapes_determinism_and_symmetry(m31, first_image):
 
 
 def test_alma_affine_and_crop_run_on_real_images(m31, first_image):
-    aug = AugmentConfig(rotate_degrees=180, shear_degrees=10, scale_min=0.4, scale_max=2.0,
-                        crop_scale_min=0.5, center_brightest=64)
+    aug = AugmentConfig(
+        rotate_degrees=180,
+        shear_degrees=10,
+        scale_min=0.4,
+        scale_max=2.0,
+        crop_scale_min=0.5,
+        center_brightest=64,
+    )
     tr = build_transform(aug, 48, (0.5,) * 3, (0.5,) * 3, train=True)
     torch.manual_seed(0)
     a, b = tr(m31), tr(first_image)

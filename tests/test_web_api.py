@@ -104,8 +104,10 @@ def test_upload_limits_and_types(web_engine):
     from hubbleclip.web.app import create_app
     from hubbleclip.web.config import Limits
 
-    small = TestClient(create_app(web_engine, Limits(max_upload_bytes=2000, max_pixels=10_000)),
-                       raise_server_exceptions=False)
+    small = TestClient(
+        create_app(web_engine, Limits(max_upload_bytes=2000, max_pixels=10_000)),
+        raise_server_exceptions=False,
+    )
     big = post_image(small, M31_PNG.read_bytes())
     assert big.status_code == 413 and "limit of 2,000 bytes" in big.json()["detail"]
     buf = io.BytesIO()
@@ -124,9 +126,14 @@ def test_stored_images_are_served_and_nothing_else(client, web_engine):
     assert max(Image.open(io.BytesIO(thumb.content)).size) <= web_engine.store.thumb_size
     full = client.get("/api/images/stellarium:m31", params={"size": "full"})
     assert full.status_code == 200 and full.content == web_engine.store.original("stellarium:m31")[0]
-    for path in ("/api/images/../../pyproject.toml", "/api/images/..%2F..%2Fpyproject.toml",
-                 "/api/images/%2Fetc%2Fpasswd", "/static/../pyproject.toml", "/static/%2e%2e/pyproject.toml",
-                 "/api/images/stellarium:m31.png"):
+    for path in (
+        "/api/images/../../pyproject.toml",
+        "/api/images/..%2F..%2Fpyproject.toml",
+        "/api/images/%2Fetc%2Fpasswd",
+        "/static/../pyproject.toml",
+        "/static/%2e%2e/pyproject.toml",
+        "/api/images/stellarium:m31.png",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert "[build-system]" not in response.text and "root:" not in response.text
@@ -152,20 +159,26 @@ def test_selection_reranks_by_the_combined_vector(client, web_engine):
 
     plain = client.post("/api/similar", json={"image_id": "stellarium:m31", "limit": 10}).json()["results"]
     chosen = [plain[3]["image_id"], plain[7]["image_id"]]
-    data = client.post("/api/similar", json={"image_id": "stellarium:m31", "selected": chosen, "limit": 50}).json()
+    data = client.post(
+        "/api/similar", json={"image_id": "stellarium:m31", "selected": chosen, "limit": 50}
+    ).json()
     assert data["ranked_by"] == "selection" and [c["image_id"] for c in data["selected"]] == chosen
     ids = [r["image_id"] for r in data["results"]]
     assert not set(ids) & {*chosen, "stellarium:m31"}
     space = web_engine.space
     target = combine(space.embeddings[space.rows(chosen)])
-    expected = sorted((i for i in space.ids if i not in {*chosen, "stellarium:m31"}),
-                      key=lambda i: -float(space.embeddings[space.row_of[i]] @ target))
+    expected = sorted(
+        (i for i in space.ids if i not in {*chosen, "stellarium:m31"}),
+        key=lambda i: -float(space.embeddings[space.row_of[i]] @ target),
+    )
     assert ids == expected[:50]
     assert ids[:8] != [r["image_id"] for r in plain if r["image_id"] not in chosen][:8]
 
 
 def test_quick_select_clusters(client, web_engine):
-    data = client.post("/api/clusters", json={"image_id": "stellarium:m31", "n_clusters": 3, "n_members": 4}).json()
+    data = client.post(
+        "/api/clusters", json={"image_id": "stellarium:m31", "n_clusters": 3, "n_members": 4}
+    ).json()
     clusters = data["clusters"]
     assert len(clusters) == 3
     assert sum(c["size"] for c in clusters) == len(web_engine.space) - 1
@@ -178,7 +191,9 @@ def test_quick_select_clusters(client, web_engine):
 
 
 def test_bad_json_and_unknown_ids(client):
-    broken = client.post("/api/similar", content=b'{"image_id": ', headers={"Content-Type": "application/json"})
+    broken = client.post(
+        "/api/similar", content=b'{"image_id": ', headers={"Content-Type": "application/json"}
+    )
     assert broken.status_code == 422 and "body" in broken.json()["detail"]
     missing = client.post("/api/similar", json={"limit": 5})
     assert missing.status_code == 422 and missing.json()["detail"].startswith("body.image_id:")

@@ -10,15 +10,24 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from test_web_api import M31_PNG, web_engine  # noqa: F401  (the session-scoped engine fixture)
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
-pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
-                                reason=f"{CHROMIUM} not installed (apt-get install chromium; `make test` does it)")
+pytestmark = pytest.mark.skipif(
+    not os.access(CHROMIUM, os.X_OK),
+    reason=f"{CHROMIUM} not installed (apt-get install chromium; `make test` does it)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +102,11 @@ def test_search_similar_select_and_upload(page, base_url, tmp_path, web_engine):
     after = tile_ids(page)
     assert after[:2] == [before[5], before[9]]
     rest_before = [i for i in before if i not in after[:2]]
-    assert after[2:2 + len(rest_before)] != rest_before
-    assert page.locator("#sim-grid .tile.selected").first.evaluate(
-        "e => getComputedStyle(e).borderTopColor") != "rgba(0, 0, 0, 0)"
+    assert after[2 : 2 + len(rest_before)] != rest_before
+    assert (
+        page.locator("#sim-grid .tile.selected").first.evaluate("e => getComputedStyle(e).borderTopColor")
+        != "rgba(0, 0, 0, 0)"
+    )
     shoot(page, tmp_path, "03-selected")
 
     # a quick-select representative preselects its cluster's nearest members

@@ -23,8 +23,8 @@ def png_with_size(width: int, height: int) -> bytes:
     Image.new("L", (1, 1)).save(buf, "PNG")
     data = bytearray(buf.getvalue())
     ihdr = 8 + 8  # signature, then length + b"IHDR"
-    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
-    data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])))
+    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13])))
     return bytes(data)
 
 
@@ -63,7 +63,9 @@ def test_too_many_bytes_is_413():
 
 def test_too_many_pixels_is_413_before_decoding():
     # 64 Mpx: under Pillow's own guard, over our limit
-    assert "8000x8000 pixels exceeds the limit of 40,000,000" in expect(413, png_with_size(8000, 8000), "image/png")
+    assert "8000x8000 pixels exceeds the limit of 40,000,000" in expect(
+        413, png_with_size(8000, 8000), "image/png"
+    )
 
 
 def test_pillow_bomb_guard_applies_even_with_a_generous_pixel_limit():

@@ -1,9 +1,9 @@
 """Fine-tune a CLIP-style model: the same job as `hubbleclip train`.
 
-    python training/train.py --config training/configs/lit-mini-skyset.yaml
-    accelerate launch --multi_gpu --num_processes 2 training/train.py --config training/configs/lit-mini-skyset.yaml
-    (--multi_gpu also on a CPU: it selects the multi-process launcher, gloo without GPUs)
-"""
+python training/train.py --config training/configs/lit-mini-skyset.yaml
+accelerate launch --multi_gpu --num_processes 2 training/train.py --config training/configs/lit-mini-skyset.yaml
+(--multi_gpu also on a CPU: it selects the multi-process launcher, gloo without GPUs)
+"""  # noqa: E501 - copyable shell command
 
 import sys
 

@@ -11,12 +11,21 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-SOURCES = {"hst": "hubbleclip.archives.hst", "simbad": "hubbleclip.archives.simbad",
-           "galaxy10": "hubbleclip.archives.galaxy10", "folder": "hubbleclip.data.folder"}
+SOURCES = {
+    "hst": "hubbleclip.archives.hst",
+    "simbad": "hubbleclip.archives.simbad",
+    "galaxy10": "hubbleclip.archives.galaxy10",
+    "folder": "hubbleclip.data.folder",
+}
 
 
-def build(source: str, out_dir: Path, config_path: Path | None = None, overrides: list[str] | None = None,
-          force: bool = False) -> dict:
+def build(
+    source: str,
+    out_dir: Path,
+    config_path: Path | None = None,
+    overrides: list[str] | None = None,
+    force: bool = False,
+) -> dict:
     """Build ``source`` into ``out_dir`` (a DatasetDict + build_report.json); returns the report."""
     from hubbleclip.config import load_config
 

@@ -37,8 +37,9 @@ class Response:
 
 def request_key(method: str, url: str, params: dict | None = None, data: dict | None = None) -> str:
     """Stable key of a request: the same query always maps to the same cache entry."""
-    blob = json.dumps([method.upper(), url, sorted((params or {}).items()), sorted((data or {}).items())],
-                      default=str)
+    blob = json.dumps(
+        [method.upper(), url, sorted((params or {}).items()), sorted((data or {}).items())], default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -49,19 +50,24 @@ class ResponseCache:
         self._db = sqlite3.connect(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, url TEXT, status INTEGER, "
-                         "content_type TEXT, body BLOB, fetched REAL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, url TEXT, status INTEGER, "
+            "content_type TEXT, body BLOB, fetched REAL)"
+        )
         self._db.commit()
 
     def get(self, key: str) -> Response | None:
-        row = self._db.execute("SELECT url, status, content_type, body FROM responses WHERE key = ?",
-                               (key,)).fetchone()
+        row = self._db.execute(
+            "SELECT url, status, content_type, body FROM responses WHERE key = ?", (key,)
+        ).fetchone()
         return Response(row[0], row[1], row[2], bytes(row[3])) if row else None
 
     def put(self, key: str, response: Response) -> None:
         with self._db:
-            self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)",
-                             (key, response.url, response.status, response.content_type, response.body, time.time()))
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)",
+                (key, response.url, response.status, response.content_type, response.body, time.time()),
+            )
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

@@ -10,6 +10,7 @@ fetch what is missing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import random
@@ -29,18 +30,26 @@ MAX_RETRY_AFTER_S = 600.0
 
 @dataclass
 class ServiceLimits:
-    rate_per_s: float = field(default=5.0, metadata={"help": "request starts per second (the service's published limit)"})
+    rate_per_s: float = field(
+        default=5.0, metadata={"help": "request starts per second (the service's published limit)"}
+    )
     concurrency: int = field(default=4, metadata={"help": "requests in flight at once"})
 
 
 @dataclass
 class HttpConfig:
-    cache_dir: str | None = field(default=None, metadata={"help": "response cache; default ~/.cache/hubbleclip/archives/SOURCE"})
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "response cache; default ~/.cache/hubbleclip/archives/SOURCE"}
+    )
     timeout_s: float = field(default=120.0, metadata={"help": "per-request timeout"})
-    max_retries: int = field(default=6, metadata={"help": "retries of a throttled/failed request before giving up"})
+    max_retries: int = field(
+        default=6, metadata={"help": "retries of a throttled/failed request before giving up"}
+    )
     backoff_s: float = field(default=1.0, metadata={"help": "first back-off delay; doubles on each retry"})
     backoff_max_s: float = field(default=120.0, metadata={"help": "longest back-off delay"})
-    user_agent: str = field(default="hubbleclip/0.1 (https://github.com/hubbleclip)", metadata={"help": "User-Agent header"})
+    user_agent: str = field(
+        default="hubbleclip/0.1 (https://github.com/hubbleclip)", metadata={"help": "User-Agent header"}
+    )
     mailto: str | None = field(default=None, metadata={"help": "contact e-mail (Crossref's polite pool)"})
 
 
@@ -123,30 +132,38 @@ class ArchiveClient:
         self._idle = asyncio.Event()
         self._idle.set()
         total = sum(lim.concurrency for lim in self.limits.values())
-        self._client = httpx.AsyncClient(timeout=self.http.timeout_s, follow_redirects=True,
-                                         headers={"User-Agent": self.http.user_agent},
-                                         limits=httpx.Limits(max_connections=total, max_keepalive_connections=total))
+        self._client = httpx.AsyncClient(
+            timeout=self.http.timeout_s,
+            follow_redirects=True,
+            headers={"User-Agent": self.http.user_agent},
+            limits=httpx.Limits(max_connections=total, max_keepalive_connections=total),
+        )
         return self
 
     async def __aexit__(self, exc_type, *exc) -> None:
         if exc_type is not None:
             # let requests already on the wire finish and reach the cache, start no new ones
             self._stopped = self._stopped or f"stopped ({exc_type.__name__})"
-            try:
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._idle.wait(), timeout=self.http.timeout_s)
-            except (TimeoutError, asyncio.TimeoutError, asyncio.CancelledError):
-                pass
         await self._client.aclose()
 
     def report(self) -> dict:
         return {name: asdict(s) for name, s in self.stats.items()}
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(self.http.backoff_max_s, self.http.backoff_s * 2 ** attempt)
+        delay = min(self.http.backoff_max_s, self.http.backoff_s * 2**attempt)
         return delay * (0.5 + random.random() / 2)
 
-    async def fetch(self, service: str, url: str, *, params: dict | None = None, data: dict | None = None,
-                    retry_if: Callable[[Response], str | None] | None = None) -> Response:
+    async def fetch(
+        self,
+        service: str,
+        url: str,
+        *,
+        params: dict | None = None,
+        data: dict | None = None,
+        retry_if: Callable[[Response], str | None] | None = None,
+    ) -> Response:
         """GET (or POST form ``data``) through the cache.  ``retry_if`` flags a 2xx answer that is
         not final yet (e.g. a job still executing): it is retried and not cached."""
         method = "POST" if data is not None else "GET"
@@ -168,7 +185,8 @@ class ArchiveClient:
                 self._idle.clear()
                 # shielded: on Ctrl-C or a failed sibling, a request on the wire still lands in the cache
                 resp, reason, retry_after = await asyncio.shield(
-                    asyncio.ensure_future(self._send(service, method, url, params, data, key, retry_if)))
+                    asyncio.ensure_future(self._send(service, method, url, params, data, key, retry_if))
+                )
                 if resp is not None and not reason:
                     if resp.ok or resp.status in FINAL_MISSING:
                         return resp
@@ -183,11 +201,20 @@ class ArchiveClient:
                 await asyncio.sleep(delay)
         self._stopped = f"{service} failed"
         raise ServiceUnavailable(
-            f"{service}: {url} failed {self.http.max_retries + 1} times (last: {reason}); rerun the same command "
-            f"to resume: {len(self.cache)} responses are cached in {self.cache.path}")
+            f"{service}: {url} failed {self.http.max_retries + 1} times (last: {reason}); "
+            f"rerun the same command to resume: {len(self.cache)} responses are cached in {self.cache.path}"
+        )
 
-    async def _send(self, service: str, method: str, url: str, params: dict | None, data: dict | None, key: str,
-                    retry_if: Callable[[Response], str | None] | None) -> tuple[Response | None, str, float | None]:
+    async def _send(
+        self,
+        service: str,
+        method: str,
+        url: str,
+        params: dict | None,
+        data: dict | None,
+        key: str,
+        retry_if: Callable[[Response], str | None] | None,
+    ) -> tuple[Response | None, str, float | None]:
         """One request: (response, why to retry or "", Retry-After seconds); final answers are cached."""
         import httpx
 

@@ -15,7 +15,11 @@ log = logging.getLogger(__name__)
 
 
 def cache_dir(http: HttpConfig, source: str) -> Path:
-    return Path(http.cache_dir).expanduser() if http.cache_dir else Path.home() / ".cache" / "hubbleclip" / "archives" / source
+    return (
+        Path(http.cache_dir).expanduser()
+        if http.cache_dir
+        else Path.home() / ".cache" / "hubbleclip" / "archives" / source
+    )
 
 
 def image_path(root: Path, key: str) -> Path:
@@ -36,8 +40,14 @@ class BuildReport:
         self.skipped.append({"record": record, "reason": reason})
 
     def as_dict(self, http_stats: dict) -> dict[str, Any]:
-        return {"source": self.source, "skipped": self.skipped, "skipped_count": len(self.skipped),
-                **self.notes, "http": http_stats, "timings_s": {"fetch": round(time.time() - self.started, 2)}}
+        return {
+            "source": self.source,
+            "skipped": self.skipped,
+            "skipped_count": len(self.skipped),
+            **self.notes,
+            "http": http_stats,
+            "timings_s": {"fetch": round(time.time() - self.started, 2)},
+        }
 
 
 async def skip_on_error(coro, report: BuildReport, record: str, default=None):
@@ -68,8 +78,10 @@ def save(rows: list[dict], out_dir: Path, report: dict, seed: int, force: bool, 
     from hubbleclip.data.build import save_skyset
 
     if not rows:
-        raise ValueError(f"{report['source']}: no records to save ({report['skipped_count']} skipped; "
-                         "see the warnings above)")
+        raise ValueError(
+            f"{report['source']}: no records to save ({report['skipped_count']} skipped; "
+            "see the warnings above)"
+        )
     started = time.time()
     report.update(save_skyset(rows, out_dir, report, seed=seed, overwrite=force, config=config))
     report["timings_s"]["total"] = round(report["timings_s"]["fetch"] + time.time() - started, 2)

@@ -21,12 +21,20 @@ def jats_to_text(abstract: str | None) -> str:
     return re.sub(r"^(abstract|summary)\b[:.]?\s*", "", text, flags=re.IGNORECASE)
 
 
-async def fetch_works(client: ArchiveClient, base_url: str, dois: list[str], mailto: str | None = None,
-                      service: str = "crossref") -> dict[str, dict[str, str]]:
+async def fetch_works(
+    client: ArchiveClient,
+    base_url: str,
+    dois: list[str],
+    mailto: str | None = None,
+    service: str = "crossref",
+) -> dict[str, dict[str, str]]:
     """{doi (lower case): {"title", "abstract"}} for the DOIs Crossref knows; items without a title
     are left out (the caller reports them)."""
-    params = {"filter": ",".join(f"doi:{d}" for d in dois), "rows": str(len(dois)),
-              "select": "DOI,title,abstract"}
+    params = {
+        "filter": ",".join(f"doi:{d}" for d in dois),
+        "rows": str(len(dois)),
+        "select": "DOI,title,abstract",
+    }
     if mailto:
         params["mailto"] = mailto
     resp = await client.fetch(service, f"{base_url.rstrip('/')}/works", params=params)
@@ -43,5 +51,8 @@ async def fetch_works(client: ArchiveClient, base_url: str, dois: list[str], mai
         titles = item.get("title") or []
         doi = str(item.get("DOI") or "").lower()
         if doi and titles and isinstance(titles, list):
-            out[doi] = {"title": _SPACE.sub(" ", str(titles[0])).strip(), "abstract": jats_to_text(item.get("abstract"))}
+            out[doi] = {
+                "title": _SPACE.sub(" ", str(titles[0])).strip(),
+                "abstract": jats_to_text(item.get("abstract")),
+            }
     return out

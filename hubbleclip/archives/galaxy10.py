@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hubbleclip.archives.common import BuildReport, cache_dir, check_output, constellations, image_path, save
 from hubbleclip.archives.client import HttpConfig
+from hubbleclip.archives.common import BuildReport, cache_dir, check_output, constellations, image_path, save
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,9 @@ class Config:
     max_images: int | None = field(default=None, metadata={"help": "use only the first N galaxies"})
     chunk: int = field(default=256, metadata={"help": "images read from the file at a time"})
     seed: int = field(default=0, metadata={"help": "seed of the by-galaxy split"})
-    http: HttpConfig = field(default_factory=HttpConfig, metadata={"help": "only http.cache_dir is used (PNG cache)"})
+    http: HttpConfig = field(
+        default_factory=HttpConfig, metadata={"help": "only http.cache_dir is used (PNG cache)"}
+    )
 
 
 def _column(f, name: str, n: int, where: Path) -> np.ndarray:
@@ -83,23 +85,33 @@ def build(cfg: Config, out_dir: Path, force: bool = False) -> dict:
     with f:
         missing = [k for k in REQUIRED if k not in f]
         if missing:
-            raise ValueError(f"galaxy10: {src} lacks dataset(s) {missing}; expected 'images' uint8 [N,256,256,3], "
-                             "'ans' labels 0-9, optional 'ra', 'dec', 'redshift'")
+            raise ValueError(
+                f"galaxy10: {src} lacks dataset(s) {missing}; expected 'images' uint8 [N,256,256,3], "
+                "'ans' labels 0-9, optional 'ra', 'dec', 'redshift'"
+            )
         imgs = f["images"]
         if imgs.ndim != 4 or imgs.shape[-1] != 3 or imgs.dtype != np.uint8:
-            raise ValueError(f"galaxy10: {src}: 'images' is {imgs.dtype} {imgs.shape}, expected uint8 [N,H,W,3]")
+            raise ValueError(
+                f"galaxy10: {src}: 'images' is {imgs.dtype} {imgs.shape}, expected uint8 [N,H,W,3]"
+            )
         n = imgs.shape[0] if cfg.max_images is None else min(cfg.max_images, imgs.shape[0])
         labels = np.asarray(f["ans"][:n])
         if labels.shape != (n,):
-            raise ValueError(f"galaxy10: {src}: 'ans' has shape {f['ans'].shape}, expected ({imgs.shape[0]},)")
+            raise ValueError(
+                f"galaxy10: {src}: 'ans' has shape {f['ans'].shape}, expected ({imgs.shape[0]},)"
+            )
         ra, dec, z = (_column(f, k, n, src) for k in ("ra", "dec", "redshift"))
         have_pos = np.isfinite(ra) & np.isfinite(dec)
-        consts = dict(zip(np.flatnonzero(have_pos).tolist(),
-                          constellations(ra[have_pos].tolist(), dec[have_pos].tolist())))
+        consts = dict(
+            zip(
+                np.flatnonzero(have_pos).tolist(),
+                constellations(ra[have_pos].tolist(), dec[have_pos].tolist()),
+            )
+        )
         file_key = f"{src.name}:{src.stat().st_size}"  # another file never reuses these PNGs
         rows = []
         for start in range(0, n, cfg.chunk):
-            block = imgs[start:min(n, start + cfg.chunk)]
+            block = imgs[start : min(n, start + cfg.chunk)]
             for j, array in enumerate(block):
                 i = start + j
                 label = int(labels[i]) if np.isfinite(labels[i]) else -1
@@ -109,15 +121,28 @@ def build(cfg: Config, out_dir: Path, force: bool = False) -> dict:
                 path = image_path(root, f"{file_key}:{i}")
                 image = str(path) if path.exists() else _save_png(array, path)
                 name, uses = CLASSES[label]
-                where = (f" in {consts[i]}, {sexagesimal(ra[i], dec[i])}" if i in consts else "")
+                where = f" in {consts[i]}, {sexagesimal(ra[i], dec[i])}" if i in consts else ""
                 redshift = f", redshift {z[i]:.3f}" if math.isfinite(z[i]) else ""
-                rows.append({"id": f"galaxy10:{i:05d}", "source": "galaxy10", "image": image,
-                             "object_id": f"galaxy10:{i:05d}",
-                             "names": [f"Galaxy10 DECaLS #{i}"] + ([f"DECaLS J{ra[i]:.4f}{dec[i]:+.4f}"] if i in consts else []),
-                             "type": name, "ra_deg": float(ra[i]), "dec_deg": float(dec[i]), "mag": float("nan"),
-                             "text": (f"A {name} (Galaxy10 DECaLS class {label}) imaged by the DESI Legacy Imaging "
-                                      f"Surveys in g, r and z and classified by Galaxy Zoo volunteers{where}{redshift}."),
-                             "caption": f"{name}; {uses}", "credit": CREDIT})
+                rows.append(
+                    {
+                        "id": f"galaxy10:{i:05d}",
+                        "source": "galaxy10",
+                        "image": image,
+                        "object_id": f"galaxy10:{i:05d}",
+                        "names": [f"Galaxy10 DECaLS #{i}"]
+                        + ([f"DECaLS J{ra[i]:.4f}{dec[i]:+.4f}"] if i in consts else []),
+                        "type": name,
+                        "ra_deg": float(ra[i]),
+                        "dec_deg": float(dec[i]),
+                        "mag": float("nan"),
+                        "text": (
+                            f"A {name} (Galaxy10 DECaLS class {label}) imaged by the DESI Legacy Imaging "
+                            f"Surveys in g, r and z and classified by Galaxy Zoo volunteers{where}{redshift}."
+                        ),
+                        "caption": f"{name}; {uses}",
+                        "credit": CREDIT,
+                    }
+                )
             log.info("galaxy10: %d/%d images", min(n, start + cfg.chunk), n)
     report.notes["classes"] = {CLASSES[k][0]: int((labels == k).sum()) for k in range(len(CLASSES))}
     return save(rows, out_dir, report.as_dict({}), cfg.seed, force, cfg)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hubbleclip.archives import images, mast
 from hubbleclip.archives.cache import ResponseCache
-from hubbleclip.archives.client import ArchiveClient, FetchError, HttpConfig, ServiceLimits
+from hubbleclip.archives.client import ArchiveClient, HttpConfig, ServiceLimits
 from hubbleclip.archives.common import BuildReport, cache_dir, check_output, image_path, save, skip_on_error
 
 log = logging.getLogger(__name__)
@@ -30,10 +30,17 @@ _PAGE_HEADER = re.compile(r"^\s*\d+\(\s*\d+\) - .* - \[\s*\d+\]\s*$", re.MULTILI
 @dataclass
 class Config:
     proposal_ids: list[int] = field(default_factory=list, metadata={"help": "HST proposal IDs to include"})
-    proposal_id_file: str | None = field(default=None, metadata={"help": "text file with one proposal ID per line"})
-    stsci_url: str = field(default="https://www.stsci.edu/hst/phase2-public", metadata={"help": "where <id>.pro Phase II files live"})
+    proposal_id_file: str | None = field(
+        default=None, metadata={"help": "text file with one proposal ID per line"}
+    )
+    stsci_url: str = field(
+        default="https://www.stsci.edu/hst/phase2-public",
+        metadata={"help": "where <id>.pro Phase II files live"},
+    )
     mast_url: str = field(default="https://mast.stsci.edu", metadata={"help": "MAST portal API server"})
-    images_per_proposal: int = field(default=20, metadata={"help": "preview images kept per proposal (random)"})
+    images_per_proposal: int = field(
+        default=20, metadata={"help": "preview images kept per proposal (random)"}
+    )
     image_size: int = field(default=512, metadata={"help": "side of the padded square images"})
     page_size: int = field(default=2000, metadata={"help": "rows per MAST page"})
     products_batch: int = field(default=50, metadata={"help": "observations per MAST product query"})
@@ -71,16 +78,22 @@ def parse_phase2(text: str) -> dict[str, str]:
 
     kind = re.search(r"^Type\s+Cycle[ \t]*\n\s*(\S+)\s+(\S+)", text, re.MULTILINE)
     pi = re.search(r"^\s*PI:\s*(.+?)(?:\s{2,}|$)", text, re.MULTILINE)
-    out = {"title": section("Title"), "abstract": section("Abstract"),
-           "category": kind.group(1) if kind else "", "cycle": kind.group(2) if kind else "",
-           "pi": pi.group(1).strip() if pi else ""}
+    out = {
+        "title": section("Title"),
+        "abstract": section("Abstract"),
+        "category": kind.group(1) if kind else "",
+        "cycle": kind.group(2) if kind else "",
+        "pi": pi.group(1).strip() if pi else "",
+    }
     missing = [k for k in ("title", "abstract") if not out[k]]
     if missing:
         raise ValueError(f"Phase II file without {' and '.join(missing)}")
     return out
 
 
-async def fetch_preview(cfg: Config, client: ArchiveClient, uri: str, root: Path, report: BuildReport) -> str | None:
+async def fetch_preview(
+    cfg: Config, client: ArchiveClient, uri: str, root: Path, report: BuildReport
+) -> str | None:
     """Path of the processed preview, or None when it is missing, broken or in colour."""
     resp = await skip_on_error(mast.download(client, cfg.mast_url, uri), report, uri)
     if resp is None:
@@ -99,10 +112,14 @@ async def fetch_preview(cfg: Config, client: ArchiveClient, uri: str, root: Path
     if await asyncio.to_thread(images.is_colour, im):
         report.notes["colour_previews_excluded"] = report.notes.get("colour_previews_excluded", 0) + 1
         return None
-    return await asyncio.to_thread(images.save_png, images.square(im.convert("L"), cfg.image_size, fill=255), path)
+    return await asyncio.to_thread(
+        images.save_png, images.square(im.convert("L"), cfg.image_size, fill=255), path
+    )
 
 
-async def proposal_rows(cfg: Config, client: ArchiveClient, pid: int, root: Path, report: BuildReport) -> list[dict]:
+async def proposal_rows(
+    cfg: Config, client: ArchiveClient, pid: int, root: Path, report: BuildReport
+) -> list[dict]:
     resp = await client.fetch("stsci", f"{cfg.stsci_url.rstrip('/')}/{pid}.pro")
     if not resp.ok:
         report.skip(f"proposal {pid}", f"no public Phase II file (HTTP {resp.status})")
@@ -117,14 +134,17 @@ async def proposal_rows(cfg: Config, client: ArchiveClient, pid: int, root: Path
     obsids = sorted(by_obsid)
     previews = []
     for i in range(0, len(obsids), cfg.products_batch):
-        found = await mast.products(client, cfg.mast_url, obsids[i:i + cfg.products_batch], cfg.page_size)
+        found = await mast.products(client, cfg.mast_url, obsids[i : i + cfg.products_batch], cfg.page_size)
         previews += [p for p in found if mast.is_jpeg_preview(p) and str(p.get("obsid")) in by_obsid]
     previews = sorted({p["dataURI"]: p for p in previews}.values(), key=lambda p: p["dataURI"])
     random.Random(f"{cfg.seed}:{pid}").shuffle(previews)
     chosen: list[tuple[dict, str]] = []
     # take previews in shuffled order until enough greyscale ones are in
     while previews and len(chosen) < cfg.images_per_proposal:
-        batch, previews = previews[:cfg.images_per_proposal - len(chosen)], previews[cfg.images_per_proposal - len(chosen):]
+        batch, previews = (
+            previews[: cfg.images_per_proposal - len(chosen)],
+            previews[cfg.images_per_proposal - len(chosen) :],
+        )
         paths = await asyncio.gather(*(fetch_preview(cfg, client, p["dataURI"], root, report) for p in batch))
         chosen += [(p, path) for p, path in zip(batch, paths) if path]
     if not chosen:
@@ -136,11 +156,22 @@ async def proposal_rows(cfg: Config, client: ArchiveClient, pid: int, root: Path
     for product, path in chosen:
         obs = by_obsid[str(product["obsid"])]
         name = product["dataURI"].rsplit("/", 1)[-1]
-        rows.append({"id": f"hst:{pid}:{name}", "source": "hst", "image": path, "object_id": f"hst:{pid}",
-                     "names": [f"HST proposal {pid}", str(obs.get("target_name") or "")], "type": "hst observation",
-                     "ra_deg": float(obs.get("s_ra") or "nan"), "dec_deg": float(obs.get("s_dec") or "nan"),
-                     "mag": float("nan"), "text": text, "caption": caption,
-                     "credit": CREDIT.format(pid=pid, pi=info["pi"] or "unknown")})
+        rows.append(
+            {
+                "id": f"hst:{pid}:{name}",
+                "source": "hst",
+                "image": path,
+                "object_id": f"hst:{pid}",
+                "names": [f"HST proposal {pid}", str(obs.get("target_name") or "")],
+                "type": "hst observation",
+                "ra_deg": float(obs.get("s_ra") or "nan"),
+                "dec_deg": float(obs.get("s_dec") or "nan"),
+                "mag": float("nan"),
+                "text": text,
+                "caption": caption,
+                "credit": CREDIT.format(pid=pid, pi=info["pi"] or "unknown"),
+            }
+        )
     return rows
 
 
@@ -153,8 +184,14 @@ def build(cfg: Config, out_dir: Path, force: bool = False) -> dict:
 
     async def run():
         async with ArchiveClient(cache, cfg.http, {"stsci": cfg.stsci, "mast": cfg.mast}) as client:
-            per = await asyncio.gather(*(skip_on_error(proposal_rows(cfg, client, pid, root, report), report,
-                                                       f"proposal {pid}", default=[]) for pid in ids))
+            per = await asyncio.gather(
+                *(
+                    skip_on_error(
+                        proposal_rows(cfg, client, pid, root, report), report, f"proposal {pid}", default=[]
+                    )
+                    for pid in ids
+                )
+            )
             return [row for rows in per for row in rows], client.report()
 
     try:

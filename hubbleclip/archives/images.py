@@ -48,7 +48,11 @@ def square(im: Image.Image, size: int, fill: str | int = "white") -> Image.Image
 def grey(im: Image.Image, size: int) -> Image.Image:
     """Single-channel ``size``x``size`` image (padded with black sky if not square)."""
     im = im.convert("L")
-    return im if im.size == (size, size) else ImageOps.pad(im, (size, size), method=Image.Resampling.LANCZOS, color=0)
+    return (
+        im
+        if im.size == (size, size)
+        else ImageOps.pad(im, (size, size), method=Image.Resampling.LANCZOS, color=0)
+    )
 
 
 def save_png(im: Image.Image, path: Path) -> str:

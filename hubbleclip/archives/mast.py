@@ -22,21 +22,32 @@ def _still_running(resp: Response) -> str | None:
     return "query still executing" if status == "EXECUTING" else None
 
 
-async def invoke(client: ArchiveClient, base_url: str, service: str, params: dict, page_size: int) -> list[dict]:
+async def invoke(
+    client: ArchiveClient, base_url: str, service: str, params: dict, page_size: int
+) -> list[dict]:
     """Every row of a MAST service request, following ``paging.pagesFiltered``."""
     url = f"{base_url.rstrip('/')}/api/v0/invoke"
     rows: list[dict] = []
     page = 1
     while True:
-        request = {"service": service, "params": params, "format": "json", "pagesize": page_size, "page": page}
-        resp = await client.fetch(SERVICE, url, data={"request": json.dumps(request, sort_keys=True)},
-                                  retry_if=_still_running)
+        request = {
+            "service": service,
+            "params": params,
+            "format": "json",
+            "pagesize": page_size,
+            "page": page,
+        }
+        resp = await client.fetch(
+            SERVICE, url, data={"request": json.dumps(request, sort_keys=True)}, retry_if=_still_running
+        )
         try:
             body = resp.json()
         except ValueError as exc:
             raise FetchError(f"{SERVICE}: {service} page {page}: not JSON") from exc
         if body.get("status") != "COMPLETE":
-            raise FetchError(f"{SERVICE}: {service} page {page}: {body.get('status')} {body.get('msg', '')}".strip())
+            raise FetchError(
+                f"{SERVICE}: {service} page {page}: {body.get('status')} {body.get('msg', '')}".strip()
+            )
         rows.extend(body.get("data") or [])
         pages = int((body.get("paging") or {}).get("pagesFiltered") or 1)
         if page >= pages:
@@ -44,13 +55,21 @@ async def invoke(client: ArchiveClient, base_url: str, service: str, params: dic
         page += 1
 
 
-async def hst_image_observations(client: ArchiveClient, base_url: str, proposal_id: int, page_size: int) -> list[dict]:
-    filters = [{"paramName": "obs_collection", "values": ["HST"]},
-               {"paramName": "proposal_id", "values": [str(proposal_id)]},
-               {"paramName": "dataproduct_type", "values": ["image"]}]
-    return await invoke(client, base_url, "Mast.Caom.Filtered",
-                        {"columns": "obsid,obs_id,target_name,s_ra,s_dec,instrument_name,filters", "filters": filters},
-                        page_size)
+async def hst_image_observations(
+    client: ArchiveClient, base_url: str, proposal_id: int, page_size: int
+) -> list[dict]:
+    filters = [
+        {"paramName": "obs_collection", "values": ["HST"]},
+        {"paramName": "proposal_id", "values": [str(proposal_id)]},
+        {"paramName": "dataproduct_type", "values": ["image"]},
+    ]
+    return await invoke(
+        client,
+        base_url,
+        "Mast.Caom.Filtered",
+        {"columns": "obsid,obs_id,target_name,s_ra,s_dec,instrument_name,filters", "filters": filters},
+        page_size,
+    )
 
 
 async def products(client: ArchiveClient, base_url: str, obsids: list[str], page_size: int) -> list[dict]:
@@ -63,4 +82,6 @@ def is_jpeg_preview(product: dict) -> bool:
 
 
 async def download(client: ArchiveClient, base_url: str, data_uri: str) -> Response:
-    return await client.fetch(SERVICE, f"{base_url.rstrip('/')}/api/v0.1/Download/file", params={"uri": data_uri})
+    return await client.fetch(
+        SERVICE, f"{base_url.rstrip('/')}/api/v0.1/Download/file", params={"uri": data_uri}
+    )

@@ -20,8 +20,15 @@ import numpy as np
 from hubbleclip.archives import crossref, hips2fits, images
 from hubbleclip.archives.cache import ResponseCache
 from hubbleclip.archives.client import ArchiveClient, FetchError, HttpConfig, ServiceLimits
-from hubbleclip.archives.common import (BuildReport, cache_dir, check_output, constellations, image_path, save,
-                                        skip_on_error)
+from hubbleclip.archives.common import (
+    BuildReport,
+    cache_dir,
+    check_output,
+    constellations,
+    image_path,
+    save,
+    skip_on_error,
+)
 from hubbleclip.archives.tap import tap_query
 
 log = logging.getLogger(__name__)
@@ -31,39 +38,94 @@ CREDIT = "SIMBAD (CDS, Strasbourg); abstracts via Crossref; image: {hips} via CD
 
 # SIMBAD object-type codes -> the normalised labels of hubbleclip.data.schema
 TYPE_LABELS = {
-    "**": "double star", "SB*": "double star", "EB*": "double star", "El*": "double star",
-    "OpC": "open cluster", "Cl*": "open cluster", "GlC": "globular cluster", "As*": "stellar association",
-    "PN": "planetary nebula", "HII": "HII region", "RNe": "reflection nebula", "DNe": "dark nebula",
-    "GNe": "nebula", "ISM": "nebula", "SNR": "supernova remnant", "No*": "nova star",
-    "G": "galaxy", "GiG": "galaxy", "GiC": "galaxy", "BiC": "galaxy", "SyG": "galaxy", "Sy1": "galaxy",
-    "Sy2": "galaxy", "AGN": "galaxy", "LIN": "galaxy", "SBG": "galaxy", "EmG": "galaxy", "IG": "galaxy pair",
-    "PaG": "galaxy pair", "GrG": "galaxy group",
+    "**": "double star",
+    "SB*": "double star",
+    "EB*": "double star",
+    "El*": "double star",
+    "OpC": "open cluster",
+    "Cl*": "open cluster",
+    "GlC": "globular cluster",
+    "As*": "stellar association",
+    "PN": "planetary nebula",
+    "HII": "HII region",
+    "RNe": "reflection nebula",
+    "DNe": "dark nebula",
+    "GNe": "nebula",
+    "ISM": "nebula",
+    "SNR": "supernova remnant",
+    "No*": "nova star",
+    "G": "galaxy",
+    "GiG": "galaxy",
+    "GiC": "galaxy",
+    "BiC": "galaxy",
+    "SyG": "galaxy",
+    "Sy1": "galaxy",
+    "Sy2": "galaxy",
+    "AGN": "galaxy",
+    "LIN": "galaxy",
+    "SBG": "galaxy",
+    "EmG": "galaxy",
+    "IG": "galaxy pair",
+    "PaG": "galaxy pair",
+    "GrG": "galaxy group",
 }
 # more specific words for the caption (the label stays coarse so classes are comparable)
 KINDS = {
-    "V*": "variable star", "Pu*": "pulsating variable star", "Ce*": "Cepheid variable", "RG*": "red giant",
-    "AB*": "asymptotic giant branch star", "Mi*": "Mira variable", "LP*": "long-period variable",
-    "Be*": "Be star", "WR*": "Wolf-Rayet star", "SG*": "supergiant", "s*r": "red supergiant",
-    "s*b": "blue supergiant", "s*y": "yellow supergiant", "PM*": "high proper-motion star",
-    "HB*": "horizontal branch star", "Em*": "emission-line star", "a2*": "alpha2 CVn variable",
-    "bC*": "beta Cephei variable", "dS*": "delta Scuti variable", "Ro*": "rotating variable star",
-    "El*": "ellipsoidal variable", "EB*": "eclipsing binary", "SB*": "spectroscopic binary", "C*": "carbon star",
-    "S*": "S star", "Y*O": "young stellar object", "Or*": "Orion variable", "WD*": "white dwarf",
+    "V*": "variable star",
+    "Pu*": "pulsating variable star",
+    "Ce*": "Cepheid variable",
+    "RG*": "red giant",
+    "AB*": "asymptotic giant branch star",
+    "Mi*": "Mira variable",
+    "LP*": "long-period variable",
+    "Be*": "Be star",
+    "WR*": "Wolf-Rayet star",
+    "SG*": "supergiant",
+    "s*r": "red supergiant",
+    "s*b": "blue supergiant",
+    "s*y": "yellow supergiant",
+    "PM*": "high proper-motion star",
+    "HB*": "horizontal branch star",
+    "Em*": "emission-line star",
+    "a2*": "alpha2 CVn variable",
+    "bC*": "beta Cephei variable",
+    "dS*": "delta Scuti variable",
+    "Ro*": "rotating variable star",
+    "El*": "ellipsoidal variable",
+    "EB*": "eclipsing binary",
+    "SB*": "spectroscopic binary",
+    "C*": "carbon star",
+    "S*": "S star",
+    "Y*O": "young stellar object",
+    "Or*": "Orion variable",
+    "WD*": "white dwarf",
 }
 
 
 @dataclass
 class Config:
-    tap_url: str = field(default="https://simbad.cds.unistra.fr/simbad/sim-tap/sync", metadata={"help": "SIMBAD TAP sync endpoint"})
+    tap_url: str = field(
+        default="https://simbad.cds.unistra.fr/simbad/sim-tap/sync",
+        metadata={"help": "SIMBAD TAP sync endpoint"},
+    )
     crossref_url: str = field(default="https://api.crossref.org", metadata={"help": "Crossref REST API"})
-    hips2fits_url: str = field(default="https://alasky.cds.unistra.fr/hips-image-services/hips2fits", metadata={"help": "hips2fits endpoint"})
+    hips2fits_url: str = field(
+        default="https://alasky.cds.unistra.fr/hips-image-services/hips2fits",
+        metadata={"help": "hips2fits endpoint"},
+    )
     mag_limit: float = field(default=6.5, metadata={"help": "keep objects brighter than this in any band"})
-    bands: list[str] = field(default_factory=lambda: list(BANDS), metadata={"help": "SIMBAD allfluxes bands to test"})
-    max_objects: int | None = field(default=None, metadata={"help": "stop after this many objects (None = all)"})
+    bands: list[str] = field(
+        default_factory=lambda: list(BANDS), metadata={"help": "SIMBAD allfluxes bands to test"}
+    )
+    max_objects: int | None = field(
+        default=None, metadata={"help": "stop after this many objects (None = all)"}
+    )
     page_size: int = field(default=2000, metadata={"help": "objects per TAP page"})
     refs_batch: int = field(default=50, metadata={"help": "objects per reference query"})
     papers_per_object: int = field(default=6, metadata={"help": "papers kept per object"})
-    max_objects_per_paper: int = field(default=3, metadata={"help": "only papers about at most this many objects (specific ones)"})
+    max_objects_per_paper: int = field(
+        default=3, metadata={"help": "only papers about at most this many objects (specific ones)"}
+    )
     doi_batch: int = field(default=40, metadata={"help": "DOIs per Crossref request"})
     hips: str = field(default="CDS/P/DSS2/red", metadata={"help": "HiPS survey for the cut-outs"})
     image_size: int = field(default=500, metadata={"help": "cut-out side in pixels (grey)"})
@@ -92,19 +154,23 @@ def _value(v):
 
 
 def objects_query(cfg: Config, after_oid: int, top: int) -> str:
-    bands = [b for b in cfg.bands]
+    bands = list(cfg.bands)
     cols = ", ".join(f'f."{b}"' for b in bands)
     bright = " OR ".join(f'f."{b}" < {cfg.mag_limit}' for b in bands)
-    return (f"SELECT TOP {top} b.oid, b.main_id, b.ra, b.dec, b.otype, {cols}, i.ids "
-            "FROM basic AS b JOIN allfluxes AS f ON f.oidref = b.oid JOIN ids AS i ON i.oidref = b.oid "
-            f"WHERE ({bright}) AND b.oid > {after_oid} ORDER BY b.oid")
+    return (
+        f"SELECT TOP {top} b.oid, b.main_id, b.ra, b.dec, b.otype, {cols}, i.ids "
+        "FROM basic AS b JOIN allfluxes AS f ON f.oidref = b.oid JOIN ids AS i ON i.oidref = b.oid "
+        f"WHERE ({bright}) AND b.oid > {after_oid} ORDER BY b.oid"
+    )
 
 
 def refs_query(cfg: Config, oids: list[int]) -> str:
-    return ("SELECT h.oidref, r.bibcode, r.doi, r.title, r.nbobject, r.year "
-            "FROM has_ref AS h JOIN ref AS r ON r.oidbib = h.oidbibref "
-            f"WHERE h.oidref IN ({', '.join(str(o) for o in oids)}) AND r.doi IS NOT NULL "
-            f"AND r.nbobject <= {cfg.max_objects_per_paper}")
+    return (
+        "SELECT h.oidref, r.bibcode, r.doi, r.title, r.nbobject, r.year "
+        "FROM has_ref AS h JOIN ref AS r ON r.oidbib = h.oidbibref "
+        f"WHERE h.oidref IN ({', '.join(str(o) for o in oids)}) AND r.doi IS NOT NULL "
+        f"AND r.nbobject <= {cfg.max_objects_per_paper}"
+    )
 
 
 def parse_object(row, bands: list[str]) -> dict:
@@ -113,7 +179,11 @@ def parse_object(row, bands: list[str]) -> dict:
     ra, dec = _value(row["ra"]), _value(row["dec"])
     if oid is None or main_id is None:
         raise ValueError("no oid/main_id")
-    if not isinstance(ra, (int, float)) or not isinstance(dec, (int, float)) or not (0 <= ra < 360 and -90 <= dec <= 90):
+    if (
+        not isinstance(ra, (int, float))
+        or not isinstance(dec, (int, float))
+        or not (0 <= ra < 360 and -90 <= dec <= 90)
+    ):
         raise ValueError(f"bad position ra={ra!r} dec={dec!r}")
     mags = {b: float(_value(row[b])) for b in bands if isinstance(_value(row[b]), (int, float))}
     main_id = " ".join(main_id.split())
@@ -123,8 +193,15 @@ def parse_object(row, bands: list[str]) -> dict:
         ident = ident[5:] if ident.startswith("NAME ") else ident
         if ident and ident not in names:
             names.append(ident)
-    return {"oid": int(oid), "main_id": main_id, "ra": float(ra), "dec": float(dec),
-            "otype": _value(row["otype"]) or "", "mags": mags, "names": names}
+    return {
+        "oid": int(oid),
+        "main_id": main_id,
+        "ra": float(ra),
+        "dec": float(dec),
+        "otype": _value(row["otype"]) or "",
+        "mags": mags,
+        "names": names,
+    }
 
 
 async def fetch_objects(cfg: Config, client: ArchiveClient, report: BuildReport) -> list[dict]:
@@ -138,7 +215,10 @@ async def fetch_objects(cfg: Config, client: ArchiveClient, report: BuildReport)
             try:
                 objects.append(parse_object(row, cfg.bands))
             except (ValueError, KeyError, TypeError) as exc:
-                report.skip(f"simbad oid {_value(row['oid']) if 'oid' in row.colnames else '?'}", f"malformed row: {exc}")
+                report.skip(
+                    f"simbad oid {_value(row['oid']) if 'oid' in row.colnames else '?'}",
+                    f"malformed row: {exc}",
+                )
         oids = [_value(o) for o in table["oid"]]
         last = max(int(o) for o in oids if o is not None)
         if len(table) < top:
@@ -146,34 +226,62 @@ async def fetch_objects(cfg: Config, client: ArchiveClient, report: BuildReport)
     return objects
 
 
-async def fetch_papers(cfg: Config, client: ArchiveClient, objects: list[dict], report: BuildReport) -> dict[int, list[dict]]:
+async def fetch_papers(
+    cfg: Config, client: ArchiveClient, objects: list[dict], report: BuildReport
+) -> dict[int, list[dict]]:
     """oid -> up to ``papers_per_object`` papers (most specific first, then newest)."""
     oids = [o["oid"] for o in objects]
-    batches = [oids[i:i + cfg.refs_batch] for i in range(0, len(oids), cfg.refs_batch)]
-    tables = await asyncio.gather(*(skip_on_error(tap_query(client, "tap", cfg.tap_url, refs_query(cfg, b)), report,
-                                                  f"references of oids {b[0]}..{b[-1]}", default=[]) for b in batches))
+    batches = [oids[i : i + cfg.refs_batch] for i in range(0, len(oids), cfg.refs_batch)]
+    tables = await asyncio.gather(
+        *(
+            skip_on_error(
+                tap_query(client, "tap", cfg.tap_url, refs_query(cfg, b)),
+                report,
+                f"references of oids {b[0]}..{b[-1]}",
+                default=[],
+            )
+            for b in batches
+        )
+    )
     refs: dict[int, list[dict]] = {}
     for table in tables:
         for row in table:
             oid, doi = _value(row["oidref"]), _value(row["doi"])
             if oid is None or doi is None:
                 continue
-            refs.setdefault(int(oid), []).append({"doi": doi.lower(), "bibcode": _value(row["bibcode"]) or "",
-                                                  "title": _value(row["title"]) or "",
-                                                  "nbobject": _value(row["nbobject"]) or 0, "year": _value(row["year"]) or 0})
+            refs.setdefault(int(oid), []).append(
+                {
+                    "doi": doi.lower(),
+                    "bibcode": _value(row["bibcode"]) or "",
+                    "title": _value(row["title"]) or "",
+                    "nbobject": _value(row["nbobject"]) or 0,
+                    "year": _value(row["year"]) or 0,
+                }
+            )
     for oid, papers in refs.items():
         papers.sort(key=lambda p: (p["nbobject"], -p["year"], p["doi"]))
-        refs[oid] = papers[:cfg.papers_per_object]
+        refs[oid] = papers[: cfg.papers_per_object]
     # a comma would split the Crossref filter: such DOIs keep their SIMBAD title only
     dois = sorted({p["doi"] for papers in refs.values() for p in papers if "," not in p["doi"]})
-    batches = [dois[i:i + cfg.doi_batch] for i in range(0, len(dois), cfg.doi_batch)]
+    batches = [dois[i : i + cfg.doi_batch] for i in range(0, len(dois), cfg.doi_batch)]
     works: dict[str, dict] = {}
-    for found in await asyncio.gather(*(skip_on_error(crossref.fetch_works(client, cfg.crossref_url, b, cfg.http.mailto),
-                                                      report, f"Crossref batch {b[0]}..{b[-1]}", default={})
-                                        for b in batches)):
+    for found in await asyncio.gather(
+        *(
+            skip_on_error(
+                crossref.fetch_works(client, cfg.crossref_url, b, cfg.http.mailto),
+                report,
+                f"Crossref batch {b[0]}..{b[-1]}",
+                default={},
+            )
+            for b in batches
+        )
+    ):
         works.update(found)
-    report.notes["papers"] = {"dois": len(dois), "from_crossref": sum(d in works for d in dois),
-                              "simbad_title_only": sum(d not in works for d in dois)}
+    report.notes["papers"] = {
+        "dois": len(dois),
+        "from_crossref": sum(d in works for d in dois),
+        "simbad_title_only": sum(d not in works for d in dois),
+    }
     for papers in refs.values():
         for p in papers:
             work = works.get(p["doi"])
@@ -184,9 +292,22 @@ async def fetch_papers(cfg: Config, client: ArchiveClient, objects: list[dict], 
     return refs
 
 
-async def fetch_image(cfg: Config, client: ArchiveClient, obj: dict, root: Path, report: BuildReport) -> str | None:
-    resp = await skip_on_error(hips2fits.cutout(client, cfg.hips2fits_url, obj["ra"], obj["dec"], hips=cfg.hips,
-                                                size=cfg.image_size, fov_deg=cfg.fov_deg), report, f"image of {obj['main_id']}")
+async def fetch_image(
+    cfg: Config, client: ArchiveClient, obj: dict, root: Path, report: BuildReport
+) -> str | None:
+    resp = await skip_on_error(
+        hips2fits.cutout(
+            client,
+            cfg.hips2fits_url,
+            obj["ra"],
+            obj["dec"],
+            hips=cfg.hips,
+            size=cfg.image_size,
+            fov_deg=cfg.fov_deg,
+        ),
+        report,
+        f"image of {obj['main_id']}",
+    )
     if resp is None:
         return None
     if not resp.ok:
@@ -211,15 +332,27 @@ def to_record(cfg: Config, obj: dict, papers: list[dict], image: str | None, con
     mags = obj["mags"]
     mag = next((mags[b] for b in ("V", "B", "R", "G") if b in mags), float("nan"))
     mag_text = ", ".join(f"{b} {m:.2f}" for b, m in mags.items())
-    head = (f"{obj['main_id']} ({', '.join(obj['names'][1:9])}): {kind or label} in {constellation}, "
-            f"{sexagesimal(obj['ra'], obj['dec'])}; magnitudes {mag_text}.")
+    head = (
+        f"{obj['main_id']} ({', '.join(obj['names'][1:9])}): {kind or label} in {constellation}, "
+        f"{sexagesimal(obj['ra'], obj['dec'])}; magnitudes {mag_text}."
+    )
     text = "\n\n".join([head] + [f"{p['title']}. {p['abstract']}".strip() for p in papers])
-    return {"id": f"simbad:{obj['main_id']}", "source": "simbad", "image": image, "object_id": obj["main_id"],
-            "names": obj["names"], "type": label, "ra_deg": obj["ra"], "dec_deg": obj["dec"], "mag": mag,
-            "text": text,
-            "caption": template_caption(label, mag=mag, constellation=constellation,
-                                        extra_objects=[kind] if kind else None),
-            "credit": CREDIT.format(hips=cfg.hips)}
+    return {
+        "id": f"simbad:{obj['main_id']}",
+        "source": "simbad",
+        "image": image,
+        "object_id": obj["main_id"],
+        "names": obj["names"],
+        "type": label,
+        "ra_deg": obj["ra"],
+        "dec_deg": obj["dec"],
+        "mag": mag,
+        "text": text,
+        "caption": template_caption(
+            label, mag=mag, constellation=constellation, extra_objects=[kind] if kind else None
+        ),
+        "credit": CREDIT.format(hips=cfg.hips),
+    }
 
 
 async def collect(cfg: Config, client: ArchiveClient, root: Path, report: BuildReport) -> list[dict]:
@@ -227,7 +360,8 @@ async def collect(cfg: Config, client: ArchiveClient, root: Path, report: BuildR
     log.info("simbad: %d objects; fetching papers and cut-outs", len(objects))
     papers, cutouts = await asyncio.gather(
         fetch_papers(cfg, client, objects, report),
-        asyncio.gather(*(fetch_image(cfg, client, o, root, report) for o in objects)))
+        asyncio.gather(*(fetch_image(cfg, client, o, root, report) for o in objects)),
+    )
     consts = constellations([o["ra"] for o in objects], [o["dec"] for o in objects])
     return [to_record(cfg, o, papers.get(o["oid"], []), im, c) for o, im, c in zip(objects, cutouts, consts)]
 

@@ -34,8 +34,9 @@ def parse_votable(body: bytes, where: str):
 
 
 async def tap_query(client: ArchiveClient, service: str, sync_url: str, adql: str):
-    resp = await client.fetch(service, sync_url, data={"REQUEST": "doQuery", "LANG": "ADQL",
-                                                       "FORMAT": "votable", "QUERY": adql})
+    resp = await client.fetch(
+        service, sync_url, data={"REQUEST": "doQuery", "LANG": "ADQL", "FORMAT": "votable", "QUERY": adql}
+    )
     if not resp.ok:
         raise FetchError(f"{service}: {sync_url} answered HTTP {resp.status}")
     return parse_votable(resp.body, sync_url)

@@ -19,16 +19,30 @@ SERVICES = ("tap", "crossref", "hips2fits")
 
 
 def _run(urls: dict[str, str], out: Path, n_objects: int, overrides: list[str]) -> dict:
-    common = [f"tap_url={urls['tap_url']}", f"crossref_url={urls['crossref_url']}",
-              f"hips2fits_url={urls['hips2fits_url']}", "mag_limit=99", f"max_objects={n_objects}",
-              f"http.cache_dir={out / 'cache'}"]
+    common = [
+        f"tap_url={urls['tap_url']}",
+        f"crossref_url={urls['crossref_url']}",
+        f"hips2fits_url={urls['hips2fits_url']}",
+        "mag_limit=99",
+        f"max_objects={n_objects}",
+        f"http.cache_dir={out / 'cache'}",
+    ]
     report = build("simbad", out / "dataset", None, common + overrides, force=True)
-    return {"objects": report["objects"], "fetch_s": report["timings_s"]["fetch"],
-            "requests": {k: v["requests"] for k, v in report["http"].items()}}
+    return {
+        "objects": report["objects"],
+        "fetch_s": report["timings_s"]["fetch"],
+        "requests": {k: v["requests"] for k, v in report["http"].items()},
+    }
 
 
-def benchmark_simbad(urls: dict[str, str], work_dir: Path, n_objects: int, baseline_objects: int,
-                     scale: float, target_objects: int = 13_000) -> dict:
+def benchmark_simbad(
+    urls: dict[str, str],
+    work_dir: Path,
+    n_objects: int,
+    baseline_objects: int,
+    scale: float,
+    target_objects: int = 13_000,
+) -> dict:
     cfg = Config()
     limits = {name: getattr(cfg, name) for name in SERVICES}
     rates = [f"{name}.rate_per_s={lim.rate_per_s * scale}" for name, lim in limits.items()]
@@ -40,13 +54,20 @@ def benchmark_simbad(urls: dict[str, str], work_dir: Path, n_objects: int, basel
     # the cut-outs (one per object) at hips2fits' limit are the floor for any schedule
     floor = target_objects / limits["hips2fits"].rate_per_s
     return {
-        "scale": scale, "target_objects": target_objects,
-        "rate_limits": {name: {"rate_per_s": lim.rate_per_s, "concurrency": lim.concurrency} for name, lim in limits.items()},
-        "ours": ours, "baseline": base,
+        "scale": scale,
+        "target_objects": target_objects,
+        "rate_limits": {
+            name: {"rate_per_s": lim.rate_per_s, "concurrency": lim.concurrency}
+            for name, lim in limits.items()
+        },
+        "ours": ours,
+        "baseline": base,
         "seconds_per_object": {"ours": round(per_ours, 4), "baseline": round(per_base, 3)},
-        "estimated_hours": {"ours": round(per_ours * target_objects / 3600, 2),
-                            "baseline": round(per_base * target_objects / 3600, 1),
-                            "rate_limit_floor": round(floor / 3600, 2)},
+        "estimated_hours": {
+            "ours": round(per_ours * target_objects / 3600, 2),
+            "baseline": round(per_base * target_objects / 3600, 1),
+            "rate_limit_floor": round(floor / 3600, 2),
+        },
         "speedup_vs_baseline": round(per_base / per_ours, 1),
         "under_one_hour": per_ours * target_objects < 3600,
     }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import statistics
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from hubbleclip.captions.grounding import grounded_fraction
 from hubbleclip.captions.schema import format_caption, parse_caption
@@ -39,8 +40,10 @@ def caption_quality(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
         valid += 1
         n_objects.append(len(summary.objects_and_phenomena))
         n_uses.append(len(summary.science_use_cases))
-        for items, out in ((summary.objects_and_phenomena, grounded_objects),
-                           (summary.science_use_cases, grounded_uses)):
+        for items, out in (
+            (summary.objects_and_phenomena, grounded_objects),
+            (summary.science_use_cases, grounded_uses),
+        ):
             g = grounded_fraction(" ".join(items), text)
             if g is not None:
                 out.append(g)

@@ -89,8 +89,12 @@ class _InProcess:
         pass
 
 
-def caption_texts(texts: list[str], cache: CaptionCache, model: str | ModelSpec | Backend,
-                  settings: RunSettings = RunSettings()) -> tuple[dict[str, dict[str, Any]], RunStats]:
+def caption_texts(
+    texts: list[str],
+    cache: CaptionCache,
+    model: str | ModelSpec | Backend,
+    settings: RunSettings = RunSettings(),
+) -> tuple[dict[str, dict[str, Any]], RunStats]:
     """Caption each distinct text once; returns {text: cache record} and run statistics.
 
     ``model`` is a spec (loaded only if some text is not cached) or a ready backend.
@@ -133,21 +137,25 @@ def _executor(model: ModelSpec | Backend, settings: RunSettings):
     import multiprocessing as mp
 
     threads = max(1, (os.cpu_count() or 1) // settings.workers)
-    return cf.ProcessPoolExecutor(settings.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                  initargs=(model, settings.max_items, settings.sampling, threads))
+    return cf.ProcessPoolExecutor(
+        settings.workers,
+        mp_context=mp.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(model, settings.max_items, settings.sampling, threads),
+    )
 
 
 def _run(todo, executor, cache, name, prompt_key, settings, results, stats, start) -> None:
     batch_size = max(1, settings.batch_size)
     errors: dict[str, list[str]] = {text: [] for text in todo}
-    queue = collections.deque((todo[i:i + batch_size], 0) for i in range(0, len(todo), batch_size))
+    queue = collections.deque((todo[i : i + batch_size], 0) for i in range(0, len(todo), batch_size))
     pending: dict[cf.Future, tuple[list[str], int, float]] = {}
     # few batches in flight, so results reach the cache as they come (a crash loses little)
     in_flight = 2 * settings.workers if isinstance(executor, cf.ProcessPoolExecutor) else 1
     while queue or pending:
         while queue and len(pending) < in_flight:
             batch, attempt = queue.popleft()
-            t0 = time.perf_counter()   # before submit: in-process, submit runs the generation itself
+            t0 = time.perf_counter()  # before submit: in-process, submit runs the generation itself
             future = executor.submit(_worker_generate, [chat_messages(t) for t in batch], attempt)
             pending[future] = (batch, attempt, t0)
         done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
@@ -165,9 +173,15 @@ def _run(todo, executor, cache, name, prompt_key, settings, results, stats, star
             seconds = (time.perf_counter() - t0) / len(batch)
             again = []
             for text, raw in zip(batch, outputs):
-                record = {"key": cache_key(name, prompt_key, text), "model": name, "prompt_version": prompt_key,
-                          "text_sha256": text_hash(text), "attempts": attempt + 1, "raw": raw,
-                          "seconds": round(seconds, 3)}
+                record = {
+                    "key": cache_key(name, prompt_key, text),
+                    "model": name,
+                    "prompt_version": prompt_key,
+                    "text_sha256": text_hash(text),
+                    "attempts": attempt + 1,
+                    "raw": raw,
+                    "seconds": round(seconds, 3),
+                }
                 try:
                     if raw is None:
                         raise ValueError(backend_error)
@@ -180,8 +194,12 @@ def _run(todo, executor, cache, name, prompt_key, settings, results, stats, star
                     record.update(status="failed", caption=None, summary=None, errors=errors[text])
                     stats.failed += 1
                 else:
-                    record.update(status="ok", caption=summary.caption(), summary=summary.model_dump(),
-                                  errors=errors[text])
+                    record.update(
+                        status="ok",
+                        caption=summary.caption(),
+                        summary=summary.model_dump(),
+                        errors=errors[text],
+                    )
                     stats.generated += 1
                     stats.valid_first_try += attempt == 0
                 cache.put(record)
@@ -190,5 +208,10 @@ def _run(todo, executor, cache, name, prompt_key, settings, results, stats, star
                 queue.append((again, attempt + 1))
         finished = stats.generated + stats.failed
         elapsed = time.perf_counter() - start
-        log.info("captions: %d/%d done, %d failed, %.2f/s", finished, len(todo), stats.failed,
-                 finished / elapsed if elapsed else 0.0)
+        log.info(
+            "captions: %d/%d done, %d failed, %.2f/s",
+            finished,
+            len(todo),
+            stats.failed,
+            finished / elapsed if elapsed else 0.0,
+        )

@@ -30,6 +30,7 @@ def default_output(path: str | Path) -> Path:
 
 # --- plain tables -------------------------------------------------------------------------------
 
+
 def read_table(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a CSV (header with id,text) or JSONL (objects with id and text)."""
     path = Path(path)
@@ -48,8 +49,14 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
                     except json.JSONDecodeError as exc:
                         raise ValueError(f"{path}:{n}: not a JSON object ({exc.msg})") from exc
     for n, row in enumerate(rows, 1):
-        if not isinstance(row, dict) or not isinstance(row.get("id"), (str, int)) or not isinstance(row.get("text"), str):
-            raise ValueError(f"{path}: row {n} needs an 'id' and a string 'text' field, got {str(row)[:80]!r}")
+        if (
+            not isinstance(row, dict)
+            or not isinstance(row.get("id"), (str, int))
+            or not isinstance(row.get("text"), str)
+        ):
+            raise ValueError(
+                f"{path}: row {n} needs an 'id' and a string 'text' field, got {str(row)[:80]!r}"
+            )
     return rows
 
 
@@ -67,11 +74,15 @@ def write_table(path: str | Path, rows: list[dict[str, Any]]) -> Path:
 
 # --- datasets -----------------------------------------------------------------------------------
 
+
 def load_dataset_dict(path: str | Path):
     from hubbleclip.data.info import load_dataset_dict as load
 
-    return load(path, ("text", "caption"),
-                hint="build one with `hubbleclip data build` or pass a .csv/.jsonl of id,text")
+    return load(
+        path,
+        ("text", "caption"),
+        hint="build one with `hubbleclip data build` or pass a .csv/.jsonl of id,text",
+    )
 
 
 def dataset_texts(dd) -> list[str]:
@@ -80,14 +91,19 @@ def dataset_texts(dd) -> list[str]:
 
     imaged, rest = [], []
     for ds in dd.values():
-        has_image = (pc.is_valid(ds.data.column("image")).to_pylist() if "image" in ds.column_names
-                     else [False] * len(ds))
+        has_image = (
+            pc.is_valid(ds.data.column("image")).to_pylist()
+            if "image" in ds.column_names
+            else [False] * len(ds)
+        )
         for text, img in zip(ds["text"], has_image):
             (imaged if img else rest).append(text)
     return list(dict.fromkeys(imaged + rest))
 
 
-def write_dataset(dd, out: str | Path, captions: dict[str, str], report: dict[str, Any], src: str | Path) -> Path:
+def write_dataset(
+    dd, out: str | Path, captions: dict[str, str], report: dict[str, Any], src: str | Path
+) -> Path:
     """Save ``dd`` with a ``caption_llm`` column (the template caption where there is no LLM one),
     atomically; other files of the source directory (e.g. build_report.json) are kept."""
     out, src = Path(out), Path(src)

@@ -12,8 +12,16 @@ from hubbleclip.captions.cache import CaptionCache
 from hubbleclip.captions.check import caption_quality, generation_stats
 from hubbleclip.captions.config import CaptionsConfig
 from hubbleclip.captions.generate import RunSettings, caption_texts
-from hubbleclip.captions.inputs import (COLUMN, dataset_texts, default_output, is_table, load_dataset_dict,
-                                        read_table, write_dataset, write_table)
+from hubbleclip.captions.inputs import (
+    COLUMN,
+    dataset_texts,
+    default_output,
+    is_table,
+    load_dataset_dict,
+    read_table,
+    write_dataset,
+    write_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +36,14 @@ def default_cache(path: str | Path) -> Path:
 def run_settings(cfg: CaptionsConfig) -> RunSettings:
     if cfg.batch_size < 1 or cfg.workers < 1 or cfg.retries < 0:
         raise ValueError("batch_size and workers must be >= 1 and retries >= 0")
-    return RunSettings(batch_size=cfg.batch_size, retries=cfg.retries, workers=cfg.workers,
-                       retry_failed=cfg.retry_failed, max_items=cfg.max_items,
-                       sampling=Sampling(max_new_tokens=cfg.max_new_tokens))
+    return RunSettings(
+        batch_size=cfg.batch_size,
+        retries=cfg.retries,
+        workers=cfg.workers,
+        retry_failed=cfg.retry_failed,
+        max_items=cfg.max_items,
+        sampling=Sampling(max_new_tokens=cfg.max_new_tokens),
+    )
 
 
 def generate_captions(cfg: CaptionsConfig, backend=None) -> dict[str, Any]:
@@ -53,10 +66,16 @@ def generate_captions(cfg: CaptionsConfig, backend=None) -> dict[str, Any]:
     selected = texts[: cfg.limit] if cfg.limit is not None else texts
     results, stats = caption_texts(selected, cache, backend or resolve_spec(cfg.model), settings)
     captions = {t: r["caption"] for t, r in results.items() if r["status"] == "ok"}
-    report = {"model": backend.name if backend else resolve_spec(cfg.model).name,
-              "prompt_version": settings.prompt_key(), "distinct_texts": len(texts), "selected": len(selected),
-              "llm_captions": len(captions), "failed": sum(r["status"] == "failed" for r in results.values()),
-              "cache": str(cache.path), "run": stats.as_dict()}
+    report = {
+        "model": backend.name if backend else resolve_spec(cfg.model).name,
+        "prompt_version": settings.prompt_key(),
+        "distinct_texts": len(texts),
+        "selected": len(selected),
+        "llm_captions": len(captions),
+        "failed": sum(r["status"] == "failed" for r in results.values()),
+        "cache": str(cache.path),
+        "run": stats.as_dict(),
+    }
     if is_table(cfg.dataset):
         for row in rows:
             record = results.get(row["text"])
@@ -83,7 +102,9 @@ def check_captions(path: str | Path, column: str = COLUMN, cache: str | Path | N
         pairs, baseline = {}, {}
         for split, ds in dd.items():
             if column not in ds.column_names:
-                raise ValueError(f"{path} split {split}: no '{column}' column; run `hubbleclip captions generate` first")
+                raise ValueError(
+                    f"{path} split {split}: no '{column}' column; run `hubbleclip captions generate` first"
+                )
             for text, llm, template in zip(ds["text"], ds[column], ds["caption"]):
                 if llm and llm != template:  # rows without an LLM caption carry the template one
                     pairs[text] = llm
@@ -100,4 +121,3 @@ def check_captions(path: str | Path, column: str = COLUMN, cache: str | Path | N
         report["generation"] = generation_stats(records.values())
         report["generation"]["cache"] = str(cache_path)
     return report
-

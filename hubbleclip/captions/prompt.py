@@ -16,7 +16,8 @@ SYSTEM = (
     "objects_and_phenomena: the kinds of objects and physical phenomena the text is about, "
     "copied from the text where possible.\n"
     "science_use_cases: what astronomers study with such objects.\n"
-    "Rules: 1 to 5 items per list, each item 1 to 4 lowercase words; the two lists share no item. Name classes, not individual "
+    "Rules: 1 to 5 items per list, each item 1 to 4 lowercase words; the two lists share no item. "
+    "Name classes, not individual "
     "objects: no names, catalogue numbers, coordinates or other numbers. Never name a telescope, "
     "survey or instrument. No generic words such as object, image, data or astronomy. "
     "At most 80 words in total."
@@ -26,29 +27,52 @@ SYSTEM = (
 # there are several short, diverse ones whose answers mostly copy phrases from their text
 # (measured better than one long example, or examples inside the system message).
 EXAMPLES = [
-    ("M 13 (also NGC 6205) is a globular cluster in the constellation Hercules. Magnitudes: V 5.8.",
-     {"objects_and_phenomena": ["globular cluster", "old stars"],
-      "science_use_cases": ["stellar populations", "galactic halo"]}),
-    ("A FRII radio galaxy observed at 1.4 GHz. FRII radio galaxies have edge-brightened lobes with "
-     "hotspots far from the host galaxy.",
-     {"objects_and_phenomena": ["radio galaxy", "radio lobes", "hotspots"],
-      "science_use_cases": ["active galactic nuclei", "relativistic jets"]}),
-    ("NGC 6960 (also Veil Nebula) is a supernova remnant in the constellation Cygnus. Apparent size 70' x 6'.",
-     {"objects_and_phenomena": ["supernova remnant", "shock fronts"],
-      "science_use_cases": ["supernova explosions", "interstellar medium"]}),
-    ("NGC 2841 is a spiral galaxy of Hubble type SAb in the constellation Ursa Major. Magnitudes: V 9.2.",
-     {"objects_and_phenomena": ["spiral galaxy", "spiral arms"],
-      "science_use_cases": ["galaxy structure", "star formation"]}),
-    ("We propose to image protoplanetary disks around young stars in nearby star-forming regions to "
-     "measure the gaps that forming planets open in the dust.",
-     {"objects_and_phenomena": ["protoplanetary disks", "young stars", "dust gaps"],
-      "science_use_cases": ["planet formation"]}),
+    (
+        "M 13 (also NGC 6205) is a globular cluster in the constellation Hercules. Magnitudes: V 5.8.",
+        {
+            "objects_and_phenomena": ["globular cluster", "old stars"],
+            "science_use_cases": ["stellar populations", "galactic halo"],
+        },
+    ),
+    (
+        "A FRII radio galaxy observed at 1.4 GHz. FRII radio galaxies have edge-brightened lobes with "
+        "hotspots far from the host galaxy.",
+        {
+            "objects_and_phenomena": ["radio galaxy", "radio lobes", "hotspots"],
+            "science_use_cases": ["active galactic nuclei", "relativistic jets"],
+        },
+    ),
+    (
+        "NGC 6960 (also Veil Nebula) is a supernova remnant in the constellation Cygnus. "
+        "Apparent size 70' x 6'.",
+        {
+            "objects_and_phenomena": ["supernova remnant", "shock fronts"],
+            "science_use_cases": ["supernova explosions", "interstellar medium"],
+        },
+    ),
+    (
+        "NGC 2841 is a spiral galaxy of Hubble type SAb in the constellation Ursa Major. Magnitudes: V 9.2.",
+        {
+            "objects_and_phenomena": ["spiral galaxy", "spiral arms"],
+            "science_use_cases": ["galaxy structure", "star formation"],
+        },
+    ),
+    (
+        "We propose to image protoplanetary disks around young stars in nearby star-forming regions to "
+        "measure the gaps that forming planets open in the dust.",
+        {
+            "objects_and_phenomena": ["protoplanetary disks", "young stars", "dust gaps"],
+            "science_use_cases": ["planet formation"],
+        },
+    ),
 ]
 
 
 _PARENS = re.compile(r"\([^()]*\)")
 # a catalogue designation ("NGC 1952", "M1", "IC 434", "ESO056-115") or any token with a digit
-_DESIGNATION = re.compile(r"\b(?:NGC|IC|M|B|C|Sh2|ESO|UGC|PGC|LBN|LDN|IRAS|Abell|Cl|HD|HIP)\s?-?\d[\w+.:-]*|\S*\d\S*")
+_DESIGNATION = re.compile(
+    r"\b(?:NGC|IC|M|B|C|Sh2|ESO|UGC|PGC|LBN|LDN|IRAS|Abell|Cl|HD|HIP)\s?-?\d[\w+.:-]*|\S*\d\S*"
+)
 
 
 def clean_text(text: str) -> str:

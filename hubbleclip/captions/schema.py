@@ -20,17 +20,87 @@ MAX_WORDS = 80
 ITEM_PATTERN = r"^[A-Za-z][A-Za-z-]{1,19}( [A-Za-z][A-Za-z-]{0,19}){0,3}$"
 
 # Rules PAPERCLIP gives its summariser: never name the telescope/instrument, no generic terms.
-INSTRUMENT_WORDS = frozenset("""
-hubble hst jwst webb chandra spitzer herschel alma vla vlba lofar meerkat askap gaia kepler tess
-galex wise sdss dss 2mass first nvss eso vlt keck gemini subaru palomar acs wfc wfpc nicmos stis cos
-nircam miri nirspec niriss telescope telescopes instrument instruments camera spectrograph survey
-""".split())
+INSTRUMENT_WORDS = frozenset(
+    [
+        "hubble",
+        "hst",
+        "jwst",
+        "webb",
+        "chandra",
+        "spitzer",
+        "herschel",
+        "alma",
+        "vla",
+        "vlba",
+        "lofar",
+        "meerkat",
+        "askap",
+        "gaia",
+        "kepler",
+        "tess",
+        "galex",
+        "wise",
+        "sdss",
+        "dss",
+        "2mass",
+        "first",
+        "nvss",
+        "eso",
+        "vlt",
+        "keck",
+        "gemini",
+        "subaru",
+        "palomar",
+        "acs",
+        "wfc",
+        "wfpc",
+        "nicmos",
+        "stis",
+        "cos",
+        "nircam",
+        "miri",
+        "nirspec",
+        "niriss",
+        "telescope",
+        "telescopes",
+        "instrument",
+        "instruments",
+        "camera",
+        "spectrograph",
+        "survey",
+    ]
+)
 # classes, not instances: catalogue prefixes mark an object's name
-CATALOG_WORDS = frozenset("ngc ic messier caldwell ugc pgc eso iras abell sharpless barnard".split())
-GENERIC_WORDS = frozenset("""
-object objects thing things astronomy astronomical image images data observation observations
-study studies science research analysis various other stuff information description text label
-""".split())
+CATALOG_WORDS = frozenset(
+    ["ngc", "ic", "messier", "caldwell", "ugc", "pgc", "eso", "iras", "abell", "sharpless", "barnard"]
+)
+GENERIC_WORDS = frozenset(
+    [
+        "object",
+        "objects",
+        "thing",
+        "things",
+        "astronomy",
+        "astronomical",
+        "image",
+        "images",
+        "data",
+        "observation",
+        "observations",
+        "study",
+        "studies",
+        "science",
+        "research",
+        "analysis",
+        "various",
+        "other",
+        "stuff",
+        "information",
+        "description",
+        "text",
+        "label",
+    ]
+)
 
 Item = Annotated[str, StringConstraints(pattern=ITEM_PATTERN)]
 
@@ -48,14 +118,18 @@ class CaptionSummary(BaseModel):
         kept: list[str] = []
         for item in (i.lower() for i in items):
             words = set(re.split(r"[ -]", item))
-            if item not in kept and not words & (INSTRUMENT_WORDS | CATALOG_WORDS) and not words <= GENERIC_WORDS:
+            if (
+                item not in kept
+                and not words & (INSTRUMENT_WORDS | CATALOG_WORDS)
+                and not words <= GENERIC_WORDS
+            ):
                 kept.append(item)
         if not kept:
             raise ValueError(f"no usable item in {items} (duplicates, instrument names or generic words)")
         return kept
 
     @model_validator(mode="after")
-    def _distinct_lists(self) -> "CaptionSummary":
+    def _distinct_lists(self) -> CaptionSummary:
         # a small model often copies its first list into the second: that says nothing new
         uses = [u for u in self.science_use_cases if u not in self.objects_and_phenomena]
         if not uses:
@@ -104,6 +178,8 @@ def parse_caption(caption: str) -> CaptionSummary:
     if caption.count(";") != 1:
         raise ValueError(f"expected exactly one ';' in {caption!r}")
     objects, uses = (part.strip() for part in caption.split(";"))
-    data = {"objects_and_phenomena": [s.strip() for s in objects.split(",") if s.strip()],
-            "science_use_cases": [s.strip() for s in uses.split(",") if s.strip()]}
+    data = {
+        "objects_and_phenomena": [s.strip() for s in objects.split(",") if s.strip()],
+        "science_use_cases": [s.strip() for s in uses.split(",") if s.strip()],
+    }
     return parse_output(json.dumps(data))

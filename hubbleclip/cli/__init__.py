@@ -16,14 +16,14 @@ from hubbleclip import __version__
 
 # area modules, in the order their commands appear in --help
 COMMAND_MODULES = [
-    "hubbleclip.cli.data",        # data build / data info
-    "hubbleclip.cli.captions",    # captions generate / check
-    "hubbleclip.cli.train",       # train (same as training/train.py)
-    "hubbleclip.cli.evaluate",    # evaluate / classify / compare
-    "hubbleclip.cli.search",      # index build / search
-    "hubbleclip.cli.similar",     # similar / similarity index
-    "hubbleclip.cli.serve",       # serve
-    "hubbleclip.cli.demo",        # demo
+    "hubbleclip.cli.data",  # data build / data info
+    "hubbleclip.cli.captions",  # captions generate / check
+    "hubbleclip.cli.train",  # train (same as training/train.py)
+    "hubbleclip.cli.evaluate",  # evaluate / classify / compare
+    "hubbleclip.cli.search",  # index build / search
+    "hubbleclip.cli.similar",  # similar / similarity index
+    "hubbleclip.cli.serve",  # serve
+    "hubbleclip.cli.demo",  # demo
 ]
 
 
@@ -47,8 +47,9 @@ def setup_logging(verbose: bool = False) -> None:
 
     # logs go to stderr so that --json output on stdout stays parseable
     handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
-                        handlers=[handler], force=True)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", handlers=[handler], force=True
+    )
     for noisy in ("httpx", "urllib3", "PIL", "matplotlib", "datasets", "filelock", "fsspec", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -13,18 +13,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     captions = sub.add_parser("captions", help="LLM captions (outlines guided generation)")
     csub = captions.add_subparsers(dest="captions_command", metavar="ACTION", required=True)
 
-    gen = csub.add_parser("generate", help="add/update a caption_llm column (or caption a CSV/JSONL of id,text)",
-                          description="Condense each text into 'objects; science use cases' with an LLM whose "
-                                      "output is constrained to a JSON schema. Results are cached, so reruns "
-                                      "and interrupted runs resume without paying twice.")
+    gen = csub.add_parser(
+        "generate",
+        help="add/update a caption_llm column (or caption a CSV/JSONL of id,text)",
+        description="Condense each text into 'objects; science use cases' with an LLM whose "
+        "output is constrained to a JSON schema. Results are cached, so reruns "
+        "and interrupted runs resume without paying twice.",
+    )
     add_config_arguments(gen, CaptionsConfig)
     gen.set_defaults(func=run_generate)
 
     check = csub.add_parser("check", help="caption quality report")
-    check.add_argument("--dataset", required=True, help="dataset dir or .csv/.jsonl written by `captions generate`")
+    check.add_argument(
+        "--dataset", required=True, help="dataset dir or .csv/.jsonl written by `captions generate`"
+    )
     check.add_argument("--column", default="caption_llm", help="caption column to check")
-    check.add_argument("--cache", default=None, help="cache JSONL for generation statistics "
-                                                     "(default: the one `generate` used by default)")
+    check.add_argument(
+        "--cache",
+        default=None,
+        help="cache JSONL for generation statistics (default: the one `generate` used by default)",
+    )
     check.add_argument("--json", action="store_true", help="print JSON")
     check.set_defaults(func=run_check)
 
@@ -39,10 +47,12 @@ def run_generate(args: argparse.Namespace) -> int:
 
     report = generate_captions(config_from_args(args, CaptionsConfig))
     run = report["run"]
-    print(f"wrote {report['out']}: {report['llm_captions']} LLM captions for {report['selected']} of "
-          f"{report['distinct_texts']} distinct texts ({run['cached']} from the cache, {run['generated']} new, "
-          f"{report['failed']} failed and kept the template caption); {run['captions_per_second']} captions/s; "
-          f"cache {report['cache']}")
+    print(
+        f"wrote {report['out']}: {report['llm_captions']} LLM captions for {report['selected']} of "
+        f"{report['distinct_texts']} distinct texts ({run['cached']} from the cache, {run['generated']} new, "
+        f"{report['failed']} failed and kept the template caption); {run['captions_per_second']} captions/s; "
+        f"cache {report['cache']}"
+    )
     return 0
 
 
@@ -56,8 +66,9 @@ def run_check(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    columns = [("llm", report["llm"])] + ([("template", report["template_baseline"])]
-                                          if "template_baseline" in report else [])
+    columns = [("llm", report["llm"])] + (
+        [("template", report["template_baseline"])] if "template_baseline" in report else []
+    )
     table = Table(title=f"captions in {report['path']} ({report['column']})")
     table.add_column("metric")
     for name, _ in columns:

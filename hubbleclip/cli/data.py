@@ -13,17 +13,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="build and inspect datasets")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
-    build = dsub.add_parser("build", help="build a dataset (default: the offline skyset)",
-                            description="Build the offline skyset from packaged data, an archive dataset "
-                                        "(hst, simbad, galaxy10) for users who are online, or your own images "
-                                        "(folder: --set images=DIR --set captions=FILE.csv).")
-    build.add_argument("--source", default="skyset", choices=["skyset", "hst", "simbad", "galaxy10", "folder"],
-                       help="what to build (default: skyset)")
+    build = dsub.add_parser(
+        "build",
+        help="build a dataset (default: the offline skyset)",
+        description="Build the offline skyset from packaged data, an archive dataset "
+        "(hst, simbad, galaxy10) for users who are online, or your own images "
+        "(folder: --set images=DIR --set captions=FILE.csv).",
+    )
+    build.add_argument(
+        "--source",
+        default="skyset",
+        choices=["skyset", "hst", "simbad", "galaxy10", "folder"],
+        help="what to build (default: skyset)",
+    )
     build.add_argument("--force", action="store_true", help="replace an existing output directory")
-    build.add_argument("--archive-config", default=None, help="YAML config for a non-skyset source "
-                       "(its output defaults to data/SOURCE)")
-    build.add_argument("--set", dest="archive_overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="set a non-skyset source's config field, e.g. images=DIR (repeatable)")
+    build.add_argument(
+        "--archive-config",
+        default=None,
+        help="YAML config for a non-skyset source (its output defaults to data/SOURCE)",
+    )
+    build.add_argument(
+        "--set",
+        dest="archive_overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a non-skyset source's config field, e.g. images=DIR (repeatable)",
+    )
     add_config_arguments(build, SkysetConfig)
     build.set_defaults(func=run_build)
 
@@ -43,21 +59,28 @@ def run_build(args: argparse.Namespace) -> int:
     if args.source != "skyset":
         from hubbleclip import archives
 
-        skyset_flags = sorted(k[len("cfg__"):] for k, v in vars(args).items()
-                              if k.startswith("cfg__") and k != "cfg__out" and v is not None)
+        skyset_flags = sorted(
+            k[len("cfg__") :]
+            for k, v in vars(args).items()
+            if k.startswith("cfg__") and k != "cfg__out" and v is not None
+        )
         if skyset_flags or args.config:
-            raise UserError(f"--{(skyset_flags or ['config'])[0]} is a skyset option; for --source {args.source} "
-                            "use --set KEY=VALUE or --archive-config FILE")
-        out = Path(args.cfg__out or f"data/{args.source}")   # never the skyset's default
+            raise UserError(
+                f"--{(skyset_flags or ['config'])[0]} is a skyset option; for --source {args.source} "
+                "use --set KEY=VALUE or --archive-config FILE"
+            )
+        out = Path(args.cfg__out or f"data/{args.source}")  # never the skyset's default
         report = archives.build(args.source, out, args.archive_config, args.archive_overrides, args.force)
     else:
         cfg = config_from_args(args, SkysetConfig)
         out = Path(cfg.out)
         report = build_skyset(cfg, overwrite=args.force)
     skipped = report.get("skipped_count", len(report.get("skipped_images", [])))
-    print(f"wrote {out}: {report['rows']} rows, {report['images']} images, {report['objects']} objects; "
-          f"splits {report['splits']}; skipped: {skipped}"
-          + (f"; {report['timings_s']['total']} s" if "total" in report.get("timings_s", {}) else ""))
+    print(
+        f"wrote {out}: {report['rows']} rows, {report['images']} images, {report['objects']} objects; "
+        f"splits {report['splits']}; skipped: {skipped}"
+        + (f"; {report['timings_s']['total']} s" if "total" in report.get("timings_s", {}) else "")
+    )
     for name, hint in report.get("missing_sources", {}).items():
         print(f"  missing {name}: {hint}")
     return 0
@@ -78,18 +101,27 @@ def run_info(args: argparse.Namespace) -> int:
     for col in ("split", "rows", "objects", "images", "by source"):
         table.add_column(col)
     for split, s in summary["splits"].items():
-        table.add_row(split, str(s["rows"]), str(s["objects"]), str(s["images"]),
-                      ", ".join(f"{k} {v}" for k, v in s["by_source"].items()))
+        table.add_row(
+            split,
+            str(s["rows"]),
+            str(s["objects"]),
+            str(s["images"]),
+            ", ".join(f"{k} {v}" for k, v in s["by_source"].items()),
+        )
     console.print(table)
     types = Table(title="classes (train)")
     types.add_column("type")
     types.add_column("rows", justify="right")
-    for t, n in list(summary["splits"].get("train", next(iter(summary["splits"].values())))["by_type"].items())[:25]:
+    for t, n in list(
+        summary["splits"].get("train", next(iter(summary["splits"].values())))["by_type"].items()
+    )[:25]:
         types.add_row(t, str(n))
     console.print(types)
     for ex in summary["examples"]:
-        console.print(f"[bold]{ex['id']}[/bold] {', '.join(ex['names'][:3])} — {ex['type']}\n"
-                      f"  caption: {ex['caption']}\n  text: {ex['text']}…\n  credit: {ex['credit']}")
+        console.print(
+            f"[bold]{ex['id']}[/bold] {', '.join(ex['names'][:3])} — {ex['type']}\n"
+            f"  caption: {ex['caption']}\n  text: {ex['text']}…\n  credit: {ex['credit']}"
+        )
     if summary.get("missing_sources"):
         for name, hint in summary["missing_sources"].items():
             console.print(f"[yellow]missing {name}[/yellow]: {hint}")

@@ -10,12 +10,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.demo.config import DemoConfig
     from hubbleclip.demo.stages import STAGE_NAMES
 
-    demo = sub.add_parser("demo", help="the main job end to end: data, captions, fine-tuning, evaluation, "
-                                       "retrieval, similarity, figures",
-                          description=f"Stages, in order: {', '.join(STAGE_NAMES)}. Each is skipped when already done.")
+    demo = sub.add_parser(
+        "demo",
+        help="the main job end to end: data, captions, fine-tuning, evaluation, "
+        "retrieval, similarity, figures",
+        description=f"Stages, in order: {', '.join(STAGE_NAMES)}. Each is skipped when already done.",
+    )
     demo.add_argument("--stages", default="", help="comma-separated stages to run (default: all)")
-    demo.add_argument("--force", nargs="*", default=None, metavar="STAGE",
-                      help="redo these stages (no names: every selected stage)")
+    demo.add_argument(
+        "--force",
+        nargs="*",
+        default=None,
+        metavar="STAGE",
+        help="redo these stages (no names: every selected stage)",
+    )
     add_config_arguments(demo, DemoConfig)
     demo.set_defaults(func=run)
 

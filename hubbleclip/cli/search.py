@@ -12,22 +12,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     index = sub.add_parser("index", help="build the object retrieval index")
     isub = index.add_subparsers(dest="index_command", metavar="ACTION", required=True)
-    build = isub.add_parser("build", help="BM25 + CLIP index over every skyset object and named star",
-                            description="Group a skyset by object, add the named bright stars, and write BM25 "
-                                        "indexes, CLIP embeddings and numeric features (memory-mapped on load).")
+    build = isub.add_parser(
+        "build",
+        help="BM25 + CLIP index over every skyset object and named star",
+        description="Group a skyset by object, add the named bright stars, and write BM25 "
+        "indexes, CLIP embeddings and numeric features (memory-mapped on load).",
+    )
     add_config_arguments(build, IndexConfig)
     build.set_defaults(func=run_build)
 
-    search = sub.add_parser("search", help="find objects by text or by image",
-                            description="Rank every object of an index for a text query or an image; prints "
-                                        "rank, names, type, RA/Dec, constellation, magnitude, score and image.")
-    search.add_argument("text", nargs="?", default=None, help='what to look for, e.g. "where is the andromeda galaxy"')
+    search = sub.add_parser(
+        "search",
+        help="find objects by text or by image",
+        description="Rank every object of an index for a text query or an image; prints "
+        "rank, names, type, RA/Dec, constellation, magnitude, score and image.",
+    )
+    search.add_argument(
+        "text", nargs="?", default=None, help='what to look for, e.g. "where is the andromeda galaxy"'
+    )
     search.add_argument("--image", default=None, metavar="FILE", help="search with an image instead of text")
     search.add_argument("--index", default="runs/index", help="index directory (default: runs/index)")
-    search.add_argument("--ranker", default=None, help="ranker directory (default: INDEX/ranker if present, "
-                                                       "else BM25 + CLIP fallback)")
+    search.add_argument(
+        "--ranker",
+        default=None,
+        help="ranker directory (default: INDEX/ranker if present, else BM25 + CLIP fallback)",
+    )
     search.add_argument("-k", type=int, default=10, help="number of results (default: 10)")
-    search.add_argument("--candidates", type=int, default=100, help="BM25 and CLIP top-N per source (default: 100)")
+    search.add_argument(
+        "--candidates", type=int, default=100, help="BM25 and CLIP top-N per source (default: 100)"
+    )
     search.add_argument("--device", default="cpu")
     search.add_argument("--json", action="store_true", help="print JSON for scripts")
     search.set_defaults(func=run_search)
@@ -41,8 +54,11 @@ def run_build(args: argparse.Namespace) -> int:
     cfg = config_from_args(args, IndexConfig)
     index = RetrievalIndex.load(build_index(cfg))
     m = index.manifest
-    print(f"wrote {cfg.out}: {m['n_objects']} objects ({m['n_with_image']} with images), model {m['model_spec']}, "
-          f"dataset fingerprint {m['dataset_fingerprint']}")
+    print(
+        f"wrote {cfg.out}: {m['n_objects']} objects ({m['n_with_image']} with images), "
+        f"model {m['model_spec']}, "
+        f"dataset fingerprint {m['dataset_fingerprint']}"
+    )
     return 0
 
 
@@ -53,7 +69,9 @@ def run_search(args: argparse.Namespace) -> int:
     if (args.text is None) == (args.image is None):
         raise UserError('give a text query ("andromeda galaxy") or --image FILE, not both or neither')
     if args.text is not None and not args.text.strip():
-        raise UserError('empty query: type a name ("andromeda galaxy") or a description ("bright planetary nebulae")')
+        raise UserError(
+            'empty query: type a name ("andromeda galaxy") or a description ("bright planetary nebulae")'
+        )
     if args.k < 1:
         raise UserError(f"-k must be at least 1, got {args.k}")
     image = open_image(args.image) if args.image else None

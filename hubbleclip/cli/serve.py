@@ -10,9 +10,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.config import add_config_arguments
     from hubbleclip.web.config import ServeConfig
 
-    serve = sub.add_parser("serve", help="web page for sky search and image similarity",
-                           description="Serve the sky-search page and its JSON API (docs at /docs) for an index "
-                                       "built with `hubbleclip index build`. Binds to loopback by default.")
+    serve = sub.add_parser(
+        "serve",
+        help="web page for sky search and image similarity",
+        description="Serve the sky-search page and its JSON API (docs at /docs) for an index "
+        "built with `hubbleclip index build`. Binds to loopback by default.",
+    )
     add_config_arguments(serve, ServeConfig)
     serve.set_defaults(func=run_serve)
 
@@ -39,12 +42,16 @@ def run_serve(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args, ServeConfig)
     if not cfg.index:
-        raise UserError("--index: give the retrieval index directory (build one with `hubbleclip index build`)")
+        raise UserError(
+            "--index: give the retrieval index directory (build one with `hubbleclip index build`)"
+        )
     if not 0 < cfg.port < 65536:
         raise UserError(f"--port: expected 1-65535, got {cfg.port}")
     log = logging.getLogger("hubbleclip.web")
     if not is_loopback(cfg.host):
-        log.warning("binding to %s: the page is reachable from other machines (it has no authentication)", cfg.host)
+        log.warning(
+            "binding to %s: the page is reachable from other machines (it has no authentication)", cfg.host
+        )
     app = create_app(load_engine(cfg), cfg.limits)
     log.info("serving %s on http://%s:%d/ (API docs at /docs)", cfg.index, cfg.host, cfg.port)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")

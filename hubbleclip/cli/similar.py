@@ -13,29 +13,59 @@ def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.config import add_config_arguments
     from hubbleclip.similarity.index import IndexConfig
 
-    similar = sub.add_parser("similar", help="the most similar images to an image (id, name or file)",
-                             description="Print the nearest images of a similarity index and write a contact "
-                                         "sheet (query, neighbours, quick-select cluster representatives).")
-    similar.add_argument("query", metavar="IMAGE_OR_ID", help="image file, or an id / object name in the index")
-    similar.add_argument("--index", default=DEFAULT_INDEX, help=f"similarity index directory (default {DEFAULT_INDEX})")
-    similar.add_argument("--select", nargs="+", default=[], metavar="ID",
-                         help="more selected images: rank by their combination with the query")
+    similar = sub.add_parser(
+        "similar",
+        help="the most similar images to an image (id, name or file)",
+        description="Print the nearest images of a similarity index and write a contact "
+        "sheet (query, neighbours, quick-select cluster representatives).",
+    )
+    similar.add_argument(
+        "query", metavar="IMAGE_OR_ID", help="image file, or an id / object name in the index"
+    )
+    similar.add_argument(
+        "--index", default=DEFAULT_INDEX, help=f"similarity index directory (default {DEFAULT_INDEX})"
+    )
+    similar.add_argument(
+        "--select",
+        nargs="+",
+        default=[],
+        metavar="ID",
+        help="more selected images: rank by their combination with the query",
+    )
     similar.add_argument("-k", type=int, default=20, help="neighbours to print (default 20)")
-    similar.add_argument("--method", choices=["mean", "max"], default="mean",
-                         help="combine a selection by the mean vector or the best match (default mean)")
-    similar.add_argument("--clusters", type=int, default=5, help="k-means clusters over the top --pool (0 = none)")
-    similar.add_argument("--members", type=int, default=15, help="nearest members listed per cluster (default 15)")
+    similar.add_argument(
+        "--method",
+        choices=["mean", "max"],
+        default="mean",
+        help="combine a selection by the mean vector or the best match (default mean)",
+    )
+    similar.add_argument(
+        "--clusters", type=int, default=5, help="k-means clusters over the top --pool (0 = none)"
+    )
+    similar.add_argument(
+        "--members", type=int, default=15, help="nearest members listed per cluster (default 15)"
+    )
     similar.add_argument("--pool", type=int, default=1000, help="neighbours clustered (default 1000)")
     similar.add_argument("--restrict", action="store_true", help="only neighbours of a compatible class")
-    similar.add_argument("--compat", default=None, metavar="YAML",
-                         help="compatibility table {class: [compatible classes]} (default: built-in families)")
+    similar.add_argument(
+        "--compat",
+        default=None,
+        metavar="YAML",
+        help="compatibility table {class: [compatible classes]} (default: built-in families)",
+    )
     similar.add_argument("--backend", choices=["exact", "faiss"], default="exact", help="neighbour search")
-    similar.add_argument("--sheet", default=None, metavar="PNG",
-                         help="contact sheet path (default runs/similar/QUERY.png; '' = none)")
+    similar.add_argument(
+        "--sheet",
+        default=None,
+        metavar="PNG",
+        help="contact sheet path (default runs/similar/QUERY.png; '' = none)",
+    )
     similar.add_argument("--json", action="store_true", help="print JSON")
     similar.set_defaults(func=run_similar)
 
-    group = sub.add_parser("similarity", help="build similarity indexes, all-pairs neighbours, SimCLR encoders")
+    group = sub.add_parser(
+        "similarity", help="build similarity indexes, all-pairs neighbours, SimCLR encoders"
+    )
     gsub = group.add_subparsers(dest="similarity_command", metavar="ACTION", required=True)
     index = gsub.add_parser("index", help="embed every image of a dataset into a similarity index")
     index.add_argument("--force", action="store_true", help="replace an existing index")
@@ -53,8 +83,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     # these configs hold torch-based augmentation settings: their flags (and --help) are parsed in
     # the handler so that `hubbleclip --help` does not import torch; prefix "+" passes "--x" through
-    for name, help_text in (("train", "train a SimCLR / GalaxIDNet encoder (same as training/simclr.py)"),
-                            ("evaluate", "label precision@k, mAP@k and loose accuracy of encoders (FIRST)")):
+    for name, help_text in (
+        ("train", "train a SimCLR / GalaxIDNet encoder (same as training/simclr.py)"),
+        ("evaluate", "label precision@k, mAP@k and loose accuracy of encoders (FIRST)"),
+    ):
         p = gsub.add_parser(name, help=help_text, add_help=False, prefix_chars="+")
         p.add_argument("args", nargs=argparse.REMAINDER)
         p.set_defaults(func=run_train if name == "train" else run_evaluate)
@@ -63,8 +95,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _job_parser(prog: str, cls: type) -> argparse.ArgumentParser:
     from hubbleclip.config import add_config_arguments
 
-    parser = argparse.ArgumentParser(prog=prog, description=(cls.__doc__ or "").strip().splitlines()[0]
-                                     if cls.__doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog=prog, description=(cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else None
+    )
     add_config_arguments(parser, cls)
     return parser
 
@@ -73,10 +106,14 @@ def run_train(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
     from hubbleclip.similarity.train import SimCLRConfig, train_simclr
 
-    cfg = config_from_args(_job_parser("hubbleclip similarity train", SimCLRConfig).parse_args(args.args), SimCLRConfig)
+    cfg = config_from_args(
+        _job_parser("hubbleclip similarity train", SimCLRConfig).parse_args(args.args), SimCLRConfig
+    )
     result = train_simclr(cfg)
-    print(f"trained {result['steps']} steps: loss {result['first_loss']:.4f} -> {result['last_loss']:.4f}; "
-          f"encoder in {result['export']} (use it as simclr:{cfg.run_dir})")
+    print(
+        f"trained {result['steps']} steps: loss {result['first_loss']:.4f} -> {result['last_loss']:.4f}; "
+        f"encoder in {result['export']} (use it as simclr:{cfg.run_dir})"
+    )
     return 0
 
 
@@ -96,10 +133,21 @@ def run_index(args: argparse.Namespace) -> int:
     from hubbleclip.similarity.index import IndexConfig, build_index
 
     cfg = config_from_args(args, IndexConfig)
-    index = build_index(cfg.dataset, cfg.encoder, cfg.out, splits=cfg.splits or None, sources=cfg.sources or None,
-                        dtype=cfg.dtype, batch_size=cfg.batch_size, overwrite=args.force)
+    index = build_index(
+        cfg.dataset,
+        cfg.encoder,
+        cfg.out,
+        splits=cfg.splits or None,
+        sources=cfg.sources or None,
+        dtype=cfg.dtype,
+        batch_size=cfg.batch_size,
+        overwrite=args.force,
+    )
     save_config(cfg, index.path / "config.yaml")
-    print(f"wrote {index.path}: {len(index.items)} images, {index.embeddings.shape[1]}-d {cfg.dtype} ({cfg.encoder})")
+    print(
+        f"wrote {index.path}: {len(index.items)} images, "
+        f"{index.embeddings.shape[1]}-d {cfg.dtype} ({cfg.encoder})"
+    )
     return 0
 
 
@@ -111,11 +159,19 @@ def run_pairs(args: argparse.Namespace) -> int:
 
     index = load_index(args.index)
     out = Path(args.out or Path(args.index) / f"pairs-{args.k}")
-    all_pairs_topk(index.vectors(), args.k, out, backend=args.backend, faiss_factory=args.faiss_factory,
-                   overwrite=args.force)
+    all_pairs_topk(
+        index.vectors(),
+        args.k,
+        out,
+        backend=args.backend,
+        faiss_factory=args.faiss_factory,
+        overwrite=args.force,
+    )
     meta = json.loads((out / "meta.json").read_text())
-    print(f"wrote {out}: top-{meta['k']} of {meta['n']} images in {meta['seconds']} s "
-          "(indices.npy, scores.npy; open with numpy.load(..., mmap_mode='r'))")
+    print(
+        f"wrote {out}: top-{meta['k']} of {meta['n']} images in {meta['seconds']} s "
+        "(indices.npy, scores.npy; open with numpy.load(..., mmap_mode='r'))"
+    )
     return 0
 
 
@@ -134,17 +190,43 @@ def run_similar(args: argparse.Namespace) -> int:
 
     index = load_index(args.index)
     try:
-        result = find_similar(index, args.query, select=args.select, k=args.k, method=args.method,
-                              n_clusters=args.clusters, n_members=args.members, pool=args.pool,
-                              restrict=args.restrict, table=args.compat, backend=args.backend)
+        result = find_similar(
+            index,
+            args.query,
+            select=args.select,
+            k=args.k,
+            method=args.method,
+            n_clusters=args.clusters,
+            n_members=args.members,
+            pool=args.pool,
+            restrict=args.restrict,
+            table=args.compat,
+            backend=args.backend,
+        )
     except KeyError as exc:
         raise UserError(exc.args[0]) from None
     items = index.items
-    report = {"query": args.query, "selected": [items[r]["id"] for r in result.selected],
-              "neighbours": [{"id": items[i]["id"], "score": round(s, 4), "type": items[i]["type"],
-                              "names": items[i].get("names", [])} for i, s in result.neighbours],
-              "clusters": [{"representative": items[c.representative]["id"], "size": c.size,
-                            "members": [items[m]["id"] for m in c.members]} for c in result.clusters]}
+    report = {
+        "query": args.query,
+        "selected": [items[r]["id"] for r in result.selected],
+        "neighbours": [
+            {
+                "id": items[i]["id"],
+                "score": round(s, 4),
+                "type": items[i]["type"],
+                "names": items[i].get("names", []),
+            }
+            for i, s in result.neighbours
+        ],
+        "clusters": [
+            {
+                "representative": items[c.representative]["id"],
+                "size": c.size,
+                "members": [items[m]["id"] for m in c.members],
+            }
+            for c in result.clusters
+        ],
+    }
     sheet = args.sheet
     if sheet is None:
         sheet = f"runs/similar/{re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(args.query).stem or args.query)}.png"
@@ -153,13 +235,19 @@ def run_similar(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"query {args.query}" + (f" + {', '.join(report['selected'][1:])}" if len(report['selected']) > 1 else "")
-          + f" — index {args.index} ({index.meta.get('encoder')}, {len(items)} images)")
+    print(
+        f"query {args.query}"
+        + (f" + {', '.join(report['selected'][1:])}" if len(report["selected"]) > 1 else "")
+        + f" — index {args.index} ({index.meta.get('encoder')}, {len(items)} images)"
+    )
     for rank, (i, score) in enumerate(result.neighbours, 1):
         print(f"{rank:3d}  {score:.4f}  {_label(items[i])}")
     for n, c in enumerate(result.clusters, 1):
-        print(f"cluster {n} ({c.size} images): representative {_label(items[c.representative])}; "
-              f"nearest: {', '.join(items[m]['id'] for m in c.members[:5])}{' ...' if len(c.members) > 5 else ''}")
+        print(
+            f"cluster {n} ({c.size} images): representative {_label(items[c.representative])}; "
+            f"nearest: {', '.join(items[m]['id'] for m in c.members[:5])}"
+            f"{' ...' if len(c.members) > 5 else ''}"
+        )
     if sheet:
         print(f"contact sheet: {report['sheet']}")
     return 0

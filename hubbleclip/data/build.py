@@ -32,13 +32,28 @@ IMAGE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError, 
 @dataclass
 class SkysetConfig:
     out: str = field(default="data/skyset", metadata={"help": "output directory (a datasets.DatasetDict)"})
-    sources: list[str] = field(default_factory=lambda: list(ALL_SOURCES), metadata={"help": "comma-separated sources"})
-    stellarium_dir: str | None = field(default=None, metadata={"help": "Stellarium data dir (holds nebulae/default); default: search the usual places"})
-    kstars_dir: str | None = field(default=None, metadata={"help": "KStars handbook dir with the AstroInfo *.docbook articles"})
-    first_zip: str | None = field(default=None, metadata={"help": "galaxy_data.zip; default: the one inside the firstgalaxydata wheel"})
-    catalog: str = field(default="all", metadata={"help": "OpenNGC catalog rows without images: all | imaged | none"})
-    catalog_max_mag: float | None = field(default=None, metadata={"help": "keep only catalog-only objects at least this bright"})
-    hdf_cutouts: int = field(default=64, metadata={"help": "number of Hubble Deep Field source cut-outs (0 = none)"})
+    sources: list[str] = field(
+        default_factory=lambda: list(ALL_SOURCES), metadata={"help": "comma-separated sources"}
+    )
+    stellarium_dir: str | None = field(
+        default=None,
+        metadata={"help": "Stellarium data dir (holds nebulae/default); default: search the usual places"},
+    )
+    kstars_dir: str | None = field(
+        default=None, metadata={"help": "KStars handbook dir with the AstroInfo *.docbook articles"}
+    )
+    first_zip: str | None = field(
+        default=None, metadata={"help": "galaxy_data.zip; default: the one inside the firstgalaxydata wheel"}
+    )
+    catalog: str = field(
+        default="all", metadata={"help": "OpenNGC catalog rows without images: all | imaged | none"}
+    )
+    catalog_max_mag: float | None = field(
+        default=None, metadata={"help": "keep only catalog-only objects at least this bright"}
+    )
+    hdf_cutouts: int = field(
+        default=64, metadata={"help": "number of Hubble Deep Field source cut-outs (0 = none)"}
+    )
     max_image_size: int = field(default=512, metadata={"help": "longest image side after resizing (pixels)"})
     seed: int = field(default=0, metadata={"help": "seed of the by-object split"})
     val_fraction: float = 0.1
@@ -101,8 +116,10 @@ def stellarium_rows(cfg: SkysetConfig, catalog, articles: dict[str, str], report
     if root is None:
         where = cfg.stellarium_dir or "the usual install locations"
         report["missing_sources"]["stellarium"] = (
-            f"no nebulae/default/textures.json under {where}: run `make debian-data` (Debian's stellarium-data) "
-            "or pass --stellarium-dir to a Stellarium install's share/stellarium folder")
+            f"no nebulae/default/textures.json under {where}: "
+            "run `make debian-data` (Debian's stellarium-data) "
+            "or pass --stellarium-dir to a Stellarium install's share/stellarium folder"
+        )
         log.warning("stellarium: skipped (%s)", report["missing_sources"]["stellarium"])
         return []
     images = stellarium.read_textures(root)
@@ -117,23 +134,48 @@ def stellarium_rows(cfg: SkysetConfig, catalog, articles: dict[str, str], report
             continue
         obj, method = matcher.match(im)
         how[method] += 1
-        base = {"id": f"stellarium:{im.file.stem}", "source": "stellarium", "image": {"bytes": data, "path": None},
-                "credit": im.credit}
+        base = {
+            "id": f"stellarium:{im.file.stem}",
+            "source": "stellarium",
+            "image": {"bytes": data, "path": None},
+            "credit": im.credit,
+        }
         if obj is not None:
             names = list(dict.fromkeys(obj.names + stellarium.common_names(obj, names_dat)))
-            rows.append(base | {"object_id": obj.object_id, "names": names, "type": obj.type, "ra_deg": obj.ra_deg,
-                                "dec_deg": obj.dec_deg, "mag": obj.mag, "text": openngc.describe(obj, articles.get(obj.type)),
-                                "caption": openngc.caption(obj)})
+            rows.append(
+                base
+                | {
+                    "object_id": obj.object_id,
+                    "names": names,
+                    "type": obj.type,
+                    "ra_deg": obj.ra_deg,
+                    "dec_deg": obj.dec_deg,
+                    "mag": obj.mag,
+                    "text": openngc.describe(obj, articles.get(obj.type)),
+                    "caption": openngc.caption(obj),
+                }
+            )
         else:
             label = stellarium.unmatched_type(im.file.stem)
             names = stellarium.unmatched_names(im.file.stem, names_dat)
-            text = (f"{names[0]} is a {label} at {sexagesimal(im.center.ra.deg, im.center.dec.deg)} (J2000) in the "
-                    f"constellation {const}; the image spans {im.size_deg:.2f} degrees."
-                    + (f" {articles[label]}" if label in articles else ""))
-            rows.append(base | {"object_id": f"stellarium:{stellarium.group_stem(im.file.stem)}", "names": names,
-                                "type": label, "ra_deg": float(im.center.ra.deg), "dec_deg": float(im.center.dec.deg),
-                                "mag": float("nan"), "text": text,
-                                "caption": template_caption(label, constellation=const)})
+            text = (
+                f"{names[0]} is a {label} at {sexagesimal(im.center.ra.deg, im.center.dec.deg)} (J2000) "
+                f"in the constellation {const}; the image spans {im.size_deg:.2f} degrees."
+                + (f" {articles[label]}" if label in articles else "")
+            )
+            rows.append(
+                base
+                | {
+                    "object_id": f"stellarium:{stellarium.group_stem(im.file.stem)}",
+                    "names": names,
+                    "type": label,
+                    "ra_deg": float(im.center.ra.deg),
+                    "dec_deg": float(im.center.dec.deg),
+                    "mag": float("nan"),
+                    "text": text,
+                    "caption": template_caption(label, constellation=const),
+                }
+            )
     report["stellarium_matches"] = dict(how)
     return rows
 
@@ -143,8 +185,10 @@ def first_rows(cfg: SkysetConfig, report: dict) -> list[dict]:
 
     zip_path = Path(cfg.first_zip) if cfg.first_zip else first.default_zip()
     if zip_path is None or not zip_path.is_file():
-        report["missing_sources"]["first"] = (f"{cfg.first_zip or 'galaxy_data.zip'} not found: "
-                                              "pip install firstgalaxydata, or pass --first-zip")
+        report["missing_sources"]["first"] = (
+            f"{cfg.first_zip or 'galaxy_data.zip'} not found: "
+            "pip install firstgalaxydata, or pass --first-zip"
+        )
         log.warning("first: skipped (%s)", report["missing_sources"]["first"])
         return []
     images = first.list_images(zip_path)
@@ -155,8 +199,13 @@ def first_rows(cfg: SkysetConfig, report: dict) -> list[dict]:
             try:
                 data = encode_image(zf.read(img.member), cfg.max_image_size)
             except IMAGE_ERRORS as exc:
-                report["skipped_images"].append({"source": "first", "file": f"{zip_path}:{img.member}",
-                                                 "reason": f"{type(exc).__name__}: {exc}"})
+                report["skipped_images"].append(
+                    {
+                        "source": "first",
+                        "file": f"{zip_path}:{img.member}",
+                        "reason": f"{type(exc).__name__}: {exc}",
+                    }
+                )
                 continue
             rows.append(first.to_record(img, data, const))
     return rows
@@ -181,7 +230,9 @@ def catalog_rows(cfg: SkysetConfig, catalog, articles: dict[str, str], imaged: s
     rows = []
     for obj in catalog:
         keep = obj.object_id in imaged or (
-            cfg.catalog == "all" and (cfg.catalog_max_mag is None or (math.isfinite(obj.mag) and obj.mag <= cfg.catalog_max_mag)))
+            cfg.catalog == "all"
+            and (cfg.catalog_max_mag is None or (math.isfinite(obj.mag) and obj.mag <= cfg.catalog_max_mag))
+        )
         if keep:
             rows.append(openngc.to_record(obj, articles.get(obj.type)))
     return rows
@@ -207,15 +258,19 @@ def build_skyset(cfg: SkysetConfig, overwrite: bool = False) -> dict[str, Any]:
     articles: dict[str, str] = {}
     kdir = kstars.find_kstars_dir(cfg.kstars_dir)
     if kdir is None:
-        report["missing_sources"]["kstars"] = ("AstroInfo articles not found: run `make debian-data` (Debian's kstars-data) "
-                                               "or pass --kstars-dir; texts are built without them")
+        report["missing_sources"]["kstars"] = (
+            "AstroInfo articles not found: run `make debian-data` (Debian's kstars-data) "
+            "or pass --kstars-dir; texts are built without them"
+        )
         log.warning("kstars: skipped (%s)", report["missing_sources"]["kstars"])
     else:
         articles = kstars.load_articles(kdir)
     rows: list[dict] = []
-    steps = [("stellarium", lambda: stellarium_rows(cfg, catalog, articles, report)),
-             ("first", lambda: first_rows(cfg, report)),
-             ("hdf", lambda: hdf_rows(cfg) if cfg.hdf_cutouts > 0 else [])]
+    steps = [
+        ("stellarium", lambda: stellarium_rows(cfg, catalog, articles, report)),
+        ("first", lambda: first_rows(cfg, report)),
+        ("hdf", lambda: hdf_rows(cfg) if cfg.hdf_cutouts > 0 else []),
+    ]
     for name, step in steps:
         if name in cfg.sources:
             t = time.perf_counter()
@@ -228,18 +283,32 @@ def build_skyset(cfg: SkysetConfig, overwrite: bool = False) -> dict[str, Any]:
         rows += catalog_rows(cfg, catalog, articles, imaged)
         report["timings_s"]["openngc"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
-    report.update(save_skyset(rows, cfg.out, report, seed=cfg.seed,
-                              fractions=(1 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction),
-                              overwrite=overwrite, config=cfg))
+    report.update(
+        save_skyset(
+            rows,
+            cfg.out,
+            report,
+            seed=cfg.seed,
+            fractions=(1 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction),
+            overwrite=overwrite,
+            config=cfg,
+        )
+    )
     report["timings_s"]["save"] = round(time.perf_counter() - t, 2)
     report["timings_s"]["total"] = round(time.perf_counter() - t0, 2)
     _write_report(Path(cfg.out), report)
     return report
 
 
-def save_skyset(rows: list[dict], out_dir: str | Path, report: dict | None = None, seed: int = 0,
-                fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), overwrite: bool = False,
-                config: Any = None) -> dict[str, Any]:
+def save_skyset(
+    rows: list[dict],
+    out_dir: str | Path,
+    report: dict | None = None,
+    seed: int = 0,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    overwrite: bool = False,
+    config: Any = None,
+) -> dict[str, Any]:
     """Split ``rows`` by object (stratified by the source of each object's first row), save them
     atomically as a DatasetDict with ``build_report.json``; returns the counts added to the report."""
     import datasets
@@ -261,13 +330,16 @@ def save_skyset(rows: list[dict], out_dir: str | Path, report: dict | None = Non
     # images first so an object's group is its image source (keeps imaged objects spread over splits)
     order = sorted(range(len(rows)), key=lambda i: rows[i]["image"] is None)
     rows = [rows[i] for i in order]
-    splits = assign_splits([r["object_id"] for r in rows], seed=seed, fractions=fractions,
-                           groups=[r["source"] for r in rows])
+    splits = assign_splits(
+        [r["object_id"] for r in rows], seed=seed, fractions=fractions, groups=[r["source"] for r in rows]
+    )
     counts = {
         "rows": len(rows),
         "splits": {s: splits.count(s) for s in SPLITS},
-        "by_source": {s: dict(Counter(sp for r, sp in zip(rows, splits) if r["source"] == s))
-                      for s in sorted({r["source"] for r in rows})},
+        "by_source": {
+            s: dict(Counter(sp for r, sp in zip(rows, splits) if r["source"] == s))
+            for s in sorted({r["source"] for r in rows})
+        },
         "by_type": dict(Counter(r["type"] for r in rows).most_common()),
         "images": sum(r["image"] is not None for r in rows),
         "objects": len({r["object_id"] for r in rows}),
@@ -277,10 +349,14 @@ def save_skyset(rows: list[dict], out_dir: str | Path, report: dict | None = Non
     if config is not None:
         counts["config"] = to_dict(config)
     # from_dict, not from_list: an empty split (few objects) must still carry every column
-    dd = datasets.DatasetDict({
-        s: datasets.Dataset.from_dict({c: [r[c] for r, sp in zip(rows, splits) if sp == s] for c in COLUMNS},
-                                      features=FEATURES)
-        for s in SPLITS})
+    dd = datasets.DatasetDict(
+        {
+            s: datasets.Dataset.from_dict(
+                {c: [r[c] for r, sp in zip(rows, splits) if sp == s] for c in COLUMNS}, features=FEATURES
+            )
+            for s in SPLITS
+        }
+    )
     full_report = {**(report or {}), **counts}
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         dd.save_to_disk(str(tmp))

@@ -24,8 +24,10 @@ NUMERIC = ("ra_deg", "dec_deg", "mag")
 @dataclass
 class Config:
     images: str | None = field(default=None, metadata={"help": "folder holding the images"})
-    captions: str | None = field(default=None, metadata={"help": "CSV with file,caption[,text,object_id,...] "
-                                                                  "(default: IMAGES/captions.csv)"})
+    captions: str | None = field(
+        default=None,
+        metadata={"help": "CSV with file,caption[,text,object_id,...] (default: IMAGES/captions.csv)"},
+    )
     credit: str = field(default="", metadata={"help": "credit line for rows whose CSV has none"})
     max_image_size: int = field(default=512, metadata={"help": "longest image side after resizing (pixels)"})
     seed: int = field(default=0, metadata={"help": "seed of the by-object split"})
@@ -51,17 +53,21 @@ def read_rows(cfg: Config) -> list[dict[str, Any]]:
         raise FileNotFoundError(f"folder: image folder {folder} does not exist")
     table = Path(cfg.captions).expanduser() if cfg.captions else folder / "captions.csv"
     if not table.is_file():
-        raise FileNotFoundError(f"folder: caption table {table} does not exist (a CSV with columns file,caption)")
+        raise FileNotFoundError(
+            f"folder: caption table {table} does not exist (a CSV with columns file,caption)"
+        )
     with table.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
         missing = [c for c in REQUIRED if c not in header]
         if missing:
-            raise ValueError(f"{table}: missing column(s) {missing}; the header is {header}, "
-                             f"expected {list(REQUIRED)} plus any of {list(OPTIONAL)}")
+            raise ValueError(
+                f"{table}: missing column(s) {missing}; the header is {header}, "
+                f"expected {list(REQUIRED)} plus any of {list(OPTIONAL)}"
+            )
         lines = list(reader)
     rows, seen = [], {}
-    for line_no, line in enumerate(lines, start=2):   # line 1 is the header
+    for line_no, line in enumerate(lines, start=2):  # line 1 is the header
         where = f"{table} line {line_no}"
         name, caption = (line.get("file") or "").strip(), " ".join((line.get("caption") or "").split())
         if not name or not caption:
@@ -75,16 +81,24 @@ def read_rows(cfg: Config) -> list[dict[str, Any]]:
         try:
             image = encode_image(path, cfg.max_image_size)
         except IMAGE_ERRORS as exc:
-            raise ValueError(f"{where}: {path} is not a readable image ({type(exc).__name__}: {exc})") from None
+            raise ValueError(
+                f"{where}: {path} is not a readable image ({type(exc).__name__}: {exc})"
+            ) from None
         names = [n.strip() for n in (line.get("names") or "").split("|") if n.strip()]
-        rows.append({
-            "id": f"folder:{name}", "source": "folder", "image": {"bytes": image, "path": None},
-            "object_id": (line.get("object_id") or "").strip() or name,
-            "names": names, "type": (line.get("type") or "").strip() or "unknown",
-            **{c: _number(line.get(c) or "", f"{where}, column {c}") for c in NUMERIC},
-            "text": " ".join((line.get("text") or "").split()) or caption, "caption": caption,
-            "credit": (line.get("credit") or "").strip() or cfg.credit,
-        })
+        rows.append(
+            {
+                "id": f"folder:{name}",
+                "source": "folder",
+                "image": {"bytes": image, "path": None},
+                "object_id": (line.get("object_id") or "").strip() or name,
+                "names": names,
+                "type": (line.get("type") or "").strip() or "unknown",
+                **{c: _number(line.get(c) or "", f"{where}, column {c}") for c in NUMERIC},
+                "text": " ".join((line.get("text") or "").split()) or caption,
+                "caption": caption,
+                "credit": (line.get("credit") or "").strip() or cfg.credit,
+            }
+        )
     if not rows:
         raise ValueError(f"{table}: no rows below the header")
     return rows

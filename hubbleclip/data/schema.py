@@ -8,35 +8,74 @@ from __future__ import annotations
 
 import datasets
 
-COLUMNS = ("id", "source", "image", "object_id", "names", "type", "ra_deg", "dec_deg", "mag",
-           "text", "caption", "credit")
+COLUMNS = (
+    "id",
+    "source",
+    "image",
+    "object_id",
+    "names",
+    "type",
+    "ra_deg",
+    "dec_deg",
+    "mag",
+    "text",
+    "caption",
+    "credit",
+)
 
-FEATURES = datasets.Features({
-    "id": datasets.Value("string"),            # unique per row, e.g. "stellarium:m31"
-    "source": datasets.Value("string"),        # openngc | stellarium | first | hdf | ...
-    "image": datasets.Image(),                 # None for catalog-only objects
-    "object_id": datasets.Value("string"),     # e.g. "NGC0224"; shared by images of one object
-    "names": datasets.Sequence(datasets.Value("string")),  # ["M31", "NGC 224", "Andromeda Galaxy"]
-    "type": datasets.Value("string"),          # normalised class label, see TYPE_LABELS
-    "ra_deg": datasets.Value("float64"),
-    "dec_deg": datasets.Value("float64"),
-    "mag": datasets.Value("float32"),          # V if known, else B, J, ...; NaN if none
-    "text": datasets.Value("string"),          # long description from every catalog field
-    "caption": datasets.Value("string"),       # short "objects; science use cases" caption
-    "credit": datasets.Value("string"),        # image credit / licence line
-})
+FEATURES = datasets.Features(
+    {
+        "id": datasets.Value("string"),  # unique per row, e.g. "stellarium:m31"
+        "source": datasets.Value("string"),  # openngc | stellarium | first | hdf | ...
+        "image": datasets.Image(),  # None for catalog-only objects
+        "object_id": datasets.Value("string"),  # e.g. "NGC0224"; shared by images of one object
+        "names": datasets.Sequence(datasets.Value("string")),  # ["M31", "NGC 224", "Andromeda Galaxy"]
+        "type": datasets.Value("string"),  # normalised class label, see TYPE_LABELS
+        "ra_deg": datasets.Value("float64"),
+        "dec_deg": datasets.Value("float64"),
+        "mag": datasets.Value("float32"),  # V if known, else B, J, ...; NaN if none
+        "text": datasets.Value("string"),  # long description from every catalog field
+        "caption": datasets.Value("string"),  # short "objects; science use cases" caption
+        "credit": datasets.Value("string"),  # image credit / licence line
+    }
+)
 
 # OpenNGC type code -> normalised label.  Galaxies are refined by Hubble type (see
 # hubbleclip.data.text.galaxy_class).
 OPENNGC_TYPES = {
-    "*": "star", "**": "double star", "*Ass": "stellar association", "OCl": "open cluster",
-    "GCl": "globular cluster", "Cl+N": "star cluster with nebula", "G": "galaxy",
-    "GPair": "galaxy pair", "GTrpl": "galaxy triplet", "GGroup": "galaxy group",
-    "PN": "planetary nebula", "HII": "HII region", "DrkN": "dark nebula", "EmN": "emission nebula",
-    "Neb": "nebula", "RfN": "reflection nebula", "SNR": "supernova remnant", "Nova": "nova star",
-    "NonEx": "nonexistent", "Dup": "duplicate", "Other": "other",
+    "*": "star",
+    "**": "double star",
+    "*Ass": "stellar association",
+    "OCl": "open cluster",
+    "GCl": "globular cluster",
+    "Cl+N": "star cluster with nebula",
+    "G": "galaxy",
+    "GPair": "galaxy pair",
+    "GTrpl": "galaxy triplet",
+    "GGroup": "galaxy group",
+    "PN": "planetary nebula",
+    "HII": "HII region",
+    "DrkN": "dark nebula",
+    "EmN": "emission nebula",
+    "Neb": "nebula",
+    "RfN": "reflection nebula",
+    "SNR": "supernova remnant",
+    "Nova": "nova star",
+    "NonEx": "nonexistent",
+    "Dup": "duplicate",
+    "Other": "other",
 }
-GALAXY_CLASSES = ("elliptical galaxy", "lenticular galaxy", "spiral galaxy", "barred spiral galaxy",
-                  "irregular galaxy", "galaxy")
-FIRST_CLASSES = {"FRI": "FRI radio galaxy", "FRII": "FRII radio galaxy",
-                 "Compact": "compact radio source", "Bent": "bent-tail radio galaxy"}
+GALAXY_CLASSES = (
+    "elliptical galaxy",
+    "lenticular galaxy",
+    "spiral galaxy",
+    "barred spiral galaxy",
+    "irregular galaxy",
+    "galaxy",
+)
+FIRST_CLASSES = {
+    "FRI": "FRI radio galaxy",
+    "FRII": "FRII radio galaxy",
+    "Compact": "compact radio source",
+    "Bent": "bent-tail radio galaxy",
+}

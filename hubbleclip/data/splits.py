@@ -9,8 +9,12 @@ import numpy as np
 SPLITS = ("train", "val", "test")
 
 
-def assign_splits(object_ids: Sequence[str], seed: int = 0, fractions: Sequence[float] = (0.8, 0.1, 0.1),
-                  groups: Sequence[str] | None = None) -> list[str]:
+def assign_splits(
+    object_ids: Sequence[str],
+    seed: int = 0,
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    groups: Sequence[str] | None = None,
+) -> list[str]:
     """Split name for each row; rows sharing an object id always share a split.
 
     Objects are split separately within each group (e.g. by source), so that every group is
@@ -24,7 +28,7 @@ def assign_splits(object_ids: Sequence[str], seed: int = 0, fractions: Sequence[
         raise ValueError("groups and object_ids must have the same length")
     group_of: dict[str, str] = {}
     for oid, grp in zip(object_ids, groups):
-        group_of.setdefault(oid, grp)      # an object's first row decides its group
+        group_of.setdefault(oid, grp)  # an object's first row decides its group
     split_of: dict[str, str] = {}
     for grp in sorted(set(group_of.values())):
         ids = sorted(o for o, g in group_of.items() if g == grp)

@@ -121,9 +121,15 @@ def brightness_word(mag: float | None) -> str:
     return "faint"
 
 
-def template_caption(type_label: str, *, hubble: str | None = None, major_arcmin: float | None = None,
-                     mag: float | None = None, constellation: str | None = None,
-                     extra_objects: list[str] | None = None) -> str:
+def template_caption(
+    type_label: str,
+    *,
+    hubble: str | None = None,
+    major_arcmin: float | None = None,
+    mag: float | None = None,
+    constellation: str | None = None,
+    extra_objects: list[str] | None = None,
+) -> str:
     """'large bright barred spiral galaxy SABb in Canes Venatici; bars and spiral structure, ...'"""
     words = [w for w in (size_word(major_arcmin), brightness_word(mag), type_label) if w]
     obj = " ".join(words)

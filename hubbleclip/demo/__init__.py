@@ -8,4 +8,4 @@ Each stage writes into ``RUN_DIR/<stage>/`` and is skipped when already done (``
 from hubbleclip.demo.config import DemoConfig
 from hubbleclip.demo.stages import STAGE_NAMES, run_demo
 
-__all__ = ["DemoConfig", "STAGE_NAMES", "run_demo"]
+__all__ = ["STAGE_NAMES", "DemoConfig", "run_demo"]

@@ -11,17 +11,29 @@ from hubbleclip.retrieval.config import RerankConfig
 class DemoConfig:
     run_dir: str = field(default="runs/demo", metadata={"help": "where every stage writes its outputs"})
     skyset: str = field(default="data/skyset", metadata={"help": "the skyset (built here if missing)"})
-    stellarium_dir: str | None = field(default=None, metadata={"help": "Stellarium data dir for the skyset build"})
-    kstars_dir: str | None = field(default=None, metadata={"help": "KStars AstroInfo dir for the skyset build"})
+    stellarium_dir: str | None = field(
+        default=None, metadata={"help": "Stellarium data dir for the skyset build"}
+    )
+    kstars_dir: str | None = field(
+        default=None, metadata={"help": "KStars AstroInfo dir for the skyset build"}
+    )
     caption_model: str = field(default="smollm2", metadata={"help": "LLM for the caption stage"})
     caption_limit: int = field(default=96, metadata={"help": "distinct texts captioned by the LLM"})
-    train_config: str = field(default="training/configs/lit-mini-skyset.yaml",
-                              metadata={"help": "training config of the fine-tuning stage"})
+    train_config: str = field(
+        default="training/configs/lit-mini-skyset.yaml",
+        metadata={"help": "training config of the fine-tuning stage"},
+    )
     base_model: str = field(default="lit-mini", metadata={"help": "the base model (what is fine-tuned)"})
     eval_split: str = field(default="test", metadata={"help": "split for the comparison and the examples"})
-    similarity_queries: list[str] = field(default_factory=lambda: ["M51", "M42", "M57"],
-                                          metadata={"help": "objects whose images are similarity queries"})
+    similarity_queries: list[str] = field(
+        default_factory=lambda: ["M51", "M42", "M57"],
+        metadata={"help": "objects whose images are similarity queries"},
+    )
     examples: int = field(default=6, metadata={"help": "images / text queries shown in the example figures"})
-    rerank: RerankConfig = field(default_factory=RerankConfig, metadata={
-        "help": "reranker settings of the retrieval stage (its index and run_dir are set by the demo)"})
+    rerank: RerankConfig = field(
+        default_factory=RerankConfig,
+        metadata={
+            "help": "reranker settings of the retrieval stage (its index and run_dir are set by the demo)"
+        },
+    )
     seed: int = 0

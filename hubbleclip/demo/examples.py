@@ -16,8 +16,14 @@ import numpy as np
 from hubbleclip.demo.config import DemoConfig
 from hubbleclip.io import atomic_write_json
 
-TEXT_QUERIES = ["spiral galaxy with dust lanes", "planetary nebula", "globular cluster",
-                "FRII radio galaxy with two lobes", "emission nebula and star formation", "elliptical galaxy"]
+TEXT_QUERIES = [
+    "spiral galaxy with dust lanes",
+    "planetary nebula",
+    "globular cluster",
+    "FRII radio galaxy with two lobes",
+    "emission nebula and star formation",
+    "elliptical galaxy",
+]
 
 
 def _example_rows(ds, n: int) -> list[int]:
@@ -27,7 +33,9 @@ def _example_rows(ds, n: int) -> list[int]:
     for i, src in enumerate(sources):
         if src != "openngc":
             by_source.setdefault(src, []).append(i)
-    order = [s for s in ("stellarium", "first", "hdf") if s in by_source] + sorted(set(by_source) - {"stellarium", "first", "hdf"})
+    order = [s for s in ("stellarium", "first", "hdf") if s in by_source] + sorted(
+        set(by_source) - {"stellarium", "first", "hdf"}
+    )
     picked: list[int] = []
     while len(picked) < n and any(by_source.get(s) for s in order):
         for s in order:
@@ -46,22 +54,45 @@ def write_examples(cfg: DemoConfig, models: dict[str, str], path: Path) -> Path:
     imaged = [i for i, src in enumerate(ds["source"]) if src != "openngc"]
     rows = _example_rows(ds, cfg.examples)
     classes, templates = load_classes("descriptions"), load_templates("default")
-    out: dict[str, Any] = {"split": cfg.eval_split, "dataset": cfg.skyset, "class_list": "descriptions",
-                           "images": [{"row": r, "id": ds[r]["id"], "names": ds[r]["names"][:2], "type": ds[r]["type"],
-                                       "credit": ds[r]["credit"]} for r in rows],
-                           "queries": TEXT_QUERIES, "image_to_text": {}, "text_to_image": {}}
+    out: dict[str, Any] = {
+        "split": cfg.eval_split,
+        "dataset": cfg.skyset,
+        "class_list": "descriptions",
+        "images": [
+            {
+                "row": r,
+                "id": ds[r]["id"],
+                "names": ds[r]["names"][:2],
+                "type": ds[r]["type"],
+                "credit": ds[r]["credit"],
+            }
+            for r in rows
+        ],
+        "queries": TEXT_QUERIES,
+        "image_to_text": {},
+        "text_to_image": {},
+    }
     all_images = [ds[i]["image"].convert("RGB") for i in imaged]
     for name, spec in models.items():
         model = load_model(spec)
-        scale = float(model.logit_scale.detach().exp())   # stored as a log temperature
+        scale = float(model.logit_scale.detach().exp())  # stored as a log temperature
         img = embed_images(model, all_images, batch_size=32)
         cls = class_embeddings(model, classes, templates)
         pos = {r: k for k, r in enumerate(imaged)}
         out["image_to_text"][name] = [top_classes(img[pos[r]] @ cls.T, classes, scale, k=5) for r in rows]
         sims = embed_texts(model, TEXT_QUERIES) @ img.T
         out["text_to_image"][name] = [
-            [{"row": imaged[j], "id": ds[imaged[j]]["id"], "type": ds[imaged[j]]["type"], "similarity": float(s[j])}
-             for j in np.argsort(-s, kind="stable")[:4]] for s in sims]
+            [
+                {
+                    "row": imaged[j],
+                    "id": ds[imaged[j]]["id"],
+                    "type": ds[imaged[j]]["type"],
+                    "similarity": float(s[j]),
+                }
+                for j in np.argsort(-s, kind="stable")[:4]
+            ]
+            for s in sims
+        ]
     return atomic_write_json(path, out)
 
 
@@ -78,15 +109,33 @@ def write_similarity(cfg: DemoConfig, encoder: str, out: Path) -> dict[str, Any]
 
         def item(i: int, score: float | None = None) -> dict:
             it = index.items[i]
-            return {"id": it["id"], "object_id": it["object_id"], "type": it["type"], "split": it["split"],
-                    "row": it["row"]} | ({"similarity": score} if score is not None else {})
-        results.append({
-            "query": query, "query_item": item(first.query_row),
-            "neighbours": [item(i, s) for i, s in first.neighbours],
-            "selected": picks, "refined": [item(i, s) for i, s in refined.neighbours],
-            "clusters": [{"representative": item(c.representative), "size": c.size,
-                          "members": [item(m) for m in c.members]} for c in first.clusters],
-        })
-    path = atomic_write_json(out / "similar.json", {"encoder": encoder, "index": str(out / "index"),
-                                                    "dataset": cfg.skyset, "queries": results})
+            return {
+                "id": it["id"],
+                "object_id": it["object_id"],
+                "type": it["type"],
+                "split": it["split"],
+                "row": it["row"],
+            } | ({"similarity": score} if score is not None else {})
+
+        results.append(
+            {
+                "query": query,
+                "query_item": item(first.query_row),
+                "neighbours": [item(i, s) for i, s in first.neighbours],
+                "selected": picks,
+                "refined": [item(i, s) for i, s in refined.neighbours],
+                "clusters": [
+                    {
+                        "representative": item(c.representative),
+                        "size": c.size,
+                        "members": [item(m) for m in c.members],
+                    }
+                    for c in first.clusters
+                ],
+            }
+        )
+    path = atomic_write_json(
+        out / "similar.json",
+        {"encoder": encoder, "index": str(out / "index"), "dataset": cfg.skyset, "queries": results},
+    )
     return {"index": str(out / "index"), "results": str(path)}

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class Stage:
     name: str
     title: str
-    run: Callable[[Path], dict[str, Any]]   # gets its own output dir, returns what it produced
+    run: Callable[[Path], dict[str, Any]]  # gets its own output dir, returns what it produced
 
 
 def done_file(run_dir: Path, stage: str) -> Path:
@@ -49,14 +49,17 @@ def _newer_upstream(stages: list[Stage], name: str, run_dir: Path, done: dict[st
     return None
 
 
-def run_stages(stages: list[Stage], run_dir: Path, only: list[str] | None = None,
-               force: list[str] | bool = False) -> list[dict[str, Any]]:
+def run_stages(
+    stages: list[Stage], run_dir: Path, only: list[str] | None = None, force: list[str] | bool = False
+) -> list[dict[str, Any]]:
     """Run ``stages`` (or the ``only`` subset) in order; returns one summary row per stage."""
     from rich.console import Console
 
     console = Console()
     names = [s.name for s in stages]
-    unknown = sorted(set(only or []) - set(names)) + sorted(set(force if isinstance(force, list) else []) - set(names))
+    unknown = sorted(set(only or []) - set(names)) + sorted(
+        set(force if isinstance(force, list) else []) - set(names)
+    )
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; expected some of {names}")
     summary = []
@@ -69,18 +72,30 @@ def run_stages(stages: list[Stage], run_dir: Path, only: list[str] | None = None
         if previous and newer and not forced:
             console.print(f"{header}: [yellow]outdated[/yellow] ({newer} finished after it), redoing it")
         elif previous and not forced:
-            console.print(f"{header} [green]already done[/green] ({previous['seconds']:.1f} s when run; --force {stage.name} redoes it)")
-            summary.append({"stage": stage.name, "status": "skipped (done)", "seconds": 0.0, "outputs": previous["outputs"]})
+            console.print(
+                f"{header} [green]already done[/green] "
+                f"({previous['seconds']:.1f} s when run; --force {stage.name} redoes it)"
+            )
+            summary.append(
+                {
+                    "stage": stage.name,
+                    "status": "skipped (done)",
+                    "seconds": 0.0,
+                    "outputs": previous["outputs"],
+                }
+            )
             continue
         console.rule(header)
         out = run_dir / stage.name
         out.mkdir(parents=True, exist_ok=True)
-        done_file(run_dir, stage.name).unlink(missing_ok=True)   # a redo killed midway is not "done"
+        done_file(run_dir, stage.name).unlink(missing_ok=True)  # a redo killed midway is not "done"
         t = time.perf_counter()
         with scoped_run_logs():
             outputs = stage.run(out)
         seconds = time.perf_counter() - t
-        atomic_write_json(done_file(run_dir, stage.name), {"outputs": outputs, "seconds": seconds, "finished": time.time()})
+        atomic_write_json(
+            done_file(run_dir, stage.name), {"outputs": outputs, "seconds": seconds, "finished": time.time()}
+        )
         console.print(f"[green]✓ {stage.name}[/green] in {seconds:.1f} s")
         summary.append({"stage": stage.name, "status": "ran", "seconds": seconds, "outputs": outputs})
     return summary

@@ -22,11 +22,20 @@ def _skyset(cfg: DemoConfig, out: Path) -> dict[str, Any]:
 
     path = Path(cfg.skyset)
     if not (path / "dataset_dict.json").is_file():
-        build_skyset(SkysetConfig(out=str(path), stellarium_dir=cfg.stellarium_dir, kstars_dir=cfg.kstars_dir,
-                                  seed=cfg.seed))
+        build_skyset(
+            SkysetConfig(
+                out=str(path), stellarium_dir=cfg.stellarium_dir, kstars_dir=cfg.kstars_dir, seed=cfg.seed
+            )
+        )
     report = json.loads((path / "build_report.json").read_text())
-    return {"skyset": str(path), "rows": report["rows"], "images": report["images"], "splits": report["splits"],
-            "by_source": report["by_source"], "missing_sources": report.get("missing_sources", {})}
+    return {
+        "skyset": str(path),
+        "rows": report["rows"],
+        "images": report["images"],
+        "splits": report["splits"],
+        "by_source": report["by_source"],
+        "missing_sources": report.get("missing_sources", {}),
+    }
 
 
 def _captions(cfg: DemoConfig, out: Path) -> dict[str, Any]:
@@ -34,12 +43,18 @@ def _captions(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     from hubbleclip.captions.pipeline import check_captions, generate_captions
     from hubbleclip.io import atomic_write_json
 
-    report = generate_captions(CaptionsConfig(dataset=cfg.skyset, model=cfg.caption_model, limit=cfg.caption_limit))
+    report = generate_captions(
+        CaptionsConfig(dataset=cfg.skyset, model=cfg.caption_model, limit=cfg.caption_limit)
+    )
     quality = check_captions(cfg.skyset)
     atomic_write_json(out / "generation.json", report)
     atomic_write_json(out / "quality.json", quality)
-    return {"generation": str(out / "generation.json"), "quality": str(out / "quality.json"),
-            "llm_captions": report["llm_captions"], "failed": report["failed"]}
+    return {
+        "generation": str(out / "generation.json"),
+        "quality": str(out / "quality.json"),
+        "llm_captions": report["llm_captions"],
+        "failed": report["failed"],
+    }
 
 
 def _train(cfg: DemoConfig, out: Path) -> dict[str, Any]:
@@ -48,20 +63,36 @@ def _train(cfg: DemoConfig, out: Path) -> dict[str, Any]:
     from hubbleclip.training.config import TrainConfig
 
     # resume=latest: a demo killed during training continues from its last checkpoint
-    tcfg = load_config(TrainConfig, cfg.train_config, {"run_dir": str(out), "data.path": cfg.skyset,
-                                                      "model.spec": cfg.base_model, "resume": "latest",
-                                                      "seed": cfg.seed})
+    tcfg = load_config(
+        TrainConfig,
+        cfg.train_config,
+        {
+            "run_dir": str(out),
+            "data.path": cfg.skyset,
+            "model.spec": cfg.base_model,
+            "resume": "latest",
+            "seed": cfg.seed,
+        },
+    )
     summary = train(tcfg)
-    return {"run_dir": str(out), "export": str(out / "export"), "metrics": str(out / "metrics.jsonl"),
-            "summary": summary}
+    return {
+        "run_dir": str(out),
+        "export": str(out / "export"),
+        "metrics": str(out / "metrics.jsonl"),
+        "summary": summary,
+    }
 
 
 def _compare(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
     from hubbleclip.demo.examples import write_examples
     from hubbleclip.evaluation import EvalConfig, run_evaluation, write_results
 
-    ecfg = EvalConfig(dataset=cfg.skyset, split=cfg.eval_split, models=[f"base={cfg.base_model}", f"tuned={export}"],
-                      out=str(out))
+    ecfg = EvalConfig(
+        dataset=cfg.skyset,
+        split=cfg.eval_split,
+        models=[f"base={cfg.base_model}", f"tuned={export}"],
+        out=str(out),
+    )
     results = run_evaluation(ecfg)
     json_path, md_path = write_results(results, out)
     examples = write_examples(cfg, {"base": cfg.base_model, "tuned": export}, out / "examples.json")
@@ -75,7 +106,11 @@ def _retrieval(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
 
     index = build_index(IndexConfig(dataset=cfg.skyset, model=export, out=str(out / "index"), force=True))
     results = run_rerank(replace(cfg.rerank, index=str(index), run_dir=str(out / "rerank")))
-    return {"index": str(index), "results": str(out / "rerank" / "results.json"), "targets": results["targets"]}
+    return {
+        "index": str(index),
+        "results": str(out / "rerank" / "results.json"),
+        "targets": results["targets"],
+    }
 
 
 def _similarity(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
@@ -104,14 +139,27 @@ def build_stages(cfg: DemoConfig) -> list[Stage]:
 
     return [
         Stage("skyset", "build the offline skyset (if missing)", lambda out: _skyset(cfg, out)),
-        Stage("captions", f"LLM captions for {cfg.caption_limit} texts ({cfg.caption_model}, outlines)",
-              lambda out: _captions(cfg, out)),
+        Stage(
+            "captions",
+            f"LLM captions for {cfg.caption_limit} texts ({cfg.caption_model}, outlines)",
+            lambda out: _captions(cfg, out),
+        ),
         Stage("train", f"fine-tune {cfg.base_model} ({cfg.train_config})", lambda out: _train(cfg, out)),
-        Stage("compare", "base vs fine-tuned: retrieval both ways, zero-shot classes",
-              lambda out: _compare(cfg, out, export())),
-        Stage("retrieval", "object index, LambdaMART reranker, MAP@10 / NDCG@10 vs baselines",
-              lambda out: _retrieval(cfg, out, export())),
-        Stage("similarity", "similar images with quick-select clusters", lambda out: _similarity(cfg, out, export())),
+        Stage(
+            "compare",
+            "base vs fine-tuned: retrieval both ways, zero-shot classes",
+            lambda out: _compare(cfg, out, export()),
+        ),
+        Stage(
+            "retrieval",
+            "object index, LambdaMART reranker, MAP@10 / NDCG@10 vs baselines",
+            lambda out: _retrieval(cfg, out, export()),
+        ),
+        Stage(
+            "similarity",
+            "similar images with quick-select clusters",
+            lambda out: _similarity(cfg, out, export()),
+        ),
         Stage("figures", "paper figures and REPORT.md", lambda out: _figures(cfg, out)),
     ]
 

@@ -8,5 +8,12 @@ from hubbleclip.evaluation.config import BootstrapConfig, EvalConfig, RetrievalC
 from hubbleclip.evaluation.results import load_results, write_results
 from hubbleclip.evaluation.run import run_evaluation
 
-__all__ = ["BootstrapConfig", "EvalConfig", "RetrievalConfig", "ZeroShotConfig", "load_results", "run_evaluation",
-           "write_results"]
+__all__ = [
+    "BootstrapConfig",
+    "EvalConfig",
+    "RetrievalConfig",
+    "ZeroShotConfig",
+    "load_results",
+    "run_evaluation",
+    "write_results",
+]

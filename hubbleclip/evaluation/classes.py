@@ -8,7 +8,11 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-CLASS_LISTS = {"openngc": "openngc_types.txt", "first": "first_morphologies.txt", "descriptions": "descriptions.txt"}
+CLASS_LISTS = {
+    "openngc": "openngc_types.txt",
+    "first": "first_morphologies.txt",
+    "descriptions": "descriptions.txt",
+}
 TEMPLATE_LISTS = {"default": "templates.txt"}
 
 

@@ -21,8 +21,9 @@ def open_image(path: str | Path):
         raise ValueError(f"{path}: not a readable image ({exc})") from None
 
 
-def classify_image(model, image_path: str | Path, classes: str = "descriptions", templates: str = "default",
-                   k: int = 5) -> list[dict]:
+def classify_image(
+    model, image_path: str | Path, classes: str = "descriptions", templates: str = "default", k: int = 5
+) -> list[dict]:
     """The ``k`` best classes with cosine similarity and softmax probability (model temperature)."""
     from hubbleclip.models import embed_images
 

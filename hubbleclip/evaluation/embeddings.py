@@ -10,8 +10,8 @@ import hashlib
 import io
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -56,7 +56,9 @@ class EmbeddingCache:
                 if cached.ndim == 2 and cached.shape[0] == n_rows:
                     log.info("embeddings from cache %s", path)
                     return cached
-                log.warning("ignoring embedding cache %s: shape %s, expected %d rows", path, cached.shape, n_rows)
+                log.warning(
+                    "ignoring embedding cache %s: shape %s, expected %d rows", path, cached.shape, n_rows
+                )
         array = np.ascontiguousarray(compute(), dtype=np.float32)
         buffer = io.BytesIO()
         np.save(buffer, array)
@@ -64,8 +66,9 @@ class EmbeddingCache:
         return array
 
 
-def embed_eval_set(model, eval_set: EvalSet, cache: EmbeddingCache, model_key: str,
-                   batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def embed_eval_set(
+    model, eval_set: EvalSet, cache: EmbeddingCache, model_key: str, batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     """L2-normalised image and caption embeddings ([images, D], [texts, D]) for an eval set.
 
     ``model_key`` is the model's :func:`model_fingerprint`.
@@ -74,8 +77,14 @@ def embed_eval_set(model, eval_set: EvalSet, cache: EmbeddingCache, model_key: s
 
     key = model_key
     text_key = hashlib.sha256("\n".join(eval_set.texts).encode()).hexdigest()[:16]
-    images = cache.get((key, eval_set.fingerprint, eval_set.split, "images"), eval_set.n_images,
-                       lambda: embed_images(model, eval_set.iter_images(), batch_size=batch_size))
-    texts = cache.get((key, eval_set.fingerprint, eval_set.split, f"texts_{text_key}"), len(eval_set.texts),
-                      lambda: embed_texts(model, eval_set.texts, batch_size=max(batch_size, 256)))
+    images = cache.get(
+        (key, eval_set.fingerprint, eval_set.split, "images"),
+        eval_set.n_images,
+        lambda: embed_images(model, eval_set.iter_images(), batch_size=batch_size),
+    )
+    texts = cache.get(
+        (key, eval_set.fingerprint, eval_set.split, f"texts_{text_key}"),
+        len(eval_set.texts),
+        lambda: embed_texts(model, eval_set.texts, batch_size=max(batch_size, 256)),
+    )
     return images, texts

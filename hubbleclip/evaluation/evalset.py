@@ -8,9 +8,10 @@ class, as for FIRST) never count as mistakes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,34 +27,36 @@ REQUIRED_COLUMNS = ("id", "source", "image", "object_id", "type")
 
 @dataclass
 class EvalSet:
-    images: "datasets.Dataset"    # the split's rows that have an image
+    images: datasets.Dataset  # the split's rows that have an image
     split: str
-    fingerprint: str              # of the whole split as saved (datasets' fingerprint)
+    fingerprint: str  # of the whole split as saved (datasets' fingerprint)
     text_column: str
-    sources: np.ndarray           # per image
-    types: np.ndarray             # per image: normalised class label
-    object_ids: np.ndarray        # per image
-    texts: list[str]              # distinct captions
-    image_text: np.ndarray        # per image: index of its own caption in ``texts``
-    text_sources: np.ndarray      # per caption: source of its first image
-    relevance: sp.csr_matrix      # [images, texts]: correct partners
+    sources: np.ndarray  # per image
+    types: np.ndarray  # per image: normalised class label
+    object_ids: np.ndarray  # per image
+    texts: list[str]  # distinct captions
+    image_text: np.ndarray  # per image: index of its own caption in ``texts``
+    text_sources: np.ndarray  # per caption: source of its first image
+    relevance: sp.csr_matrix  # [images, texts]: correct partners
 
     @property
     def n_images(self) -> int:
         return len(self.image_text)
 
-    def iter_images(self) -> Iterator["Image.Image"]:
+    def iter_images(self) -> Iterator[Image.Image]:
         for row in self.images.select_columns(["image"]):
             yield row["image"].convert("RGB")
 
 
-def load_split(dataset: str | Path, split: str) -> "datasets.Dataset":
+def load_split(dataset: str | Path, split: str) -> datasets.Dataset:
     """One split of a DatasetDict saved with ``save_to_disk`` (clear errors for wrong paths)."""
     import datasets
 
     path = Path(dataset)
     if not path.exists():
-        raise FileNotFoundError(f"dataset {path} not found (build one with `hubbleclip data build --out {path}`)")
+        raise FileNotFoundError(
+            f"dataset {path} not found (build one with `hubbleclip data build --out {path}`)"
+        )
     try:
         loaded = datasets.load_from_disk(str(path))
     except FileNotFoundError as exc:
@@ -65,14 +68,14 @@ def load_split(dataset: str | Path, split: str) -> "datasets.Dataset":
     return loaded[split]
 
 
-def resolve_text_column(ds: "datasets.Dataset", text_column: str) -> str:
+def resolve_text_column(ds: datasets.Dataset, text_column: str) -> str:
     """``auto`` means what training uses by default: ``caption_llm`` where it exists, else ``caption``."""
     if text_column == "auto":
         return "caption_llm" if "caption_llm" in ds.column_names else "caption"
     return text_column
 
 
-def build_eval_set(ds: "datasets.Dataset", split: str, text_column: str = "auto") -> EvalSet:
+def build_eval_set(ds: datasets.Dataset, split: str, text_column: str = "auto") -> EvalSet:
     """Image-text pairs and their relevance for one split."""
     text_column = resolve_text_column(ds, text_column)
     missing = [c for c in (*REQUIRED_COLUMNS, text_column) if c not in ds.column_names]
@@ -97,8 +100,18 @@ def build_eval_set(ds: "datasets.Dataset", split: str, text_column: str = "auto"
     first_image = np.unique(image_text, return_index=True)[1]
     relevance = relevance_from_keys(
         [{("text", t), ("object", o)} for t, o in zip(image_text, meta["object_id"])],
-        [{("text", t)} | {("object", o) for o in objs} for t, objs in enumerate(objects_of_text)])
-    return EvalSet(images=images, split=split, fingerprint=getattr(ds, "_fingerprint", "") or "",
-                   text_column=text_column, sources=sources, types=np.array(meta["type"], dtype=object),
-                   object_ids=np.array(meta["object_id"], dtype=object), texts=texts, image_text=image_text,
-                   text_sources=sources[first_image], relevance=relevance)
+        [{("text", t)} | {("object", o) for o in objs} for t, objs in enumerate(objects_of_text)],
+    )
+    return EvalSet(
+        images=images,
+        split=split,
+        fingerprint=getattr(ds, "_fingerprint", "") or "",
+        text_column=text_column,
+        sources=sources,
+        types=np.array(meta["type"], dtype=object),
+        object_ids=np.array(meta["object_id"], dtype=object),
+        texts=texts,
+        image_text=image_text,
+        text_sources=sources[first_image],
+        relevance=relevance,
+    )

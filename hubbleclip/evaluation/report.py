@@ -25,10 +25,16 @@ def _chance(chance: dict, metric: str) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
 
 
-def _metric_rows(metrics: list[str], per_model: dict[str, dict], deltas: dict[str, dict], extra=None) -> list[list[str]]:
+def _metric_rows(
+    metrics: list[str], per_model: dict[str, dict], deltas: dict[str, dict], extra=None
+) -> list[list[str]]:
     rows = []
     for metric in metrics:
         rank = metric.endswith("_rank")
@@ -43,20 +49,34 @@ def _metric_rows(metrics: list[str], per_model: dict[str, dict], deltas: dict[st
 def _retrieval(results: dict) -> list[str]:
     ret, ref = results["retrieval"], results["reference"]
     names, delta_names = list(ret["models"]), list(ret["deltas"])
-    lines = ["## Retrieval", "",
-             "Accuracy at k% = share of queries whose correct partner ranks within ⌊k/100·N⌋ of the N candidates "
-             "(PAPERCLIP). Per-source rows rank that source's queries against the whole split. `chance` is the "
-             "exact expectation under a uniformly random ranking.", ""]
+    lines = [
+        "## Retrieval",
+        "",
+        "Accuracy at k% = share of queries whose correct partner ranks within ⌊k/100·N⌋ of the N candidates "
+        "(PAPERCLIP). Per-source rows rank that source's queries against the whole split. `chance` is the "
+        "exact expectation under a uniformly random ranking.",
+        "",
+    ]
     header = ["metric", *names, "chance", *(f"Δ {n} − {ref}" for n in delta_names)]
     for direction, label in ARROWS.items():
         for subset, block in ret["models"][names[0]][direction].items():
-            lines += [f"### {label}, queries: {subset} ({block['n_queries']} queries, "
-                      f"{block['n_candidates']} candidates)", ""]
+            lines += [
+                f"### {label}, queries: {subset} ({block['n_queries']} queries, "
+                f"{block['n_candidates']} candidates)",
+                "",
+            ]
             per_model = {n: ret["models"][n][direction][subset]["metrics"] for n in names}
             deltas = {n: ret["deltas"][n][direction][subset] for n in delta_names}
             chance = block["chance"]
-            lines += _table(header, _metric_rows(list(block["metrics"]), per_model, deltas,
-                                                 extra=lambda m: _chance(chance, m))) + [""]
+            lines += _table(
+                header,
+                _metric_rows(
+                    list(block["metrics"]),
+                    per_model,
+                    deltas,
+                    extra=lambda m, chance=chance: _chance(chance, m),
+                ),
+            ) + [""]
     return lines
 
 
@@ -66,32 +86,48 @@ def _zero_shot(results: dict) -> list[str]:
     for set_name, zs in results["zero_shot"].items():
         names, delta_names = list(zs["models"]), list(zs["deltas"])
         first = zs["models"][names[0]]
-        lines += [f"### {set_name}: {first['n_images']} labelled images, {len(first['classes'])} classes "
-                  f"({zs['class_list']}), {zs['n_templates']} prompt templates", ""]
+        lines += [
+            f"### {set_name}: {first['n_images']} labelled images, {len(first['classes'])} classes "
+            f"({zs['class_list']}), {zs['n_templates']} prompt templates",
+            "",
+        ]
         if first["n_unlabelled"]:
-            lines += [f"{first['n_unlabelled']} images of this source have a type outside the class list and "
-                      f"are not scored.", ""]
+            lines += [
+                f"{first['n_unlabelled']} images of this source have a type outside the class list and "
+                f"are not scored.",
+                "",
+            ]
         header = ["metric", *names, "chance", *(f"Δ {n} − {ref}" for n in delta_names)]
         metrics = list(first["metrics"])
         per_model = {n: zs["models"][n]["metrics"] for n in names}
         deltas = {n: zs["deltas"][n] for n in delta_names}
         chance = first["chance"]
-        lines += _table(header, _metric_rows(metrics, per_model, deltas, extra=lambda m: _chance(chance, m))) + [""]
+        lines += _table(
+            header,
+            _metric_rows(metrics, per_model, deltas, extra=lambda m, chance=chance: _chance(chance, m)),
+        ) + [""]
         for name in names:
             if name == "random":
                 continue
             conf = zs["models"][name]["confusion"]
-            used = [i for i, row in enumerate(conf["matrix"])
-                    if sum(row) or sum(r[i] for r in conf["matrix"])]
-            lines += [f"Confusion matrix of {name} (rows: true class, columns: predicted; classes never seen "
-                      f"or predicted left out):", ""]
-            lines += _table(["true \\ predicted", *(conf["labels"][i] for i in used)],
-                            [[conf["labels"][i], *(str(conf["matrix"][i][j]) for j in used)] for i in used]) + [""]
+            used = [
+                i for i, row in enumerate(conf["matrix"]) if sum(row) or sum(r[i] for r in conf["matrix"])
+            ]
+            lines += [
+                f"Confusion matrix of {name} (rows: true class, columns: predicted; classes never seen "
+                f"or predicted left out):",
+                "",
+            ]
+            lines += _table(
+                ["true \\ predicted", *(conf["labels"][i] for i in used)],
+                [[conf["labels"][i], *(str(conf["matrix"][i][j]) for j in used)] for i in used],
+            ) + [""]
     return lines
 
 
 def render_summary(results: dict, percent: float = 10.0) -> str:
-    """One headline table: accuracy at ``percent``% both ways per subset, zero-shot top-1 and balanced accuracy."""
+    """One headline table: accuracy at ``percent``% both ways per subset,
+    zero-shot top-1 and balanced accuracy."""
     ref = results["reference"]
     names = list(results["models"])
     rows = []
@@ -102,14 +138,23 @@ def render_summary(results: dict, percent: float = 10.0) -> str:
         for direction, label in ARROWS.items():
             for subset in ret["models"][names[0]][direction]:
                 if metric in ret["models"][names[0]][direction][subset]["metrics"]:
-                    rows.append([f"{label} {metric}, {subset}",
-                                 *(_cell(ret["models"][n][direction][subset]["metrics"][metric]) for n in names),
-                                 *(_delta(ret["deltas"][n][direction][subset][metric]) for n in delta_names)])
+                    rows.append(
+                        [
+                            f"{label} {metric}, {subset}",
+                            *(_cell(ret["models"][n][direction][subset]["metrics"][metric]) for n in names),
+                            *(_delta(ret["deltas"][n][direction][subset][metric]) for n in delta_names),
+                        ]
+                    )
     for set_name, zs in results.get("zero_shot", {}).items():
         delta_names = list(zs["deltas"])
         for metric in ("top1", "balanced_accuracy"):
-            rows.append([f"zero-shot {metric}, {set_name}", *(_cell(zs["models"][n]["metrics"][metric]) for n in names),
-                         *(_delta(zs["deltas"][n][metric]) for n in delta_names)])
+            rows.append(
+                [
+                    f"zero-shot {metric}, {set_name}",
+                    *(_cell(zs["models"][n]["metrics"][metric]) for n in names),
+                    *(_delta(zs["deltas"][n][metric]) for n in delta_names),
+                ]
+            )
     deltas = [n for n in names if n != ref and n != "random"]
     return "\n".join(_table(["", *names, *(f"Δ {n} − {ref}" for n in deltas)], rows)) + "\n"
 
@@ -118,13 +163,18 @@ def render_markdown(results: dict) -> str:
     ds = results["dataset"]
     models = ", ".join(f"`{n}` = {m['spec']}" for n, m in results["models"].items())
     boot = results["settings"]["bootstrap"]
-    lines = [f"# Evaluation of {ds['path']} ({ds['split']} split)", "",
-             f"{ds['n_images']} images ({', '.join(f'{k}: {v}' for k, v in ds['images_per_source'].items())}), "
-             f"{ds['n_texts']} distinct `{ds['text_column']}` texts. Models: {models} "
-             f"(`random` ranks by uniform noise).", "",
-             f"Cells: value [{boot['confidence']:.0%} bootstrap interval, {boot['samples']} resamples]. "
-             f"Δ columns: paired bootstrap of the difference to `{results['reference']}`; bold when the interval "
-             f"excludes zero.", ""]
+    lines = [
+        f"# Evaluation of {ds['path']} ({ds['split']} split)",
+        "",
+        f"{ds['n_images']} images ({', '.join(f'{k}: {v}' for k, v in ds['images_per_source'].items())}), "
+        f"{ds['n_texts']} distinct `{ds['text_column']}` texts. Models: {models} "
+        f"(`random` ranks by uniform noise).",
+        "",
+        f"Cells: value [{boot['confidence']:.0%} bootstrap interval, {boot['samples']} resamples]. "
+        f"Δ columns: paired bootstrap of the difference to `{results['reference']}`; bold when the interval "
+        f"excludes zero.",
+        "",
+    ]
     lines += ["## Summary", "", render_summary(results)]
     if "retrieval" in results:
         lines += _retrieval(results)

@@ -51,7 +51,9 @@ def load_results(path: str | Path) -> dict:
         raise FileNotFoundError(f"{path} not found (write one with `hubbleclip compare`)")
     results = json.loads(path.read_text(encoding="utf-8"))
     if results.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"{path}: schema_version {results.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+        raise ValueError(
+            f"{path}: schema_version {results.get('schema_version')!r}, expected {SCHEMA_VERSION}"
+        )
     return results
 
 
@@ -61,5 +63,7 @@ def write_results(results: dict, out_dir: str | Path) -> tuple[Path, Path]:
     from hubbleclip.io import atomic_write_json, atomic_write_text
 
     out_dir = Path(out_dir)
-    return (atomic_write_json(out_dir / RESULTS_JSON, results),
-            atomic_write_text(out_dir / RESULTS_MD, render_markdown(results)))
+    return (
+        atomic_write_json(out_dir / RESULTS_JSON, results),
+        atomic_write_text(out_dir / RESULTS_MD, render_markdown(results)),
+    )

@@ -13,9 +13,18 @@ import numpy as np
 
 from hubbleclip.evaluation.config import BootstrapConfig, RetrievalConfig
 from hubbleclip.evaluation.evalset import EvalSet
-from hubbleclip.metrics import (accuracy_curve, bootstrap, bootstrap_difference, chance_hit_rate, chance_mean_rank,
-                                first_relevant_ranks, fraction_cutoff, hits_at_fraction, in_batch_hits,
-                                resample_indices)
+from hubbleclip.metrics import (
+    accuracy_curve,
+    bootstrap,
+    bootstrap_difference,
+    chance_hit_rate,
+    chance_mean_rank,
+    first_relevant_ranks,
+    fraction_cutoff,
+    hits_at_fraction,
+    in_batch_hits,
+    resample_indices,
+)
 
 DIRECTIONS = ("image_to_text", "text_to_image")
 REDUCERS = {"median_rank": "median"}
@@ -30,27 +39,48 @@ class Ranked:
     in_batch: np.ndarray
     n_candidates: int
     query_sources: np.ndarray
-    n_correct: np.ndarray     # correct candidates per query (for the analytic chance level)
+    n_correct: np.ndarray  # correct candidates per query (for the analytic chance level)
 
 
-def rank_both_ways(scores: np.ndarray, eval_set: EvalSet, cfg: RetrievalConfig, seed: int = 0) -> dict[str, Ranked]:
+def rank_both_ways(
+    scores: np.ndarray, eval_set: EvalSet, cfg: RetrievalConfig, seed: int = 0
+) -> dict[str, Ranked]:
     """``scores`` is [images, texts] (cosine similarities, or noise for the random baseline)."""
-    in_i, in_t = in_batch_hits(scores, eval_set.relevance, eval_set.image_text, batch_size=cfg.in_batch_size,
-                               k=cfg.in_batch_k, repeats=cfg.in_batch_repeats, seed=seed)
+    in_i, in_t = in_batch_hits(
+        scores,
+        eval_set.relevance,
+        eval_set.image_text,
+        batch_size=cfg.in_batch_size,
+        k=cfg.in_batch_k,
+        repeats=cfg.in_batch_repeats,
+        seed=seed,
+    )
     n_images, n_texts = scores.shape
     rel = eval_set.relevance
     return {
-        "image_to_text": Ranked(first_relevant_ranks(scores, rel), in_i, n_texts, eval_set.sources,
-                                np.asarray(rel.sum(axis=1)).ravel()),
-        "text_to_image": Ranked(first_relevant_ranks(scores.T, rel.T), in_t, n_images, eval_set.text_sources,
-                                np.asarray(rel.sum(axis=0)).ravel()),
+        "image_to_text": Ranked(
+            first_relevant_ranks(scores, rel),
+            in_i,
+            n_texts,
+            eval_set.sources,
+            np.asarray(rel.sum(axis=1)).ravel(),
+        ),
+        "text_to_image": Ranked(
+            first_relevant_ranks(scores.T, rel.T),
+            in_t,
+            n_images,
+            eval_set.text_sources,
+            np.asarray(rel.sum(axis=0)).ravel(),
+        ),
     }
 
 
 def metric_columns(ranked: Ranked, cfg: RetrievalConfig, select: np.ndarray) -> dict[str, np.ndarray]:
     """Per-query values whose mean (median for ``median_rank``) is each reported metric."""
     ranks = ranked.ranks[select]
-    cols = {f"acc@{p:g}%": hits_at_fraction(ranks, ranked.n_candidates, p).astype(float) for p in cfg.percents}
+    cols = {
+        f"acc@{p:g}%": hits_at_fraction(ranks, ranked.n_candidates, p).astype(float) for p in cfg.percents
+    }
     cols.update({f"R@{k}": (ranks <= k).astype(float) for k in cfg.ks})
     cols["median_rank"] = ranks.astype(float)
     cols["mean_rank"] = ranks.astype(float)
@@ -76,8 +106,12 @@ def subsets(query_sources: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def summarize(ranked: dict[str, dict[str, Ranked]], cfg: RetrievalConfig, boot: BootstrapConfig,
-              reference: str | None = None) -> tuple[dict, dict]:
+def summarize(
+    ranked: dict[str, dict[str, Ranked]],
+    cfg: RetrievalConfig,
+    boot: BootstrapConfig,
+    reference: str | None = None,
+) -> tuple[dict, dict]:
     """Bootstrap summaries per model/direction/subset, and paired deltas against ``reference``.
 
     Returns ``(per_model, deltas)``; see ``hubbleclip.evaluation.results`` for the layout.
@@ -95,14 +129,22 @@ def summarize(ranked: dict[str, dict[str, Ranked]], cfg: RetrievalConfig, boot: 
                     "n_queries": int(mask.sum()),
                     "n_candidates": r[direction].n_candidates,
                     "chance": chance_levels(r[direction], cfg, mask),
-                    "metrics": {k: e.to_dict() for k, e in
-                                bootstrap(cols[name], REDUCERS, idx, boot.confidence).items()},
-                    "curve": {"percent": percents,
-                              "accuracy": accuracy_curve(r[direction].ranks[mask], r[direction].n_candidates,
-                                                         percents)},
+                    "metrics": {
+                        k: e.to_dict()
+                        for k, e in bootstrap(cols[name], REDUCERS, idx, boot.confidence).items()
+                    },
+                    "curve": {
+                        "percent": percents,
+                        "accuracy": accuracy_curve(
+                            r[direction].ranks[mask], r[direction].n_candidates, percents
+                        ),
+                    },
                 }
                 if name in deltas:
                     deltas[name][direction][subset] = {
-                        k: e.to_dict() for k, e in
-                        bootstrap_difference(cols[name], cols[reference], REDUCERS, idx, boot.confidence).items()}
+                        k: e.to_dict()
+                        for k, e in bootstrap_difference(
+                            cols[name], cols[reference], REDUCERS, idx, boot.confidence
+                        ).items()
+                    }
     return per_model, deltas

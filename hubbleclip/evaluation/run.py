@@ -13,7 +13,12 @@ import numpy as np
 from hubbleclip.evaluation import retrieval, zero_shot
 from hubbleclip.evaluation.classes import load_classes, load_templates
 from hubbleclip.evaluation.config import EvalConfig
-from hubbleclip.evaluation.embeddings import EmbeddingCache, default_cache_dir, embed_eval_set, model_fingerprint
+from hubbleclip.evaluation.embeddings import (
+    EmbeddingCache,
+    default_cache_dir,
+    embed_eval_set,
+    model_fingerprint,
+)
 from hubbleclip.evaluation.evalset import EvalSet, build_eval_set, load_split
 from hubbleclip.evaluation.results import SCHEMA_VERSION
 
@@ -57,8 +62,13 @@ def _labelled_sets(cfg: EvalConfig, eval_set: EvalSet) -> dict[str, tuple[zero_s
             raise ValueError(f"zero-shot sets {cfg.zero_shot.sets}: source {source!r} is listed twice")
         lset = zero_shot.labelled_set(source, load_classes(class_list), eval_set.sources, eval_set.types)
         if len(lset.rows) == 0:
-            log.warning("zero-shot set %s: no %s image in split %r has a type from %r; skipped",
-                        entry, source, eval_set.split, class_list)
+            log.warning(
+                "zero-shot set %s: no %s image in split %r has a type from %r; skipped",
+                entry,
+                source,
+                eval_set.split,
+                class_list,
+            )
             continue
         sets[source] = (lset, class_list)
     return sets
@@ -79,7 +89,13 @@ def run_evaluation(cfg: EvalConfig, eval_set: EvalSet | None = None) -> dict:
 
     eval_set = eval_set or load_eval_set(cfg)
     specs = parse_models(cfg.models, cfg.random_baseline)
-    log.info("%s/%s: %d images, %d distinct captions", cfg.dataset, cfg.split, eval_set.n_images, len(eval_set.texts))
+    log.info(
+        "%s/%s: %d images, %d distinct captions",
+        cfg.dataset,
+        cfg.split,
+        eval_set.n_images,
+        len(eval_set.texts),
+    )
     sets = _labelled_sets(cfg, eval_set) if "zero_shot" in cfg.tasks else {}
     templates = load_templates(cfg.zero_shot.templates)
     cache = EmbeddingCache(None if cfg.cache_dir == "none" else (cfg.cache_dir or default_cache_dir()))
@@ -90,8 +106,13 @@ def run_evaluation(cfg: EvalConfig, eval_set: EvalSet | None = None) -> dict:
         path = resolve_spec(spec)
         model = load_model(path, device=cfg.device)
         key = model_fingerprint(model)
-        models_info[name] = {"spec": spec, "path": path, "fingerprint": key, "embed_dim": model.embed_dim,
-                             "logit_scale": float(model.logit_scale.detach().exp())}
+        models_info[name] = {
+            "spec": spec,
+            "path": path,
+            "fingerprint": key,
+            "embed_dim": model.embed_dim,
+            "logit_scale": float(model.logit_scale.detach().exp()),
+        }
         images, texts = embed_eval_set(model, eval_set, cache, key, cfg.batch_size)
         retrieval_scores[name] = images @ texts.T
         for set_name, (lset, _) in sets.items():
@@ -109,27 +130,44 @@ def run_evaluation(cfg: EvalConfig, eval_set: EvalSet | None = None) -> dict:
     results = {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "dataset": {"path": str(cfg.dataset), "split": cfg.split, "fingerprint": eval_set.fingerprint,
-                    "text_column": eval_set.text_column, "n_images": eval_set.n_images, "n_texts": len(eval_set.texts),
-                    "images_per_source": dict(sorted(Counter(eval_set.sources.tolist()).items())),
-                    "texts_per_source": dict(sorted(Counter(eval_set.text_sources.tolist()).items()))},
-        "settings": {"retrieval": asdict(cfg.retrieval), "zero_shot": asdict(cfg.zero_shot),
-                     "bootstrap": asdict(cfg.bootstrap)},
+        "dataset": {
+            "path": str(cfg.dataset),
+            "split": cfg.split,
+            "fingerprint": eval_set.fingerprint,
+            "text_column": eval_set.text_column,
+            "n_images": eval_set.n_images,
+            "n_texts": len(eval_set.texts),
+            "images_per_source": dict(sorted(Counter(eval_set.sources.tolist()).items())),
+            "texts_per_source": dict(sorted(Counter(eval_set.text_sources.tolist()).items())),
+        },
+        "settings": {
+            "retrieval": asdict(cfg.retrieval),
+            "zero_shot": asdict(cfg.zero_shot),
+            "bootstrap": asdict(cfg.bootstrap),
+        },
         "reference": reference,
         "models": models_info,
     }
     if "retrieval" in cfg.tasks:
-        ranked = {name: retrieval.rank_both_ways(s, eval_set, cfg.retrieval, cfg.bootstrap.seed)
-                  for name, s in retrieval_scores.items()}
+        ranked = {
+            name: retrieval.rank_both_ways(s, eval_set, cfg.retrieval, cfg.bootstrap.seed)
+            for name, s in retrieval_scores.items()
+        }
         per_model, deltas = retrieval.summarize(ranked, cfg.retrieval, cfg.bootstrap, reference)
         deltas.pop(RANDOM, None)
         results["retrieval"] = {"models": per_model, "deltas": deltas}
     if "zero_shot" in cfg.tasks:
         results["zero_shot"] = {}
         for set_name, (lset, class_list) in sets.items():
-            per_model, deltas = zero_shot.summarize(zs_scores[set_name], lset, cfg.zero_shot.ks, cfg.bootstrap,
-                                                    reference)
+            per_model, deltas = zero_shot.summarize(
+                zs_scores[set_name], lset, cfg.zero_shot.ks, cfg.bootstrap, reference
+            )
             deltas.pop(RANDOM, None)
-            results["zero_shot"][set_name] = {"source": set_name, "class_list": class_list,
-                                              "n_templates": len(templates), "models": per_model, "deltas": deltas}
+            results["zero_shot"][set_name] = {
+                "source": set_name,
+                "class_list": class_list,
+                "n_templates": len(templates),
+                "models": per_model,
+                "deltas": deltas,
+            }
     return results

@@ -6,33 +6,54 @@ normalised again, as in CLIP's prompt ensembling.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from hubbleclip.evaluation.config import BootstrapConfig
-from hubbleclip.metrics import (bootstrap, bootstrap_difference, classification_columns, confusion_matrix,
-                                resample_indices, true_class_ranks)
+from hubbleclip.metrics import (
+    bootstrap,
+    bootstrap_difference,
+    classification_columns,
+    confusion_matrix,
+    resample_indices,
+    true_class_ranks,
+)
 
 
-def class_embeddings(model, classes: Sequence[str], templates: Sequence[str], batch_size: int = 256) -> np.ndarray:
+def class_embeddings(
+    model, classes: Sequence[str], templates: Sequence[str], batch_size: int = 256
+) -> np.ndarray:
     """[classes, D] prompt-ensembled, L2-normalised class embeddings."""
     from hubbleclip.models import embed_texts
 
     prompts = [template.format(name) for name in classes for template in templates]
-    emb = embed_texts(model, prompts, batch_size=batch_size).reshape(len(classes), len(templates), -1).mean(axis=1)
+    emb = (
+        embed_texts(model, prompts, batch_size=batch_size)
+        .reshape(len(classes), len(templates), -1)
+        .mean(axis=1)
+    )
     return (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
 
 
-def top_classes(similarities: np.ndarray, classes: Sequence[str], logit_scale: float, k: int = 5) -> list[dict]:
+def top_classes(
+    similarities: np.ndarray, classes: Sequence[str], logit_scale: float, k: int = 5
+) -> list[dict]:
     """The ``k`` best classes for one image: cosine similarity and softmax probability over all classes."""
     logits = logit_scale * np.asarray(similarities, dtype=np.float64)
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
     order = np.argsort(-similarities, kind="stable")[:k]
-    return [{"rank": r + 1, "class": classes[c], "similarity": float(similarities[c]), "probability": float(probs[c])}
-            for r, c in enumerate(order)]
+    return [
+        {
+            "rank": r + 1,
+            "class": classes[c],
+            "similarity": float(similarities[c]),
+            "probability": float(probs[c]),
+        }
+        for r, c in enumerate(order)
+    ]
 
 
 @dataclass
@@ -41,9 +62,9 @@ class LabelledSet:
 
     name: str
     classes: list[str]
-    rows: np.ndarray      # indices into the eval set's images
-    labels: np.ndarray    # class index per selected image
-    n_unlabelled: int     # images of that source whose type is not in the list
+    rows: np.ndarray  # indices into the eval set's images
+    labels: np.ndarray  # class index per selected image
+    n_unlabelled: int  # images of that source whose type is not in the list
 
 
 def parse_set_entry(entry: str) -> tuple[str, str]:
@@ -61,16 +82,23 @@ def labelled_set(name: str, classes: list[str], sources: np.ndarray, types: np.n
     return LabelledSet(name, classes, rows, labels, len(of_source) - len(rows))
 
 
-def summarize(scores: dict[str, np.ndarray], lset: LabelledSet, ks: Sequence[int], boot: BootstrapConfig,
-              reference: str | None = None) -> tuple[dict, dict]:
+def summarize(
+    scores: dict[str, np.ndarray],
+    lset: LabelledSet,
+    ks: Sequence[int],
+    boot: BootstrapConfig,
+    reference: str | None = None,
+) -> tuple[dict, dict]:
     """Per-model summaries of one labelled set (``scores[name]`` is [images, classes]) and deltas.
 
     Resampling is stratified by true class, so class-balanced numbers stay exact means.
     """
     n_classes = len(lset.classes)
     idx = resample_indices(len(lset.labels), boot.samples, boot.seed, strata=lset.labels)
-    cols = {name: classification_columns(true_class_ranks(s, lset.labels), lset.labels, lset.classes, ks)
-            for name, s in scores.items()}
+    cols = {
+        name: classification_columns(true_class_ranks(s, lset.labels), lset.labels, lset.classes, ks)
+        for name, s in scores.items()
+    }
     n_present = len(np.unique(lset.labels))
     chance = {f"top{k}": min(k, n_classes) / n_classes for k in ks}
     chance["balanced_accuracy"] = 1 / n_classes
@@ -83,10 +111,16 @@ def summarize(scores: dict[str, np.ndarray], lset: LabelledSet, ks: Sequence[int
             "n_classes_present": n_present,
             "chance": chance,
             "metrics": {k: e.to_dict() for k, e in bootstrap(cols[name], {}, idx, boot.confidence).items()},
-            "confusion": {"labels": lset.classes,
-                          "matrix": confusion_matrix(lset.labels, s.argmax(axis=1), n_classes).tolist()},
+            "confusion": {
+                "labels": lset.classes,
+                "matrix": confusion_matrix(lset.labels, s.argmax(axis=1), n_classes).tolist(),
+            },
         }
         if reference and name != reference:
-            deltas[name] = {k: e.to_dict() for k, e in
-                            bootstrap_difference(cols[name], cols[reference], {}, idx, boot.confidence).items()}
+            deltas[name] = {
+                k: e.to_dict()
+                for k, e in bootstrap_difference(
+                    cols[name], cols[reference], {}, idx, boot.confidence
+                ).items()
+            }
     return per_model, deltas

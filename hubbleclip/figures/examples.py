@@ -27,8 +27,13 @@ def image_to_text(examples: dict, images: list, out_stem: str | Path) -> list[Pa
     setup()
     models = list(examples["image_to_text"])
     n = len(examples["images"])
-    fig, axes = plt.subplots(n, 1 + len(models), figsize=(3 + 3.4 * len(models), 1.9 * n),
-                             gridspec_kw={"width_ratios": [1] + [1.9] * len(models)}, squeeze=False)
+    fig, axes = plt.subplots(
+        n,
+        1 + len(models),
+        figsize=(3 + 3.4 * len(models), 1.9 * n),
+        gridspec_kw={"width_ratios": [1] + [1.9] * len(models)},
+        squeeze=False,
+    )
     for r, info in enumerate(examples["images"]):
         _thumb(axes[r][0], images[r], textwrap.shorten(f"{', '.join(info['names'])} ({info['type']})", 40))
         for c, name in enumerate(models, 1):
@@ -37,10 +42,19 @@ def image_to_text(examples: dict, images: list, out_stem: str | Path) -> list[Pa
             if r == 0:
                 ax.set_title(name, color=color_for(name, c), fontweight="bold")
             for k, hit in enumerate(examples["image_to_text"][name][r]):
-                ax.text(0, 0.9 - 0.19 * k, f"{hit['probability']:.2f}  {textwrap.shorten(hit['class'], 44)}",
-                        transform=ax.transAxes, fontsize=8, va="top", family="monospace",
-                        color="black" if k else color_for(name, c))
-    fig.suptitle(f"image → text: top-5 of the '{examples['class_list']}' list ({examples['split']} images)", y=1.0)
+                ax.text(
+                    0,
+                    0.9 - 0.19 * k,
+                    f"{hit['probability']:.2f}  {textwrap.shorten(hit['class'], 44)}",
+                    transform=ax.transAxes,
+                    fontsize=8,
+                    va="top",
+                    family="monospace",
+                    color="black" if k else color_for(name, c),
+                )
+    fig.suptitle(
+        f"image → text: top-5 of the '{examples['class_list']}' list ({examples['split']} images)", y=1.0
+    )
     fig.tight_layout()
     return save(fig, out_stem)
 
@@ -51,18 +65,22 @@ def text_to_image(examples: dict, load_image, out_stem: str | Path) -> list[Path
     models = list(examples["text_to_image"])
     queries = examples["queries"]
     k = len(examples["text_to_image"][models[0]][0])
-    fig, axes = plt.subplots(len(queries), k * len(models), figsize=(1.6 * k * len(models), 1.9 * len(queries)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(queries), k * len(models), figsize=(1.6 * k * len(models), 1.9 * len(queries)), squeeze=False
+    )
     for q, query in enumerate(queries):
         for m, name in enumerate(models):
             for j, hit in enumerate(examples["text_to_image"][name][q]):
                 ax = axes[q][m * k + j]
-                _thumb(ax, load_image(hit["row"]), textwrap.shorten(hit["type"], 24), border=color_for(name, m))
+                _thumb(
+                    ax, load_image(hit["row"]), textwrap.shorten(hit["type"], 24), border=color_for(name, m)
+                )
                 if j == 0:
                     ax.set_ylabel(textwrap.fill(query, 18) if m == 0 else "", fontsize=8)
     for m, name in enumerate(models):
-        axes[0][m * k].annotate(name, xy=(0, 1.35), xycoords="axes fraction", fontweight="bold",
-                                color=color_for(name, m))
+        axes[0][m * k].annotate(
+            name, xy=(0, 1.35), xycoords="axes fraction", fontweight="bold", color=color_for(name, m)
+        )
     fig.suptitle(f"text → image: top {k} {examples['split']} images per query", y=1.02)
     fig.tight_layout()
     return save(fig, out_stem)

@@ -18,6 +18,7 @@ def dataset_image_loader(dataset: str, split: str | None = None):
         if isinstance(item_or_row, dict):
             return dd[item_or_row["split"]][item_or_row["row"]]["image"]
         return dd[split][item_or_row]["image"]
+
     return load
 
 
@@ -62,8 +63,12 @@ def example_figures(examples_json: Path, out: Path) -> dict[str, list[Path]]:
 
     ex = json.loads(Path(examples_json).read_text())
     load = dataset_image_loader(ex["dataset"], ex["split"])
-    return {"image_to_text": examples.image_to_text(ex, [load(i["row"]) for i in ex["images"]], out / "image_to_text"),
-            "text_to_image": examples.text_to_image(ex, load, out / "text_to_image")}
+    return {
+        "image_to_text": examples.image_to_text(
+            ex, [load(i["row"]) for i in ex["images"]], out / "image_to_text"
+        ),
+        "text_to_image": examples.text_to_image(ex, load, out / "text_to_image"),
+    }
 
 
 def similarity_figures(similar_json: Path, out: Path) -> dict[str, list[Path]]:

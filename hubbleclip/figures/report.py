@@ -17,7 +17,12 @@ def _ci(est: dict, digits: int = 3) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows), ""]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(r) + " |" for r in rows),
+        "",
+    ]
 
 
 def _rel(path: Path, run_dir: Path) -> str:
@@ -29,8 +34,16 @@ def _skyset(run_dir: Path) -> list[str]:
     if not done:
         return []
     o = done["outputs"]
-    lines = ["## Data", "", f"Skyset `{o['skyset']}`: {o['rows']} rows, {o['images']} images; splits {o['splits']}.", ""]
-    rows = [[src, *(str(counts.get(s, 0)) for s in ("train", "val", "test"))] for src, counts in o["by_source"].items()]
+    lines = [
+        "## Data",
+        "",
+        f"Skyset `{o['skyset']}`: {o['rows']} rows, {o['images']} images; splits {o['splits']}.",
+        "",
+    ]
+    rows = [
+        [src, *(str(counts.get(s, 0)) for s in ("train", "val", "test"))]
+        for src, counts in o["by_source"].items()
+    ]
     lines += _table(["source", "train", "val", "test"], rows)
     for name, hint in o.get("missing_sources", {}).items():
         lines.append(f"- missing source **{name}**: {hint}")
@@ -43,14 +56,36 @@ def _captions(run_dir: Path) -> list[str]:
     if not gen or not quality:
         return []
     run = gen.get("run", {})
-    lines = ["## LLM captions", "",
-             f"{gen['llm_captions']} LLM captions for {gen['selected']} selected of {gen['distinct_texts']} distinct texts "
-             f"({run.get('generated', 0)} generated now, {run.get('cached', 0)} from the cache, {gen['failed']} failed and "
-             f"kept the template caption); {run.get('captions_per_second', 'n/a')} captions/s.", ""]
-    columns = [("LLM", quality["llm"])] + ([("template", quality["template_baseline"])] if "template_baseline" in quality else [])
-    lines += _table(["quality metric", *(c for c, _ in columns)],
-                    [[key, *("" if m.get(key) is None else f"{m[key]:.3g}" if isinstance(m[key], float) else str(m[key])
-                             for _, m in columns)] for key in quality["llm"]])
+    lines = [
+        "## LLM captions",
+        "",
+        f"{gen['llm_captions']} LLM captions for {gen['selected']} selected "
+        f"of {gen['distinct_texts']} distinct texts "
+        f"({run.get('generated', 0)} generated now, {run.get('cached', 0)} from the cache, "
+        f"{gen['failed']} failed and "
+        f"kept the template caption); {run.get('captions_per_second', 'n/a')} captions/s.",
+        "",
+    ]
+    columns = [("LLM", quality["llm"])] + (
+        [("template", quality["template_baseline"])] if "template_baseline" in quality else []
+    )
+    lines += _table(
+        ["quality metric", *(c for c, _ in columns)],
+        [
+            [
+                key,
+                *(
+                    ""
+                    if m.get(key) is None
+                    else f"{m[key]:.3g}"
+                    if isinstance(m[key], float)
+                    else str(m[key])
+                    for _, m in columns
+                ),
+            ]
+            for key in quality["llm"]
+        ],
+    )
     return lines
 
 
@@ -62,16 +97,22 @@ def _training(run_dir: Path) -> list[str]:
     records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
     val = [r for r in records if "val_loss" in r]
     start = next((r for r in records if r.get("event") == "start"), {})
-    lines = ["## Fine-tuning", "", f"Run `{_rel(run_dir / 'train', run_dir)}`: {start.get('trainable_params', '?')} trainable of "
-             f"{start.get('total_params', '?')} parameters, {start.get('train_pairs', '?')} training pairs, "
-             f"{done['seconds']:.0f} s."]
+    lines = [
+        "## Fine-tuning",
+        "",
+        f"Run `{_rel(run_dir / 'train', run_dir)}`: {start.get('trainable_params', '?')} trainable of "
+        f"{start.get('total_params', '?')} parameters, {start.get('train_pairs', '?')} training pairs, "
+        f"{done['seconds']:.0f} s.",
+    ]
     if val:
         best = min(val, key=lambda r: r["val_loss"])
         last = val[-1]
         keys = [k for k in last if k.startswith("val_") and "top" in k]
-        lines.append(f"Validation at step {last['step']}: loss {last['val_loss']:.3f}, "
-                     + ", ".join(f"{k[4:]} {last[k]:.3f}" for k in keys)
-                     + f"; best validation loss {best['val_loss']:.3f} at step {best['step']}.")
+        lines.append(
+            f"Validation at step {last['step']}: loss {last['val_loss']:.3f}, "
+            + ", ".join(f"{k[4:]} {last[k]:.3f}" for k in keys)
+            + f"; best validation loss {best['val_loss']:.3f} at step {best['step']}."
+        )
     return lines + [""]
 
 
@@ -79,23 +120,44 @@ def _compare(run_dir: Path) -> list[str]:
     res = _load(run_dir / "compare" / "results.json")
     if not res:
         return []
-    lines = ["## Base vs fine-tuned", "",
-             f"Split `{res['dataset']['split']}`: {res['dataset']['n_images']} images, {res['dataset']['n_texts']} distinct "
-             f"captions. Values are the statistic with its 95% bootstrap interval; `random` is the chance baseline. "
-             f"Full tables: [{_rel(run_dir / 'compare' / 'results.md', run_dir)}](compare/results.md).", ""]
+    lines = [
+        "## Base vs fine-tuned",
+        "",
+        f"Split `{res['dataset']['split']}`: {res['dataset']['n_images']} images, "
+        f"{res['dataset']['n_texts']} distinct "
+        "captions. Values are the statistic with its 95% bootstrap interval; "
+        "`random` is the chance baseline. "
+        f"Full tables: [{_rel(run_dir / 'compare' / 'results.md', run_dir)}](compare/results.md).",
+        "",
+    ]
     models = res["retrieval"]["models"]
     rows = []
     for direction in ("image_to_text", "text_to_image"):
         for subset, first in next(iter(models.values()))[direction].items():
             # acc@1% is 0 by definition below 100 candidates (⌊N/100⌋ = 0), so R@1 stands in for it
             for metric in ("R@1", "acc@10%", "R@10"):
-                rows.append([direction.replace("_to_", "→"), subset, str(first["n_queries"]),
-                             str(first["n_candidates"]), metric,
-                             *(_ci(models[m][direction][subset]["metrics"][metric]) for m in models)])
+                rows.append(
+                    [
+                        direction.replace("_to_", "→"),
+                        subset,
+                        str(first["n_queries"]),
+                        str(first["n_candidates"]),
+                        metric,
+                        *(_ci(models[m][direction][subset]["metrics"][metric]) for m in models),
+                    ]
+                )
     lines += _table(["direction", "queries", "n", "candidates", "metric", *models], rows)
     for name, zs in res.get("zero_shot", {}).items():
-        zrows = [[m, _ci(v["metrics"]["top1"]), _ci(v["metrics"]["top5"]), f"{v['chance']['top1']:.3f}", str(v["n_images"])]
-                 for m, v in zs["models"].items()]
+        zrows = [
+            [
+                m,
+                _ci(v["metrics"]["top1"]),
+                _ci(v["metrics"]["top5"]),
+                f"{v['chance']['top1']:.3f}",
+                str(v["n_images"]),
+            ]
+            for m, v in zs["models"].items()
+        ]
         lines += [f"Zero-shot classification of `{name}` images against the `{zs['class_list']}` list:", ""]
         lines += _table(["model", "top-1", "top-5", "chance top-1", "images"], zrows)
     return lines
@@ -106,16 +168,32 @@ def _retrieval(run_dir: Path) -> list[str]:
     if not res:
         return []
     k = res["k"]
-    lines = ["## Object retrieval", "", f"MAP@{k} and NDCG@{k} on held-out queries (grades ≥ {res['relevant_grade']} "
-             "relevant); `n/a`: the system does not apply to that query type.", ""]
+    lines = [
+        "## Object retrieval",
+        "",
+        f"MAP@{k} and NDCG@{k} on held-out queries (grades ≥ {res['relevant_grade']} "
+        "relevant); `n/a`: the system does not apply to that query type.",
+        "",
+    ]
     rows = []
     for group in res["groups"]:
         entry = res["metrics"]["test"].get(group)
         if not entry or not res["counts"]["test"].get(group):
             continue
-        rows.append([group, str(res["counts"]["test"][group]),
-                     *(("n/a" if entry[s] is None else f"{entry[s][f'map@{k}']:.3f} / {entry[s][f'ndcg@{k}']:.3f}")
-                       for s in res["systems"])])
+        rows.append(
+            [
+                group,
+                str(res["counts"]["test"][group]),
+                *(
+                    (
+                        "n/a"
+                        if entry[s] is None
+                        else f"{entry[s][f'map@{k}']:.3f} / {entry[s][f'ndcg@{k}']:.3f}"
+                    )
+                    for s in res["systems"]
+                ),
+            ]
+        )
     lines += _table(["query type", "queries", *(f"{s} MAP/NDCG" for s in res["systems"])], rows)
     lines += [f"Targets: {', '.join(f'{key} = {val}' for key, val in res['targets'].items())}.", ""]
     return lines
@@ -128,8 +206,10 @@ def _similarity(run_dir: Path) -> list[str]:
     lines = ["## Image similarity", "", f"Encoder `{res['encoder']}`."]
     for q in res["queries"]:
         types = [n["type"] for n in q["neighbours"][:5]]
-        lines.append(f"- **{q['query']}** ({q['query_item']['type']}): nearest types {types}; "
-                     f"{len(q['clusters'])} quick-select clusters of sizes {[c['size'] for c in q['clusters']]}.")
+        lines.append(
+            f"- **{q['query']}** ({q['query_item']['type']}): nearest types {types}; "
+            f"{len(q['clusters'])} quick-select clusters of sizes {[c['size'] for c in q['clusters']]}."
+        )
     return lines + [""]
 
 
@@ -137,8 +217,13 @@ def write_report(run_dir: Path, figures: dict[str, list[Path]]) -> Path:
     from hubbleclip.io import atomic_write_text
 
     run_dir = Path(run_dir)
-    lines = ["# hubbleclip demo report", "",
-             "Generated by `hubbleclip demo` from the results files in this directory; no number here is typed by hand.", ""]
+    lines = [
+        "# hubbleclip demo report",
+        "",
+        "Generated by `hubbleclip demo` from the results files in this directory; "
+        "no number here is typed by hand.",
+        "",
+    ]
     for section in (_skyset, _captions, _training, _compare, _retrieval, _similarity):
         lines += section(run_dir)
     if figures:
@@ -147,8 +232,10 @@ def write_report(run_dir: Path, figures: dict[str, list[Path]]) -> Path:
             png = next(p for p in paths if Path(p).suffix == ".png")
             lines += [f"### {name.replace('_', ' ')}", "", f"![{name}]({_rel(Path(png), run_dir)})", ""]
     # every finished stage left RUN_DIR/<stage>/done.json; list them in the order they finished
-    done = sorted(((p.parent.name, json.loads(p.read_text())) for p in run_dir.glob("*/done.json")),
-                  key=lambda item: item[1]["finished"])
+    done = sorted(
+        ((p.parent.name, json.loads(p.read_text())) for p in run_dir.glob("*/done.json")),
+        key=lambda item: item[1]["finished"],
+    )
     timed = [[name, f"{d['seconds']:.1f}"] for name, d in done]
     if timed:
         lines += ["## Stage timings (when each stage last ran)", ""] + _table(["stage", "seconds"], timed)

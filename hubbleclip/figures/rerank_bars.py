@@ -21,15 +21,28 @@ def draw(results: dict, out_stem: str | Path, split: str = "test") -> list[Path]
     for ax, metric in zip(axes, (f"map@{k}", f"ndcg@{k}")):
         for s, system in enumerate(systems):
             vals = [np.nan if metrics[g].get(system) is None else metrics[g][system][metric] for g in groups]
-            bars = ax.bar(x + (s - (len(systems) - 1) / 2) * width, vals, width, label=system, color=color_for(system, s))
-            ax.bar_label(bars, labels=["n/a" if np.isnan(v) else f"{v:.2f}" for v in vals], fontsize=7, padding=1)
+            bars = ax.bar(
+                x + (s - (len(systems) - 1) / 2) * width,
+                vals,
+                width,
+                label=system,
+                color=color_for(system, s),
+            )
+            ax.bar_label(
+                bars, labels=["n/a" if np.isnan(v) else f"{v:.2f}" for v in vals], fontsize=7, padding=1
+            )
         ax.set_xticks(x, [f"{g}\n(n={results['counts'][split][g]})" for g in groups])
         ax.set_title(metric.upper().replace("@", "@"))
         ax.set_ylim(0, 1.1)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel(f"{split} queries (grades ≥ {results['relevant_grade']} relevant)")
     # below the panels: inside them it would hide the tallest bars' labels
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=len(systems),
-               bbox_to_anchor=(0.5, 0.0), frameon=False)
+    fig.legend(
+        *axes[0].get_legend_handles_labels(),
+        loc="upper center",
+        ncol=len(systems),
+        bbox_to_anchor=(0.5, 0.0),
+        frameon=False,
+    )
     fig.tight_layout()
     return save(fig, out_stem)

@@ -22,9 +22,16 @@ def draw(results: dict, out_stem: str | Path, subset: str = "all") -> list[Path]
             entry = per_dir[direction][subset]
             curve = entry["curve"]
             acc10 = entry["metrics"]["acc@10%"]
-            ax.plot(curve["percent"], curve["accuracy"], color=color_for(name, i), lw=2,
-                    label=f"{name} (acc@10% {acc10['value']:.2f} [{acc10['low']:.2f}, {acc10['high']:.2f}])")
-        ax.set_title(f"{title} ({subset}, N={next(iter(models.values()))[direction][subset]['n_candidates']})")
+            ax.plot(
+                curve["percent"],
+                curve["accuracy"],
+                color=color_for(name, i),
+                lw=2,
+                label=f"{name} (acc@10% {acc10['value']:.2f} [{acc10['low']:.2f}, {acc10['high']:.2f}])",
+            )
+        ax.set_title(
+            f"{title} ({subset}, N={next(iter(models.values()))[direction][subset]['n_candidates']})"
+        )
         ax.set_xlabel("retrieved fraction of the candidates (%)")
         ax.set_xlim(0, 100)
         ax.set_ylim(0, 1.02)

@@ -13,9 +13,14 @@ from hubbleclip.figures.style import color_for, plt, save, setup
 def draw(query: dict, load_image, out_stem: str | Path, columns: int = 8) -> list[Path]:
     """``load_image(item)`` returns the PIL image of an item of similar.json."""
     setup()
-    rows = [("nearest", query["neighbours"][:columns]), ("after selecting 2", query["refined"][:columns]),
-            ("quick-select clusters", [c["representative"] for c in query["clusters"]][:columns])]
-    fig, axes = plt.subplots(len(rows), columns + 1, figsize=(1.5 * (columns + 1), 2.1 * len(rows)), squeeze=False)
+    rows = [
+        ("nearest", query["neighbours"][:columns]),
+        ("after selecting 2", query["refined"][:columns]),
+        ("quick-select clusters", [c["representative"] for c in query["clusters"]][:columns]),
+    ]
+    fig, axes = plt.subplots(
+        len(rows), columns + 1, figsize=(1.5 * (columns + 1), 2.1 * len(rows)), squeeze=False
+    )
     selected = set(query["selected"])
     for r, (label, items) in enumerate(rows):
         ax = axes[r][0]

@@ -8,11 +8,17 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 # the same role always gets the same colour in every figure
-COLORS = {"base": "#4C72B0", "tuned": "#DD8452", "random": "#8C8C8C", "bm25": "#55A868",
-          "clip": "#8172B3", "learned": "#C44E52"}
+COLORS = {
+    "base": "#4C72B0",
+    "tuned": "#DD8452",
+    "random": "#8C8C8C",
+    "bm25": "#55A868",
+    "clip": "#8172B3",
+    "learned": "#C44E52",
+}
 FALLBACK = ["#64B5CD", "#CCB974", "#937860", "#DA8BC3"]
 
 
@@ -25,9 +31,19 @@ def color_for(name: str, index: int = 0) -> str:
 
 
 def setup() -> None:
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "font.size": 10, "axes.titlesize": 11,
-                         "axes.labelsize": 10, "legend.fontsize": 9, "axes.spines.top": False,
-                         "axes.spines.right": False, "savefig.bbox": "tight"})
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "axes.labelsize": 10,
+            "legend.fontsize": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "savefig.bbox": "tight",
+        }
+    )
 
 
 def save(fig, out_stem: str | Path) -> list[Path]:

@@ -18,17 +18,29 @@ def draw(records: list[dict], out_stem: str | Path) -> list[Path]:
     if train:
         ax_loss.plot([r["step"] for r in train], [r["loss"] for r in train], color=FALLBACK[2], label="train")
     if val:
-        ax_loss.plot([r["step"] for r in val], [r["val_loss"] for r in val], color=FALLBACK[0], marker="o",
-                     ms=3, label="validation")
+        ax_loss.plot(
+            [r["step"] for r in val],
+            [r["val_loss"] for r in val],
+            color=FALLBACK[0],
+            marker="o",
+            ms=3,
+            label="validation",
+        )
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("contrastive loss")
     ax_loss.legend()
     ax_loss.grid(alpha=0.3)
     keys = sorted({k for r in val for k in r if k.startswith("val_") and "top" in k})
     for i, key in enumerate(keys):
-        label = key[len("val_"):].replace("i2t", "image→text").replace("t2i", "text→image").replace("_", " ")
-        ax_acc.plot([r["step"] for r in val], [r[key] for r in val], marker="o", ms=3, label=label,
-                    color=FALLBACK[i % len(FALLBACK)])
+        label = key[len("val_") :].replace("i2t", "image→text").replace("t2i", "text→image").replace("_", " ")
+        ax_acc.plot(
+            [r["step"] for r in val],
+            [r[key] for r in val],
+            marker="o",
+            ms=3,
+            label=label,
+            color=FALLBACK[i % len(FALLBACK)],
+        )
     batch = val[0].get("val_pairs") if val else None
     ax_acc.set_title("in-batch retrieval" + (f" (batches of ≤{batch})" if batch else ""))
     ax_acc.set_xlabel("step")

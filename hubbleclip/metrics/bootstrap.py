@@ -7,8 +7,8 @@ a paired interval for their difference.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -55,15 +55,23 @@ def _reduce(values: np.ndarray, reducer: str, axis: int | None = None) -> np.nda
         raise ValueError(f"unknown reducer {reducer!r}; expected one of {sorted(REDUCERS)}") from None
 
 
-def bootstrap(columns: Mapping[str, np.ndarray], reducers: Mapping[str, str], indices: np.ndarray,
-              confidence: float = 0.95) -> dict[str, Estimate]:
+def bootstrap(
+    columns: Mapping[str, np.ndarray],
+    reducers: Mapping[str, str],
+    indices: np.ndarray,
+    confidence: float = 0.95,
+) -> dict[str, Estimate]:
     """Estimate of ``reducer(column)`` for every column, with a percentile interval."""
     return _estimates(columns, reducers, indices, confidence, baseline=None)
 
 
-def bootstrap_difference(columns: Mapping[str, np.ndarray], baseline: Mapping[str, np.ndarray],
-                         reducers: Mapping[str, str], indices: np.ndarray,
-                         confidence: float = 0.95) -> dict[str, Estimate]:
+def bootstrap_difference(
+    columns: Mapping[str, np.ndarray],
+    baseline: Mapping[str, np.ndarray],
+    reducers: Mapping[str, str],
+    indices: np.ndarray,
+    confidence: float = 0.95,
+) -> dict[str, Estimate]:
     """Paired estimate of ``reducer(column) - reducer(baseline column)`` on the same resamples."""
     return _estimates(columns, reducers, indices, confidence, baseline=baseline)
 
@@ -76,7 +84,9 @@ def _estimates(columns, reducers, indices, confidence, baseline) -> dict[str, Es
     for name, values in columns.items():
         values = np.asarray(values, dtype=np.float64)
         if values.shape != (indices.shape[1],):
-            raise ValueError(f"column {name!r} has {values.shape} values for {indices.shape[1]} resampled items")
+            raise ValueError(
+                f"column {name!r} has {values.shape} values for {indices.shape[1]} resampled items"
+            )
         reducer = reducers.get(name, "mean")
         point, samples = _reduce(values, reducer), _reduce(values[indices], reducer, axis=1)
         if baseline is not None:

@@ -7,7 +7,7 @@ resampling within classes).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,8 +25,9 @@ def true_class_ranks(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return first_relevant_ranks(scores, onehot)
 
 
-def classification_columns(ranks: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
-                           ks: Sequence[int] = (1, 5)) -> dict[str, np.ndarray]:
+def classification_columns(
+    ranks: np.ndarray, labels: np.ndarray, class_names: Sequence[str], ks: Sequence[int] = (1, 5)
+) -> dict[str, np.ndarray]:
     """Per-image columns: ``top{k}``, ``balanced_accuracy`` and ``recall/<class>`` for present classes."""
     labels = np.asarray(labels)
     n = len(labels)

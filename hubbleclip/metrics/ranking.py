@@ -9,15 +9,16 @@ collapsed embeddings cannot look good.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Hashable, Iterable, Sequence
 from fractions import Fraction
-from typing import Hashable, Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 
-def relevance_from_keys(query_keys: Sequence[Iterable[Hashable]],
-                        candidate_keys: Sequence[Iterable[Hashable]]) -> sp.csr_matrix:
+def relevance_from_keys(
+    query_keys: Sequence[Iterable[Hashable]], candidate_keys: Sequence[Iterable[Hashable]]
+) -> sp.csr_matrix:
     """Boolean [queries, candidates] matrix: a candidate is correct when it shares any key.
 
     Keys are e.g. ``("caption", text)`` and ``("object", object_id)``, so an image is a correct
@@ -36,7 +37,9 @@ def relevance_from_keys(query_keys: Sequence[Iterable[Hashable]],
     return sp.csr_matrix((data, (rows, cols)), shape=(len(query_keys), len(candidate_keys)), dtype=bool)
 
 
-def first_relevant_ranks(scores: np.ndarray, relevant: sp.spmatrix | np.ndarray, chunk: int = 1024) -> np.ndarray:
+def first_relevant_ranks(
+    scores: np.ndarray, relevant: sp.spmatrix | np.ndarray, chunk: int = 1024
+) -> np.ndarray:
     """1-based rank of each query's best correct candidate (ties against the query).
 
     ``scores`` is [queries, candidates] (higher is better); ``relevant`` a boolean matrix of the
@@ -52,13 +55,13 @@ def first_relevant_ranks(scores: np.ndarray, relevant: sp.spmatrix | np.ndarray,
     relevant = sp.csr_matrix(relevant, dtype=bool)
     ranks = np.empty(scores.shape[0], dtype=np.int64)
     for start in range(0, scores.shape[0], chunk):
-        s = scores[start:start + chunk]
-        mask = relevant[start:start + chunk].toarray()
+        s = scores[start : start + chunk]
+        mask = relevant[start : start + chunk].toarray()
         missing = np.flatnonzero(~mask.any(axis=1))
         if missing.size:
             raise ValueError(f"query {start + int(missing[0])} has no correct candidate")
         best = np.where(mask, s, -np.inf).max(axis=1)
-        ranks[start:start + chunk] = 1 + ((s >= best[:, None]) & ~mask).sum(axis=1)
+        ranks[start : start + chunk] = 1 + ((s >= best[:, None]) & ~mask).sum(axis=1)
     return ranks
 
 
@@ -86,8 +89,8 @@ def chance_hit_rate(n_candidates: int, n_correct: np.ndarray, cutoff: int) -> np
 
     m = np.asarray(n_correct, dtype=np.float64)
     n, r = float(n_candidates), float(min(max(cutoff, 0), n_candidates))
-    never = n - m < r                       # fewer wrong candidates than slots: always a hit
-    wrong = np.where(never, r, n - m)       # placeholder keeps gammaln finite where masked
+    never = n - m < r  # fewer wrong candidates than slots: always a hit
+    wrong = np.where(never, r, n - m)  # placeholder keeps gammaln finite where masked
     log_miss = gammaln(wrong + 1) - gammaln(wrong - r + 1) - gammaln(n + 1) + gammaln(n - r + 1)
     return np.where(never, 1.0, 1.0 - np.exp(log_miss))
 
@@ -97,8 +100,16 @@ def chance_mean_rank(n_candidates: int, n_correct: np.ndarray) -> np.ndarray:
     return (n_candidates + 1) / (np.asarray(n_correct, dtype=np.float64) + 1)
 
 
-def in_batch_hits(scores: np.ndarray, relevant: sp.spmatrix, image_text: np.ndarray, *, batch_size: int = 100,
-                  k: int = 10, repeats: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def in_batch_hits(
+    scores: np.ndarray,
+    relevant: sp.spmatrix,
+    image_text: np.ndarray,
+    *,
+    batch_size: int = 100,
+    k: int = 10,
+    repeats: int = 5,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """PAPERCLIP's validation metric: top-k retrieval within random batches of image-text pairs.
 
     ``scores``/``relevant`` are [images, texts]; ``image_text[i]`` is the text paired with image i.

@@ -9,9 +9,15 @@ import importlib
 
 from hubbleclip.models.specs import SPEC_HELP
 
-__all__ = ["ClipModel", "Tower", "load_model", "embed_images", "embed_texts", "SPEC_HELP"]
+__all__ = ["SPEC_HELP", "ClipModel", "Tower", "embed_images", "embed_texts", "load_model"]
 # torch is imported on first use, so that importing a config (e.g. for --help) stays fast
-_LAZY = {"ClipModel": "base", "Tower": "base", "load_model": "loader", "embed_images": "embed", "embed_texts": "embed"}
+_LAZY = {
+    "ClipModel": "base",
+    "Tower": "base",
+    "load_model": "loader",
+    "embed_images": "embed",
+    "embed_texts": "embed",
+}
 
 
 def __getattr__(name: str):

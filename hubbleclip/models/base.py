@@ -127,15 +127,25 @@ class ClipModel(nn.Module):
         from hubbleclip.io import atomic_directory, atomic_write_json
 
         if any(isinstance(m, BaseTunerLayer) for m in self.modules()):
-            raise ValueError("the model still has LoRA adapters: merge them (hubbleclip.training.freeze.merge_lora) "
-                             "before saving")
+            raise ValueError(
+                "the model still has LoRA adapters: merge them (hubbleclip.training.freeze.merge_lora) "
+                "before saving"
+            )
         with atomic_directory(path, overwrite=True) as tmp:
             native = self._save_native(tmp)
             save_file({"logit_bias": self.logit_bias.detach().cpu().reshape(1)}, str(tmp / EXTRA_FILE))
-            atomic_write_json(tmp / META_FILE, {
-                "family": self.family, "spec": self.spec, "embed_dim": self.embed_dim,
-                "image_size": self.image_size, "image_mean": self.image_mean, "image_std": self.image_std,
-                **native})
+            atomic_write_json(
+                tmp / META_FILE,
+                {
+                    "family": self.family,
+                    "spec": self.spec,
+                    "embed_dim": self.embed_dim,
+                    "image_size": self.image_size,
+                    "image_mean": self.image_mean,
+                    "image_std": self.image_std,
+                    **native,
+                },
+            )
         return Path(path)
 
     @classmethod
@@ -145,12 +155,16 @@ class ClipModel(nn.Module):
         path = Path(path)
         meta_path = path / META_FILE
         if not meta_path.is_file():
-            raise FileNotFoundError(f"{path} is not a saved hubbleclip model (no {META_FILE}; "
-                                    "write one with ClipModel.save or `hubbleclip train`)")
+            raise FileNotFoundError(
+                f"{path} is not a saved hubbleclip model (no {META_FILE}; "
+                "write one with ClipModel.save or `hubbleclip train`)"
+            )
         meta = json.loads(meta_path.read_text())
         family = meta.get("family")
         if family not in FAMILIES:
-            raise ValueError(f"{meta_path}: unknown model family {family!r}; expected one of {sorted(FAMILIES)}")
+            raise ValueError(
+                f"{meta_path}: unknown model family {family!r}; expected one of {sorted(FAMILIES)}"
+            )
         model = FAMILIES[family]._load_native(path, meta)
         with torch.no_grad():
             model.logit_bias.copy_(load_file(str(path / EXTRA_FILE))["logit_bias"].reshape(()))

@@ -28,8 +28,10 @@ def embed_images(model: ClipModel, images: Iterable, batch_size: int = 64) -> np
     """float32 [N, D], L2-normalised, for an iterable of PIL images (any mode)."""
     model.eval()
     transform = model.image_transform(train=False)
-    chunks = [model.encode_image(torch.stack([transform(im) for im in batch]).to(model.device)).cpu()
-              for batch in _batches(images, batch_size)]
+    chunks = [
+        model.encode_image(torch.stack([transform(im) for im in batch]).to(model.device)).cpu()
+        for batch in _batches(images, batch_size)
+    ]
     return _to_numpy(chunks, model.embed_dim)
 
 

@@ -21,7 +21,9 @@ class HFClipModel(ClipModel):
 
     def __init__(self, spec: str, net: nn.Module, processor):
         ip = processor.image_processor
-        crop = ip.crop_size["height"] if getattr(ip, "crop_size", None) else net.config.vision_config.image_size
+        crop = (
+            ip.crop_size["height"] if getattr(ip, "crop_size", None) else net.config.vision_config.image_size
+        )
         super().__init__(spec, net.config.projection_dim, crop, ip.image_mean, ip.image_std)
         self.net, self.processor = net, processor
         self.max_length = net.config.text_config.max_position_embeddings
@@ -37,23 +39,34 @@ class HFClipModel(ClipModel):
         return self.net.visual_projection(features)
 
     def text_features(self, tokens):
-        return self.net.text_model(input_ids=tokens["input_ids"], attention_mask=tokens.get("attention_mask")).pooler_output
+        return self.net.text_model(
+            input_ids=tokens["input_ids"], attention_mask=tokens.get("attention_mask")
+        ).pooler_output
 
     def text_head(self, features):
         return self.net.text_projection(features)
 
     def tokenize(self, texts):
-        enc = self.processor.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
-                                       return_tensors="pt")
+        enc = self.processor.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
     def towers(self):
         vis, txt = self.net.vision_model, self.net.text_model
         return {
-            "image": Tower([vis], list(vis.encoder.layers), [vis.post_layernorm],
-                           r"net\.vision_model\.encoder\.layers\.\d+\.self_attn\.(q_proj|v_proj)"),
-            "text": Tower([txt], list(txt.encoder.layers), [txt.final_layer_norm],
-                          r"net\.text_model\.encoder\.layers\.\d+\.self_attn\.(q_proj|v_proj)"),
+            "image": Tower(
+                [vis],
+                list(vis.encoder.layers),
+                [vis.post_layernorm],
+                r"net\.vision_model\.encoder\.layers\.\d+\.self_attn\.(q_proj|v_proj)",
+            ),
+            "text": Tower(
+                [txt],
+                list(txt.encoder.layers),
+                [txt.final_layer_norm],
+                r"net\.text_model\.encoder\.layers\.\d+\.self_attn\.(q_proj|v_proj)",
+            ),
         }
 
     def _save_native(self, out: Path) -> dict:
@@ -75,11 +88,13 @@ def clip_bpe_tokenizer(max_length: int):
     from transformers import CLIPTokenizer
 
     with gzip.open(oct.default_bpe(), "rt", encoding="utf-8") as fh:
-        merges = [tuple(line.split()) for line in fh.read().split("\n")[1:49152 - 256 - 2 + 1]]
+        merges = [tuple(line.split()) for line in fh.read().split("\n")[1 : 49152 - 256 - 2 + 1]]
     byte_chars = list(oct.bytes_to_unicode().values())
     vocab = byte_chars + [c + "</w>" for c in byte_chars] + ["".join(m) for m in merges]
     vocab += ["<|startoftext|>", "<|endoftext|>"]
-    return CLIPTokenizer(vocab={tok: i for i, tok in enumerate(vocab)}, merges=merges, model_max_length=max_length)
+    return CLIPTokenizer(
+        vocab={tok: i for i, tok in enumerate(vocab)}, merges=merges, model_max_length=max_length
+    )
 
 
 def build_hf(spec: str) -> HFClipModel:
@@ -87,22 +102,37 @@ def build_hf(spec: str) -> HFClipModel:
 
     if spec == "tiny-hf":
         config = CLIPConfig(
-            text_config=dict(vocab_size=49408, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                             num_attention_heads=2, max_position_embeddings=32),
-            vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                               image_size=32, patch_size=8),
-            projection_dim=32)
+            text_config=dict(
+                vocab_size=49408,
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                max_position_embeddings=32,
+            ),
+            vision_config=dict(
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                image_size=32,
+                patch_size=8,
+            ),
+            projection_dim=32,
+        )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             net = CLIPModel(config)
         images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
         return HFClipModel(spec, net, CLIPProcessor(image_processor=images, tokenizer=clip_bpe_tokenizer(32)))
-    source = spec[len("hf:"):]
+    source = spec[len("hf:") :]
     try:
         net = CLIPModel.from_pretrained(source)
         processor = CLIPProcessor.from_pretrained(source)
     except OSError as exc:
         raise ValueError(
-            f"model spec {spec!r}: cannot load a CLIP model from {source!r} ({str(exc).splitlines()[0]}). Offline, "
-            "pass a local directory written by CLIPModel/CLIPProcessor.save_pretrained: hf:/path/to/dir") from exc
+            f"model spec {spec!r}: cannot load a CLIP model from {source!r} "
+            f"({str(exc).splitlines()[0]}). Offline, "
+            "pass a local directory written by CLIPModel/CLIPProcessor.save_pretrained: hf:/path/to/dir"
+        ) from exc
     return HFClipModel(spec, net, processor)

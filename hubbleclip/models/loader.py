@@ -24,8 +24,10 @@ def load_model(spec: str | Path, device: str = "cpu") -> ClipModel:
     elif (Path(spec) / META_FILE).is_file():
         model = ClipModel.load(spec)
     elif Path(spec).exists():
-        raise FileNotFoundError(f"model {spec}: no {META_FILE} there; expected a directory written by "
-                                "ClipModel.save (e.g. RUN_DIR/export)")
+        raise FileNotFoundError(
+            f"model {spec}: no {META_FILE} there; expected a directory written by "
+            "ClipModel.save (e.g. RUN_DIR/export)"
+        )
     else:
         raise ValueError(f"unknown model spec {spec!r}; expected {SPEC_HELP}")
     return model.to(device).eval()

@@ -17,9 +17,11 @@ from torch import nn
 from hubbleclip.models.base import ClipModel, Tower
 
 CONFIG_FILE, WEIGHTS_FILE = "open_clip_config.json", "open_clip_model.safetensors"
-TINY_CFG = {"embed_dim": 32,
-            "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16, "patch_size": 8},
-            "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}}
+TINY_CFG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16, "patch_size": 8},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
+}
 
 
 class OpenClipModel(ClipModel):
@@ -30,8 +32,13 @@ class OpenClipModel(ClipModel):
 
         pre = open_clip.get_model_preprocess_cfg(net)
         size = pre.get("size", model_cfg["vision_cfg"].get("image_size", 224))
-        super().__init__(spec, model_cfg["embed_dim"], size if isinstance(size, int) else size[0],
-                         pre.get("mean", open_clip.OPENAI_DATASET_MEAN), pre.get("std", open_clip.OPENAI_DATASET_STD))
+        super().__init__(
+            spec,
+            model_cfg["embed_dim"],
+            size if isinstance(size, int) else size[0],
+            pre.get("mean", open_clip.OPENAI_DATASET_MEAN),
+            pre.get("std", open_clip.OPENAI_DATASET_STD),
+        )
         self.net, self.model_cfg, self.arch = net, model_cfg, arch
         ctx = model_cfg["text_cfg"].get("context_length", 77)
         self.tokenizer = open_clip.get_tokenizer(arch, context_length=ctx)
@@ -52,15 +59,30 @@ class OpenClipModel(ClipModel):
     def towers(self):
         net = self.net
         if not hasattr(net.visual, "transformer") or not hasattr(net, "transformer"):
-            raise ValueError(f"{self.spec}: freezing/LoRA needs a ViT image tower and the built-in text "
-                             "transformer (timm or Hugging Face towers are not mapped)")
-        text_trunk = [net.token_embedding, net.positional_embedding, net.transformer, net.ln_final,
-                      net.text_projection]
+            raise ValueError(
+                f"{self.spec}: freezing/LoRA needs a ViT image tower and the built-in text "
+                "transformer (timm or Hugging Face towers are not mapped)"
+            )
+        text_trunk = [
+            net.token_embedding,
+            net.positional_embedding,
+            net.transformer,
+            net.ln_final,
+            net.text_projection,
+        ]
         return {
-            "image": Tower([net.visual], list(net.visual.transformer.resblocks), [net.visual.ln_post, net.visual.proj],
-                           r"net\.visual\.transformer\.resblocks\.\d+\.mlp\.(c_fc|c_proj)"),
-            "text": Tower(text_trunk, list(net.transformer.resblocks), [net.ln_final, net.text_projection],
-                          r"net\.transformer\.resblocks\.\d+\.mlp\.(c_fc|c_proj)"),
+            "image": Tower(
+                [net.visual],
+                list(net.visual.transformer.resblocks),
+                [net.visual.ln_post, net.visual.proj],
+                r"net\.visual\.transformer\.resblocks\.\d+\.mlp\.(c_fc|c_proj)",
+            ),
+            "text": Tower(
+                text_trunk,
+                list(net.transformer.resblocks),
+                [net.ln_final, net.text_projection],
+                r"net\.transformer\.resblocks\.\d+\.mlp\.(c_fc|c_proj)",
+            ),
         }
 
     def _save_native(self, out: Path) -> dict:
@@ -91,19 +113,25 @@ def build_open_clip(spec: str) -> OpenClipModel:
             torch.manual_seed(0)
             net = open_clip.CLIP(**copy.deepcopy(TINY_CFG))
         return OpenClipModel(spec, net, copy.deepcopy(TINY_CFG), "")
-    arch, _, tag = spec[len("open_clip:"):].partition("@")
+    arch, _, tag = spec[len("open_clip:") :].partition("@")
     model_cfg = open_clip.get_model_config(arch)
     if model_cfg is None:
-        raise ValueError(f"model spec {spec!r}: unknown open_clip architecture {arch!r}; "
-                         f"some known ones: {', '.join(open_clip.list_models()[:12])}, ...")
+        raise ValueError(
+            f"model spec {spec!r}: unknown open_clip architecture {arch!r}; "
+            f"some known ones: {', '.join(open_clip.list_models()[:12])}, ..."
+        )
     if tag and not Path(tag).is_file() and tag not in open_clip.list_pretrained_tags_by_model(arch):
-        raise ValueError(f"model spec {spec!r}: {tag!r} is neither a checkpoint file nor an open_clip tag of {arch} "
-                         f"(tags: {', '.join(open_clip.list_pretrained_tags_by_model(arch)) or 'none'})")
+        raise ValueError(
+            f"model spec {spec!r}: {tag!r} is neither a checkpoint file nor an open_clip tag of {arch} "
+            f"(tags: {', '.join(open_clip.list_pretrained_tags_by_model(arch)) or 'none'})"
+        )
     try:
         net = open_clip.create_model(arch, pretrained=tag or None)
     except RuntimeError as exc:
         raise ValueError(
-            f"model spec {spec!r}: open_clip could not get the {tag!r} weights ({exc}). Without internet, download "
-            f"the checkpoint elsewhere (e.g. open_clip_pytorch_model.bin of the matching Hugging Face repo) and pass "
-            f"it as a file: --model.spec open_clip:{arch}@/path/to/checkpoint.bin") from exc
+            f"model spec {spec!r}: open_clip could not get the {tag!r} weights ({exc}). "
+            "Without internet, download the checkpoint elsewhere "
+            "(e.g. open_clip_pytorch_model.bin of the matching Hugging Face repo) and pass "
+            f"it as a file: --model.spec open_clip:{arch}@/path/to/checkpoint.bin"
+        ) from exc
     return OpenClipModel(spec, net, model_cfg, arch)

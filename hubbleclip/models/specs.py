@@ -1,4 +1,6 @@
 """The model specs ``load_model`` accepts (here, free of torch, for configs and ``--help``)."""
 
-SPEC_HELP = ("lit-mini (offline default), tiny-lit, tiny-open_clip, tiny-hf, open_clip:ARCH@TAG, "
-             "open_clip:ARCH@/path/ckpt.pt, hf:ID_OR_DIR, or a directory saved by ClipModel.save (RUN/export)")
+SPEC_HELP = (
+    "lit-mini (offline default), tiny-lit, tiny-open_clip, tiny-hf, open_clip:ARCH@TAG, "
+    "open_clip:ARCH@/path/ckpt.pt, hf:ID_OR_DIR, or a directory saved by ClipModel.save (RUN/export)"
+)

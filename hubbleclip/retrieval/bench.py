@@ -41,13 +41,26 @@ def bench_search(index_dir: str, queries_file: str | None = None, repeats: int =
             diff = np.abs(np.asarray(fast, float) - slow)
             max_abs = max(max_abs, float(diff.max()))
             max_rel = max(max_rel, float((diff / np.maximum(np.abs(slow), 1e-9)).max()))
-    med = {name: float(np.median(v)) for name, v in (("search", full), ("bm25s", bm25s_ms), ("rank_bm25", rank_ms))}
-    return {"n_objects": len(searcher.index), "n_queries": len(texts), "repeats": repeats,
-            "ranking": "learned" if searcher.ranker is not None else "fallback", "load_ms": t_load,
-            "rank_bm25_build_ms": t_ref, "median_ms": med,
-            "p90_ms": {"search": float(np.percentile(full, 90)), "bm25s": float(np.percentile(bm25s_ms, 90)),
-                       "rank_bm25": float(np.percentile(rank_ms, 90))},
-            "rank_bm25_over_bm25s": med["rank_bm25"] / med["bm25s"],
-            "search_over_rank_bm25": med["search"] / med["rank_bm25"],
-            "search_under_20ms": med["search"] < 20.0,
-            "bm25_max_abs_diff": max_abs, "bm25_max_rel_diff": max_rel}
+    med = {
+        name: float(np.median(v))
+        for name, v in (("search", full), ("bm25s", bm25s_ms), ("rank_bm25", rank_ms))
+    }
+    return {
+        "n_objects": len(searcher.index),
+        "n_queries": len(texts),
+        "repeats": repeats,
+        "ranking": "learned" if searcher.ranker is not None else "fallback",
+        "load_ms": t_load,
+        "rank_bm25_build_ms": t_ref,
+        "median_ms": med,
+        "p90_ms": {
+            "search": float(np.percentile(full, 90)),
+            "bm25s": float(np.percentile(bm25s_ms, 90)),
+            "rank_bm25": float(np.percentile(rank_ms, 90)),
+        },
+        "rank_bm25_over_bm25s": med["rank_bm25"] / med["bm25s"],
+        "search_over_rank_bm25": med["search"] / med["rank_bm25"],
+        "search_under_20ms": med["search"] < 20.0,
+        "bm25_max_abs_diff": max_abs,
+        "bm25_max_rel_diff": max_rel,
+    }

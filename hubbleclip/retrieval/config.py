@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 
 @dataclass
 class IndexConfig:
-    dataset: str = field(default="data/skyset", metadata={"help": "skyset DatasetDict directory (save_to_disk)"})
+    dataset: str = field(
+        default="data/skyset", metadata={"help": "skyset DatasetDict directory (save_to_disk)"}
+    )
     model: str = field(default="lit-mini", metadata={"help": "model spec for hubbleclip.models.load_model"})
     out: str = field(default="runs/index", metadata={"help": "index directory to write"})
-    include_stars: bool = field(default=True, metadata={"help": "add the named bright stars of the ephem list"})
+    include_stars: bool = field(
+        default=True, metadata={"help": "add the named bright stars of the ephem list"}
+    )
     batch_size: int = field(default=32, metadata={"help": "images per embedding batch"})
     device: str = field(default="cpu", metadata={"help": "torch device for the encoder"})
     force: bool = field(default=False, metadata={"help": "replace an existing index directory"})
@@ -18,8 +22,9 @@ class IndexConfig:
 
 @dataclass
 class RankerConfig:
-    n_estimators: list[int] = field(default_factory=lambda: [50, 100, 200],
-                                    metadata={"help": "tree counts tried by cross-validation"})
+    n_estimators: list[int] = field(
+        default_factory=lambda: [50, 100, 200], metadata={"help": "tree counts tried by cross-validation"}
+    )
     learning_rate: float = field(default=0.05, metadata={"help": "LightGBM learning rate"})
     num_leaves: int = field(default=15, metadata={"help": "leaves per tree"})
     min_child_samples: int = field(default=20, metadata={"help": "minimum rows per leaf"})
@@ -30,13 +35,22 @@ class RankerConfig:
 @dataclass
 class RerankConfig:
     index: str = field(default="runs/index", metadata={"help": "index directory (hubbleclip index build)"})
-    queries: str | None = field(default=None, metadata={"help": "text queries JSON; default: the packaged file"})
+    queries: str | None = field(
+        default=None, metadata={"help": "text queries JSON; default: the packaged file"}
+    )
     run_dir: str = field(default="runs/rerank", metadata={"help": "where results.json and the ranker go"})
     candidates: int = field(default=100, metadata={"help": "BM25 and CLIP top-N per candidate source"})
-    image_queries_first: int = field(default=60, metadata={"help": "FIRST radio images used as image queries per split"})
+    image_queries_first: int = field(
+        default=60, metadata={"help": "FIRST radio images used as image queries per split"}
+    )
     shuffles: int = field(default=50, metadata={"help": "random orderings averaged for the random baseline"})
     k: int = field(default=10, metadata={"help": "metric cut-off (MAP@k, NDCG@k)"})
-    install: bool = field(default=True, metadata={"help": "also copy the trained ranker into INDEX/ranker for `hubbleclip search`"})
-    seed: int = field(default=0, metadata={"help": "seed of image-query augmentations and the random baseline"})
+    install: bool = field(
+        default=True,
+        metadata={"help": "also copy the trained ranker into INDEX/ranker for `hubbleclip search`"},
+    )
+    seed: int = field(
+        default=0, metadata={"help": "seed of image-query augmentations and the random baseline"}
+    )
     device: str = field(default="cpu", metadata={"help": "torch device for the encoder"})
     ranker: RankerConfig = field(default_factory=RankerConfig)

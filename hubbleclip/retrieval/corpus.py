@@ -23,17 +23,17 @@ class Corpus:
     object_id: list[str]
     names: list[list[str]]
     type: list[str]
-    source: list[str]                 # source of the object's first row (openngc, stellarium, first, star, ...)
-    split: list[str]                  # skyset split of the object; "" for the added stars
+    source: list[str]  # source of the object's first row (openngc, stellarium, first, star, ...)
+    split: list[str]  # skyset split of the object; "" for the added stars
     ra_deg: np.ndarray
     dec_deg: np.ndarray
-    mag: np.ndarray                   # NaN where unknown
-    size_arcmin: np.ndarray           # OpenNGC major axis; NaN where unknown
+    mag: np.ndarray  # NaN where unknown
+    size_arcmin: np.ndarray  # OpenNGC major axis; NaN where unknown
     constellation: list[str]
     text: list[str]
     caption: list[str]
     image_rows: list[list[tuple[str, int]]] = field(default_factory=list)  # (split, row) of each image
-    image_ids: list[list[str]] = field(default_factory=list)               # dataset row ids of the images
+    image_ids: list[list[str]] = field(default_factory=list)  # dataset row ids of the images
 
     def __len__(self) -> int:
         return len(self.object_id)
@@ -82,16 +82,36 @@ def corpus_from_dataset(dsd, include_stars: bool = True) -> Corpus:
     objects: dict[str, dict] = {}
     for split in dsd:
         ds = dsd[split]
-        missing = {"object_id", "names", "type", "ra_deg", "dec_deg", "mag", "text", "caption", "image"} - set(ds.column_names)
+        missing = {
+            "object_id",
+            "names",
+            "type",
+            "ra_deg",
+            "dec_deg",
+            "mag",
+            "text",
+            "caption",
+            "image",
+        } - set(ds.column_names)
         if missing:
-            raise ValueError(f"dataset split {split!r}: missing column(s) {sorted(missing)}; expected the skyset record format")
+            raise ValueError(
+                f"dataset split {split!r}: missing column(s) {sorted(missing)}; "
+                "expected the skyset record format"
+            )
         has_image = np.asarray(ds.data.column("image").is_valid())
-        meta = ds.select_columns(["id", "source", "object_id", "names", "type", "ra_deg", "dec_deg", "mag", "text", "caption"])
+        meta = ds.select_columns(
+            ["id", "source", "object_id", "names", "type", "ra_deg", "dec_deg", "mag", "text", "caption"]
+        )
         for row, (rec, img) in enumerate(zip(meta.to_list(), has_image)):
             obj = objects.get(rec["object_id"])
             if obj is None:
-                obj = objects[rec["object_id"]] = {**rec, "split": split, "names": list(rec["names"] or []),
-                                                   "image_rows": [], "image_ids": []}
+                obj = objects[rec["object_id"]] = {
+                    **rec,
+                    "split": split,
+                    "names": list(rec["names"] or []),
+                    "image_rows": [],
+                    "image_ids": [],
+                }
             else:
                 obj["names"] = obj["names"] + list(rec["names"] or [])
                 if rec["source"] == "openngc":  # the catalog row carries the fullest text
@@ -108,12 +128,21 @@ def corpus_from_dataset(dsd, include_stars: bool = True) -> Corpus:
     ra = np.array([r["ra_deg"] for r in rows], float)
     dec = np.array([r["dec_deg"] for r in rows], float)
     return Corpus(
-        object_id=[r["object_id"] for r in rows], names=[unique_names(r["names"]) or [r["object_id"]] for r in rows],
-        type=[r["type"] for r in rows], source=[r["source"] for r in rows], split=[r["split"] for r in rows],
-        ra_deg=ra, dec_deg=dec, mag=np.array([r["mag"] if _finite(r["mag"]) else np.nan for r in rows], np.float32),
+        object_id=[r["object_id"] for r in rows],
+        names=[unique_names(r["names"]) or [r["object_id"]] for r in rows],
+        type=[r["type"] for r in rows],
+        source=[r["source"] for r in rows],
+        split=[r["split"] for r in rows],
+        ra_deg=ra,
+        dec_deg=dec,
+        mag=np.array([r["mag"] if _finite(r["mag"]) else np.nan for r in rows], np.float32),
         size_arcmin=np.array([sizes.get(r["object_id"], np.nan) for r in rows], np.float32),
-        constellation=constellations(ra, dec), text=[r["text"] for r in rows], caption=[r["caption"] for r in rows],
-        image_rows=[r["image_rows"] for r in rows], image_ids=[r["image_ids"] for r in rows])
+        constellation=constellations(ra, dec),
+        text=[r["text"] for r in rows],
+        caption=[r["caption"] for r in rows],
+        image_rows=[r["image_rows"] for r in rows],
+        image_ids=[r["image_ids"] for r in rows],
+    )
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -142,18 +171,43 @@ def star_records() -> list[dict]:
             by_position[key]["names"].append(name)
             continue
         spectral = kind.split("|")[-1] if kind.count("|") >= 2 else ""
-        by_position[key] = {"names": [name], "ra_deg": float(ra.split("|")[0]) * 15.0,
-                            "dec_deg": float(dec.split("|")[0]), "mag": float(mag), "spectral": spectral}
+        by_position[key] = {
+            "names": [name],
+            "ra_deg": float(ra.split("|")[0]) * 15.0,
+            "dec_deg": float(dec.split("|")[0]),
+            "mag": float(mag),
+            "spectral": spectral,
+        }
     records = []
-    consts = constellations([s["ra_deg"] for s in by_position.values()], [s["dec_deg"] for s in by_position.values()])
+    consts = constellations(
+        [s["ra_deg"] for s in by_position.values()], [s["dec_deg"] for s in by_position.values()]
+    )
     for star, const in zip(by_position.values(), consts):
         names = star["names"]
-        text = (f"{names[0]}" + (f" (also {', '.join(names[1:])})" if len(names) > 1 else "")
-                + " is a named bright star" + (f" of spectral type {star['spectral']}" if star["spectral"] else "")
-                + f" in the constellation {const}. Position: {sexagesimal(star['ra_deg'], star['dec_deg'])} (J2000). "
-                f"Magnitude V {star['mag']:.2f}.")
-        records.append({"id": f"star:{names[0]}", "source": "star", "object_id": f"star:{names[0]}", "names": names,
-                        "type": "star", "ra_deg": star["ra_deg"], "dec_deg": star["dec_deg"], "mag": star["mag"],
-                        "text": text, "caption": template_caption("star", mag=star["mag"], constellation=const),
-                        "split": "", "image_rows": [], "image_ids": []})
+        text = (
+            f"{names[0]}"
+            + (f" (also {', '.join(names[1:])})" if len(names) > 1 else "")
+            + " is a named bright star"
+            + (f" of spectral type {star['spectral']}" if star["spectral"] else "")
+            + f" in the constellation {const}. "
+            f"Position: {sexagesimal(star['ra_deg'], star['dec_deg'])} (J2000). "
+            f"Magnitude V {star['mag']:.2f}."
+        )
+        records.append(
+            {
+                "id": f"star:{names[0]}",
+                "source": "star",
+                "object_id": f"star:{names[0]}",
+                "names": names,
+                "type": "star",
+                "ra_deg": star["ra_deg"],
+                "dec_deg": star["dec_deg"],
+                "mag": star["mag"],
+                "text": text,
+                "caption": template_caption("star", mag=star["mag"], constellation=const),
+                "split": "",
+                "image_rows": [],
+                "image_ids": [],
+            }
+        )
     return records

@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -37,7 +38,9 @@ class ModelEncoder:
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         from hubbleclip.models import embed_texts
 
-        return np.asarray(embed_texts(self.model, list(texts), batch_size=max(self.batch_size, 256)), np.float32)
+        return np.asarray(
+            embed_texts(self.model, list(texts), batch_size=max(self.batch_size, 256)), np.float32
+        )
 
     def embed_images(self, images: Iterable[Image.Image]) -> np.ndarray:
         from hubbleclip.models import embed_images

@@ -55,10 +55,10 @@ GROUPS = ("name", "descriptive", "text", "image")
 @dataclass
 class EvalQuery:
     id: str
-    split: str          # train | test
-    group: str          # name | descriptive | image
-    kind: str           # text-query kind, or the image's source
-    text: str           # the query text, or the image's dataset row id
+    split: str  # train | test
+    group: str  # name | descriptive | image
+    kind: str  # text-query kind, or the image's source
+    text: str  # the query text, or the image's dataset row id
     grades: np.ndarray  # grade (1-5) of every corpus object
     query: Query
 
@@ -71,7 +71,9 @@ def augmented(image, seed: int):
     image = image.convert("RGB")
     k = int(rng.integers(4))
     if k:
-        image = image.transpose((Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)[k - 1])
+        image = image.transpose(
+            (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)[k - 1]
+        )
     if rng.random() < 0.5:
         image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     w, h = image.size
@@ -105,8 +107,11 @@ def image_eval_queries(searcher, cfg: RerankConfig) -> list[EvalQuery]:
     chosen: list[int] = []
     rng = np.random.default_rng(cfg.seed)
     for split_group in (("train", "val"), ("test",)):
-        objs = [i for i, rows in enumerate(corpus.image_rows)
-                if rows and corpus.split[i] in split_group and np.isfinite(corpus.ra_deg[i])]
+        objs = [
+            i
+            for i, rows in enumerate(corpus.image_rows)
+            if rows and corpus.split[i] in split_group and np.isfinite(corpus.ra_deg[i])
+        ]
         chosen += [i for i in objs if corpus.source[i] in ("stellarium", "openngc")]
         first = [i for i in objs if corpus.source[i] == "first"]
         chosen += sorted(rng.choice(first, min(cfg.image_queries_first, len(first)), replace=False).tolist())
@@ -116,23 +121,37 @@ def image_eval_queries(searcher, cfg: RerankConfig) -> list[EvalQuery]:
         image_id = corpus.image_ids[i][0]
         image = augmented(dsd[split][row]["image"], _seed(image_id, cfg.seed))
         grades = image_query_grades(corpus.type, corpus.mag, xyz, i)
-        out.append(EvalQuery(f"image-{image_id}", "test" if corpus.split[i] == "test" else "train", "image",
-                             corpus.source[i], image_id, grades, searcher.image(image)))
+        out.append(
+            EvalQuery(
+                f"image-{image_id}",
+                "test" if corpus.split[i] == "test" else "train",
+                "image",
+                corpus.source[i],
+                image_id,
+                grades,
+                searcher.image(image),
+            )
+        )
     return out
 
 
 def system_rankings(q: EvalQuery, ranker, k: int) -> dict[str, np.ndarray | None]:
     """First k object indices of each system (random is handled separately)."""
-    out = {"bm25": None if q.query.bm25 is None else np.argsort(-q.query.bm25, kind="stable")[:k],
-           "clip": np.argsort(-np.nan_to_num(q.query.clip, nan=-np.inf), kind="stable")[:k]}
+    out = {
+        "bm25": None if q.query.bm25 is None else np.argsort(-q.query.bm25, kind="stable")[:k],
+        "clip": np.argsort(-np.nan_to_num(q.query.clip, nan=-np.inf), kind="stable")[:k],
+    }
     scores = ranker.score(q.query.features)
     out["learned"] = q.query.candidates[np.argsort(-scores, kind="stable")][:k]
     return out
 
 
 def score_query(q: EvalQuery, ranker, cfg: RerankConfig) -> tuple[dict, list[int]]:
-    metrics = {"random": random_baseline(q.grades[q.query.candidates], q.grades, cfg.k, cfg.shuffles,
-                                         _seed(q.id, cfg.seed))}
+    metrics = {
+        "random": random_baseline(
+            q.grades[q.query.candidates], q.grades, cfg.k, cfg.shuffles, _seed(q.id, cfg.seed)
+        )
+    }
     rankings = system_rankings(q, ranker, cfg.k)
     for name, ranking in rankings.items():
         metrics[name] = None if ranking is None else query_metrics(q.grades[ranking], q.grades, cfg.k)
@@ -143,8 +162,14 @@ def _aggregate(rows: list[dict], k: int) -> dict:
     out = {}
     for system in SYSTEMS:
         values = [r["metrics"][system] for r in rows if r["metrics"][system] is not None]
-        out[system] = ({f"map@{k}": float(np.mean([v[f"map@{k}"] for v in values])),
-                        f"ndcg@{k}": float(np.mean([v[f"ndcg@{k}"] for v in values]))} if values else None)
+        out[system] = (
+            {
+                f"map@{k}": float(np.mean([v[f"map@{k}"] for v in values])),
+                f"ndcg@{k}": float(np.mean([v[f"ndcg@{k}"] for v in values])),
+            }
+            if values
+            else None
+        )
     return out
 
 
@@ -189,20 +214,42 @@ def run_rerank(cfg: RerankConfig, encoder=None) -> dict:
     per_query = []
     for q in evals:
         metrics, top = score_query(q, ranker, cfg)
-        per_query.append({"id": q.id, "split": q.split, "group": q.group, "kind": q.kind, "query": q.text,
-                          "n_relevant": int((q.grades >= RELEVANT_GRADE).sum()), "metrics": metrics,
-                          "top_learned": [searcher.index.corpus.object_id[i] for i in top]})
+        per_query.append(
+            {
+                "id": q.id,
+                "split": q.split,
+                "group": q.group,
+                "kind": q.kind,
+                "query": q.text,
+                "n_relevant": int((q.grades >= RELEVANT_GRADE).sum()),
+                "metrics": metrics,
+                "top_learned": [searcher.index.corpus.object_id[i] for i in top],
+            }
+        )
     results_metrics, counts = {}, {}
     for split in ("train", "test"):
         results_metrics[split], counts[split] = {}, {}
         for group in GROUPS:
-            rows = [r for r in per_query if r["split"] == split
-                    and (r["group"] == group or (group == "text" and r["group"] != "image"))]
+            rows = [
+                r
+                for r in per_query
+                if r["split"] == split
+                and (r["group"] == group or (group == "text" and r["group"] != "image"))
+            ]
             counts[split][group] = len(rows)
             results_metrics[split][group] = _aggregate(rows, cfg.k) if rows else None
             if rows:
-                metrics_log.log(event="metrics", split=split, group=group, **{
-                    f"{s}_{m}": v for s, ms in results_metrics[split][group].items() if ms for m, v in ms.items()})
+                metrics_log.log(
+                    event="metrics",
+                    split=split,
+                    group=group,
+                    **{
+                        f"{s}_{m}": v
+                        for s, ms in results_metrics[split][group].items()
+                        if ms
+                        for m, v in ms.items()
+                    },
+                )
     test = results_metrics["test"]
     k = cfg.k
 
@@ -212,28 +259,45 @@ def run_rerank(cfg: RerankConfig, encoder=None) -> dict:
         return all(test[group]["learned"][m] > test[group][other][m] for m in (f"map@{k}", f"ndcg@{k}"))
 
     results = {
-        "format": "hubbleclip-rerank-results", "version": 1, "index": str(Path(cfg.index).resolve()),
-        "model_spec": searcher.index.model_spec, "dataset_fingerprint": searcher.index.manifest["dataset_fingerprint"],
-        "queries_file": queries_file, "k": k, "relevant_grade": RELEVANT_GRADE, "systems": list(SYSTEMS),
-        "groups": list(GROUPS), "counts": counts, "metrics": results_metrics, "per_query": per_query,
+        "format": "hubbleclip-rerank-results",
+        "version": 1,
+        "index": str(Path(cfg.index).resolve()),
+        "model_spec": searcher.index.model_spec,
+        "dataset_fingerprint": searcher.index.manifest["dataset_fingerprint"],
+        "queries_file": queries_file,
+        "k": k,
+        "relevant_grade": RELEVANT_GRADE,
+        "systems": list(SYSTEMS),
+        "groups": list(GROUPS),
+        "counts": counts,
+        "metrics": results_metrics,
+        "per_query": per_query,
         "ranker": {"path": str((run_dir / RANKER_DIR).resolve()), **ranker.meta},
-        "targets": {"learned_beats_bm25_heldout_text": beats("text", "bm25"),
-                    "learned_beats_clip_heldout_image": beats("image", "clip")},
-        "timings_s": {key: round(v, 2) for key, v in timings.items()}}
+        "targets": {
+            "learned_beats_bm25_heldout_text": beats("text", "bm25"),
+            "learned_beats_clip_heldout_image": beats("image", "clip"),
+        },
+        "timings_s": {key: round(v, 2) for key, v in timings.items()},
+    }
     atomic_write_json(run_dir / "results.json", results)
     return results
 
 
 def format_summary(results: dict) -> str:
     k = results["k"]
-    lines = [f"{'split':6} {'group':12} {'n':>4}  " + "  ".join(f"{s:>15}" for s in SYSTEMS),
-             f"{'':6} {'':12} {'':>4}  " + "  ".join(f"{f'MAP/NDCG@{k}':>15}" for _ in SYSTEMS)]
+    lines = [
+        f"{'split':6} {'group':12} {'n':>4}  " + "  ".join(f"{s:>15}" for s in SYSTEMS),
+        f"{'':6} {'':12} {'':>4}  " + "  ".join(f"{f'MAP/NDCG@{k}':>15}" for _ in SYSTEMS),
+    ]
     for split in ("test", "train"):
         for group in GROUPS:
             m = results["metrics"][split][group]
             if not m:
                 continue
             cells = [f"{m[s][f'map@{k}']:.3f}/{m[s][f'ndcg@{k}']:.3f}" if m[s] else "n/a" for s in SYSTEMS]
-            lines.append(f"{split:6} {group:12} {results['counts'][split][group]:>4}  " + "  ".join(f"{c:>15}" for c in cells))
+            lines.append(
+                f"{split:6} {group:12} {results['counts'][split][group]:>4}  "
+                + "  ".join(f"{c:>15}" for c in cells)
+            )
     lines.append(f"targets: {results['targets']}")
     return "\n".join(lines)

@@ -12,20 +12,45 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hubbleclip.retrieval.text import cached_tokens, contains_phrase, mentions_brightness, tokenize, type_mention
+from hubbleclip.retrieval.text import (
+    cached_tokens,
+    contains_phrase,
+    mentions_brightness,
+    tokenize,
+    type_mention,
+)
 
 FEATURES = (
     "is_image_query",
     # text queries
-    "bm25_names", "bm25_text", "bm25_names_rel", "bm25_text_rel",
-    "clip_text", "clip_image", "clip_text_gap", "clip_image_gap",
-    "name_match", "name_overlap", "query_names_object", "type_mention", "const_mention", "query_bright",
+    "bm25_names",
+    "bm25_text",
+    "bm25_names_rel",
+    "bm25_text_rel",
+    "clip_text",
+    "clip_image",
+    "clip_text_gap",
+    "clip_image_gap",
+    "name_match",
+    "name_overlap",
+    "query_names_object",
+    "type_mention",
+    "const_mention",
+    "query_bright",
     # image queries
-    "img_img", "img_text", "img_img_gap", "img_text_gap", "sep_to_best_log", "same_type_as_best",
+    "img_img",
+    "img_text",
+    "img_img_gap",
+    "img_text_gap",
+    "sep_to_best_log",
+    "same_type_as_best",
     # the object
-    "has_image", "mag", "log_size", "n_names",
+    "has_image",
+    "mag",
+    "log_size",
+    "n_names",
 )
-FIELD_RADIUS_DEG = 1.0   # "same field" radius around an image query's best image match
+FIELD_RADIUS_DEG = 1.0  # "same field" radius around an image query's best image match
 FIELD_MAX = 50
 
 
@@ -33,11 +58,11 @@ FIELD_MAX = 50
 class Query:
     """One query scored against the whole corpus, with its candidate set and features."""
 
-    kind: str                 # "text" or "image"
-    candidates: np.ndarray    # corpus indices
-    features: np.ndarray      # [len(candidates), len(FEATURES)] float32
-    bm25: np.ndarray | None   # whole-corpus BM25 (names + text), None for image queries
-    clip: np.ndarray          # whole-corpus CLIP score (best of the object's text and image)
+    kind: str  # "text" or "image"
+    candidates: np.ndarray  # corpus indices
+    features: np.ndarray  # [len(candidates), len(FEATURES)] float32
+    bm25: np.ndarray | None  # whole-corpus BM25 (names + text), None for image queries
+    clip: np.ndarray  # whole-corpus CLIP score (best of the object's text and image)
     note: str = ""
 
 
@@ -73,8 +98,16 @@ def text_query(index, encoder, text: str, n: int = 100) -> Query:
     c_text = index.emb_text @ q
     c_image = np.where(index.has_image, index.emb_image @ q, np.nan)
     clip = np.fmax(c_text, c_image)
-    cand = np.unique(np.concatenate([top_n(s_names, n, s_names > 0), top_n(s_text, n, s_text > 0),
-                                     top_n(c_text, n), top_n(np.nan_to_num(c_image, nan=-2.0), n, index.has_image)]))
+    cand = np.unique(
+        np.concatenate(
+            [
+                top_n(s_names, n, s_names > 0),
+                top_n(s_text, n, s_text > 0),
+                top_n(c_text, n),
+                top_n(np.nan_to_num(c_image, nan=-2.0), n, index.has_image),
+            ]
+        )
+    )
     col = {f: i for i, f in enumerate(FEATURES)}
     X = np.full((len(cand), len(FEATURES)), np.nan, np.float32)
     X[:, col["is_image_query"]] = 0.0
@@ -105,7 +138,11 @@ def text_query(index, encoder, text: str, n: int = 100) -> Query:
     X[:, col["const_mention"]] = [consts[index.corpus.constellation[i]] for i in cand]
     X[:, col["query_bright"]] = float(mentions_brightness(text))
     _object_features(index, cand, X)
-    note = "" if (s_names > 0).any() or (s_text > 0).any() else "no word of the query is in the catalog; ranked by CLIP similarity only"
+    note = (
+        ""
+        if (s_names > 0).any() or (s_text > 0).any()
+        else "no word of the query is in the catalog; ranked by CLIP similarity only"
+    )
     return Query("text", cand, X, s_names + s_text, clip, note)
 
 
@@ -132,7 +169,9 @@ def image_query(index, encoder, image, n: int = 100) -> Query:
         X[:, col["img_img_gap"]] = i_img[cand] - i_img[best]
         cos = np.clip(index.xyz[cand] @ np.asarray(index.xyz[best], np.float32), -1.0, 1.0)
         X[:, col["sep_to_best_log"]] = np.log10(np.degrees(np.arccos(cos)) * 60.0 + 0.01)
-        X[:, col["same_type_as_best"]] = [float(index.corpus.type[i] == index.corpus.type[best]) for i in cand]
+        X[:, col["same_type_as_best"]] = [
+            float(index.corpus.type[i] == index.corpus.type[best]) for i in cand
+        ]
     _object_features(index, cand, X)
     return Query("image", cand, X, None, clip)
 

@@ -99,27 +99,53 @@ def build_index(cfg: IndexConfig, encoder=None) -> Path:
     log.info("corpus: %d objects (%d with images)", len(corpus), sum(bool(r) for r in corpus.image_rows))
     encoder = encoder or load_encoder(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
     emb_text, emb_image = embed_corpus(dsd, corpus, encoder)
-    arrays = {"ra_deg": corpus.ra_deg, "dec_deg": corpus.dec_deg, "mag": corpus.mag, "size_arcmin": corpus.size_arcmin,
-              "has_image": np.array([bool(r) for r in corpus.image_rows]), "xyz": corpus.unit_vectors().astype(np.float32),
-              "emb_text": emb_text, "emb_image": emb_image}
+    arrays = {
+        "ra_deg": corpus.ra_deg,
+        "dec_deg": corpus.dec_deg,
+        "mag": corpus.mag,
+        "size_arcmin": corpus.size_arcmin,
+        "has_image": np.array([bool(r) for r in corpus.image_rows]),
+        "xyz": corpus.unit_vectors().astype(np.float32),
+        "emb_text": emb_text,
+        "emb_image": emb_image,
+    }
     with atomic_directory(cfg.out, overwrite=cfg.force) as tmp:
         for name, arr in arrays.items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
-        table = pa.table({
-            "object_id": corpus.object_id, "names": corpus.names,
-            "name_tokens": [[" ".join(tokenize(n)) for n in names] for names in corpus.names],
-            "type": corpus.type, "source": corpus.source, "split": corpus.split, "constellation": corpus.constellation,
-            "text": corpus.text, "caption": corpus.caption, "image_ids": corpus.image_ids,
-            "image_rows": [[f"{s}:{r}" for s, r in rows] for rows in corpus.image_rows]})
+        table = pa.table(
+            {
+                "object_id": corpus.object_id,
+                "names": corpus.names,
+                "name_tokens": [[" ".join(tokenize(n)) for n in names] for names in corpus.names],
+                "type": corpus.type,
+                "source": corpus.source,
+                "split": corpus.split,
+                "constellation": corpus.constellation,
+                "text": corpus.text,
+                "caption": corpus.caption,
+                "image_ids": corpus.image_ids,
+                "image_rows": [[f"{s}:{r}" for s, r in rows] for rows in corpus.image_rows],
+            }
+        )
         pq.write_table(table, tmp / OBJECTS)
         BM25Field.build(tokenize_many(corpus.bm25_names())).save(tmp / "bm25_names")
         BM25Field.build(tokenize_many(corpus.bm25_texts())).save(tmp / "bm25_text")
-        atomic_write_json(tmp / MANIFEST, {
-            "format": FORMAT, "version": VERSION, "model_spec": _portable_spec(encoder.spec), "embed_dim": int(emb_text.shape[1]),
-            "dataset": str(Path(cfg.dataset).resolve()), "dataset_fingerprint": dataset_fingerprint(dsd),
-            "n_objects": len(corpus), "n_with_image": int(arrays["has_image"].sum()),
-            "include_stars": cfg.include_stars, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "arrays": {name: list(arr.shape) for name, arr in arrays.items()}})
+        atomic_write_json(
+            tmp / MANIFEST,
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "model_spec": _portable_spec(encoder.spec),
+                "embed_dim": int(emb_text.shape[1]),
+                "dataset": str(Path(cfg.dataset).resolve()),
+                "dataset_fingerprint": dataset_fingerprint(dsd),
+                "n_objects": len(corpus),
+                "n_with_image": int(arrays["has_image"].sum()),
+                "include_stars": cfg.include_stars,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "arrays": {name: list(arr.shape) for name, arr in arrays.items()},
+            },
+        )
     log.info("index written to %s", cfg.out)
     return Path(cfg.out)
 
@@ -127,8 +153,15 @@ def build_index(cfg: IndexConfig, encoder=None) -> Path:
 class RetrievalIndex:
     """A loaded index: the corpus, memory-mapped arrays and the two BM25 fields."""
 
-    def __init__(self, path: Path, manifest: dict, corpus: Corpus, arrays: dict[str, np.ndarray],
-                 name_tokens: list[list[list[str]]], bm25: dict[str, BM25Field]):
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict,
+        corpus: Corpus,
+        arrays: dict[str, np.ndarray],
+        name_tokens: list[list[list[str]]],
+        bm25: dict[str, BM25Field],
+    ):
         self.path, self.manifest, self.corpus, self.name_tokens = path, manifest, corpus, name_tokens
         self.xyz, self.emb_text, self.emb_image = arrays["xyz"], arrays["emb_text"], arrays["emb_image"]
         self.has_image = np.asarray(arrays["has_image"], bool)
@@ -151,14 +184,18 @@ class RetrievalIndex:
         for name in VECTORS + MATRICES:
             file = path / f"{name}.npy"
             if not file.is_file():
-                raise IndexFormatError(f"{file}: missing (the index is incomplete; rebuild it with `hubbleclip index build`)")
+                raise IndexFormatError(
+                    f"{file}: missing (the index is incomplete; rebuild it with `hubbleclip index build`)"
+                )
             try:
                 arr = np.load(file, mmap_mode="r")
             except ValueError as exc:
                 raise IndexFormatError(f"{file}: not a readable .npy array ({exc})") from exc
             if arr.shape[0] != n or list(arr.shape) != manifest["arrays"].get(name, list(arr.shape)):
-                raise IndexFormatError(f"{file}: shape {list(arr.shape)} does not match the manifest "
-                                       f"({manifest['arrays'].get(name)}, {n} objects)")
+                raise IndexFormatError(
+                    f"{file}: shape {list(arr.shape)} does not match the manifest "
+                    f"({manifest['arrays'].get(name)}, {n} objects)"
+                )
             arrays[name] = arr
         corpus, name_tokens = _read_objects(path / OBJECTS, arrays, n)
         bm25 = {}
@@ -188,19 +225,25 @@ class RetrievalIndex:
 
 def read_manifest(path: Path) -> dict:
     if not path.is_dir():
-        raise FileNotFoundError(f"{path}: index directory not found (build one with `hubbleclip index build`)")
+        raise FileNotFoundError(
+            f"{path}: index directory not found (build one with `hubbleclip index build`)"
+        )
     file = path / MANIFEST
     if not file.is_file():
-        raise IndexFormatError(f"{path}: not a retrieval index (no {MANIFEST}; build one with `hubbleclip index build`)")
+        raise IndexFormatError(
+            f"{path}: not a retrieval index (no {MANIFEST}; build one with `hubbleclip index build`)"
+        )
     try:
         manifest = json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IndexFormatError(f"{file}: not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise IndexFormatError(f"{file}: expected \"format\": \"{FORMAT}\"")
+        raise IndexFormatError(f'{file}: expected "format": "{FORMAT}"')
     if manifest.get("version") != VERSION:
-        raise IndexFormatError(f"{file}: index version {manifest.get('version')!r}, this hubbleclip reads version "
-                               f"{VERSION}; rebuild it with `hubbleclip index build`")
+        raise IndexFormatError(
+            f"{file}: index version {manifest.get('version')!r}, this hubbleclip reads version "
+            f"{VERSION}; rebuild it with `hubbleclip index build`"
+        )
     for key, kind in (("n_objects", int), ("model_spec", str), ("dataset", str), ("arrays", dict)):
         if not isinstance(manifest.get(key), kind):
             raise IndexFormatError(f"{file}: field {key!r} missing or not a {kind.__name__}")
@@ -212,18 +255,45 @@ def _read_objects(file: Path, arrays: dict[str, np.ndarray], n: int) -> tuple[Co
     import pyarrow.parquet as pq
 
     if not file.is_file():
-        raise IndexFormatError(f"{file}: missing (the index is incomplete; rebuild it with `hubbleclip index build`)")
+        raise IndexFormatError(
+            f"{file}: missing (the index is incomplete; rebuild it with `hubbleclip index build`)"
+        )
     try:
         cols = pq.read_table(file).to_pydict()
     except (pa.ArrowException, OSError) as exc:
         raise IndexFormatError(f"{file}: unreadable parquet table ({exc})") from exc
-    needed = {"object_id", "names", "name_tokens", "type", "source", "split", "constellation", "text", "caption",
-              "image_ids", "image_rows"}
+    needed = {
+        "object_id",
+        "names",
+        "name_tokens",
+        "type",
+        "source",
+        "split",
+        "constellation",
+        "text",
+        "caption",
+        "image_ids",
+        "image_rows",
+    }
     if needed - set(cols) or len(cols["object_id"]) != n:
         raise IndexFormatError(f"{file}: expected {n} rows with columns {sorted(needed)}")
     corpus = Corpus(
-        object_id=cols["object_id"], names=cols["names"], type=cols["type"], source=cols["source"], split=cols["split"],
-        ra_deg=arrays["ra_deg"], dec_deg=arrays["dec_deg"], mag=arrays["mag"], size_arcmin=arrays["size_arcmin"],
-        constellation=cols["constellation"], text=cols["text"], caption=cols["caption"], image_ids=cols["image_ids"],
-        image_rows=[[(ref.rsplit(":", 1)[0], int(ref.rsplit(":", 1)[1])) for ref in refs] for refs in cols["image_rows"]])
+        object_id=cols["object_id"],
+        names=cols["names"],
+        type=cols["type"],
+        source=cols["source"],
+        split=cols["split"],
+        ra_deg=arrays["ra_deg"],
+        dec_deg=arrays["dec_deg"],
+        mag=arrays["mag"],
+        size_arcmin=arrays["size_arcmin"],
+        constellation=cols["constellation"],
+        text=cols["text"],
+        caption=cols["caption"],
+        image_ids=cols["image_ids"],
+        image_rows=[
+            [(ref.rsplit(":", 1)[0], int(ref.rsplit(":", 1)[1])) for ref in refs]
+            for refs in cols["image_rows"]
+        ],
+    )
     return corpus, [[t.split() for t in toks] for toks in cols["name_tokens"]]

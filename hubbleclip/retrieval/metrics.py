@@ -12,7 +12,9 @@ import numpy as np
 from hubbleclip.retrieval.relevance import RELEVANT_GRADE
 
 
-def average_precision_at_k(ranked_grades, n_relevant: int, k: int = 10, threshold: int = RELEVANT_GRADE) -> float:
+def average_precision_at_k(
+    ranked_grades, n_relevant: int, k: int = 10, threshold: int = RELEVANT_GRADE
+) -> float:
     """AP@k = Σ_{i≤k} P@i·rel_i / min(R, k); 0 when the query has no relevant object."""
     if n_relevant <= 0:
         return 0.0
@@ -39,12 +41,18 @@ def ndcg_at_k(ranked_grades, all_grades, k: int = 10) -> float:
 
 def query_metrics(ranked_grades, all_grades, k: int = 10) -> dict[str, float]:
     all_grades = np.asarray(all_grades)
-    return {f"map@{k}": average_precision_at_k(ranked_grades, int((all_grades >= RELEVANT_GRADE).sum()), k),
-            f"ndcg@{k}": ndcg_at_k(ranked_grades, all_grades, k)}
+    return {
+        f"map@{k}": average_precision_at_k(ranked_grades, int((all_grades >= RELEVANT_GRADE).sum()), k),
+        f"ndcg@{k}": ndcg_at_k(ranked_grades, all_grades, k),
+    }
 
 
-def random_baseline(candidate_grades, all_grades, k: int = 10, shuffles: int = 50, seed: int = 0) -> dict[str, float]:
+def random_baseline(
+    candidate_grades, all_grades, k: int = 10, shuffles: int = 50, seed: int = 0
+) -> dict[str, float]:
     """Mean metrics of ``shuffles`` random orderings of the candidate set."""
     rng = np.random.default_rng(seed)
-    runs = [query_metrics(rng.permutation(np.asarray(candidate_grades)), all_grades, k) for _ in range(shuffles)]
+    runs = [
+        query_metrics(rng.permutation(np.asarray(candidate_grades)), all_grades, k) for _ in range(shuffles)
+    ]
     return {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}

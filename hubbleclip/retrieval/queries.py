@@ -53,9 +53,9 @@ TYPE_CONST_TEMPLATES = ("{t} in {c}", "{t} in the constellation {c}", "show me {
 class TextQuery:
     id: str
     text: str
-    kind: str                      # name | type_constellation | bright_type | use_case
-    split: str                     # train | test
-    judgments: dict[str, int]      # object_id -> grade 2-5 (unlisted: 1)
+    kind: str  # name | type_constellation | bright_type | use_case
+    split: str  # train | test
+    judgments: dict[str, int]  # object_id -> grade 2-5 (unlisted: 1)
 
     @property
     def group(self) -> str:
@@ -69,8 +69,11 @@ def common_names(names: list[str]) -> list[str]:
 
 def _famous(corpus: Corpus, i: int) -> bool:
     mag = float(corpus.mag[i])
-    return (math.isfinite(mag) and mag <= 10.0) or any(re.fullmatch(r"M\d+", n) for n in corpus.names[i]) \
+    return (
+        (math.isfinite(mag) and mag <= 10.0)
+        or any(re.fullmatch(r"M\d+", n) for n in corpus.names[i])
         or bool(common_names(corpus.names[i]))
+    )
 
 
 def _name_queries(corpus: Corpus, rng: random.Random, xyz: np.ndarray) -> list[tuple[str, str, dict]]:
@@ -83,8 +86,10 @@ def _name_queries(corpus: Corpus, rng: random.Random, xyz: np.ndarray) -> list[t
     deep = sorted(n for n, objs in by_name.items() if all(corpus.source[i] != "star" for i in objs))
     stars = sorted(n for n, objs in by_name.items() if all(corpus.source[i] == "star" for i in objs))
     out = []
-    for pool, count, templates in ((deep, COUNTS["name_deep_sky"], NAME_TEMPLATES),
-                                   (stars, COUNTS["name_star"], STAR_TEMPLATES)):
+    for pool, count, templates in (
+        (deep, COUNTS["name_deep_sky"], NAME_TEMPLATES),
+        (stars, COUNTS["name_star"], STAR_TEMPLATES),
+    ):
         for name in rng.sample(pool, min(count, len(pool))):
             targets = sorted(by_name[name])
             first = targets[0]
@@ -96,7 +101,10 @@ def _name_queries(corpus: Corpus, rng: random.Random, xyz: np.ndarray) -> list[t
             judgments = {}
             near = np.flatnonzero(separation_arcsec(xyz, xyz[first]) <= 1800.0)
             for j in range(len(corpus)):
-                if corpus.type[j] == corpus.type[first] and corpus.constellation[j] == corpus.constellation[first]:
+                if (
+                    corpus.type[j] == corpus.type[first]
+                    and corpus.constellation[j] == corpus.constellation[first]
+                ):
                     judgments[j] = 2
             for j in near:
                 judgments[int(j)] = 3
@@ -123,8 +131,11 @@ def _type_constellation_queries(corpus: Corpus, rng: random.Random) -> list[tupl
     out = []
     for label, const in rng.sample(eligible, min(COUNTS["type_constellation"], len(eligible))):
         family = type_family(label)
-        judgments = {j: 2 for j in range(len(corpus))
-                     if corpus.constellation[j] == const and family and type_family(corpus.type[j]) == family}
+        judgments = {
+            j: 2
+            for j in range(len(corpus))
+            if corpus.constellation[j] == const and family and type_family(corpus.type[j]) == family
+        }
         for j in groups[(label, const)]:
             judgments[j] = 5 if _famous(corpus, j) else 4
         text = rng.choice(TYPE_CONST_TEMPLATES).format(t=plural(label), c=const)
@@ -132,7 +143,9 @@ def _type_constellation_queries(corpus: Corpus, rng: random.Random) -> list[tupl
     return out
 
 
-def _bright_type_queries(corpus: Corpus, rng: random.Random, members: dict[str, list[int]]) -> list[tuple[str, str, dict]]:
+def _bright_type_queries(
+    corpus: Corpus, rng: random.Random, members: dict[str, list[int]]
+) -> list[tuple[str, str, dict]]:
     options = []
     for label in sorted(members):
         if label in SKIP_TYPES or len(members[label]) > 700:
@@ -151,14 +164,20 @@ def _bright_type_queries(corpus: Corpus, rng: random.Random, members: dict[str, 
     return out
 
 
-def _use_case_queries(corpus: Corpus, rng: random.Random, members: dict[str, list[int]]) -> list[tuple[str, str, dict]]:
-    labels = sorted(t for t in members if t in USE_CASES and t not in SKIP_TYPES and 20 <= len(members[t]) <= 700)
+def _use_case_queries(
+    corpus: Corpus, rng: random.Random, members: dict[str, list[int]]
+) -> list[tuple[str, str, dict]]:
+    labels = sorted(
+        t for t in members if t in USE_CASES and t not in SKIP_TYPES and 20 <= len(members[t]) <= 700
+    )
     out = []
     for label in rng.sample(labels, min(COUNTS["use_case"], len(labels))):
         text = f"objects to study {USE_CASES[label]}"
         tokens = tokenize(text)
         # types the use case names outright ("... galaxy groups") are relevant too
-        judgments = {j: 4 for t, objs in members.items() if t != label and type_mention(tokens, t) == 1.0 for j in objs}
+        judgments = {
+            j: 4 for t, objs in members.items() if t != label and type_mention(tokens, t) == 1.0 for j in objs
+        }
         for j in members[label]:
             judgments[j] = 5 if _famous(corpus, j) else 4
         out.append(("use_case", text, judgments))
@@ -168,21 +187,41 @@ def _use_case_queries(corpus: Corpus, rng: random.Random, members: dict[str, lis
 def generate_queries(corpus: Corpus, seed: int = 0) -> list[TextQuery]:
     rng = random.Random(seed)
     members = _members(corpus)
-    raw = (_name_queries(corpus, rng, corpus.unit_vectors()) + _type_constellation_queries(corpus, rng)
-           + _bright_type_queries(corpus, rng, members) + _use_case_queries(corpus, rng, members))
+    raw = (
+        _name_queries(corpus, rng, corpus.unit_vectors())
+        + _type_constellation_queries(corpus, rng)
+        + _bright_type_queries(corpus, rng, members)
+        + _use_case_queries(corpus, rng, members)
+    )
     queries, per_kind = [], defaultdict(int)
     for kind, text, judgments in raw:
         n = per_kind[kind]
         per_kind[kind] += 1
-        queries.append(TextQuery(id=f"{kind}-{n:03d}", text=text, kind=kind, split="test" if n % 3 == 2 else "train",
-                                 judgments={corpus.object_id[j]: int(g) for j, g in sorted(judgments.items())}))
+        queries.append(
+            TextQuery(
+                id=f"{kind}-{n:03d}",
+                text=text,
+                kind=kind,
+                split="test" if n % 3 == 2 else "train",
+                judgments={corpus.object_id[j]: int(g) for j, g in sorted(judgments.items())},
+            )
+        )
     return queries
 
 
 def save_queries(queries: list[TextQuery], path: str | Path, seed: int, source: str) -> Path:
-    return atomic_write_json(path, {"format": FORMAT, "version": VERSION, "seed": seed, "source": source,
-                                    "procedure": "hubbleclip.retrieval.queries.generate_queries (see its docstring)",
-                                    "queries": [asdict(q) for q in queries]}, indent=1)
+    return atomic_write_json(
+        path,
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "seed": seed,
+            "source": source,
+            "procedure": "hubbleclip.retrieval.queries.generate_queries (see its docstring)",
+            "queries": [asdict(q) for q in queries],
+        },
+        indent=1,
+    )
 
 
 def default_queries_path() -> Path:
@@ -192,32 +231,52 @@ def default_queries_path() -> Path:
 def load_queries(path: str | Path | None = None) -> list[TextQuery]:
     path = Path(path) if path else default_queries_path()
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: query file not found (regenerate it with data_prep/make_queries.py)")
+        raise FileNotFoundError(
+            f"{path}: query file not found (regenerate it with data_prep/make_queries.py)"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("queries"), list):
-        raise ValueError(f"{path}: expected {{\"format\": \"{FORMAT}\", \"queries\": [...]}}")
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != FORMAT
+        or not isinstance(data.get("queries"), list)
+    ):
+        raise ValueError(f'{path}: expected {{"format": "{FORMAT}", "queries": [...]}}')
     out = []
     for i, q in enumerate(data["queries"]):
         try:
-            out.append(TextQuery(id=str(q["id"]), text=str(q["text"]), kind=str(q["kind"]), split=str(q["split"]),
-                                 judgments={str(k): int(v) for k, v in q["judgments"].items()}))
+            out.append(
+                TextQuery(
+                    id=str(q["id"]),
+                    text=str(q["text"]),
+                    kind=str(q["kind"]),
+                    split=str(q["split"]),
+                    judgments={str(k): int(v) for k, v in q["judgments"].items()},
+                )
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ValueError(f"{path}: queries[{i}] malformed ({exc}); expected id, text, kind, split, judgments") from exc
+            raise ValueError(
+                f"{path}: queries[{i}] malformed ({exc}); expected id, text, kind, split, judgments"
+            ) from exc
     return out
 
 
-def make_queries_file(dataset: str | Path, out: str | Path | None = None, seed: int = 0,
-                      include_stars: bool = True) -> tuple[Path, list[TextQuery]]:
+def make_queries_file(
+    dataset: str | Path, out: str | Path | None = None, seed: int = 0, include_stars: bool = True
+) -> tuple[Path, list[TextQuery]]:
     """Regenerate the query file from a skyset (plus the named stars), as the index corpus sees it."""
-    from hubbleclip.retrieval.corpus import corpus_from_dataset
     from hubbleclip.data.info import load_dataset_dict
+    from hubbleclip.retrieval.corpus import corpus_from_dataset
     from hubbleclip.retrieval.index import dataset_fingerprint
 
     dsd = load_dataset_dict(dataset)
     queries = generate_queries(corpus_from_dataset(dsd, include_stars=include_stars), seed)
-    path = save_queries(queries, out or default_queries_path(), seed,
-                        source=f"skyset fingerprint {dataset_fingerprint(dsd)}, stars {'on' if include_stars else 'off'}")
+    path = save_queries(
+        queries,
+        out or default_queries_path(),
+        seed,
+        source=f"skyset fingerprint {dataset_fingerprint(dsd)}, stars {'on' if include_stars else 'off'}",
+    )
     return path, queries

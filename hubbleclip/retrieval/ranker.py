@@ -34,9 +34,16 @@ class Ranker:
 
         with atomic_directory(directory, overwrite=overwrite) as tmp:
             self.booster.save_model(str(tmp / "model.txt"))
-            atomic_write_json(tmp / "ranker.json", {
-                "format": FORMAT, "version": VERSION, "features": list(self.features),
-                "lightgbm": lightgbm.__version__, **self.meta})
+            atomic_write_json(
+                tmp / "ranker.json",
+                {
+                    "format": FORMAT,
+                    "version": VERSION,
+                    "features": list(self.features),
+                    "lightgbm": lightgbm.__version__,
+                    **self.meta,
+                },
+            )
         return Path(directory)
 
     @classmethod
@@ -46,8 +53,10 @@ class Ranker:
         directory = Path(directory)
         meta_file, model_file = directory / "ranker.json", directory / "model.txt"
         if not meta_file.is_file() or not model_file.is_file():
-            raise FileNotFoundError(f"{directory}: not a saved ranker (expected ranker.json and model.txt; "
-                                    "train one with eval/rerank.py)")
+            raise FileNotFoundError(
+                f"{directory}: not a saved ranker (expected ranker.json and model.txt; "
+                "train one with eval/rerank.py)"
+            )
         try:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -55,13 +64,17 @@ class Ranker:
         if meta.get("format") != FORMAT or meta.get("version") != VERSION:
             raise ValueError(f"{meta_file}: expected format {FORMAT} version {VERSION}")
         if tuple(meta.get("features", ())) != FEATURES:
-            raise ValueError(f"{meta_file}: trained on features {meta.get('features')}, this code computes "
-                             f"{list(FEATURES)}; retrain with eval/rerank.py")
+            raise ValueError(
+                f"{meta_file}: trained on features {meta.get('features')}, this code computes "
+                f"{list(FEATURES)}; retrain with eval/rerank.py"
+            )
         try:
             booster = lightgbm.Booster(model_file=str(model_file))
         except lightgbm.basic.LightGBMError as exc:
             raise ValueError(f"{model_file}: unreadable LightGBM model ({exc})") from exc
-        return cls(booster, FEATURES, {k: v for k, v in meta.items() if k not in ("format", "version", "features")})
+        return cls(
+            booster, FEATURES, {k: v for k, v in meta.items() if k not in ("format", "version", "features")}
+        )
 
 
 def _fit(X, y, qid, n_estimators: int, cfg: RankerConfig):
@@ -69,9 +82,16 @@ def _fit(X, y, qid, n_estimators: int, cfg: RankerConfig):
 
     order = np.argsort(qid, kind="stable")
     _, sizes = np.unique(qid[order], return_counts=True)
-    model = lightgbm.LGBMRanker(objective="lambdarank", n_estimators=n_estimators, learning_rate=cfg.learning_rate,
-                                num_leaves=cfg.num_leaves, min_child_samples=cfg.min_child_samples,
-                                random_state=cfg.seed, n_jobs=2, verbose=-1)
+    model = lightgbm.LGBMRanker(
+        objective="lambdarank",
+        n_estimators=n_estimators,
+        learning_rate=cfg.learning_rate,
+        num_leaves=cfg.num_leaves,
+        min_child_samples=cfg.min_child_samples,
+        random_state=cfg.seed,
+        n_jobs=2,
+        verbose=-1,
+    )
     model.fit(X[order], y[order], group=sizes)
     return model.booster_
 
@@ -88,7 +108,9 @@ def _mean_ndcg(booster, X, y, qid, k: int = 10) -> float:
     return float(np.mean(values))
 
 
-def train_ranker(X: np.ndarray, grades: np.ndarray, qid: np.ndarray, cfg: RankerConfig | None = None) -> Ranker:
+def train_ranker(
+    X: np.ndarray, grades: np.ndarray, qid: np.ndarray, cfg: RankerConfig | None = None
+) -> Ranker:
     """Fit on candidate rows ``X`` with grades 1-5, grouped by query id ``qid``."""
     from sklearn.model_selection import GroupKFold
 
@@ -108,7 +130,14 @@ def train_ranker(X: np.ndarray, grades: np.ndarray, qid: np.ndarray, cfg: Ranker
             scores.append(_mean_ndcg(booster, X[held], y[held], qid[held]))
         cv[n_est] = float(np.mean(scores))
     best = max(cv, key=lambda n_est: (cv[n_est], -n_est))
-    meta = {"n_estimators": best, "cv_ndcg@10": {str(k): v for k, v in cv.items()}, "folds": folds,
-            "n_queries": n_queries, "n_rows": int(len(X)), "learning_rate": cfg.learning_rate,
-            "num_leaves": cfg.num_leaves, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    meta = {
+        "n_estimators": best,
+        "cv_ndcg@10": {str(k): v for k, v in cv.items()},
+        "folds": folds,
+        "n_queries": n_queries,
+        "n_rows": len(X),
+        "learning_rate": cfg.learning_rate,
+        "num_leaves": cfg.num_leaves,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     return Ranker(_fit(X, y, qid, best, cfg), FEATURES, meta)

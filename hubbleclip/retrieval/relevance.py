@@ -45,7 +45,11 @@ def relevance_loss(t: np.ndarray, t_star: np.ndarray, m, m_star: float, s_arcsec
     """L(t, m, s) for objects with one-hot types ``t`` [N, K], magnitudes ``m`` and separations ``s``."""
     dm = np.abs(np.asarray(m, float) - float(m_star))
     dm = np.where(np.isfinite(dm), dm, 0.0)
-    return TYPE_WEIGHT * (np.asarray(t, float) @ np.asarray(t_star, float)) + MAG_WEIGHT * dm + SEP_WEIGHT * np.asarray(s_arcsec, float)
+    return (
+        TYPE_WEIGHT * (np.asarray(t, float) @ np.asarray(t_star, float))
+        + MAG_WEIGHT * dm
+        + SEP_WEIGHT * np.asarray(s_arcsec, float)
+    )
 
 
 def grade_from_loss(loss) -> np.ndarray:
@@ -66,6 +70,7 @@ def image_query_grades(types: list[str], mags, xyz: np.ndarray, target: int) -> 
     """Grades (1-5) of every corpus object for an image of object ``target``."""
     vocabulary = sorted(set(types))
     onehot = type_onehot(types, vocabulary)
-    loss = relevance_loss(onehot, onehot[target], mags, float(np.asarray(mags)[target]),
-                          separation_arcsec(xyz, xyz[target]))
+    loss = relevance_loss(
+        onehot, onehot[target], mags, float(np.asarray(mags)[target]), separation_arcsec(xyz, xyz[target])
+    )
     return grade_from_loss(loss)

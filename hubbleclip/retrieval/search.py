@@ -30,13 +30,13 @@ class Hit:
     type: str
     ra_deg: float
     dec_deg: float
-    position: str            # sexagesimal RA/Dec (J2000)
+    position: str  # sexagesimal RA/Dec (J2000)
     constellation: str
     mag: float | None
     size_arcmin: float | None
     score: float
-    image: str               # where the object's image is stored: DATASET::split:row ('' if none)
-    image_id: str            # the dataset row id of that image, e.g. stellarium:m31 ('' if none)
+    image: str  # where the object's image is stored: DATASET::split:row ('' if none)
+    image_id: str  # the dataset row id of that image, e.g. stellarium:m31 ('' if none)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,13 +46,18 @@ class Hit:
 class SearchResult:
     query: str
     kind: str
-    ranking: str             # "learned" or "fallback"
+    ranking: str  # "learned" or "fallback"
     hits: list[Hit]
     note: str = ""
 
     def to_dict(self) -> dict:
-        return {"query": self.query, "kind": self.kind, "ranking": self.ranking, "note": self.note,
-                "hits": [h.to_dict() for h in self.hits]}
+        return {
+            "query": self.query,
+            "kind": self.kind,
+            "ranking": self.ranking,
+            "note": self.note,
+            "hits": [h.to_dict() for h in self.hits],
+        }
 
 
 def _finite_or_none(x) -> float | None:
@@ -74,8 +79,14 @@ class Searcher:
         return self._threads.limit(limits=1, user_api="blas")
 
     @classmethod
-    def open(cls, index_dir: str | Path, ranker_dir: str | Path | None = None, device: str = "cpu",
-             n_candidates: int = 100, encoder=None) -> Searcher:
+    def open(
+        cls,
+        index_dir: str | Path,
+        ranker_dir: str | Path | None = None,
+        device: str = "cpu",
+        n_candidates: int = 100,
+        encoder=None,
+    ) -> Searcher:
         from hubbleclip.retrieval.encoder import load_encoder
         from hubbleclip.retrieval.ranker import Ranker
 
@@ -89,8 +100,10 @@ class Searcher:
     def text(self, text: str) -> Query:
         text = (text or "").strip()
         if not text:
-            raise ValueError("empty query: type a name (\"andromeda galaxy\") or a description "
-                             "(\"bright planetary nebulae\"), or pass --image FILE")
+            raise ValueError(
+                'empty query: type a name ("andromeda galaxy") or a description '
+                '("bright planetary nebulae"), or pass --image FILE'
+            )
         if len(text) > MAX_QUERY_CHARS:
             raise ValueError(f"query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}")
         with self._one_blas_thread():
@@ -116,21 +129,36 @@ class Searcher:
         out = []
         for rank, (i, score) in enumerate(zip(objects[:k], scores[:k]), start=1):
             ra, dec = float(c.ra_deg[i]), float(c.dec_deg[i])
-            out.append(Hit(rank=rank, object_id=c.object_id[i], names=list(c.names[i]), type=c.type[i],
-                           ra_deg=ra, dec_deg=dec,
-                           position=sexagesimal(ra, dec) if math.isfinite(ra) and math.isfinite(dec) else "unknown",
-                           constellation=c.constellation[i], mag=_finite_or_none(c.mag[i]),
-                           size_arcmin=_finite_or_none(c.size_arcmin[i]), score=float(score),
-                           image=self.index.image_path(i), image_id=(c.image_ids[i] or [""])[0]))
+            out.append(
+                Hit(
+                    rank=rank,
+                    object_id=c.object_id[i],
+                    names=list(c.names[i]),
+                    type=c.type[i],
+                    ra_deg=ra,
+                    dec_deg=dec,
+                    position=sexagesimal(ra, dec) if math.isfinite(ra) and math.isfinite(dec) else "unknown",
+                    constellation=c.constellation[i],
+                    mag=_finite_or_none(c.mag[i]),
+                    size_arcmin=_finite_or_none(c.size_arcmin[i]),
+                    score=float(score),
+                    image=self.index.image_path(i),
+                    image_id=(c.image_ids[i] or [""])[0],
+                )
+            )
         return out
 
     def search(self, text: str | None = None, image=None, k: int = 10) -> SearchResult:
         if (text is None) == (image is None):
             raise ValueError("give either a text query or an image, not both or neither")
         query = self.text(text) if text is not None else self.image(image)
-        return SearchResult(query=text if text is not None else "<image>", kind=query.kind,
-                            ranking="learned" if self.ranker is not None else "fallback",
-                            hits=self.hits(query, k), note=query.note)
+        return SearchResult(
+            query=text if text is not None else "<image>",
+            kind=query.kind,
+            ranking="learned" if self.ranker is not None else "fallback",
+            hits=self.hits(query, k),
+            note=query.note,
+        )
 
 
 def open_image(path: str | Path, max_size: int = 1024):
@@ -154,8 +182,18 @@ def format_table(result: SearchResult) -> str:
     """A plain-text table: rank, names, type, RA/Dec, constellation, magnitude, score, image."""
     rows = [("#", "names", "type", "RA / Dec (J2000)", "constellation", "mag", "score", "image")]
     for h in result.hits:
-        rows.append((str(h.rank), ", ".join(h.names[:3])[:48], h.type, h.position.replace("RA ", "").replace("Dec ", ""),
-                     h.constellation, f"{h.mag:.1f}" if h.mag is not None else "-", f"{h.score:.3f}", h.image_id or "-"))
+        rows.append(
+            (
+                str(h.rank),
+                ", ".join(h.names[:3])[:48],
+                h.type,
+                h.position.replace("RA ", "").replace("Dec ", ""),
+                h.constellation,
+                f"{h.mag:.1f}" if h.mag is not None else "-",
+                f"{h.score:.3f}",
+                h.image_id or "-",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
     head = f"{result.kind} query {result.query!r}, ranked by {result.ranking}"

@@ -16,8 +16,24 @@ from bm25s.stopwords import STOPWORDS_EN
 from hubbleclip.data.schema import FIRST_CLASSES, GALAXY_CLASSES, OPENNGC_TYPES
 
 # words people put around a search that say nothing about the object
-QUERY_FILLER = ("where", "show", "me", "find", "what", "which", "look", "see", "sky", "located",
-                "location", "object", "objects", "please", "can", "i")
+QUERY_FILLER = (
+    "where",
+    "show",
+    "me",
+    "find",
+    "what",
+    "which",
+    "look",
+    "see",
+    "sky",
+    "located",
+    "location",
+    "object",
+    "objects",
+    "please",
+    "can",
+    "i",
+)
 STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(QUERY_FILLER)
 BRIGHT_WORDS = ("bright", "brightest", "naked-eye", "naked eye", "visible", "easy", "showpiece")
 
@@ -60,7 +76,7 @@ def contains_phrase(query_tokens, phrase_tokens) -> bool:
     n = len(phrase_tokens)
     if n == 0:
         return False
-    return any(query_tokens[i:i + n] == phrase_tokens for i in range(len(query_tokens) - n + 1))
+    return any(query_tokens[i : i + n] == phrase_tokens for i in range(len(query_tokens) - n + 1))
 
 
 def plural(label: str) -> str:
@@ -82,17 +98,36 @@ def plural(label: str) -> str:
 
 # type families: a query naming the family ("nebulae", "galaxies") half-matches every member
 FAMILIES = {
-    "galaxy": (*GALAXY_CLASSES, "galaxy pair", "galaxy triplet", "galaxy group", "galaxy cluster",
-               *FIRST_CLASSES.values()),
-    "nebula": ("planetary nebula", "HII region", "dark nebula", "emission nebula", "nebula", "reflection nebula",
-               "supernova remnant", "star cluster with nebula"),
+    "galaxy": (
+        *GALAXY_CLASSES,
+        "galaxy pair",
+        "galaxy triplet",
+        "galaxy group",
+        "galaxy cluster",
+        *FIRST_CLASSES.values(),
+    ),
+    "nebula": (
+        "planetary nebula",
+        "HII region",
+        "dark nebula",
+        "emission nebula",
+        "nebula",
+        "reflection nebula",
+        "supernova remnant",
+        "star cluster with nebula",
+    ),
     "cluster": ("open cluster", "globular cluster", "star cluster with nebula", "stellar association"),
     "star": ("star", "double star", "nova star"),
 }
-TYPE_SYNONYMS = {"HII region": ("h ii region", "hii region", "emission nebula"), "supernova remnant": ("snr",),
-                 "double star": ("binary star",), "globular cluster": ("globular",),
-                 "planetary nebula": ("planetary",), "FRII radio galaxy": ("fr ii", "frii"),
-                 "FRI radio galaxy": ("fr i", "fri")}
+TYPE_SYNONYMS = {
+    "HII region": ("h ii region", "hii region", "emission nebula"),
+    "supernova remnant": ("snr",),
+    "double star": ("binary star",),
+    "globular cluster": ("globular",),
+    "planetary nebula": ("planetary",),
+    "FRII radio galaxy": ("fr ii", "frii"),
+    "FRI radio galaxy": ("fr i", "fri"),
+}
 
 
 @lru_cache(maxsize=1)

@@ -23,7 +23,7 @@ def random_unit_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
     out = np.empty((n, dim), np.float32)
     for s in range(0, n, 10_000):
         block = rng.standard_normal((min(10_000, n - s), dim), dtype=np.float32)
-        out[s:s + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        out[s : s + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
 
 
@@ -44,14 +44,25 @@ def compare(ours_idx, ours_vals, ref_idx, ref_vals, tol: float = 1e-6) -> dict:
     gaps = np.abs(np.diff(ref_vals, axis=1)) < tol
     near_tie[:, 1:] |= gaps
     near_tie[:, :-1] |= gaps
-    return {"rows": int(len(same)), "identical_rows": int(same.sum()),
-            "differing_positions": int(diff_pos.sum()),
-            "all_differences_near_ties": bool((~diff_pos | near_tie).all()),
-            "max_score_error": float(np.abs(np.asarray(ours_vals, np.float64) - ref_vals).max())}
+    return {
+        "rows": len(same),
+        "identical_rows": int(same.sum()),
+        "differing_positions": int(diff_pos.sum()),
+        "all_differences_near_ties": bool((~diff_pos | near_tie).all()),
+        "max_score_error": float(np.abs(np.asarray(ours_vals, np.float64) - ref_vals).max()),
+    }
 
 
-def run_benchmark(n: int = 100_000, dim: int = 512, k: int = 1000, subset: int = 20_000, check_rows: int = 200,
-                  seed: int = 0, workdir: str | None = None, log=print) -> dict:
+def run_benchmark(
+    n: int = 100_000,
+    dim: int = 512,
+    k: int = 1000,
+    subset: int = 20_000,
+    check_rows: int = 200,
+    seed: int = 0,
+    workdir: str | None = None,
+    log=print,
+) -> dict:
     from sklearn.neighbors import NearestNeighbors
 
     emb = random_unit_vectors(n, dim, seed)
@@ -61,8 +72,10 @@ def run_benchmark(n: int = 100_000, dim: int = 512, k: int = 1000, subset: int =
         all_pairs_topk(emb, k, Path(tmp) / "full")
         result["ours_full_s"] = round(time.perf_counter() - start, 3)
         result["ours_full_peak_rss_gib"] = round(_peak_rss_gib(), 2)
-        log(f"ours: all-pairs top-{k} of {n} x {dim}: {result['ours_full_s']} s, "
-            f"peak RSS {result['ours_full_peak_rss_gib']} GiB")
+        log(
+            f"ours: all-pairs top-{k} of {n} x {dim}: {result['ours_full_s']} s, "
+            f"peak RSS {result['ours_full_peak_rss_gib']} GiB"
+        )
         idx, vals, _ = load_all_pairs(Path(tmp) / "full")
         rows = np.random.default_rng(seed).choice(n, size=min(check_rows, n), replace=False)
         ref_vals, ref_idx = brute_force_rows(emb, rows, k)
@@ -75,7 +88,11 @@ def run_benchmark(n: int = 100_000, dim: int = 512, k: int = 1000, subset: int =
         result["ours_subset_s"] = round(time.perf_counter() - start, 3)
         s_idx, s_vals, _ = load_all_pairs(Path(tmp) / "subset")
         start = time.perf_counter()
-        dist, nn_idx = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", metric="euclidean").fit(sub).kneighbors(sub)
+        dist, nn_idx = (
+            NearestNeighbors(n_neighbors=k + 1, algorithm="brute", metric="euclidean")
+            .fit(sub)
+            .kneighbors(sub)
+        )
         result["sklearn_subset_s"] = round(time.perf_counter() - start, 3)
         # drop each row's self match; cosine = 1 - d^2 / 2 for unit vectors
         keep = nn_idx != np.arange(subset)[:, None]
@@ -87,10 +104,15 @@ def run_benchmark(n: int = 100_000, dim: int = 512, k: int = 1000, subset: int =
         result["exactness_subset_ours"] = compare(s_idx[rows], s_vals[rows], ref_idx, ref_vals)
         sk_vals = 1 - dist[keep].reshape(subset, k)[rows] ** 2 / 2
         result["exactness_subset_sklearn"] = compare(nn_idx[rows], sk_vals, ref_idx, ref_vals)
-        result["speedup_vs_sklearn_subset"] = round(result["sklearn_subset_s"] / max(result["ours_subset_s"], 1e-9), 2)
-        log(f"subset {subset}: ours {result['ours_subset_s']} s, sklearn NearestNeighbors {result['sklearn_subset_s']} s "
+        result["speedup_vs_sklearn_subset"] = round(
+            result["sklearn_subset_s"] / max(result["ours_subset_s"], 1e-9), 2
+        )
+        log(
+            f"subset {subset}: ours {result['ours_subset_s']} s, "
+            f"sklearn NearestNeighbors {result['sklearn_subset_s']} s "
             f"(ratio sklearn/ours {result['speedup_vs_sklearn_subset']}); rows identical to sklearn: "
             f"{result['sklearn_agreement_rows']:.4f}; vs float64 brute force: ours "
-            f"{result['exactness_subset_ours']}, sklearn {result['exactness_subset_sklearn']}")
+            f"{result['exactness_subset_ours']}, sklearn {result['exactness_subset_sklearn']}"
+        )
     result["target_met"] = result["ours_full_s"] < 600 and result["ours_full_peak_rss_gib"] < 4
     return result

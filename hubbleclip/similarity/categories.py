@@ -16,10 +16,25 @@ from hubbleclip.similarity.neighbours import Restriction
 
 # broad morphological families of the skyset's labels
 DEFAULT_TABLE: dict[str, list[str]] = {
-    "galaxy": ["elliptical galaxy", "lenticular galaxy", "spiral galaxy", "barred spiral galaxy",
-               "irregular galaxy", "galaxy pair", "galaxy triplet", "galaxy group"],
-    "nebula": ["emission nebula", "reflection nebula", "HII region", "planetary nebula",
-               "supernova remnant", "dark nebula", "star cluster with nebula"],
+    "galaxy": [
+        "elliptical galaxy",
+        "lenticular galaxy",
+        "spiral galaxy",
+        "barred spiral galaxy",
+        "irregular galaxy",
+        "galaxy pair",
+        "galaxy triplet",
+        "galaxy group",
+    ],
+    "nebula": [
+        "emission nebula",
+        "reflection nebula",
+        "HII region",
+        "planetary nebula",
+        "supernova remnant",
+        "dark nebula",
+        "star cluster with nebula",
+    ],
     "open cluster": ["stellar association", "star cluster with nebula"],
     "FRI radio galaxy": ["bent-tail radio galaxy"],
     "FRII radio galaxy": ["FRI radio galaxy"],

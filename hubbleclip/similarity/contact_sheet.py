@@ -10,14 +10,18 @@ from PIL import Image, ImageDraw, ImageFont
 from hubbleclip.io import atomic_write_bytes
 
 
-def contact_sheet(rows: list[tuple[str, list[tuple[Image.Image, str]]]], out: str | Path,
-                  thumb: int = 128, per_row: int = 10) -> Path:
+def contact_sheet(
+    rows: list[tuple[str, list[tuple[Image.Image, str]]]],
+    out: str | Path,
+    thumb: int = 128,
+    per_row: int = 10,
+) -> Path:
     """Write a PNG with one block per ``(title, [(image, caption), ...])``, ``per_row`` thumbnails wide."""
     font = ImageFont.load_default(size=11)
     title_h, cap_h, pad = 18, 28, 4
     lines = []  # (title or None, cells)
     for title, cells in rows:
-        chunks = [cells[i:i + per_row] for i in range(0, len(cells), per_row)] or [[]]
+        chunks = [cells[i : i + per_row] for i in range(0, len(cells), per_row)] or [[]]
         lines += [(title if j == 0 else None, chunk) for j, chunk in enumerate(chunks)]
     width = per_row * (thumb + pad) + pad
     height = sum((title_h if t else 0) + thumb + cap_h + pad for t, _ in lines) + pad
@@ -52,13 +56,25 @@ def similar_sheet(index, result, out: str | Path) -> Path:
     the quick-select cluster representatives."""
     items = index.items
     head = [(result.query_image, "query (file)")] if result.query_row is None else []
-    head += [(index.image(r), ("query\n" if r == result.query_row else "selected\n") + items[r]["id"])
-             for r in result.selected]
-    rows = [("query and selection", head),
-            ("nearest images", [(index.image(i), f"{items[i]['id']}\n{s:.3f} {items[i]['type']}")
-                                for i, s in result.neighbours])]
+    head += [
+        (index.image(r), ("query\n" if r == result.query_row else "selected\n") + items[r]["id"])
+        for r in result.selected
+    ]
+    rows = [
+        ("query and selection", head),
+        (
+            "nearest images",
+            [(index.image(i), f"{items[i]['id']}\n{s:.3f} {items[i]['type']}") for i, s in result.neighbours],
+        ),
+    ]
     if result.clusters:
-        rows.append(("quick select: cluster representatives (size)",
-                     [(index.image(c.representative), f"{items[c.representative]['id']}\n{c.size} images")
-                      for c in result.clusters]))
+        rows.append(
+            (
+                "quick select: cluster representatives (size)",
+                [
+                    (index.image(c.representative), f"{items[c.representative]['id']}\n{c.size} images")
+                    for c in result.clusters
+                ],
+            )
+        )
     return contact_sheet(rows, out)

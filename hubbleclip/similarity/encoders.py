@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -37,7 +37,7 @@ class Encoder:
         images, out = list(images), []
         with torch.inference_mode():
             for start in range(0, len(images), batch_size):
-                pixels = torch.stack([transform(im) for im in images[start:start + batch_size]]).to(device)
+                pixels = torch.stack([transform(im) for im in images[start : start + batch_size]]).to(device)
                 out.append(torch.nn.functional.normalize(self.forward(pixels).float(), dim=-1).cpu().numpy())
         if not out:
             raise ValueError("no images to embed")
@@ -46,7 +46,7 @@ class Encoder:
 
 def _simclr_dir(spec: str) -> Path | None:
     if spec.startswith("simclr:"):
-        return Path(spec[len("simclr:"):])
+        return Path(spec[len("simclr:") :])
     path = Path(spec)
     for cand in (path, path / "export"):
         if (cand / "simclr.json").is_file():
@@ -67,7 +67,7 @@ def load_encoder(spec: str, device: str = "cpu") -> Encoder:
     from hubbleclip.models import load_model
 
     if spec.startswith("features:"):
-        model = load_model(spec[len("features:"):], device=device)
+        model = load_model(spec[len("features:") :], device=device)
         return Encoder(spec, model.image_features, model.image_transform(train=False), model)
     model = load_model(spec, device=device)
     return Encoder(spec, model.encode_image, model.image_transform(train=False), model)

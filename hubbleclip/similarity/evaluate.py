@@ -30,19 +30,31 @@ class SimilarityEvalConfig:
     """Label precision@10, mAP@100 and mini-search loose accuracy of encoders on FIRST images."""
 
     dataset: str = field(default="data/skyset", metadata={"help": "saved dataset (skyset)"})
-    splits: list[str] = field(default_factory=lambda: ["test"], metadata={"help": "splits whose images are evaluated"})
-    sources: list[str] = field(default_factory=lambda: ["first"], metadata={"help": "image sources (labels = type)"})
-    encoders: list[str] = field(default_factory=lambda: ["random", "imagenet", "lit-mini"],
-                                metadata={"help": "encoder specs (random, imagenet, lit-mini, RUN_DIR/export, simclr:RUN_DIR)"})
+    splits: list[str] = field(
+        default_factory=lambda: ["test"], metadata={"help": "splits whose images are evaluated"}
+    )
+    sources: list[str] = field(
+        default_factory=lambda: ["first"], metadata={"help": "image sources (labels = type)"}
+    )
+    encoders: list[str] = field(
+        default_factory=lambda: ["random", "imagenet", "lit-mini"],
+        metadata={"help": "encoder specs (random, imagenet, lit-mini, RUN_DIR/export, simclr:RUN_DIR)"},
+    )
     precision_k: int = field(default=10, metadata={"help": "k of label precision@k"})
     map_k: int = field(default=100, metadata={"help": "k of mAP@k"})
-    loose_batch: int = field(default=100, metadata={"help": "mini-search group size (1 positive + batch-1 negatives)"})
+    loose_batch: int = field(
+        default=100, metadata={"help": "mini-search group size (1 positive + batch-1 negatives)"}
+    )
     view_augment: AugmentConfig = field(default_factory=_view_augment)
     seed: int = field(default=0, metadata={"help": "seed for the random baseline and the views"})
-    out: str = field(default="runs/similarity-eval", metadata={"help": "output directory (results.json, results.md)"})
+    out: str = field(
+        default="runs/similarity-eval", metadata={"help": "output directory (results.json, results.md)"}
+    )
 
 
-def label_metrics(embeddings: np.ndarray, labels: np.ndarray, precision_k: int = 10, map_k: int = 100) -> dict:
+def label_metrics(
+    embeddings: np.ndarray, labels: np.ndarray, precision_k: int = 10, map_k: int = 100
+) -> dict:
     """Mean label precision@k and mAP@k over every image as a query against all the others."""
     from hubbleclip.similarity.neighbours import exact_topk
 
@@ -69,7 +81,9 @@ def evaluate_similarity(cfg: SimilarityEvalConfig) -> list[dict]:
     out = setup_run_dir(cfg.out, cfg)
     data, items = image_rows(cfg.dataset, cfg.splits, cfg.sources or None)
     if len(items) < 3:
-        raise ValueError(f"{cfg.dataset}: only {len(items)} images in splits {cfg.splits} / sources {cfg.sources}")
+        raise ValueError(
+            f"{cfg.dataset}: only {len(items)} images in splits {cfg.splits} / sources {cfg.sources}"
+        )
     images = [load_image(data[it["split"]], it["row"]) for it in items]
     labels = np.array([it["type"] for it in items])
     log.info("evaluating %d images, %d labels", len(images), len(set(labels)))
@@ -86,10 +100,14 @@ def evaluate_similarity(cfg: SimilarityEvalConfig) -> list[dict]:
             torch.manual_seed(cfg.seed)
             a, b = (encoder.embed(images, transform=views) for _ in range(2))
         emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-        row = {"encoder": spec, "dim": int(emb.shape[1]), "images": len(images),
-               **label_metrics(emb, labels, cfg.precision_k, cfg.map_k),
-               "loose_accuracy": loose_accuracy(torch.from_numpy(a), torch.from_numpy(b), cfg.loose_batch),
-               "seconds": round(time.perf_counter() - start, 1)}
+        row = {
+            "encoder": spec,
+            "dim": int(emb.shape[1]),
+            "images": len(images),
+            **label_metrics(emb, labels, cfg.precision_k, cfg.map_k),
+            "loose_accuracy": loose_accuracy(torch.from_numpy(a), torch.from_numpy(b), cfg.loose_batch),
+            "seconds": round(time.perf_counter() - start, 1),
+        }
         log.info("%s", row)
         results.append(row)
     atomic_write_json(Path(out) / "results.json", results)

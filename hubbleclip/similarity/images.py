@@ -11,8 +11,9 @@ from PIL import Image
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif")
 
 
-def load_images(path: str | Path, *, splits: list[str] | None = None, sources: list[str] | None = None,
-                limit: int = 0) -> list[Image.Image]:
+def load_images(
+    path: str | Path, *, splits: list[str] | None = None, sources: list[str] | None = None, limit: int = 0
+) -> list[Image.Image]:
     """RGB PIL images.  A zip or folder is read recursively; files with the same name in several
     sub-folders (e.g. FIRST's train/valid/test copies) are read once."""
     path = Path(path)
@@ -29,10 +30,14 @@ def load_images(path: str | Path, *, splits: list[str] | None = None, sources: l
             names = _unique([n for n in sorted(zf.namelist()) if n.lower().endswith(IMAGE_SUFFIXES)], limit)
             images = [Image.open(io.BytesIO(zf.read(n))).convert("RGB") for n in names]
     elif path.is_dir():
-        files = _unique([str(p) for p in sorted(path.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES], limit)
+        files = _unique(
+            [str(p) for p in sorted(path.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES], limit
+        )
         images = [Image.open(f).convert("RGB") for f in files]
     else:
-        raise ValueError(f"{path}: expected a saved dataset directory, a .zip of images or a folder of images")
+        raise ValueError(
+            f"{path}: expected a saved dataset directory, a .zip of images or a folder of images"
+        )
     if not images:
         raise ValueError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
     return images

@@ -24,8 +24,15 @@ ITEM_FIELDS = ("id", "object_id", "names", "type", "source")
 @dataclass
 class IndexConfig:
     dataset: str = field(default="data/skyset", metadata={"help": "saved dataset whose images are indexed"})
-    encoder: str = field(default="lit-mini", metadata={
-        "help": "encoder: a model spec (lit-mini, open_clip:..., RUN_DIR/export), imagenet, features:SPEC, simclr:RUN_DIR"})
+    encoder: str = field(
+        default="lit-mini",
+        metadata={
+            "help": (
+                "encoder: a model spec (lit-mini, open_clip:..., RUN_DIR/export), "
+                "imagenet, features:SPEC, simclr:RUN_DIR"
+            )
+        },
+    )
     out: str = field(default="runs/similarity/index", metadata={"help": "index directory to write"})
     splits: list[str] = field(default_factory=list, metadata={"help": "splits to index (empty = all)"})
     sources: list[str] = field(default_factory=list, metadata={"help": "only these sources (empty = all)"})
@@ -36,8 +43,8 @@ class IndexConfig:
 @dataclass
 class SimilarityIndex:
     path: Path | None
-    embeddings: np.ndarray     # [N, D], L2-normalised
-    items: list[dict]          # one record per row (ITEM_FIELDS + split, row)
+    embeddings: np.ndarray  # [N, D], L2-normalised
+    items: list[dict]  # one record per row (ITEM_FIELDS + split, row)
     meta: dict
     _dataset: object = field(default=None, repr=False)
 
@@ -48,7 +55,9 @@ class SimilarityIndex:
         if self._dataset is None:
             self._dataset = datasets.load_from_disk(self.meta["dataset"])
         item = self.items[row]
-        ds = self._dataset[item["split"]] if isinstance(self._dataset, datasets.DatasetDict) else self._dataset
+        ds = (
+            self._dataset[item["split"]] if isinstance(self._dataset, datasets.DatasetDict) else self._dataset
+        )
         return ds[item["row"]]["image"].convert("RGB")
 
     def vectors(self) -> np.ndarray:
@@ -66,8 +75,10 @@ class SimilarityIndex:
             names = [item["object_id"], *item.get("names", [])]
             if any(n and n.lower().replace(" ", "") == low for n in names):
                 return i
-        raise KeyError(f"no image with id, object id or name {key!r} in the index "
-                       f"{self.path or ''} ({len(self.items)} images; e.g. {self.items[0]['id'] if self.items else '-'})")
+        raise KeyError(
+            f"no image with id, object id or name {key!r} in the index "
+            f"{self.path or ''} ({len(self.items)} images; e.g. {self.items[0]['id'] if self.items else '-'})"
+        )
 
     def types(self) -> list[str]:
         return [item["type"] for item in self.items]
@@ -106,9 +117,17 @@ def load_image(split_ds, row: int):
     return datasets.Image().decode_example(split_ds[row]["image"]).convert("RGB")
 
 
-def build_index(dataset_path: str | Path, encoder_spec: str, out_dir: str | Path, *,
-                splits: list[str] | None = None, sources: list[str] | None = None,
-                dtype: str = "float32", batch_size: int = 64, overwrite: bool = False) -> SimilarityIndex:
+def build_index(
+    dataset_path: str | Path,
+    encoder_spec: str,
+    out_dir: str | Path,
+    *,
+    splits: list[str] | None = None,
+    sources: list[str] | None = None,
+    dtype: str = "float32",
+    batch_size: int = 64,
+    overwrite: bool = False,
+) -> SimilarityIndex:
     """Embed every image of the dataset with the encoder and write the index directory."""
     from hubbleclip.similarity.encoders import load_encoder
 
@@ -116,19 +135,28 @@ def build_index(dataset_path: str | Path, encoder_spec: str, out_dir: str | Path
         raise ValueError(f"index dtype must be float32 or float16, got {dtype!r}")
     data, items = image_rows(dataset_path, splits, sources)
     if not items:
-        raise ValueError(f"{dataset_path}: no images in splits {splits or 'all'} (sources {sources or 'all'})")
+        raise ValueError(
+            f"{dataset_path}: no images in splits {splits or 'all'} (sources {sources or 'all'})"
+        )
     encoder = load_encoder(encoder_spec)
     chunks = []
     for start in range(0, len(items), batch_size):
-        batch = items[start:start + batch_size]
+        batch = items[start : start + batch_size]
         chunks.append(encoder.embed([load_image(data[it["split"]], it["row"]) for it in batch], batch_size))
         log.info("embedded %d/%d images", start + len(batch), len(items))
     emb = np.concatenate(chunks).astype(np.float32)
     if not np.isfinite(emb).all():
         raise ValueError(f"encoder {encoder_spec} produced non-finite vectors")
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    meta = {"encoder": encoder_spec, "dataset": str(Path(dataset_path).resolve()), "dim": int(emb.shape[1]),
-            "count": len(items), "dtype": dtype, "splits": splits, "sources": sources}
+    meta = {
+        "encoder": encoder_spec,
+        "dataset": str(Path(dataset_path).resolve()),
+        "dim": int(emb.shape[1]),
+        "count": len(items),
+        "dtype": dtype,
+        "splits": splits,
+        "sources": sources,
+    }
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         np.save(tmp / "embeddings.npy", emb.astype(dtype))
         atomic_write_json(tmp / "items.json", items, indent=0)
@@ -140,8 +168,10 @@ def load_index(path: str | Path) -> SimilarityIndex:
     path = Path(path)
     for name in ("embeddings.npy", "items.json", "meta.json"):
         if not (path / name).is_file():
-            raise FileNotFoundError(f"{path} is not a similarity index (missing {name}; build one with "
-                                    "`hubbleclip similarity index`)")
+            raise FileNotFoundError(
+                f"{path} is not a similarity index (missing {name}; build one with "
+                "`hubbleclip similarity index`)"
+            )
     emb = np.load(path / "embeddings.npy", mmap_mode="r")
     items = json.loads((path / "items.json").read_text())
     if len(items) != emb.shape[0]:

@@ -17,7 +17,9 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> tor
     return F.cross_entropy(logits, target)
 
 
-def margin_contrastive(a: torch.Tensor, b: torch.Tensor, same: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
+def margin_contrastive(
+    a: torch.Tensor, b: torch.Tensor, same: torch.Tensor, margin: float = 1.0
+) -> torch.Tensor:
     """GalaxIDNet's pair loss on normalised embeddings: y·d² + (1-y)·max(0, m-d)²."""
     d = (F.normalize(a, dim=-1) - F.normalize(b, dim=-1)).norm(dim=-1)
     same = same.float()
@@ -47,6 +49,6 @@ def loose_accuracy(views_a: torch.Tensor, views_b: torch.Tensor, batch: int = 10
     a, b = F.normalize(views_a.float(), dim=-1), F.normalize(views_b.float(), dim=-1)
     hits = 0
     for s in range(0, len(a), batch):
-        sim = galaxidnet_similarity(a[s:s + batch], b[s:s + batch])
+        sim = galaxidnet_similarity(a[s : s + batch], b[s : s + batch])
         hits += int((sim.argmax(1) == torch.arange(len(sim))).sum())
     return hits / max(len(a), 1)

@@ -12,16 +12,16 @@ import json
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BLOCK_BYTES = 256 * 2**20  # one score block (rows x columns, float32)
-DEFAULT_DB_BYTES = 2 * 2**30       # database held in memory as float32 up to this size
+DEFAULT_DB_BYTES = 2 * 2**30  # database held in memory as float32 up to this size
 
 
 @dataclass
@@ -29,8 +29,8 @@ class Restriction:
     """Category restriction: query ``q`` may match database column ``j`` only if
     ``allowed[q_group[q], column_groups[j]]``."""
 
-    column_groups: np.ndarray   # [N] int group id of each database row
-    allowed: np.ndarray         # [G, G] bool compatibility table
+    column_groups: np.ndarray  # [N] int group id of each database row
+    allowed: np.ndarray  # [G, G] bool compatibility table
 
 
 def _as_f32(a: np.ndarray):
@@ -90,7 +90,9 @@ class _Database:
 
 def _check(queries: np.ndarray, database: np.ndarray, k: int) -> None:
     if queries.ndim != 2 or database.ndim != 2 or queries.shape[1] != database.shape[1]:
-        raise ValueError(f"queries {queries.shape} and database {database.shape} must be 2-D with the same width")
+        raise ValueError(
+            f"queries {queries.shape} and database {database.shape} must be 2-D with the same width"
+        )
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
 
@@ -100,10 +102,18 @@ def _block_shape(n_db: int, k: int, block_rows: int, block_bytes: int) -> tuple[
     return block_rows, min(cols, n_db)
 
 
-def exact_topk(queries: np.ndarray, database: np.ndarray, k: int, *,
-               exclude: np.ndarray | None = None, query_groups: np.ndarray | None = None,
-               restriction: Restriction | None = None, block_rows: int = 1024,
-               block_bytes: int = DEFAULT_BLOCK_BYTES, _db: _Database | None = None):
+def exact_topk(
+    queries: np.ndarray,
+    database: np.ndarray,
+    k: int,
+    *,
+    exclude: np.ndarray | None = None,
+    query_groups: np.ndarray | None = None,
+    restriction: Restriction | None = None,
+    block_rows: int = 1024,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    _db: _Database | None = None,
+):
     """Exact top-``k`` database rows for each query by inner product.
 
     ``exclude`` [Q, E] lists database indices each query must not match (-1 = padding), e.g. the
@@ -135,7 +145,7 @@ def exact_topk(queries: np.ndarray, database: np.ndarray, k: int, *,
                 hit = (excl >= 0) & (local >= 0) & (local < chunk.shape[0])
                 scores[hit.nonzero(as_tuple=True)[0], local[hit]] = -torch.inf
             if q_allowed is not None:
-                scores.masked_fill_(~q_allowed[:, groups_t[c0:c0 + chunk.shape[0]]], -torch.inf)
+                scores.masked_fill_(~q_allowed[:, groups_t[c0 : c0 + chunk.shape[0]]], -torch.inf)
             vals, idx = _sorted_topk(scores, k)
             idx += c0
             if run_vals is None:
@@ -150,8 +160,16 @@ def exact_topk(queries: np.ndarray, database: np.ndarray, k: int, *,
     return out_vals, out_idx
 
 
-def faiss_topk(queries: np.ndarray, database: np.ndarray, k: int, *, exclude: np.ndarray | None = None,
-               factory: str = "Flat", nprobe: int = 16, index=None):
+def faiss_topk(
+    queries: np.ndarray,
+    database: np.ndarray,
+    k: int,
+    *,
+    exclude: np.ndarray | None = None,
+    factory: str = "Flat",
+    nprobe: int = 16,
+    index=None,
+):
     """Top-``k`` by inner product with a faiss index (``factory``: "Flat" exact, "HNSW32",
     "IVF1024,Flat", ... approximate).  Tie order is faiss's own."""
     _check(queries, database, k)
@@ -187,13 +205,23 @@ def build_faiss_index(database: np.ndarray, factory: str = "Flat", nprobe: int =
     return index
 
 
-def topk(queries: np.ndarray, database: np.ndarray, k: int, *, backend: str = "exact",
-         exclude: np.ndarray | None = None, query_groups: np.ndarray | None = None,
-         restriction: Restriction | None = None, faiss_factory: str = "Flat", **kw):
+def topk(
+    queries: np.ndarray,
+    database: np.ndarray,
+    k: int,
+    *,
+    backend: str = "exact",
+    exclude: np.ndarray | None = None,
+    query_groups: np.ndarray | None = None,
+    restriction: Restriction | None = None,
+    faiss_factory: str = "Flat",
+    **kw,
+):
     """Dispatch to :func:`exact_topk` (``backend="exact"``) or :func:`faiss_topk` (``"faiss"``)."""
     if backend == "exact":
-        return exact_topk(queries, database, k, exclude=exclude, query_groups=query_groups,
-                          restriction=restriction, **kw)
+        return exact_topk(
+            queries, database, k, exclude=exclude, query_groups=query_groups, restriction=restriction, **kw
+        )
     if backend == "faiss":
         if restriction is not None:
             raise ValueError("category restriction needs the exact backend (--backend exact)")
@@ -206,9 +234,11 @@ class _NpyStream:
 
     def __init__(self, path: Path, shape: tuple[int, int], dtype):
         self.dtype = np.dtype(dtype)
-        self.fh = open(path, "wb")
+        self.fh = open(path, "wb")  # noqa: SIM115 - streaming writer, closed by close()
         np.lib.format.write_array_header_1_0(
-            self.fh, {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": shape})
+            self.fh,
+            {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": shape},
+        )
 
     def write(self, block: np.ndarray) -> None:
         self.fh.write(np.ascontiguousarray(block, self.dtype).tobytes())
@@ -217,11 +247,20 @@ class _NpyStream:
         self.fh.close()
 
 
-def all_pairs_topk(embeddings: np.ndarray, k: int, out_dir: str | Path, *, backend: str = "exact",
-                   exclude_self: bool = True, block_rows: int = 1024,
-                   block_bytes: int = DEFAULT_BLOCK_BYTES, score_dtype: str = "float32",
-                   faiss_factory: str = "Flat", overwrite: bool = False,
-                   progress: Callable[[int, int], None] | None = None) -> Path:
+def all_pairs_topk(
+    embeddings: np.ndarray,
+    k: int,
+    out_dir: str | Path,
+    *,
+    backend: str = "exact",
+    exclude_self: bool = True,
+    block_rows: int = 1024,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    score_dtype: str = "float32",
+    faiss_factory: str = "Flat",
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Top-``k`` neighbours of every row of ``embeddings``, streamed into ``out_dir``:
     ``indices.npy`` [N, k] int32 and ``scores.npy`` [N, k], plus ``meta.json``.
     Open the results with ``load_all_pairs`` (memory-mapped).  No N x N matrix is formed."""
@@ -243,8 +282,15 @@ def all_pairs_topk(embeddings: np.ndarray, k: int, out_dir: str | Path, *, backe
                 r1 = min(r0 + rows, n)
                 excl = np.arange(r0, r1)[:, None] if exclude_self else None
                 if backend == "exact":
-                    vals, idx = exact_topk(embeddings[r0:r1], embeddings, k, exclude=excl,
-                                           block_rows=rows, block_bytes=block_bytes, _db=db)
+                    vals, idx = exact_topk(
+                        embeddings[r0:r1],
+                        embeddings,
+                        k,
+                        exclude=excl,
+                        block_rows=rows,
+                        block_bytes=block_bytes,
+                        _db=db,
+                    )
                 else:
                     vals, idx = faiss_topk(embeddings[r0:r1], embeddings, k, exclude=excl, index=fidx)
                 idx_out.write(idx)
@@ -254,9 +300,18 @@ def all_pairs_topk(embeddings: np.ndarray, k: int, out_dir: str | Path, *, backe
         finally:
             idx_out.close()
             val_out.close()
-        atomic_write_json(tmp / "meta.json", {"n": n, "k": k, "backend": backend, "exclude_self": exclude_self,
-                                              "score_dtype": score_dtype, "faiss_factory": faiss_factory,
-                                              "seconds": round(time.perf_counter() - start, 2)})
+        atomic_write_json(
+            tmp / "meta.json",
+            {
+                "n": n,
+                "k": k,
+                "backend": backend,
+                "exclude_self": exclude_self,
+                "score_dtype": score_dtype,
+                "faiss_factory": faiss_factory,
+                "seconds": round(time.perf_counter() - start, 2),
+            },
+        )
     return Path(out_dir)
 
 

@@ -13,13 +13,14 @@ import numpy as np
 
 @dataclass
 class Cluster:
-    representative: int   # database index
-    members: list[int]    # the representative's nearest cluster members (database indices)
-    size: int             # number of neighbours in the cluster
+    representative: int  # database index
+    members: list[int]  # the representative's nearest cluster members (database indices)
+    size: int  # number of neighbours in the cluster
 
 
-def quick_select(embeddings: np.ndarray, neighbours: np.ndarray, n_clusters: int = 5, n_members: int = 15,
-                 seed: int = 0) -> list[Cluster]:
+def quick_select(
+    embeddings: np.ndarray, neighbours: np.ndarray, n_clusters: int = 5, n_members: int = 15, seed: int = 0
+) -> list[Cluster]:
     """Cluster the rows ``neighbours`` (database indices, -1 = none) of ``embeddings``.
     Clusters are returned largest first."""
     from sklearn.cluster import KMeans

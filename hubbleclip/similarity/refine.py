@@ -26,9 +26,17 @@ def combine(vectors: np.ndarray) -> np.ndarray:
     return _normalise(_normalise(np.asarray(vectors, np.float32)).mean(0))
 
 
-def refine(embeddings: np.ndarray, selected: list[int], k: int, *, method: str = "mean",
-           extra: np.ndarray | None = None, backend: str = "exact", query_group: int | None = None,
-           restriction: Restriction | None = None) -> tuple[np.ndarray, np.ndarray]:
+def refine(
+    embeddings: np.ndarray,
+    selected: list[int],
+    k: int,
+    *,
+    method: str = "mean",
+    extra: np.ndarray | None = None,
+    backend: str = "exact",
+    query_group: int | None = None,
+    restriction: Restriction | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` (scores, indices) of ``embeddings`` for the selected rows, excluding them.
     ``extra`` [E, D] adds query vectors from outside the database (e.g. an uploaded image)."""
     if method not in METHODS:
@@ -45,12 +53,26 @@ def refine(embeddings: np.ndarray, selected: list[int], k: int, *, method: str =
     if not len(sel):
         sel = np.array([-1])  # nothing to exclude
     if method == "mean":
-        vals, idx = topk(combine(chosen)[None], embeddings, k, backend=backend, exclude=sel[None],
-                         query_groups=groups[:1] if groups is not None else None, restriction=restriction)
+        vals, idx = topk(
+            combine(chosen)[None],
+            embeddings,
+            k,
+            backend=backend,
+            exclude=sel[None],
+            query_groups=groups[:1] if groups is not None else None,
+            restriction=restriction,
+        )
         return vals[0], idx[0]
     # max: an image's best match is among the top-k of the selected image it is closest to
-    vals, idx = topk(_normalise(chosen), embeddings, k, backend=backend, exclude=np.tile(sel, (len(chosen), 1)),
-                     query_groups=groups, restriction=restriction)
+    vals, idx = topk(
+        _normalise(chosen),
+        embeddings,
+        k,
+        backend=backend,
+        exclude=np.tile(sel, (len(chosen), 1)),
+        query_groups=groups,
+        restriction=restriction,
+    )
     vals, idx = vals.ravel(), idx.ravel()
     order = np.lexsort((idx, -vals))  # by score, then index; keeps each index's best score first
     vals, idx = vals[order], idx[order]

@@ -18,22 +18,33 @@ from hubbleclip.similarity.refine import refine
 @dataclass
 class SimilarResult:
     query: str
-    query_row: int | None              # index row of the query image (None for a file)
-    selected: list[int]                # index rows combined with the query
+    query_row: int | None  # index row of the query image (None for a file)
+    selected: list[int]  # index rows combined with the query
     neighbours: list[tuple[int, float]]
     clusters: list[Cluster] = field(default_factory=list)
-    query_image: Any = None            # the decoded query file (None for an index query)
+    query_image: Any = None  # the decoded query file (None for an index query)
 
 
-def find_similar(index: SimilarityIndex, query: str, *, select: list[str] = (), k: int = 20,
-                 method: str = "mean", n_clusters: int = 5, n_members: int = 15, pool: int = 1000,
-                 restrict: bool = False, table: str | None = None, backend: str = "exact",
-                 seed: int = 0) -> SimilarResult:
+def find_similar(
+    index: SimilarityIndex,
+    query: str,
+    *,
+    select: list[str] = (),
+    k: int = 20,
+    method: str = "mean",
+    n_clusters: int = 5,
+    n_members: int = 15,
+    pool: int = 1000,
+    restrict: bool = False,
+    table: str | None = None,
+    backend: str = "exact",
+    seed: int = 0,
+) -> SimilarResult:
     """``query`` is an index id/object name or an image file (embedded with the index's encoder)."""
     rows = [index.find(s) for s in select]
     extra, query_row, query_image = None, None, None
     is_file = Path(query).is_file()
-    if restrict and is_file:   # checked before paying for the encoder
+    if restrict and is_file:  # checked before paying for the encoder
         raise ValueError("--restrict needs a query from the index (its class decides the compatible ones)")
     if is_file:
         from PIL import Image
@@ -51,11 +62,20 @@ def find_similar(index: SimilarityIndex, query: str, *, select: list[str] = (), 
         group = groups[index.items[query_row]["type"]]
     emb = index.vectors()
     depth = max(k, pool if n_clusters else 0)
-    vals, idx = refine(emb, rows, min(depth, len(emb)), method=method, extra=extra, backend=backend,
-                       query_group=group, restriction=restriction)
+    vals, idx = refine(
+        emb,
+        rows,
+        min(depth, len(emb)),
+        method=method,
+        extra=extra,
+        backend=backend,
+        query_group=group,
+        restriction=restriction,
+    )
     found = [(int(i), float(v)) for v, i in zip(vals, idx) if i >= 0]
     clusters = []
     if n_clusters and len(found) >= n_clusters:
-        clusters = quick_select(emb, np.array([i for i, _ in found]), n_clusters=n_clusters,
-                                n_members=n_members, seed=seed)
+        clusters = quick_select(
+            emb, np.array([i for i, _ in found]), n_clusters=n_clusters, n_members=n_members, seed=seed
+        )
     return SimilarResult(query, query_row, rows, found[:k], clusters, query_image)

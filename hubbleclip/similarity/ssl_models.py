@@ -19,11 +19,21 @@ MEAN = STD = (0.5, 0.5, 0.5)
 
 @dataclass
 class EncoderConfig:
-    arch: str = field(default="resnet", metadata={"help": "backbone: resnet (small-stride ResNet) or vit (GalaxIDNet)"})
-    image_size: int = field(default=48, metadata={"help": "input size in pixels (ALMA: 48-px crops of 64-px cut-outs)"})
-    channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256], metadata={"help": "resnet stage widths"})
-    layers: list[int] = field(default_factory=lambda: [1, 1, 1, 1], metadata={"help": "resnet blocks per stage"})
-    stem_stride: int = field(default=1, metadata={"help": "resnet first-layer stride (ImageNet ResNets: 2 + max-pool)"})
+    arch: str = field(
+        default="resnet", metadata={"help": "backbone: resnet (small-stride ResNet) or vit (GalaxIDNet)"}
+    )
+    image_size: int = field(
+        default=48, metadata={"help": "input size in pixels (ALMA: 48-px crops of 64-px cut-outs)"}
+    )
+    channels: list[int] = field(
+        default_factory=lambda: [32, 64, 128, 256], metadata={"help": "resnet stage widths"}
+    )
+    layers: list[int] = field(
+        default_factory=lambda: [1, 1, 1, 1], metadata={"help": "resnet blocks per stage"}
+    )
+    stem_stride: int = field(
+        default=1, metadata={"help": "resnet first-layer stride (ImageNet ResNets: 2 + max-pool)"}
+    )
     patch_size: int = field(default=16, metadata={"help": "vit patch size (GalaxIDNet: 16)"})
     vit_dim: int = field(default=256, metadata={"help": "vit hidden size (GalaxIDNet: 1024)"})
     vit_depth: int = field(default=3, metadata={"help": "vit blocks (GalaxIDNet: 3)"})
@@ -38,11 +48,19 @@ def build_backbone(cfg: EncoderConfig) -> tuple[nn.Module, int]:
         from timm.models.resnet import BasicBlock, ResNet
 
         if len(cfg.channels) != len(cfg.layers):
-            raise ValueError(f"model.channels {cfg.channels} and model.layers {cfg.layers} must have the same length")
+            raise ValueError(
+                f"model.channels {cfg.channels} and model.layers {cfg.layers} must have the same length"
+            )
         # the deep 3x3 stem ends at channels[0]; small inputs keep their detail with a reduced
         # first-layer stride and no max-pool
-        net = ResNet(BasicBlock, tuple(cfg.layers), channels=tuple(cfg.channels), num_classes=0,
-                     stem_type="deep", stem_width=max(1, cfg.channels[0] // 2))
+        net = ResNet(
+            BasicBlock,
+            tuple(cfg.layers),
+            channels=tuple(cfg.channels),
+            num_classes=0,
+            stem_type="deep",
+            stem_width=max(1, cfg.channels[0] // 2),
+        )
         net.conv1[0].stride = (cfg.stem_stride, cfg.stem_stride)
         net.maxpool = nn.Identity()
         return net, net.num_features
@@ -50,9 +68,17 @@ def build_backbone(cfg: EncoderConfig) -> tuple[nn.Module, int]:
         from timm.models.vision_transformer import VisionTransformer
 
         if cfg.image_size % cfg.patch_size:
-            raise ValueError(f"model.image_size {cfg.image_size} must be a multiple of model.patch_size {cfg.patch_size}")
-        net = VisionTransformer(img_size=cfg.image_size, patch_size=cfg.patch_size, embed_dim=cfg.vit_dim,
-                                depth=cfg.vit_depth, num_heads=cfg.vit_heads, num_classes=0)
+            raise ValueError(
+                f"model.image_size {cfg.image_size} must be a multiple of model.patch_size {cfg.patch_size}"
+            )
+        net = VisionTransformer(
+            img_size=cfg.image_size,
+            patch_size=cfg.patch_size,
+            embed_dim=cfg.vit_dim,
+            depth=cfg.vit_depth,
+            num_heads=cfg.vit_heads,
+            num_classes=0,
+        )
         return net, cfg.vit_dim
     raise ValueError(f"model.arch: expected resnet or vit, got {cfg.arch!r}")
 
@@ -63,8 +89,9 @@ class SimCLRModel(nn.Module):
         self.cfg = cfg
         self.augment = augment or AugmentConfig()
         self.backbone, feat = build_backbone(cfg)
-        self.head = nn.Sequential(nn.Linear(feat, cfg.proj_hidden), nn.ReLU(inplace=True),
-                                  nn.Linear(cfg.proj_hidden, cfg.proj_dim))
+        self.head = nn.Sequential(
+            nn.Linear(feat, cfg.proj_hidden), nn.ReLU(inplace=True), nn.Linear(cfg.proj_hidden, cfg.proj_dim)
+        )
         self.embed_dim = feat
 
     def image_transform(self, train: bool = False, augment: AugmentConfig | None = None):
@@ -86,13 +113,18 @@ class SimCLRModel(nn.Module):
         from hubbleclip.io import atomic_directory, atomic_write_json
 
         with atomic_directory(directory, overwrite=True) as tmp:
-            save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, tmp / "model.safetensors")
-            atomic_write_json(tmp / "simclr.json", {"model": dataclasses.asdict(self.cfg),
-                                                    "augment": dataclasses.asdict(self.augment)})
+            save_file(
+                {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()},
+                tmp / "model.safetensors",
+            )
+            atomic_write_json(
+                tmp / "simclr.json",
+                {"model": dataclasses.asdict(self.cfg), "augment": dataclasses.asdict(self.augment)},
+            )
         return Path(directory)
 
     @classmethod
-    def load(cls, directory: str | Path, device: str = "cpu") -> "SimCLRModel":
+    def load(cls, directory: str | Path, device: str = "cpu") -> SimCLRModel:
         from safetensors.torch import load_file
 
         directory = Path(directory)
@@ -102,4 +134,3 @@ class SimCLRModel(nn.Module):
         model = cls(EncoderConfig(**spec["model"]), AugmentConfig(**spec["augment"]))
         model.load_state_dict(load_file(directory / "model.safetensors", device=device))
         return model.to(device).eval()
-

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from hubbleclip.similarity.ssl_models import EncoderConfig
 from hubbleclip.transforms import AugmentConfig
@@ -20,14 +19,22 @@ log = logging.getLogger(__name__)
 
 
 def _alma_augment() -> AugmentConfig:
-    return AugmentConfig(rotate_degrees=180, shear_degrees=10, scale_min=0.4, scale_max=2.0, crop_scale_min=0.6)
+    return AugmentConfig(
+        rotate_degrees=180, shear_degrees=10, scale_min=0.4, scale_max=2.0, crop_scale_min=0.6
+    )
 
 
 @dataclass
 class DataConfig:
-    path: str = field(default="data/skyset", metadata={"help": "saved dataset, .zip of images or image folder"})
-    splits: list[str] = field(default_factory=lambda: ["train"], metadata={"help": "dataset splits to train on"})
-    sources: list[str] = field(default_factory=list, metadata={"help": "only these sources (e.g. first); empty = all"})
+    path: str = field(
+        default="data/skyset", metadata={"help": "saved dataset, .zip of images or image folder"}
+    )
+    splits: list[str] = field(
+        default_factory=lambda: ["train"], metadata={"help": "dataset splits to train on"}
+    )
+    sources: list[str] = field(
+        default_factory=list, metadata={"help": "only these sources (e.g. first); empty = all"}
+    )
     limit: int = field(default=0, metadata={"help": "use at most this many images (0 = all)"})
 
 
@@ -46,7 +53,9 @@ class SimCLRConfig:
     """Self-supervised image encoder training: SimCLR NT-Xent or GalaxIDNet's pair loss."""
 
     run_dir: str = field(default="runs/simclr", metadata={"help": "output directory"})
-    loss: str = field(default="ntxent", metadata={"help": "ntxent (SimCLR) or pair (GalaxIDNet margin contrastive)"})
+    loss: str = field(
+        default="ntxent", metadata={"help": "ntxent (SimCLR) or pair (GalaxIDNet margin contrastive)"}
+    )
     temperature: float = field(default=0.1, metadata={"help": "NT-Xent temperature"})
     margin: float = field(default=1.0, metadata={"help": "pair-loss margin m"})
     seed: int = field(default=0, metadata={"help": "random seed"})
@@ -90,9 +99,13 @@ def train_simclr(cfg: SimCLRConfig) -> dict:
     set_seed(cfg.seed)
     run_dir = setup_run_dir(cfg.run_dir, cfg)
     metrics = MetricsLog(run_dir / "metrics.jsonl")
-    images = load_images(cfg.data.path, splits=cfg.data.splits, sources=cfg.data.sources or None, limit=cfg.data.limit)
+    images = load_images(
+        cfg.data.path, splits=cfg.data.splits, sources=cfg.data.sources or None, limit=cfg.data.limit
+    )
     if len(images) < 2:
-        raise ValueError(f"{cfg.data.path}: contrastive training needs at least 2 images, found {len(images)}")
+        raise ValueError(
+            f"{cfg.data.path}: contrastive training needs at least 2 images, found {len(images)}"
+        )
     model = SimCLRModel(cfg.model, cfg.augment)
     data = TwoViews(images, model.image_transform(train=True))
     batch = min(cfg.optim.batch_size, len(images))
@@ -100,7 +113,9 @@ def train_simclr(cfg: SimCLRConfig) -> dict:
     steps = cfg.optim.epochs * len(loader)
     steps = min(steps, cfg.optim.max_steps) if cfg.optim.max_steps else steps
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: min(1.0, (s + 1) / max(1, cfg.optim.warmup_steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min(1.0, (s + 1) / max(1, cfg.optim.warmup_steps))
+    )
     accel = Accelerator()
     model, optim, loader, sched = accel.prepare(model, optim, loader, sched)
     ckpt = run_dir / "checkpoint"
@@ -117,8 +132,11 @@ def train_simclr(cfg: SimCLRConfig) -> dict:
         for v1, v2 in loader:
             _, z1 = model(v1)
             _, z2 = model(v2)
-            loss = nt_xent(z1, z2, cfg.temperature) if cfg.loss == "ntxent" else \
-                margin_contrastive(*pair_batch(z1, z2), margin=cfg.margin)
+            loss = (
+                nt_xent(z1, z2, cfg.temperature)
+                if cfg.loss == "ntxent"
+                else margin_contrastive(*pair_batch(z1, z2), margin=cfg.margin)
+            )
             optim.zero_grad()
             accel.backward(loss)
             optim.step()
@@ -138,8 +156,12 @@ def train_simclr(cfg: SimCLRConfig) -> dict:
                 accel.save_state(str(tmp))
                 (tmp / "step.txt").write_text(str(step))
     export = accel.unwrap_model(model).save(run_dir / "export")
-    result = {"steps": step, "first_loss": losses[0] if losses else math.nan,
-              "last_loss": losses[-1] if losses else math.nan, "export": str(export)}
+    result = {
+        "steps": step,
+        "first_loss": losses[0] if losses else math.nan,
+        "last_loss": losses[-1] if losses else math.nan,
+        "export": str(export),
+    }
     metrics.log(**result)
     return result
 
@@ -154,4 +176,3 @@ def _loose_accuracy(model, data: TwoViews, metric, limit: int = 500) -> float:
         a = model.encode_image(torch.stack([p[0] for p in pairs]))
         b = model.encode_image(torch.stack([p[1] for p in pairs]))
     return metric(a, b)
-

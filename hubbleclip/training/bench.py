@@ -20,11 +20,25 @@ from hubbleclip.training.config import TrainConfig
 
 def bench_config(spec: str, data: str, batch_size: int, steps: int, run_dir: str) -> TrainConfig:
     """lit-mini fine-tuning without a feature cache: locked image tower run every step, text tower trained."""
-    return load_config(TrainConfig, None, {
-        "run_dir": run_dir, "model.spec": spec, "data.path": data, "data.val_split": "",
-        "data.max_train_rows": batch_size * steps, "freeze.lock_image": True, "freeze.cache_features": False,
-        "optim.batch_size": batch_size, "optim.max_steps": steps, "optim.lr": 1e-5, "log_every": 1,
-        "checkpoint.every_steps": steps, "threads": 0})
+    return load_config(
+        TrainConfig,
+        None,
+        {
+            "run_dir": run_dir,
+            "model.spec": spec,
+            "data.path": data,
+            "data.val_split": "",
+            "data.max_train_rows": batch_size * steps,
+            "freeze.lock_image": True,
+            "freeze.cache_features": False,
+            "optim.batch_size": batch_size,
+            "optim.max_steps": steps,
+            "optim.lr": 1e-5,
+            "log_every": 1,
+            "checkpoint.every_steps": steps,
+            "threads": 0,
+        },
+    )
 
 
 def _peak_rss_mb() -> float:
@@ -54,39 +68,52 @@ def plain_loop(cfg: TrainConfig, warmup: int) -> dict:
         return torch.stack([transform(images[i]["image"]) for i, _ in batch]), [c for _, c in batch]
 
     loader = DataLoader(pairs, batch_size=cfg.optim.batch_size, collate_fn=collate, drop_last=True)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.optim.lr,
-                            weight_decay=cfg.optim.weight_decay)
+    opt = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=cfg.optim.lr,
+        weight_decay=cfg.optim.weight_decay,
+    )
     times = []
     batches = iter(loader)
     for _ in range(len(loader)):
-        t0 = time.perf_counter()   # loading and augmenting the batch counts, as it does in ours
+        t0 = time.perf_counter()  # loading and augmenting the batch counts, as it does in ours
         pixels, captions = next(batches)
         set_train_modes(model, cfg.freeze)
         img, txt = model(images=pixels, tokens=model.tokenize(captions))
         loss = infonce_loss(img, txt, model.logit_scale)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.optim.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_(
+            [p for p in model.parameters() if p.requires_grad], cfg.optim.max_grad_norm
+        )
         opt.step()
         opt.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - t0)
     timed = times[warmup:]
-    return {"pairs_per_s": cfg.optim.batch_size * len(timed) / sum(timed), "steps": len(timed),
-            "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "pairs_per_s": cfg.optim.batch_size * len(timed) / sum(timed),
+        "steps": len(timed),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def our_loop(cfg: TrainConfig, warmup: int) -> dict:
     from hubbleclip.training.trainer import train
 
     train(cfg)
-    rows = [json.loads(line) for line in open(Path(cfg.run_dir) / "metrics.jsonl")]
+    with open(Path(cfg.run_dir) / "metrics.jsonl") as fh:
+        rows = [json.loads(line) for line in fh]
     per_step = [r["pairs_per_s"] for r in rows if "pairs_per_s" in r][warmup:]
     step_times = [cfg.optim.batch_size / p for p in per_step]
-    return {"pairs_per_s": cfg.optim.batch_size * len(step_times) / sum(step_times), "steps": len(step_times),
-            "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "pairs_per_s": cfg.optim.batch_size * len(step_times) / sum(step_times),
+        "steps": len(step_times),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
-def run_bench(spec: str = "lit-mini", data: str = "data/skyset", batch_size: int = 32, steps: int = 6,
-              warmup: int = 1) -> dict:
+def run_bench(
+    spec: str = "lit-mini", data: str = "data/skyset", batch_size: int = 32, steps: int = 6, warmup: int = 1
+) -> dict:
     """Time both loops (each in a fresh process); ``ratio`` = ours / plain pairs per second."""
     from hubbleclip.data.info import load_dataset_dict
 

@@ -37,7 +37,9 @@ def tower_digest(trunk) -> str:
     return h.hexdigest()
 
 
-def cached_features(key_parts: dict, compute: Callable[[], torch.Tensor], directory: Path, accelerator) -> torch.Tensor:
+def cached_features(
+    key_parts: dict, compute: Callable[[], torch.Tensor], directory: Path, accelerator
+) -> torch.Tensor:
     """Load the features for ``key_parts`` or compute them (main process first, others then load)."""
     from safetensors.torch import load_file, save
 
@@ -52,8 +54,13 @@ def cached_features(key_parts: dict, compute: Callable[[], torch.Tensor], direct
         t0 = time.perf_counter()
         feats = compute().float().contiguous()
         atomic_write_bytes(path, save({"features": feats}))
-        log.info("computed %d %s features in %.1f s -> %s", len(feats), key_parts.get("what"),
-                 time.perf_counter() - t0, path)
+        log.info(
+            "computed %d %s features in %.1f s -> %s",
+            len(feats),
+            key_parts.get("what"),
+            time.perf_counter() - t0,
+            path,
+        )
         return feats
 
 
@@ -62,7 +69,9 @@ def image_features(model, images, transform, batch_size: int = 64) -> torch.Tens
     model.eval()
     out = []
     for i in range(0, len(images), batch_size):
-        batch = torch.stack([transform(images[j]["image"]) for j in range(i, min(i + batch_size, len(images)))])
+        batch = torch.stack(
+            [transform(images[j]["image"]) for j in range(i, min(i + batch_size, len(images)))]
+        )
         out.append(model.image_features(batch.to(model.device)).float().cpu())
     return torch.cat(out)
 
@@ -74,7 +83,7 @@ def text_features(model, texts: list[str], batch_size: int = 256) -> torch.Tenso
     unique = list(dict.fromkeys(texts))
     out = []
     for i in range(0, len(unique), batch_size):
-        tokens = {k: v.to(model.device) for k, v in model.tokenize(unique[i:i + batch_size]).items()}
+        tokens = {k: v.to(model.device) for k, v in model.tokenize(unique[i : i + batch_size]).items()}
         out.append(model.text_features(tokens).float().cpu())
     feats = torch.cat(out)
     index = {t: i for i, t in enumerate(unique)}
@@ -83,4 +92,3 @@ def text_features(model, texts: list[str], batch_size: int = 256) -> torch.Tenso
 
 def tower_key(model, tower: str) -> str:
     return tower_digest(model.towers()[tower].trunk)
-

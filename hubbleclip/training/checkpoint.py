@@ -35,8 +35,9 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(run_dir: Path, step: int, model: nn.Module, optimizer, scheduler, rng_states: list,
-                    state: dict) -> Path:
+def save_checkpoint(
+    run_dir: Path, step: int, model: nn.Module, optimizer, scheduler, rng_states: list, state: dict
+) -> Path:
     from safetensors.torch import save_file
 
     from hubbleclip.io import atomic_directory, atomic_write_json
@@ -44,8 +45,10 @@ def save_checkpoint(run_dir: Path, step: int, model: nn.Module, optimizer, sched
     path = Path(run_dir) / CHECKPOINTS / f"step-{step:07d}"
     with atomic_directory(path, overwrite=True) as tmp:
         save_file(trainable_state(model), str(tmp / "trainable.safetensors"))
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states},
-                   tmp / "optim.pt")
+        torch.save(
+            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states},
+            tmp / "optim.pt",
+        )
         atomic_write_json(tmp / "state.json", {"step": step, **state})
     return path
 
@@ -65,8 +68,10 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler, rank: in
     weights = load_file(str(path / "trainable.safetensors"))
     missing = set(weights) - {n for n, _ in model.named_parameters()} - {n for n, _ in model.named_buffers()}
     if missing:
-        raise ValueError(f"{path}: weights {sorted(missing)[:5]} do not exist in this model; "
-                         "resume with the same model and freeze settings")
+        raise ValueError(
+            f"{path}: weights {sorted(missing)[:5]} do not exist in this model; "
+            "resume with the same model and freeze settings"
+        )
     model.load_state_dict(weights, strict=False)
     extra = torch.load(path / "optim.pt", map_location="cpu", weights_only=False)
     optimizer.load_state_dict(extra["optimizer"])
@@ -90,6 +95,8 @@ def prune_checkpoints(run_dir: Path, keep_best: int) -> None:
 
 
 def best_checkpoint(run_dir: Path) -> Path | None:
-    scored = [(json.loads((p / "state.json").read_text()).get("val_loss"), p) for p in list_checkpoints(run_dir)]
+    scored = [
+        (json.loads((p / "state.json").read_text()).get("val_loss"), p) for p in list_checkpoints(run_dir)
+    ]
     scored = [(v, p) for v, p in scored if v is not None]
     return min(scored)[1] if scored else None

@@ -19,49 +19,81 @@ class DataSection:
     path: str = field(default="data/skyset", metadata={"help": "saved DatasetDict (hubbleclip data build)"})
     train_split: str = "train"
     val_split: str = field(default="val", metadata={"help": "validation split ('' = no validation)"})
-    captions: Literal["auto", "caption_llm", "caption", "text_chunks"] = field(default="auto", metadata={
-        "help": "text of each pair: auto = caption_llm where that column exists, else caption; "
-                "text_chunks = a random run of whole sentences from `text` (PAPERCLIP's raw abstracts)"})
+    captions: Literal["auto", "caption_llm", "caption", "text_chunks"] = field(
+        default="auto",
+        metadata={
+            "help": "text of each pair: auto = caption_llm where that column exists, else caption; "
+            "text_chunks = a random run of whole sentences from `text` (PAPERCLIP's raw abstracts)"
+        },
+    )
     chunk_words: int = field(default=77, metadata={"help": "text_chunks: at most this many words"})
-    max_train_rows: int = field(default=0, metadata={"help": "use only the first N imaged train rows (0 = all)"})
+    max_train_rows: int = field(
+        default=0, metadata={"help": "use only the first N imaged train rows (0 = all)"}
+    )
     num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
 
 
 @dataclass
 class FreezeSection:
-    lock_image: bool = field(default=False, metadata={"help": "freeze the image tower (its projection head still trains)"})
-    lock_text: bool = field(default=False, metadata={"help": "freeze the text tower (its projection head still trains)"})
-    unlock_image_blocks: int = field(default=0, metadata={"help": "with lock_image: train the last N image blocks"})
-    unlock_text_blocks: int = field(default=0, metadata={"help": "with lock_text: train the last N text blocks"})
+    lock_image: bool = field(
+        default=False, metadata={"help": "freeze the image tower (its projection head still trains)"}
+    )
+    lock_text: bool = field(
+        default=False, metadata={"help": "freeze the text tower (its projection head still trains)"}
+    )
+    unlock_image_blocks: int = field(
+        default=0, metadata={"help": "with lock_image: train the last N image blocks"}
+    )
+    unlock_text_blocks: int = field(
+        default=0, metadata={"help": "with lock_text: train the last N text blocks"}
+    )
     lora_image: bool = field(default=False, metadata={"help": "LoRA adapters on the (frozen) image tower"})
     lora_text: bool = field(default=False, metadata={"help": "LoRA adapters on the (frozen) text tower"})
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.0
     train_logit_scale: bool = field(default=True, metadata={"help": "learn the temperature"})
-    cache_features: bool = field(default=True, metadata={
-        "help": "compute a fully locked tower's features once and reuse them (images: without augmentation)"})
-    cache_dir: str = field(default="", metadata={"help": "feature cache ('' = $HUBBLECLIP_CACHE or ~/.cache/hubbleclip)"})
+    cache_features: bool = field(
+        default=True,
+        metadata={
+            "help": (
+                "compute a fully locked tower's features once and reuse them (images: without augmentation)"
+            )
+        },
+    )
+    cache_dir: str = field(
+        default="", metadata={"help": "feature cache ('' = $HUBBLECLIP_CACHE or ~/.cache/hubbleclip)"}
+    )
 
 
 @dataclass
 class LossSection:
-    kind: Literal["infonce", "siglip"] = field(default="infonce", metadata={
-        "help": "infonce = symmetric softmax contrastive loss (CLIP); siglip = pairwise sigmoid loss"})
+    kind: Literal["infonce", "siglip"] = field(
+        default="infonce",
+        metadata={
+            "help": "infonce = symmetric softmax contrastive loss (CLIP); siglip = pairwise sigmoid loss"
+        },
+    )
 
 
 @dataclass
 class OptimSection:
     lr: float = 1e-3
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (not on biases, norms, temperature)"})
+    weight_decay: float = field(
+        default=0.01, metadata={"help": "AdamW weight decay (not on biases, norms, temperature)"}
+    )
     beta1: float = 0.9
     beta2: float = 0.98
     eps: float = 1e-6
-    batch_size: int = field(default=64, metadata={"help": "pairs per contrastive batch, summed over processes"})
+    batch_size: int = field(
+        default=64, metadata={"help": "pairs per contrastive batch, summed over processes"}
+    )
     grad_accum_steps: int = field(default=1, metadata={"help": "contrastive batches per optimizer step"})
     max_steps: int = field(default=500, metadata={"help": "optimizer steps"})
     warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
-    schedule: Literal["constant", "cosine"] = field(default="constant", metadata={"help": "after the warm-up"})
+    schedule: Literal["constant", "cosine"] = field(
+        default="constant", metadata={"help": "after the warm-up"}
+    )
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping (0 = off)"})
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
 
@@ -69,21 +101,29 @@ class OptimSection:
 @dataclass
 class EvalSection:
     every_steps: int = field(default=100, metadata={"help": "validate every N steps (and at the end)"})
-    batch_size: int = field(default=100, metadata={"help": "in-batch retrieval over this many pairs (PAPERCLIP: 100)"})
+    batch_size: int = field(
+        default=100, metadata={"help": "in-batch retrieval over this many pairs (PAPERCLIP: 100)"}
+    )
     top_k: int = field(default=10, metadata={"help": "report top-1 and top-k in-batch accuracy"})
 
 
 @dataclass
 class CheckpointSection:
-    every_steps: int = field(default=100, metadata={"help": "save a checkpoint every N steps (and at the end)"})
-    keep_best: int = field(default=2, metadata={"help": "keep the best K by validation loss (plus the latest)"})
+    every_steps: int = field(
+        default=100, metadata={"help": "save a checkpoint every N steps (and at the end)"}
+    )
+    keep_best: int = field(
+        default=2, metadata={"help": "keep the best K by validation loss (plus the latest)"}
+    )
 
 
 @dataclass
 class TrainConfig:
     run_dir: str = field(default="runs/train", metadata={"help": "output directory"})
     resume: str = field(default="", metadata={"help": "'latest' or a checkpoint directory to continue from"})
-    overwrite: bool = field(default=False, metadata={"help": "start afresh in a run_dir that has checkpoints"})
+    overwrite: bool = field(
+        default=False, metadata={"help": "start afresh in a run_dir that has checkpoints"}
+    )
     seed: int = 0
     log_every: int = field(default=10, metadata={"help": "log training metrics every N steps"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads per process (0 = torch's default)"})

@@ -30,15 +30,20 @@ def caption_column(ds, source: str) -> str | None:
     """The column the captions come from, or None for sentence chunks of ``text``."""
     if source == "text_chunks":
         return None
-    column = ("caption_llm" if "caption_llm" in ds.column_names else "caption") if source == "auto" else source
+    column = (
+        ("caption_llm" if "caption_llm" in ds.column_names else "caption") if source == "auto" else source
+    )
     if column not in ds.column_names:
-        raise ValueError(f"data.captions={source}: the dataset has no {column!r} column "
-                         f"(columns: {', '.join(ds.column_names)})")
+        raise ValueError(
+            f"data.captions={source}: the dataset has no {column!r} column "
+            f"(columns: {', '.join(ds.column_names)})"
+        )
     return column
 
 
 def sentence_chunk(text: str, max_words: int, rng: np.random.Generator) -> str:
-    """A random run of whole sentences of at most ``max_words`` words (the first sentence is cut if longer)."""
+    """A random run of whole sentences of at most ``max_words`` words
+    (the first sentence is cut if longer)."""
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
     if not sentences:
         return ""
@@ -59,8 +64,17 @@ def item_seed(seed: int, epoch: int, row: int) -> int:
 class PairDataset(Dataset):
     """``dataset[(epoch, row)] -> (image tensor or cached feature, caption or cached feature, caption)``."""
 
-    def __init__(self, ds, captions: list[str] | None, texts: list[str] | None, transform, seed: int,
-                 chunk_words: int = 77, image_feats: torch.Tensor | None = None, text_feats: torch.Tensor | None = None):
+    def __init__(
+        self,
+        ds,
+        captions: list[str] | None,
+        texts: list[str] | None,
+        transform,
+        seed: int,
+        chunk_words: int = 77,
+        image_feats: torch.Tensor | None = None,
+        text_feats: torch.Tensor | None = None,
+    ):
         self.images = ds.select_columns(["image"])
         self.captions, self.texts, self.transform = captions, texts, transform
         self.seed, self.chunk_words = seed, chunk_words
@@ -72,7 +86,9 @@ class PairDataset(Dataset):
     def caption(self, epoch: int, row: int) -> str:
         if self.captions is not None:
             return self.captions[row]
-        return sentence_chunk(self.texts[row], self.chunk_words, np.random.default_rng(item_seed(self.seed, epoch, row)))
+        return sentence_chunk(
+            self.texts[row], self.chunk_words, np.random.default_rng(item_seed(self.seed, epoch, row))
+        )
 
     def __getitem__(self, key: tuple[int, int]):
         epoch, row = key
@@ -96,8 +112,16 @@ def collate(items):
 class BatchPlan(Sampler):
     """This process's share of global batches ``start, start+1, ...``: lists of ``(epoch, row)`` keys."""
 
-    def __init__(self, n_rows: int, batch_size: int, world: int, rank: int, seed: int, start: int = 0,
-                 stop: int | None = None):
+    def __init__(
+        self,
+        n_rows: int,
+        batch_size: int,
+        world: int,
+        rank: int,
+        seed: int,
+        start: int = 0,
+        stop: int | None = None,
+    ):
         if batch_size % world:
             raise ValueError(f"optim.batch_size={batch_size} must be divisible by the {world} processes")
         if n_rows < batch_size:
@@ -109,14 +133,14 @@ class BatchPlan(Sampler):
     def global_batch(self, m: int) -> tuple[int, np.ndarray]:
         epoch, j = divmod(m, self.per_epoch)
         perm = np.random.default_rng([self.seed, epoch]).permutation(self.n_rows)
-        return epoch, perm[j * self.batch_size:(j + 1) * self.batch_size]
+        return epoch, perm[j * self.batch_size : (j + 1) * self.batch_size]
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         local = self.batch_size // self.world
         m = self.start
         while self.stop is None or m < self.stop:
             epoch, rows = self.global_batch(m)
-            yield [(epoch, int(r)) for r in rows[self.rank * local:(self.rank + 1) * local]]
+            yield [(epoch, int(r)) for r in rows[self.rank * local : (self.rank + 1) * local]]
             m += 1
 
     def __len__(self) -> int:

@@ -30,23 +30,31 @@ def configure_trainable(model: ClipModel, fz: FreezeSection, train_bias: bool) -
     towers = model.towers()
     lora_patterns = [towers[t].lora_pattern for t in TOWERS if _settings(fz, t)[2]]
     if lora_patterns:
-        config = LoraConfig(r=fz.lora_r, lora_alpha=fz.lora_alpha, lora_dropout=fz.lora_dropout,
-                            target_modules="|".join(f"(?:{p})" for p in lora_patterns))
+        config = LoraConfig(
+            r=fz.lora_r,
+            lora_alpha=fz.lora_alpha,
+            lora_dropout=fz.lora_dropout,
+            target_modules="|".join(f"(?:{p})" for p in lora_patterns),
+        )
         inject_adapter_in_model(config, model)
         towers = model.towers()  # module references changed where adapters went in
     model.requires_grad_(True)
     for tower in TOWERS:
         lock, unlock, lora = _settings(fz, tower)
         if unlock and not lock:
-            raise ValueError(f"freeze.unlock_{tower}_blocks={unlock} needs freeze.lock_{tower}=true "
-                             "(an unlocked tower trains all its blocks anyway)")
+            raise ValueError(
+                f"freeze.unlock_{tower}_blocks={unlock} needs freeze.lock_{tower}=true "
+                "(an unlocked tower trains all its blocks anyway)"
+            )
         if lock or lora:
             for p in tower_parameters(towers[tower].trunk):
                 p.requires_grad_(False)
         if unlock:
             blocks = towers[tower].blocks
             if unlock > len(blocks):
-                raise ValueError(f"freeze.unlock_{tower}_blocks={unlock}: the {tower} tower has only {len(blocks)} blocks")
+                raise ValueError(
+                    f"freeze.unlock_{tower}_blocks={unlock}: the {tower} tower has only {len(blocks)} blocks"
+                )
             for p in tower_parameters(blocks[-unlock:] + towers[tower].post):
                 p.requires_grad_(True)
     for name, p in model.named_parameters():

@@ -36,8 +36,11 @@ def infonce_loss(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 
 
-def siglip_loss(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor, logit_bias: torch.Tensor) -> torch.Tensor:
-    """SigLIP: every (image, text) cell is a binary match/no-match decision; summed, divided by the batch size."""
+def siglip_loss(
+    img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor, logit_bias: torch.Tensor
+) -> torch.Tensor:
+    """SigLIP: every (image, text) cell is a binary match/no-match decision;
+    summed, divided by the batch size."""
     logits = logit_scale.exp() * img @ txt.T + logit_bias
     signs = 2 * torch.eye(len(img), device=img.device, dtype=logits.dtype) - 1
     return -F.logsigmoid(signs * logits).sum() / len(img)
@@ -46,7 +49,10 @@ def siglip_loss(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor,
 def contrastive_loss(kind: str, img, txt, logit_scale, logit_bias, accelerator) -> torch.Tensor:
     """Loss of the global batch from this process's normalised features (see the module docstring)."""
     world = accelerator.num_processes
-    img, txt = gather_with_local_grad(img.float(), accelerator), gather_with_local_grad(txt.float(), accelerator)
+    img, txt = (
+        gather_with_local_grad(img.float(), accelerator),
+        gather_with_local_grad(txt.float(), accelerator),
+    )
     scale = shared_scalar(logit_scale, world)
     if kind == "siglip":
         return siglip_loss(img, txt, scale, shared_scalar(logit_bias, world))

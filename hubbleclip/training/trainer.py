@@ -36,11 +36,15 @@ def _resume_path(cfg: TrainConfig, run_dir: Path) -> Path | None:
         return ckpts[-1] if ckpts else None
     if cfg.resume:
         if not Path(cfg.resume, "state.json").is_file():
-            raise FileNotFoundError(f"resume={cfg.resume}: not a checkpoint directory (expected state.json in it)")
+            raise FileNotFoundError(
+                f"resume={cfg.resume}: not a checkpoint directory (expected state.json in it)"
+            )
         return Path(cfg.resume)
     if ckpts and not cfg.overwrite:
-        raise FileExistsError(f"{run_dir} already has checkpoints: pass --resume latest to continue "
-                              "or --overwrite true to start again")
+        raise FileExistsError(
+            f"{run_dir} already has checkpoints: pass --resume latest to continue "
+            "or --overwrite true to start again"
+        )
     return None
 
 
@@ -71,17 +75,35 @@ def _pairs(cfg: TrainConfig, model, ds, split: str, train: bool, accelerator):
     directory = cache.cache_dir(cfg.freeze.cache_dir)
     if cfg.freeze.cache_features and tower_is_static(cfg.freeze, "image"):
         eval_tf = model.image_transform(train=False, augment=cfg.augment)
-        key = {"what": "image", "spec": model.spec, "tower": cache.tower_key(model, "image"),
-               "data": ds._fingerprint, "transform": repr(eval_tf)}
-        image_feats = cache.cached_features(key, lambda: cache.image_features(model, ds.select_columns(["image"]), eval_tf),
-                                            directory, accelerator)
+        key = {
+            "what": "image",
+            "spec": model.spec,
+            "tower": cache.tower_key(model, "image"),
+            "data": ds._fingerprint,
+            "transform": repr(eval_tf),
+        }
+        image_feats = cache.cached_features(
+            key,
+            lambda: cache.image_features(model, ds.select_columns(["image"]), eval_tf),
+            directory,
+            accelerator,
+        )
     if cfg.freeze.cache_features and tower_is_static(cfg.freeze, "text") and captions is not None:
-        key = {"what": "text", "spec": model.spec, "tower": cache.tower_key(model, "text"), "data": ds._fingerprint,
-               "column": column}
-        text_feats = cache.cached_features(key, lambda: cache.text_features(model, captions), directory, accelerator)
+        key = {
+            "what": "text",
+            "spec": model.spec,
+            "tower": cache.tower_key(model, "text"),
+            "data": ds._fingerprint,
+            "column": column,
+        }
+        text_feats = cache.cached_features(
+            key, lambda: cache.text_features(model, captions), directory, accelerator
+        )
     if train and image_feats is not None:
         log.info("image tower locked and cached: %s images are seen without train augmentations", split)
-    return PairDataset(ds, captions, texts, transform, cfg.seed, cfg.data.chunk_words, image_feats, text_feats)
+    return PairDataset(
+        ds, captions, texts, transform, cfg.seed, cfg.data.chunk_words, image_feats, text_feats
+    )
 
 
 def _inputs(images, texts, model, device) -> dict:
@@ -105,10 +127,12 @@ def validate(model, pairs, cfg: TrainConfig, accelerator) -> dict[str, float]:
     from hubbleclip.training.losses import in_batch_hits, infonce_loss, siglip_loss
 
     bs, n = cfg.eval.batch_size, len(pairs)
-    starts = list(range(0, n - bs + 1, bs)) or ([0] if n >= 2 else [])  # full batches; one short batch if that is all
+    starts = list(range(0, n - bs + 1, bs)) or (
+        [0] if n >= 2 else []
+    )  # full batches; one short batch if that is all
     model.eval()
     sums = torch.zeros(6, dtype=torch.float64)
-    for b in starts[accelerator.process_index::accelerator.num_processes]:
+    for b in starts[accelerator.process_index :: accelerator.num_processes]:
         images, texts, captions = collate([pairs[(0, r)] for r in range(b, min(b + bs, n))])
         img, txt = model(**_inputs(images, texts, model, model.device))
         img, txt = img.float(), txt.float()
@@ -118,14 +142,20 @@ def validate(model, pairs, cfg: TrainConfig, accelerator) -> dict[str, float]:
             loss = infonce_loss(img, txt, model.logit_scale)
         hits = in_batch_hits(img, txt, captions, cfg.eval.top_k)
         k = cfg.eval.top_k
-        sums += torch.tensor([loss.item(), 1, len(captions), hits["i2t_top1"], hits[f"i2t_top{k}"],
-                              hits[f"t2i_top{k}"]], dtype=torch.float64)
+        sums += torch.tensor(
+            [loss.item(), 1, len(captions), hits["i2t_top1"], hits[f"i2t_top{k}"], hits[f"t2i_top{k}"]],
+            dtype=torch.float64,
+        )
     sums = accelerator.reduce(sums.to(accelerator.device), "sum").cpu()
     if sums[1] == 0:
         return {}
-    return {"val_loss": float(sums[0] / sums[1]), "val_i2t_top1": float(sums[3] / sums[2]),
-            f"val_i2t_top{cfg.eval.top_k}": float(sums[4] / sums[2]),
-            f"val_t2i_top{cfg.eval.top_k}": float(sums[5] / sums[2]), "val_pairs": int(sums[2])}
+    return {
+        "val_loss": float(sums[0] / sums[1]),
+        "val_i2t_top1": float(sums[3] / sums[2]),
+        f"val_i2t_top{cfg.eval.top_k}": float(sums[4] / sums[2]),
+        f"val_t2i_top{cfg.eval.top_k}": float(sums[5] / sums[2]),
+        "val_pairs": int(sums[2]),
+    }
 
 
 def _report(step: int, val: dict, metrics, accelerator) -> None:
@@ -140,7 +170,7 @@ def _report(step: int, val: dict, metrics, accelerator) -> None:
 def train(cfg: TrainConfig) -> dict:
     """Run (or resume) one training job; returns the final metrics."""
     from accelerate import Accelerator
-    from accelerate.utils import set_seed, gather_object
+    from accelerate.utils import gather_object, set_seed
     from torch.utils.data import DataLoader
 
     from hubbleclip.io import MetricsLog, atomic_write_text, setup_run_dir
@@ -155,8 +185,12 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     # without a GPU, processes started by torchrun / `accelerate launch --multi_gpu` join as gloo CPU workers
-    accelerator = Accelerator(cpu=not torch.accelerator.is_available(), mixed_precision=cfg.optim.mixed_precision,
-                              log_with="tensorboard", project_dir=str(run_dir))
+    accelerator = Accelerator(
+        cpu=not torch.accelerator.is_available(),
+        mixed_precision=cfg.optim.mixed_precision,
+        log_with="tensorboard",
+        project_dir=str(run_dir),
+    )
     main = accelerator.is_main_process
     if not main:  # one process reports
         logging.getLogger("hubbleclip").setLevel(logging.WARNING)
@@ -174,18 +208,28 @@ def train(cfg: TrainConfig) -> dict:
     model = load_model(cfg.model.spec)
     configure_trainable(model, cfg.freeze, train_bias=cfg.loss.kind == "siglip")
     n_train, n_total = parameter_counts(model)
-    log.info("model %s: %s trainable of %s parameters (%.2f%%)", cfg.model.spec, f"{n_train:,}", f"{n_total:,}",
-             100 * n_train / n_total)
+    log.info(
+        "model %s: %s trainable of %s parameters (%.2f%%)",
+        cfg.model.spec,
+        f"{n_train:,}",
+        f"{n_total:,}",
+        100 * n_train / n_total,
+    )
 
     train_ds = _load_split(cfg.data.path, cfg.data.train_split, cfg.data.max_train_rows)
     model.to(accelerator.device)
     train_pairs = _pairs(cfg, model, train_ds, "train", True, accelerator)
-    val_pairs = (_pairs(cfg, model, _load_split(cfg.data.path, cfg.data.val_split), "val", False, accelerator)
-                 if cfg.data.val_split else None)
+    val_pairs = (
+        _pairs(cfg, model, _load_split(cfg.data.path, cfg.data.val_split), "val", False, accelerator)
+        if cfg.data.val_split
+        else None
+    )
     log.info("%d training pairs, %d validation pairs", len(train_pairs), len(val_pairs) if val_pairs else 0)
 
     optimizer = build_optimizer(model, cfg.optim)
-    scheduler = build_scheduler(optimizer, cfg.optim)  # stepped once per optimizer step by us, not by accelerate
+    scheduler = build_scheduler(
+        optimizer, cfg.optim
+    )  # stepped once per optimizer step by us, not by accelerate
     ddp_model, optimizer = accelerator.prepare(model, optimizer)
     world, rank = accelerator.num_processes, accelerator.process_index
 
@@ -201,15 +245,31 @@ def train(cfg: TrainConfig) -> dict:
         set_seed(cfg.seed + rank)  # distinct dropout per process
     accelerator.init_trackers("tensorboard")
     if main and not resume:
-        metrics.log(step=0, event="start", trainable_params=n_train, total_params=n_total, processes=world,
-                    train_pairs=len(train_pairs), val_pairs=len(val_pairs) if val_pairs else 0)
+        metrics.log(
+            step=0,
+            event="start",
+            trainable_params=n_train,
+            total_params=n_total,
+            processes=world,
+            train_pairs=len(train_pairs),
+            val_pairs=len(val_pairs) if val_pairs else 0,
+        )
     if val_pairs is not None and not resume:  # the starting point, to compare the fine-tuned numbers with
         _report(0, validate(model, val_pairs, cfg, accelerator), metrics, accelerator)
 
     accum = cfg.optim.grad_accum_steps
-    plan = BatchPlan(len(train_pairs), cfg.optim.batch_size, world, rank, cfg.seed, start=step * accum,
-                     stop=cfg.optim.max_steps * accum)
-    batches = iter(DataLoader(train_pairs, batch_sampler=plan, collate_fn=collate, num_workers=cfg.data.num_workers))
+    plan = BatchPlan(
+        len(train_pairs),
+        cfg.optim.batch_size,
+        world,
+        rank,
+        cfg.seed,
+        start=step * accum,
+        stop=cfg.optim.max_steps * accum,
+    )
+    batches = iter(
+        DataLoader(train_pairs, batch_sampler=plan, collate_fn=collate, num_workers=cfg.data.num_workers)
+    )
     result: dict = {}
     window_loss, window_steps, window_time = 0.0, 0, 0.0
     while step < cfg.optim.max_steps:
@@ -219,13 +279,20 @@ def train(cfg: TrainConfig) -> dict:
         for micro in range(accum):
             images, texts, _ = next(batches)
             sync = micro == accum - 1
-            with accelerator.no_sync(ddp_model) if not sync else contextlib.nullcontext(), accelerator.autocast():
+            with (
+                accelerator.no_sync(ddp_model) if not sync else contextlib.nullcontext(),
+                accelerator.autocast(),
+            ):
                 img, txt = ddp_model(**_inputs(images, texts, model, accelerator.device))
-                loss = contrastive_loss(cfg.loss.kind, img, txt, model.logit_scale, model.logit_bias, accelerator)
+                loss = contrastive_loss(
+                    cfg.loss.kind, img, txt, model.logit_scale, model.logit_bias, accelerator
+                )
             accelerator.backward(loss * world / accum)
             step_loss += loss.item() / accum
         if cfg.optim.max_grad_norm > 0:
-            accelerator.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.optim.max_grad_norm)
+            accelerator.clip_grad_norm_(
+                [p for p in model.parameters() if p.requires_grad], cfg.optim.max_grad_norm
+            )
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -236,16 +303,27 @@ def train(cfg: TrainConfig) -> dict:
         window_time += time.perf_counter() - t0  # training only: validation and checkpoints not counted
         last = step == cfg.optim.max_steps
         if step % cfg.log_every == 0 or last:
-            record = {"step": step, "epoch": round(step * accum * cfg.optim.batch_size / len(train_pairs), 3),
-                      "loss": window_loss / window_steps, "lr": scheduler.get_last_lr()[0],
-                      "logit_scale": float(model.logit_scale.detach().exp()),
-                      "pairs_per_s": window_steps * accum * cfg.optim.batch_size / window_time}
+            record = {
+                "step": step,
+                "epoch": round(step * accum * cfg.optim.batch_size / len(train_pairs), 3),
+                "loss": window_loss / window_steps,
+                "lr": scheduler.get_last_lr()[0],
+                "logit_scale": float(model.logit_scale.detach().exp()),
+                "pairs_per_s": window_steps * accum * cfg.optim.batch_size / window_time,
+            }
             result.update(record)
             if main:
                 metrics.log(**record)
             accelerator.log({k: v for k, v in record.items() if k != "step"}, step=step)
-            log.info("step %d/%d loss %.4f lr %.2e T %.1f %.0f pairs/s", step, cfg.optim.max_steps, record["loss"],
-                     record["lr"], record["logit_scale"], record["pairs_per_s"])
+            log.info(
+                "step %d/%d loss %.4f lr %.2e T %.1f %.0f pairs/s",
+                step,
+                cfg.optim.max_steps,
+                record["loss"],
+                record["lr"],
+                record["logit_scale"],
+                record["pairs_per_s"],
+            )
             window_loss, window_steps, window_time = 0.0, 0, 0.0
         val = {}
         if val_pairs is not None and (step % cfg.eval.every_steps == 0 or last):
@@ -256,8 +334,15 @@ def train(cfg: TrainConfig) -> dict:
         if step % cfg.checkpoint.every_steps == 0 or last:
             rngs = gather_object([rng_state()])
             if main:
-                save_checkpoint(run_dir, step, model, optimizer, scheduler, rngs,
-                                {"val_loss": val.get("val_loss"), "best_val_loss": None if best == math.inf else best})
+                save_checkpoint(
+                    run_dir,
+                    step,
+                    model,
+                    optimizer,
+                    scheduler,
+                    rngs,
+                    {"val_loss": val.get("val_loss"), "best_val_loss": None if best == math.inf else best},
+                )
                 prune_checkpoints(run_dir, cfg.checkpoint.keep_best)
             accelerator.wait_for_everyone()
 

@@ -20,9 +20,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hubbleclip import __version__
 from hubbleclip.web.config import Limits
 from hubbleclip.web.engine import SkyEngine, finite_or_none
-from hubbleclip.web.schemas import (ClassScore, ClusterOut, ClustersRequest, ClustersResponse, ImageCard,
-                                    ImageSearchResponse, Info, ObjectCard, SearchResponse, SimilarRequest,
-                                    SimilarResponse)
+from hubbleclip.web.schemas import (
+    ClassScore,
+    ClusterOut,
+    ClustersRequest,
+    ClustersResponse,
+    ImageCard,
+    ImageSearchResponse,
+    Info,
+    ObjectCard,
+    SearchResponse,
+    SimilarRequest,
+    SimilarResponse,
+)
 from hubbleclip.web.uploads import ALLOWED_TYPES, UploadError, check_content_type, decode_image
 
 log = logging.getLogger(__name__)
@@ -30,7 +40,7 @@ log = logging.getLogger(__name__)
 STATIC = resources.files("hubbleclip.web") / "static"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
-                               "base-uri 'none'; frame-ancestors 'none'",
+    "base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -53,8 +63,11 @@ def _field(loc) -> str:
 
 def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
     limits = limits or Limits()
-    app = FastAPI(title="hubbleclip sky search", version=__version__,
-                  description="Find sky objects by text or image, browse similar images, classify an upload.")
+    app = FastAPI(
+        title="hubbleclip sky search",
+        version=__version__,
+        description="Find sky objects by text or image, browse similar images, classify an upload.",
+    )
     app.state.engine = engine
 
     @app.middleware("http")
@@ -66,14 +79,19 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
-        errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        errors = [
+            {"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()
+        ]
         first = errors[0] if errors else {"field": "request", "message": "invalid"}
-        return JSONResponse(status_code=422, content={"detail": f"{first['field']}: {first['message']}",
-                                                      "errors": errors})
+        return JSONResponse(
+            status_code=422, content={"detail": f"{first['field']}: {first['message']}", "errors": errors}
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        return JSONResponse(status_code=exc.status_code, content={"detail": str(exc.detail)}, headers=exc.headers)
+        return JSONResponse(
+            status_code=exc.status_code, content={"detail": str(exc.detail)}, headers=exc.headers
+        )
 
     @app.exception_handler(UploadError)
     async def upload_error(request: Request, exc: UploadError):
@@ -87,16 +105,32 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
     def object_card(hit) -> ObjectCard:
         """A card from a :class:`hubbleclip.retrieval.search.Hit`."""
         image_id = hit.image_id if hit.image_id in engine.store else None
-        return ObjectCard(object_id=hit.object_id, names=list(hit.names), type=hit.type,
-                          ra_deg=finite_or_none(hit.ra_deg), dec_deg=finite_or_none(hit.dec_deg), ra_dec=hit.position,
-                          constellation=hit.constellation, mag=_rounded(hit.mag), score=float(hit.score),
-                          image_id=image_id, n_images=engine.n_images(hit.object_id),
-                          credit=engine.store.meta(image_id)["credit"] if image_id else None)
+        return ObjectCard(
+            object_id=hit.object_id,
+            names=list(hit.names),
+            type=hit.type,
+            ra_deg=finite_or_none(hit.ra_deg),
+            dec_deg=finite_or_none(hit.dec_deg),
+            ra_dec=hit.position,
+            constellation=hit.constellation,
+            mag=_rounded(hit.mag),
+            score=float(hit.score),
+            image_id=image_id,
+            n_images=engine.n_images(hit.object_id),
+            credit=engine.store.meta(image_id)["credit"] if image_id else None,
+        )
 
     def image_card(image_id: str, score: float | None = None) -> ImageCard:
         meta = engine.store.meta(image_id)
-        return ImageCard(image_id=image_id, object_id=meta["object_id"], names=list(meta["names"] or []),
-                         type=meta["type"], source=meta["source"], credit=meta["credit"] or "", score=score)
+        return ImageCard(
+            image_id=image_id,
+            object_id=meta["object_id"],
+            names=list(meta["names"] or []),
+            type=meta["type"],
+            source=meta["source"],
+            credit=meta["credit"] or "",
+            score=score,
+        )
 
     def require_images(*image_ids: str) -> None:
         for image_id in image_ids:
@@ -112,76 +146,123 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
     @app.get("/api/info", response_model=Info, summary="what this server searches")
     def info() -> Info:
         index = engine.searcher.index
-        return Info(index=str(index.path), model=index.model_spec, objects=len(index), images=len(engine.store),
-                    similarity=engine.space.description,
-                    limits={"max_upload_bytes": limits.max_upload_bytes, "max_pixels": limits.max_pixels,
-                            "max_results": limits.max_results})
+        return Info(
+            index=str(index.path),
+            model=index.model_spec,
+            objects=len(index),
+            images=len(engine.store),
+            similarity=engine.space.description,
+            limits={
+                "max_upload_bytes": limits.max_upload_bytes,
+                "max_pixels": limits.max_pixels,
+                "max_results": limits.max_results,
+            },
+        )
 
     @app.get("/api/search", response_model=SearchResponse, summary="objects matching a text query")
-    def search(q: str = Query(min_length=1, max_length=300, description="free text, e.g. 'andromeda galaxy'"),
-               k: int = Query(24, ge=1, le=limits.max_results)) -> SearchResponse:
+    def search(
+        q: str = Query(min_length=1, max_length=300, description="free text, e.g. 'andromeda galaxy'"),
+        k: int = Query(24, ge=1, le=limits.max_results),
+    ) -> SearchResponse:
         if not q.strip():
             raise HTTPException(422, "query.q: the query is blank")
         t0 = time.perf_counter()
         result = engine.searcher.search(text=q.strip(), k=k)
-        return SearchResponse(query=q, took_ms=_ms(t0), results=[object_card(h) for h in result.hits],
-                              note=result.note)
+        return SearchResponse(
+            query=q, took_ms=_ms(t0), results=[object_card(h) for h in result.hits], note=result.note
+        )
 
-    @app.post("/api/search/image", response_model=ImageSearchResponse,
-              summary="objects matching an uploaded image, and its top-5 zero-shot classes",
-              description="Send the image file itself as the request body with its Content-Type "
-                          f"({', '.join(ALLOWED_TYPES)}), at most {limits.max_upload_bytes:,} bytes and "
-                          f"{limits.max_pixels:,} pixels.",
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  t: {"schema": {"type": "string", "format": "binary"}} for t in ALLOWED_TYPES}}},
-              responses={413: {"description": "upload too large"}, 415: {"description": "not a supported image"}})
-    async def search_image(request: Request, k: int = Query(24, ge=1, le=limits.max_results)) -> ImageSearchResponse:
+    @app.post(
+        "/api/search/image",
+        response_model=ImageSearchResponse,
+        summary="objects matching an uploaded image, and its top-5 zero-shot classes",
+        description="Send the image file itself as the request body with its Content-Type "
+        f"({', '.join(ALLOWED_TYPES)}), at most {limits.max_upload_bytes:,} bytes and "
+        f"{limits.max_pixels:,} pixels.",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in ALLOWED_TYPES},
+            }
+        },
+        responses={413: {"description": "upload too large"}, 415: {"description": "not a supported image"}},
+    )
+    async def search_image(
+        request: Request, k: int = Query(24, ge=1, le=limits.max_results)
+    ) -> ImageSearchResponse:
         content_type = check_content_type(request.headers.get("content-type"))
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limits.max_upload_bytes:
-            raise UploadError(413, f"upload of {int(declared):,} bytes exceeds the limit of "
-                                   f"{limits.max_upload_bytes:,} bytes")
+            raise UploadError(
+                413,
+                f"upload of {int(declared):,} bytes exceeds the limit of {limits.max_upload_bytes:,} bytes",
+            )
         body = bytearray()
         async for chunk in request.stream():  # stop reading as soon as the limit is passed
             body += chunk
             if len(body) > limits.max_upload_bytes:
                 raise UploadError(413, f"upload exceeds the limit of {limits.max_upload_bytes:,} bytes")
         t0 = time.perf_counter()
-        image = await run_in_threadpool(decode_image, bytes(body), content_type,
-                                        max_bytes=limits.max_upload_bytes, max_pixels=limits.max_pixels)
+        image = await run_in_threadpool(
+            decode_image,
+            bytes(body),
+            content_type,
+            max_bytes=limits.max_upload_bytes,
+            max_pixels=limits.max_pixels,
+        )
 
         def answer() -> ImageSearchResponse:
             hits = engine.searcher.search(image=image, k=k).hits
             classes = engine.classify(image, 5)
             return ImageSearchResponse(
-                took_ms=_ms(t0), width=image.width, height=image.height, results=[object_card(h) for h in hits],
-                classes=[ClassScore(label=c["class"], probability=c["probability"], similarity=c["similarity"])
-                         for c in classes])
+                took_ms=_ms(t0),
+                width=image.width,
+                height=image.height,
+                results=[object_card(h) for h in hits],
+                classes=[
+                    ClassScore(label=c["class"], probability=c["probability"], similarity=c["similarity"])
+                    for c in classes
+                ],
+            )
 
         return await run_in_threadpool(answer)
 
-    @app.get("/api/images/{image_id:path}", summary="a stored image (a WebP thumbnail, or the original file)",
-             responses={200: {"content": {"image/*": {}}}, 404: {"description": "no such image in the store"}})
+    @app.get(
+        "/api/images/{image_id:path}",
+        summary="a stored image (a WebP thumbnail, or the original file)",
+        responses={200: {"content": {"image/*": {}}}, 404: {"description": "no such image in the store"}},
+    )
     def image(image_id: str, size: str = Query("thumb", pattern="^(thumb|full)$")):
         if image_id not in engine.store:  # ids are looked up, never used as paths
             raise HTTPException(404, f"no image {image_id!r} in this index")
         data, media = engine.store.thumbnail(image_id) if size == "thumb" else engine.store.original(image_id)
         return Response(data, media_type=media, headers={"Cache-Control": "public, max-age=86400"})
 
-    @app.post("/api/similar", response_model=SimilarResponse,
-              summary="images most similar to one image, or ranked by the combination of selected images")
+    @app.post(
+        "/api/similar",
+        response_model=SimilarResponse,
+        summary="images most similar to one image, or ranked by the combination of selected images",
+    )
     def similar(req: SimilarRequest) -> SimilarResponse:
         selected = list(dict.fromkeys(req.selected))
         require_images(req.image_id, *selected)
         t0 = time.perf_counter()
         page = engine.space.similar(req.image_id, selected, req.offset, req.limit)
-        return SimilarResponse(query=image_card(req.image_id), selected=[image_card(i) for i in selected],
-                               ranked_by="selection" if selected else "query", offset=req.offset,
-                               results=[image_card(i, s) for i, s in zip(page.ids, page.scores)],
-                               has_more=page.has_more, took_ms=_ms(t0))
+        return SimilarResponse(
+            query=image_card(req.image_id),
+            selected=[image_card(i) for i in selected],
+            ranked_by="selection" if selected else "query",
+            offset=req.offset,
+            results=[image_card(i, s) for i, s in zip(page.ids, page.scores)],
+            has_more=page.has_more,
+            took_ms=_ms(t0),
+        )
 
-    @app.post("/api/clusters", response_model=ClustersResponse,
-              summary="quick select: k-means clusters of an image's nearest neighbours")
+    @app.post(
+        "/api/clusters",
+        response_model=ClustersResponse,
+        summary="quick select: k-means clusters of an image's nearest neighbours",
+    )
     def clusters(req: ClustersRequest) -> ClustersResponse:
         require_images(req.image_id)
         t0 = time.perf_counter()
@@ -189,7 +270,12 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
             found = engine.space.clusters(req.image_id, req.n_clusters, req.n_members, req.pool)
         except ValueError as exc:  # too few images for that many clusters
             raise HTTPException(422, f"body.n_clusters: {exc}") from None
-        return ClustersResponse(clusters=[ClusterOut(representative=image_card(rep), members=members, size=size)
-                                          for rep, members, size in found], took_ms=_ms(t0))
+        return ClustersResponse(
+            clusters=[
+                ClusterOut(representative=image_card(rep), members=members, size=size)
+                for rep, members, size in found
+            ],
+            took_ms=_ms(t0),
+        )
 
     return app

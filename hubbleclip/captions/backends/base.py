@@ -17,13 +17,17 @@ class Sampling:
     def kwargs(self, attempt: int) -> dict:
         if attempt == 0:
             return {"max_new_tokens": self.max_new_tokens, "do_sample": False}
-        return {"max_new_tokens": self.max_new_tokens, "do_sample": True,
-                "temperature": self.temperature, "top_p": self.top_p}
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "do_sample": True,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+        }
 
 
 class Backend(Protocol):
-    name: str        # identifies the model in the cache key
-    max_batch: int   # how many prompts one call may take
+    name: str  # identifies the model in the cache key
+    max_batch: int  # how many prompts one call may take
 
     def generate(self, conversations: list[list[dict[str, str]]], attempt: int) -> list[str]:
         """One raw output string per conversation (JSON constrained by the caption schema)."""

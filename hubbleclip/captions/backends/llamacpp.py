@@ -12,25 +12,31 @@ from hubbleclip.captions.schema import generation_schema
 class LlamaCppBackend:
     max_batch = 1  # llama-cpp-python serves one sequence per call
 
-    def __init__(self, path: Path, *, name: str, max_items: int = 3, sampling: Sampling = Sampling(),
-                 n_ctx: int = 4096):
+    def __init__(
+        self, path: Path, *, name: str, max_items: int = 3, sampling: Sampling = Sampling(), n_ctx: int = 4096
+    ):
         from hubbleclip.cli import UserError
 
         if importlib.util.find_spec("llama_cpp") is None:
-            raise UserError("the llamacpp backend needs llama-cpp-python: pip install 'hubbleclip[llamacpp]' "
-                            "(a ~6 minute source build), or use the default transformers backend")
+            raise UserError(
+                "the llamacpp backend needs llama-cpp-python: pip install 'hubbleclip[llamacpp]' "
+                "(a ~6 minute source build), or use the default transformers backend"
+            )
         # without numba outlines' llama.cpp constraint silently stops constraining: refuse instead
         if importlib.util.find_spec("numba") is None:
-            raise UserError("the llamacpp backend needs numba for outlines to constrain its output "
-                            "(pip install numba); refusing to run unconstrained")
+            raise UserError(
+                "the llamacpp backend needs numba for outlines to constrain its output "
+                "(pip install numba); refusing to run unconstrained"
+            )
         import outlines
         from llama_cpp import Llama
         from outlines.types import JsonSchema
 
         llm = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False)
         self._model = outlines.from_llamacpp(llm)  # chat mode: the GGUF's own chat template
-        self._generator = outlines.Generator(self._model, JsonSchema(generation_schema(max_items),
-                                                                     whitespace_pattern=r"[ ]?"))
+        self._generator = outlines.Generator(
+            self._model, JsonSchema(generation_schema(max_items), whitespace_pattern=r"[ ]?")
+        )
         self.name = name
         self.sampling = sampling
 

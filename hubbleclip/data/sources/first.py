@@ -17,29 +17,31 @@ from pathlib import Path
 from hubbleclip.data.schema import FIRST_CLASSES
 from hubbleclip.data.text import sexagesimal, template_caption
 
-CREDIT = ("FIRST survey (Becker, White & Helfand 1995), images via firstgalaxydata "
-          "(Griese et al. 2023, MIT); label from {catalogue}")
+CREDIT = (
+    "FIRST survey (Becker, White & Helfand 1995), images via firstgalaxydata "
+    "(Griese et al. 2023, MIT); label from {catalogue}"
+)
 _NAME = re.compile(r"^(?P<ra>-?\d+(?:\.\d+)?)_(?P<dec>-?\d+(?:\.\d+)?)_(?P<label>\d+)_(?P<cat>[^/]+)\.png$")
 
 CLASS_TEXT = {
     "FRI": "Fanaroff-Riley class I radio galaxies are edge-darkened: their radio emission is brightest "
-           "near the core and fades along two-sided jets.",
+    "near the core and fades along two-sided jets.",
     "FRII": "Fanaroff-Riley class II radio galaxies are edge-brightened: powerful jets end in bright "
-            "hotspots at the outer edges of two radio lobes.",
+    "hotspots at the outer edges of two radio lobes.",
     "Compact": "Compact radio sources are unresolved or barely resolved at FIRST's 5 arcsec resolution, "
-               "typically radio-loud active nuclei without extended lobes.",
+    "typically radio-loud active nuclei without extended lobes.",
     "Bent": "Bent-tail radio galaxies have jets swept back by ram pressure as the host galaxy moves "
-            "through the hot gas of a galaxy cluster.",
+    "through the hot gas of a galaxy cluster.",
 }
 
 
 @dataclass
 class FirstImage:
-    member: str          # path inside the zip
+    member: str  # path inside the zip
     ra_deg: float
     dec_deg: float
-    label: str           # FRI / FRII / Compact / Bent
-    catalogue: str       # where the label comes from (e.g. MiraBest, Gendre, Baldi2018)
+    label: str  # FRI / FRII / Compact / Bent
+    catalogue: str  # where the label comes from (e.g. MiraBest, Gendre, Baldi2018)
 
 
 def default_zip() -> Path | None:
@@ -73,13 +75,21 @@ def object_id(img: FirstImage) -> str:
 def to_record(img: FirstImage, image_bytes: bytes, constellation: str) -> dict:
     label = FIRST_CLASSES[img.label]
     where = sexagesimal(img.ra_deg, img.dec_deg)
-    text = (f"A {label} observed by the FIRST radio survey at 1.4 GHz, at {where} (J2000) in the "
-            f"constellation {constellation}. {CLASS_TEXT[img.label]} Morphology label from {img.catalogue}.")
+    text = (
+        f"A {label} observed by the FIRST radio survey at 1.4 GHz, at {where} (J2000) in the "
+        f"constellation {constellation}. {CLASS_TEXT[img.label]} Morphology label from {img.catalogue}."
+    )
     return {
-        "id": f"first:{img.ra_deg:.3f}{img.dec_deg:+.3f}:{img.label}", "source": "first",
-        "image": {"bytes": image_bytes, "path": None}, "object_id": object_id(img),
-        "names": [f"FIRST {img.ra_deg:.3f}{img.dec_deg:+.3f}"], "type": label, "ra_deg": img.ra_deg,
-        "dec_deg": img.dec_deg, "mag": float("nan"), "text": text,
+        "id": f"first:{img.ra_deg:.3f}{img.dec_deg:+.3f}:{img.label}",
+        "source": "first",
+        "image": {"bytes": image_bytes, "path": None},
+        "object_id": object_id(img),
+        "names": [f"FIRST {img.ra_deg:.3f}{img.dec_deg:+.3f}"],
+        "type": label,
+        "ra_deg": img.ra_deg,
+        "dec_deg": img.dec_deg,
+        "mag": float("nan"),
+        "text": text,
         "caption": template_caption(label, extra_objects=["radio continuum image"]),
         "credit": CREDIT.format(catalogue=img.catalogue),
     }

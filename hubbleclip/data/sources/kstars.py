@@ -32,7 +32,7 @@ def find_kstars_dir(explicit: str | os.PathLike | None = None) -> Path | None:
 def article_text(path: Path, max_chars: int = 1200) -> str:
     """Plain text of a docbook article: its paragraphs, entities and markup removed."""
     raw = path.read_text(encoding="utf-8", errors="replace")
-    raw = re.sub(r"&[A-Za-z0-9.-]+;", " ", raw)   # docbook entities (&kstars;) are not defined here
+    raw = re.sub(r"&[A-Za-z0-9.-]+;", " ", raw)  # docbook entities (&kstars;) are not defined here
     raw = re.sub(r"<!DOCTYPE.*?>", "", raw, flags=re.S)
     try:
         root = ET.fromstring(raw)

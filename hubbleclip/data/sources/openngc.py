@@ -24,14 +24,14 @@ MAG_BANDS = ("vmag", "bmag", "jmag", "hmag", "kmag")
 
 @dataclass
 class CatalogObject:
-    object_id: str              # OpenNGC name, e.g. "NGC0224"
-    names: list[str]            # display names, primary first: "NGC 224", "M31", "Andromeda Galaxy"
-    code: str                   # OpenNGC type code
-    type: str                   # normalised label
-    type_desc: str              # OpenNGC's own description of the code
+    object_id: str  # OpenNGC name, e.g. "NGC0224"
+    names: list[str]  # display names, primary first: "NGC 224", "M31", "Andromeda Galaxy"
+    code: str  # OpenNGC type code
+    type: str  # normalised label
+    type_desc: str  # OpenNGC's own description of the code
     ra_deg: float
     dec_deg: float
-    constellation: str          # full IAU name
+    constellation: str  # full IAU name
     major_arcmin: float | None
     minor_arcmin: float | None
     pa_deg: float | None
@@ -92,14 +92,24 @@ def _row_to_object(row: sqlite3.Row, type_desc: dict[str, str]) -> CatalogObject
     names += [n.strip() for n in (row["commonnames"] or "").split(",") if n.strip()]
     mags = {band[0].upper(): _num(row[band]) for band in MAG_BANDS}
     return CatalogObject(
-        object_id=row["name"], names=list(dict.fromkeys(names)), code=code, type=label,
-        type_desc=type_desc.get(code, code), ra_deg=math.degrees(row["ra"]), dec_deg=math.degrees(row["dec"]),
-        constellation=constellation_name(row["const"]), major_arcmin=_num(row["majax"]),
-        minor_arcmin=_num(row["minax"]), pa_deg=_num(row["pa"]),
-        mags={k: v for k, v in mags.items() if v is not None}, hubble=row["hubble"] or None,
-        redshift=_num(row["redshift"]), radvel=_num(row["radvel"]),
+        object_id=row["name"],
+        names=list(dict.fromkeys(names)),
+        code=code,
+        type=label,
+        type_desc=type_desc.get(code, code),
+        ra_deg=math.degrees(row["ra"]),
+        dec_deg=math.degrees(row["dec"]),
+        constellation=constellation_name(row["const"]),
+        major_arcmin=_num(row["majax"]),
+        minor_arcmin=_num(row["minax"]),
+        pa_deg=_num(row["pa"]),
+        mags={k: v for k, v in mags.items() if v is not None},
+        hubble=row["hubble"] or None,
+        redshift=_num(row["redshift"]),
+        radvel=_num(row["radvel"]),
         identifiers=[i.strip() for i in (row["identifiers"] or "").split(",") if i.strip()],
-        notes=[n for n in (row["nednotes"], row["ongcnotes"]) if n], messier=messier,
+        notes=[n for n in (row["nednotes"], row["ongcnotes"]) if n],
+        messier=messier,
     )
 
 
@@ -112,7 +122,9 @@ def load_catalog(db_path: str | None = None) -> tuple[CatalogObject, ...]:
         type_desc = dict(con.execute("SELECT type, typedesc FROM objTypes").fetchall())
         rows = con.execute(
             f"SELECT * FROM objects WHERE type NOT IN ({','.join('?' * len(DROPPED_TYPES))}) "
-            "AND ra IS NOT NULL AND dec IS NOT NULL ORDER BY name", DROPPED_TYPES).fetchall()
+            "AND ra IS NOT NULL AND dec IS NOT NULL ORDER BY name",
+            DROPPED_TYPES,
+        ).fetchall()
     finally:
         con.close()
     return tuple(_row_to_object(r, type_desc) for r in rows)
@@ -142,11 +154,17 @@ def describe(obj: CatalogObject, article: str | None = None) -> str:
         size = f"{fmt(obj.major_arcmin)}'"
         if obj.minor_arcmin:
             size += f" x {fmt(obj.minor_arcmin)}'"
-        parts.append(f"Apparent size {size}" + (f", position angle {obj.pa_deg:.0f} deg." if obj.pa_deg is not None else "."))
+        parts.append(
+            f"Apparent size {size}"
+            + (f", position angle {obj.pa_deg:.0f} deg." if obj.pa_deg is not None else ".")
+        )
     if obj.mags:
         parts.append("Magnitudes: " + ", ".join(f"{b} {m:.2f}" for b, m in obj.mags.items()) + ".")
     if obj.redshift is not None:
-        parts.append(f"Redshift z = {obj.redshift:g}" + (f", radial velocity {obj.radvel:.0f} km/s." if obj.radvel is not None else "."))
+        parts.append(
+            f"Redshift z = {obj.redshift:g}"
+            + (f", radial velocity {obj.radvel:.0f} km/s." if obj.radvel is not None else ".")
+        )
     if obj.identifiers:
         parts.append("Other identifiers: " + ", ".join(obj.identifiers) + ".")
     parts += [n.rstrip(".") + "." for n in obj.notes]
@@ -156,14 +174,28 @@ def describe(obj: CatalogObject, article: str | None = None) -> str:
 
 
 def caption(obj: CatalogObject) -> str:
-    return template_caption(obj.type, hubble=obj.hubble, major_arcmin=obj.major_arcmin, mag=obj.mag,
-                            constellation=obj.constellation)
+    return template_caption(
+        obj.type,
+        hubble=obj.hubble,
+        major_arcmin=obj.major_arcmin,
+        mag=obj.mag,
+        constellation=obj.constellation,
+    )
 
 
 def to_record(obj: CatalogObject, article: str | None = None) -> dict:
     """A catalog-only record (no image) in the shared schema."""
     return {
-        "id": f"openngc:{obj.object_id}", "source": "openngc", "image": None, "object_id": obj.object_id,
-        "names": obj.names, "type": obj.type, "ra_deg": obj.ra_deg, "dec_deg": obj.dec_deg, "mag": obj.mag,
-        "text": describe(obj, article), "caption": caption(obj), "credit": CREDIT,
+        "id": f"openngc:{obj.object_id}",
+        "source": "openngc",
+        "image": None,
+        "object_id": obj.object_id,
+        "names": obj.names,
+        "type": obj.type,
+        "ra_deg": obj.ra_deg,
+        "dec_deg": obj.dec_deg,
+        "mag": obj.mag,
+        "text": describe(obj, article),
+        "caption": caption(obj),
+        "credit": CREDIT,
     }

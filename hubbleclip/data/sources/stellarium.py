@@ -25,8 +25,13 @@ from hubbleclip.data.sources.openngc import CatalogObject, display_name
 log = logging.getLogger(__name__)
 
 LICENSE = "Stellarium (GPL-2+)"
-SEARCH_PATHS = ("/usr/share/stellarium", "/usr/local/share/stellarium", "/opt/stellarium/share/stellarium",
-                "/Applications/Stellarium.app/Contents/Resources", "C:/Program Files/Stellarium")
+SEARCH_PATHS = (
+    "/usr/share/stellarium",
+    "/usr/local/share/stellarium",
+    "/opt/stellarium/share/stellarium",
+    "/Applications/Stellarium.app/Contents/Resources",
+    "C:/Program Files/Stellarium",
+)
 
 _STRING = re.compile(r'"(?:\\.|[^"\\])*"')
 _BARE_FRACTION = re.compile(r"(?<![\w.])(-?)\.(\d)")
@@ -40,30 +45,47 @@ _NAME_PATTERNS = [
     (re.compile(r"^barnard(\d+)"), "B", 3),
 ]
 # types for images with no OpenNGC match, by file-name prefix
-_PREFIX_TYPES = [("sh2-", "HII region"), ("barnard", "dark nebula"), ("ldn", "dark nebula"),
-                 ("lbn", "emission nebula"), ("rcw", "HII region"), ("abell", "planetary nebula"),
-                 ("vdb", "reflection nebula"), ("lmc", "irregular galaxy"), ("smc", "irregular galaxy"),
-                 ("_cluster", "galaxy cluster"), ("snr", "supernova remnant"), ("cassiopeia_a", "supernova remnant"),
-                 ("velasnr", "supernova remnant")]
+_PREFIX_TYPES = [
+    ("sh2-", "HII region"),
+    ("barnard", "dark nebula"),
+    ("ldn", "dark nebula"),
+    ("lbn", "emission nebula"),
+    ("rcw", "HII region"),
+    ("abell", "planetary nebula"),
+    ("vdb", "reflection nebula"),
+    ("lmc", "irregular galaxy"),
+    ("smc", "irregular galaxy"),
+    ("_cluster", "galaxy cluster"),
+    ("snr", "supernova remnant"),
+    ("cassiopeia_a", "supernova remnant"),
+    ("velasnr", "supernova remnant"),
+]
 # names.dat catalogue prefix for unmatched images
-_NAMES_DAT_PREFIX = [(re.compile(r"^sh2-(\d+)"), "SH2"), (re.compile(r"^ldn(\d+)"), "LDN"),
-                     (re.compile(r"^lbn(\d+)"), "LBN"), (re.compile(r"^rcw(\d+)"), "RCW"),
-                     (re.compile(r"^barnard(\d+)"), "B"), (re.compile(r"^vdb(\d+)"), "VDB")]
+_NAMES_DAT_PREFIX = [
+    (re.compile(r"^sh2-(\d+)"), "SH2"),
+    (re.compile(r"^ldn(\d+)"), "LDN"),
+    (re.compile(r"^lbn(\d+)"), "LBN"),
+    (re.compile(r"^rcw(\d+)"), "RCW"),
+    (re.compile(r"^barnard(\d+)"), "B"),
+    (re.compile(r"^vdb(\d+)"), "VDB"),
+]
 
 
 def loads_lenient(text: str, source: str = "<string>"):
     """json.loads that accepts bare fractions (``-.97``) and trailing commas outside strings."""
     pieces, last = [], 0
     for m in _STRING.finditer(text):
-        pieces.append(_fix(text[last:m.start()]))
+        pieces.append(_fix(text[last : m.start()]))
         pieces.append(m.group(0))
         last = m.end()
     pieces.append(_fix(text[last:]))
     try:
         return json.loads("".join(pieces))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{source}: not valid JSON even when read leniently "
-                         f"(line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+        raise ValueError(
+            f"{source}: not valid JSON even when read leniently "
+            f"(line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
 
 
 def _fix(chunk: str) -> str:
@@ -89,9 +111,9 @@ def find_stellarium_dir(explicit: str | os.PathLike | None = None) -> Path | Non
 class StellariumImage:
     file: Path
     credit: str
-    corners: np.ndarray   # (4, 2) RA/Dec degrees
+    corners: np.ndarray  # (4, 2) RA/Dec degrees
     center: SkyCoord
-    size_deg: float       # largest corner-to-corner separation
+    size_deg: float  # largest corner-to-corner separation
 
 
 def read_textures(stellarium_dir: Path) -> list[StellariumImage]:
@@ -177,8 +199,13 @@ class Matcher:
 
 
 _CREDIT_SUFFIX = re.compile(r"-(vasey|trev|sdss\d*|dss|ha)$")
-_TILE_PATTERNS = [re.compile(r"^(sh2-\d+)-\d+$"), re.compile(r"^(rho-a)\d\d$"), re.compile(r"^(.*[a-z])[-_]\d{1,2}$"),
-                  re.compile(r"^(smc\d+)-\d+$"), re.compile(r"^(ic\d+)-\d+$")]
+_TILE_PATTERNS = [
+    re.compile(r"^(sh2-\d+)-\d+$"),
+    re.compile(r"^(rho-a)\d\d$"),
+    re.compile(r"^(.*[a-z])[-_]\d{1,2}$"),
+    re.compile(r"^(smc\d+)-\d+$"),
+    re.compile(r"^(ic\d+)-\d+$"),
+]
 
 
 def group_stem(stem: str) -> str:
@@ -199,11 +226,21 @@ def unmatched_type(stem: str) -> str:
     return "nebula"
 
 
-_KNOWN_NAMES = {"lmc": "Large Magellanic Cloud", "smc": "Small Magellanic Cloud", "smc29": "Small Magellanic Cloud",
-                "rho-a": "Rho Ophiuchi cloud complex", "barnard_loop": "Barnard's Loop", "velasnr": "Vela Supernova Remnant",
-                "gammacygni": "Gamma Cygni Nebula", "medusa": "Medusa Nebula", "red_rectangle": "Red Rectangle Nebula",
-                "calabash": "Calabash Nebula", "cassiopeia_a": "Cassiopeia A", "darkshark": "Dark Shark Nebula",
-                "jones-emberson1": "Jones-Emberson 1"}
+_KNOWN_NAMES = {
+    "lmc": "Large Magellanic Cloud",
+    "smc": "Small Magellanic Cloud",
+    "smc29": "Small Magellanic Cloud",
+    "rho-a": "Rho Ophiuchi cloud complex",
+    "barnard_loop": "Barnard's Loop",
+    "velasnr": "Vela Supernova Remnant",
+    "gammacygni": "Gamma Cygni Nebula",
+    "medusa": "Medusa Nebula",
+    "red_rectangle": "Red Rectangle Nebula",
+    "calabash": "Calabash Nebula",
+    "cassiopeia_a": "Cassiopeia A",
+    "darkshark": "Dark Shark Nebula",
+    "jones-emberson1": "Jones-Emberson 1",
+}
 
 
 def unmatched_names(stem: str, names_dat: dict[tuple[str, str], list[str]]) -> list[str]:
@@ -220,5 +257,7 @@ def unmatched_names(stem: str, names_dat: dict[tuple[str, str], list[str]]) -> l
 
 def common_names(obj: CatalogObject, names_dat: dict[tuple[str, str], list[str]]) -> list[str]:
     """Stellarium's common names for a catalog object (e.g. NGC 224 -> 'Great Nebula in Andromeda')."""
-    prefix, number = display_name(obj.object_id).split(" ", 1) if " " in display_name(obj.object_id) else ("", "")
+    prefix, number = (
+        display_name(obj.object_id).split(" ", 1) if " " in display_name(obj.object_id) else ("", "")
+    )
     return names_dat.get((prefix, number), [])
