@@ -19,10 +19,12 @@ from typing import Any, TypeVar
 
 import yaml
 
+from hubbleclip.errors import UserError
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A config file or override does not match the dataclass it should fill."""
 
 

@@ -18,6 +18,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from hubbleclip.augment import AugmentConfig
+from hubbleclip.errors import UserError
 
 __all__ = ["AugmentConfig", "CenterOnBrightest", "PadToSquare", "RandomRot90", "ToRGB", "build_transform"]
 
@@ -120,11 +121,11 @@ def build_transform(aug: AugmentConfig | None, image_size: int, mean, std, train
     """
     aug = aug or AugmentConfig()
     if aug.scale_min <= 0 or aug.scale_max < aug.scale_min:
-        raise ValueError(
+        raise UserError(
             f"augment.scale_min/scale_max: expected 0 < min <= max, got {aug.scale_min}, {aug.scale_max}"
         )
     if not 0 < aug.crop_scale_min <= 1:
-        raise ValueError(f"augment.crop_scale_min: expected a value in (0, 1], got {aug.crop_scale_min}")
+        raise UserError(f"augment.crop_scale_min: expected a value in (0, 1], got {aug.crop_scale_min}")
     steps: list = [ToRGB()]
     if aug.center_brightest:
         steps.append(CenterOnBrightest(aug.center_brightest, fill=aug.pad_fill))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from hubbleclip.errors import UserError
+
 SOURCES = {
     "hst": "hubbleclip.archives.hst",
     "simbad": "hubbleclip.archives.simbad",
@@ -30,7 +32,7 @@ def build(
     from hubbleclip.config import load_config
 
     if source not in SOURCES:
-        raise ValueError(f"unknown archive source {source!r}; expected one of {sorted(SOURCES)}")
+        raise UserError(f"unknown archive source {source!r}; expected one of {sorted(SOURCES)}")
     module = importlib.import_module(SOURCES[source])
     cfg = load_config(module.Config, config_path, overrides or [])
     return module.build(cfg, Path(out_dir), force=force)

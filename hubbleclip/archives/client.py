@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from hubbleclip.archives.cache import Response, ResponseCache, request_key
-from hubbleclip.cli import UserError
+from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class RateLimiter:
 
     def __init__(self, rate_per_s: float):
         if rate_per_s <= 0:
-            raise ValueError(f"rate_per_s must be > 0, got {rate_per_s}")
+            raise UserError(f"rate_per_s must be > 0, got {rate_per_s}")
         self.interval = 1.0 / rate_per_s
         self._next = 0.0
         self._lock = asyncio.Lock()
@@ -126,7 +126,7 @@ class ArchiveClient:
 
         for name, lim in self.limits.items():
             if lim.concurrency < 1:
-                raise ValueError(f"{name}.concurrency must be >= 1, got {lim.concurrency}")
+                raise UserError(f"{name}.concurrency must be >= 1, got {lim.concurrency}")
             self._sems[name] = asyncio.Semaphore(lim.concurrency)
             self._limiters[name] = RateLimiter(lim.rate_per_s)
         self._idle = asyncio.Event()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hubbleclip.archives.client import FetchError, HttpConfig
+from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def save(rows: list[dict], out_dir: Path, report: dict, seed: int, force: bool, 
     from hubbleclip.data.build import save_skyset
 
     if not rows:
-        raise ValueError(
+        raise UserError(
             f"{report['source']}: no records to save ({report['skipped_count']} skipped; "
             "see the warnings above)"
         )

@@ -16,6 +16,7 @@ import numpy as np
 
 from hubbleclip.archives.client import HttpConfig
 from hubbleclip.archives.common import BuildReport, cache_dir, check_output, constellations, image_path, save
+from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def _column(f, name: str, n: int, where: Path) -> np.ndarray:
         return np.full(n, np.nan)
     data = np.asarray(f[name][:n], dtype=np.float64)
     if data.shape != (n,):
-        raise ValueError(f"{where}: dataset {name!r} has shape {data.shape}, expected ({n},)")
+        raise UserError(f"{where}: dataset {name!r} has shape {data.shape}, expected ({n},)")
     return data
 
 
@@ -71,7 +72,7 @@ def build(cfg: Config, out_dir: Path, force: bool = False) -> dict:
     from hubbleclip.data.text import sexagesimal
 
     if not cfg.path:
-        raise ValueError(f"galaxy10: set path=FILE to the downloaded Galaxy10_DECals.h5 ({DOWNLOAD})")
+        raise UserError(f"galaxy10: set path=FILE to the downloaded Galaxy10_DECals.h5 ({DOWNLOAD})")
     src = Path(cfg.path).expanduser()
     if not src.is_file():
         raise FileNotFoundError(f"galaxy10: {src} does not exist (download it from {DOWNLOAD})")
@@ -81,25 +82,23 @@ def build(cfg: Config, out_dir: Path, force: bool = False) -> dict:
     try:
         f = h5py.File(src, "r")
     except OSError as exc:
-        raise ValueError(f"galaxy10: {src} is not an HDF5 file ({exc})") from exc
+        raise UserError(f"galaxy10: {src} is not an HDF5 file ({exc})") from exc
     with f:
         missing = [k for k in REQUIRED if k not in f]
         if missing:
-            raise ValueError(
+            raise UserError(
                 f"galaxy10: {src} lacks dataset(s) {missing}; expected 'images' uint8 [N,256,256,3], "
                 "'ans' labels 0-9, optional 'ra', 'dec', 'redshift'"
             )
         imgs = f["images"]
         if imgs.ndim != 4 or imgs.shape[-1] != 3 or imgs.dtype != np.uint8:
-            raise ValueError(
+            raise UserError(
                 f"galaxy10: {src}: 'images' is {imgs.dtype} {imgs.shape}, expected uint8 [N,H,W,3]"
             )
         n = imgs.shape[0] if cfg.max_images is None else min(cfg.max_images, imgs.shape[0])
         labels = np.asarray(f["ans"][:n])
         if labels.shape != (n,):
-            raise ValueError(
-                f"galaxy10: {src}: 'ans' has shape {f['ans'].shape}, expected ({imgs.shape[0]},)"
-            )
+            raise UserError(f"galaxy10: {src}: 'ans' has shape {f['ans'].shape}, expected ({imgs.shape[0]},)")
         ra, dec, z = (_column(f, k, n, src) for k in ("ra", "dec", "redshift"))
         have_pos = np.isfinite(ra) & np.isfinite(dec)
         consts = dict(

@@ -19,6 +19,7 @@ from hubbleclip.archives import images, mast
 from hubbleclip.archives.cache import ResponseCache
 from hubbleclip.archives.client import ArchiveClient, HttpConfig, ServiceLimits
 from hubbleclip.archives.common import BuildReport, cache_dir, check_output, image_path, save, skip_on_error
+from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,10 @@ def proposal_ids(cfg: Config) -> list[int]:
             line = line.split("#", 1)[0].strip()
             if line:
                 if not line.isdigit():
-                    raise ValueError(f"{path}:{n}: expected a proposal ID (an integer), got {line!r}")
+                    raise UserError(f"{path}:{n}: expected a proposal ID (an integer), got {line!r}")
                 ids.append(int(line))
     if not ids:
-        raise ValueError("no proposals: set proposal_ids=[...] or proposal_id_file=FILE (one ID per line)")
+        raise UserError("no proposals: set proposal_ids=[...] or proposal_id_file=FILE (one ID per line)")
     return sorted(set(ids))
 
 

@@ -30,6 +30,7 @@ from hubbleclip.archives.common import (
     skip_on_error,
 )
 from hubbleclip.archives.tap import tap_query
+from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -378,7 +379,7 @@ def build(cfg: Config, out_dir: Path, force: bool = False) -> dict:
             try:
                 return await collect(cfg, client, root, report), client.report()
             except FetchError as exc:
-                raise ValueError(str(exc)) from exc
+                raise UserError(str(exc)) from exc
 
     try:
         rows, stats = asyncio.run(run())

@@ -19,6 +19,7 @@ from hubbleclip.captions.backends import Backend, ModelSpec, Sampling, load_back
 from hubbleclip.captions.cache import CaptionCache, cache_key, text_hash
 from hubbleclip.captions.prompt import PROMPT_VERSION, chat_messages
 from hubbleclip.captions.schema import parse_output
+from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ def _run(todo, executor, cache, name, prompt_key, settings, results, stats, star
                 }
                 try:
                     if raw is None:
-                        raise ValueError(backend_error)
+                        raise UserError(backend_error)
                     summary = parse_output(raw)
                 except ValueError as exc:
                     errors[text].append(str(exc)[:200])

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -47,16 +48,14 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
                     try:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as exc:
-                        raise ValueError(f"{path}:{n}: not a JSON object ({exc.msg})") from exc
+                        raise UserError(f"{path}:{n}: not a JSON object ({exc.msg})") from exc
     for n, row in enumerate(rows, 1):
         if (
             not isinstance(row, dict)
             or not isinstance(row.get("id"), (str, int))
             or not isinstance(row.get("text"), str)
         ):
-            raise ValueError(
-                f"{path}: row {n} needs an 'id' and a string 'text' field, got {str(row)[:80]!r}"
-            )
+            raise UserError(f"{path}: row {n} needs an 'id' and a string 'text' field, got {str(row)[:80]!r}")
     return rows
 
 

@@ -22,6 +22,7 @@ from hubbleclip.captions.inputs import (
     write_dataset,
     write_table,
 )
+from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def default_cache(path: str | Path) -> Path:
 
 def run_settings(cfg: CaptionsConfig) -> RunSettings:
     if cfg.batch_size < 1 or cfg.workers < 1 or cfg.retries < 0:
-        raise ValueError("batch_size and workers must be >= 1 and retries >= 0")
+        raise UserError("batch_size and workers must be >= 1 and retries >= 0")
     return RunSettings(
         batch_size=cfg.batch_size,
         retries=cfg.retries,
@@ -94,7 +95,7 @@ def check_captions(path: str | Path, column: str = COLUMN, cache: str | Path | N
     if is_table(path):
         rows = read_table(path)
         if rows and column not in rows[0]:
-            raise ValueError(f"{path}: no '{column}' column; run `hubbleclip captions generate` first")
+            raise UserError(f"{path}: no '{column}' column; run `hubbleclip captions generate` first")
         pairs = {r["text"]: r[column] for r in rows if r.get(column)}
         baseline = {}
     else:
@@ -102,7 +103,7 @@ def check_captions(path: str | Path, column: str = COLUMN, cache: str | Path | N
         pairs, baseline = {}, {}
         for split, ds in dd.items():
             if column not in ds.column_names:
-                raise ValueError(
+                raise UserError(
                     f"{path} split {split}: no '{column}' column; run `hubbleclip captions generate` first"
                 )
             for text, llm, template in zip(ds["text"], ds[column], ds["caption"]):

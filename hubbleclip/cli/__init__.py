@@ -3,6 +3,10 @@
 Each area owns one module here with a ``register(subparsers)`` function that adds its
 subcommands and sets ``func`` on each parser.  Modules import heavy libraries (torch, datasets)
 inside their handlers so that ``hubbleclip --help`` stays fast.
+
+Errors: input the user can fix (:class:`~hubbleclip.errors.UserError`, which config and
+validation errors are, a missing or existing file) is printed as one line with a hint to rerun
+with ``-v``; any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import sys
 
 from hubbleclip import __version__
+from hubbleclip.errors import UserError
 
 # area modules, in the order their commands appear in --help
 COMMAND_MODULES = [
@@ -26,9 +31,7 @@ COMMAND_MODULES = [
     "hubbleclip.cli.demo",  # demo
 ]
 
-
-class UserError(Exception):
-    """A problem with the user's input: printed as one clear line, no traceback."""
+USER_ERRORS = (UserError, FileNotFoundError, FileExistsError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         result = args.func(args)
-    except (UserError, FileNotFoundError, FileExistsError, ValueError) as exc:
+    except USER_ERRORS as exc:
         if args.verbose:
             raise
-        print(f"hubbleclip {args.command}: error: {exc}", file=sys.stderr)
+        print(f"hubbleclip {args.command}: error: {exc} (rerun with -v for the traceback)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from hubbleclip.data.splits import SPLITS, assign_splits
+from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -247,9 +248,9 @@ def build_skyset(cfg: SkysetConfig, overwrite: bool = False) -> dict[str, Any]:
 
     unknown = sorted(set(cfg.sources) - set(ALL_SOURCES))
     if unknown:
-        raise ValueError(f"sources: unknown {unknown}; expected some of {list(ALL_SOURCES)}")
+        raise UserError(f"sources: unknown {unknown}; expected some of {list(ALL_SOURCES)}")
     if cfg.catalog not in ("all", "imaged", "none"):
-        raise ValueError(f"catalog: expected all, imaged or none, got {cfg.catalog!r}")
+        raise UserError(f"catalog: expected all, imaged or none, got {cfg.catalog!r}")
     if Path(cfg.out).exists() and not overwrite:
         raise FileExistsError(f"{cfg.out} already exists (pass --force to rebuild it)")
     t0 = time.perf_counter()
@@ -318,7 +319,7 @@ def save_skyset(
     from hubbleclip.io import atomic_directory
 
     if not rows:
-        raise ValueError("nothing to save: every source was missing or empty (see the messages above)")
+        raise UserError("nothing to save: every source was missing or empty (see the messages above)")
     for i, row in enumerate(rows):
         missing = [c for c in COLUMNS if c not in row]
         if missing:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hubbleclip.errors import UserError
+
 REQUIRED = ("file", "caption")
 OPTIONAL = ("text", "object_id", "type", "names", "ra_deg", "dec_deg", "mag", "credit")
 NUMERIC = ("ra_deg", "dec_deg", "mag")
@@ -39,7 +41,7 @@ def _number(value: str, where: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise ValueError(f"{where}: {value!r} is not a number") from None
+        raise UserError(f"{where}: {value!r} is not a number") from None
 
 
 def read_rows(cfg: Config) -> list[dict[str, Any]]:
@@ -47,7 +49,7 @@ def read_rows(cfg: Config) -> list[dict[str, Any]]:
     from hubbleclip.data.build import IMAGE_ERRORS, encode_image
 
     if not cfg.images:
-        raise ValueError("folder: set images=DIR (a folder of images) and captions=FILE.csv")
+        raise UserError("folder: set images=DIR (a folder of images) and captions=FILE.csv")
     folder = Path(cfg.images).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"folder: image folder {folder} does not exist")
@@ -61,7 +63,7 @@ def read_rows(cfg: Config) -> list[dict[str, Any]]:
         header = reader.fieldnames or []
         missing = [c for c in REQUIRED if c not in header]
         if missing:
-            raise ValueError(
+            raise UserError(
                 f"{table}: missing column(s) {missing}; the header is {header}, "
                 f"expected {list(REQUIRED)} plus any of {list(OPTIONAL)}"
             )
@@ -71,9 +73,9 @@ def read_rows(cfg: Config) -> list[dict[str, Any]]:
         where = f"{table} line {line_no}"
         name, caption = (line.get("file") or "").strip(), " ".join((line.get("caption") or "").split())
         if not name or not caption:
-            raise ValueError(f"{where}: empty {'file' if not name else 'caption'}")
+            raise UserError(f"{where}: empty {'file' if not name else 'caption'}")
         if name in seen:
-            raise ValueError(f"{where}: file {name!r} is listed twice (first on line {seen[name]})")
+            raise UserError(f"{where}: file {name!r} is listed twice (first on line {seen[name]})")
         seen[name] = line_no
         path = folder / name
         if not path.is_file():
@@ -81,7 +83,7 @@ def read_rows(cfg: Config) -> list[dict[str, Any]]:
         try:
             image = encode_image(path, cfg.max_image_size)
         except IMAGE_ERRORS as exc:
-            raise ValueError(
+            raise UserError(
                 f"{where}: {path} is not a readable image ({type(exc).__name__}: {exc})"
             ) from None
         names = [n.strip() for n in (line.get("names") or "").split("|") if n.strip()]
@@ -100,7 +102,7 @@ def read_rows(cfg: Config) -> list[dict[str, Any]]:
             }
         )
     if not rows:
-        raise ValueError(f"{table}: no rows below the header")
+        raise UserError(f"{table}: no rows below the header")
     return rows
 
 

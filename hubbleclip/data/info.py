@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from hubbleclip.errors import UserError
+
 
 def load_dataset_dict(
     path: str | Path,
@@ -23,7 +25,7 @@ def load_dataset_dict(
     for split, ds in dd.items():
         missing = sorted(set(required_columns) - set(ds.column_names))
         if missing:
-            raise ValueError(f"{path} split {split}: missing column(s) {missing}")
+            raise UserError(f"{path} split {split}: missing column(s) {missing}")
     return dd
 
 

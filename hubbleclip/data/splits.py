@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hubbleclip.errors import UserError
+
 SPLITS = ("train", "val", "test")
 
 
@@ -22,7 +24,7 @@ def assign_splits(
     the sorted object ids, so the result depends only on the ids, the groups and the seed.
     """
     if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1.0):
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {list(fractions)}")
+        raise UserError(f"fractions must be three non-negative numbers summing to 1, got {list(fractions)}")
     groups = list(groups) if groups is not None else ["all"] * len(object_ids)
     if len(groups) != len(object_ids):
         raise ValueError("groups and object_ids must have the same length")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_write_json, scoped_run_logs
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def run_stages(
         set(force if isinstance(force, list) else []) - set(names)
     )
     if unknown:
-        raise ValueError(f"unknown stage(s) {unknown}; expected some of {names}")
+        raise UserError(f"unknown stage(s) {unknown}; expected some of {names}")
     summary = []
     selected = [s for s in stages if not only or s.name in only]
     for i, stage in enumerate(selected, 1):

@@ -8,6 +8,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from hubbleclip.errors import UserError
+
 CLASS_LISTS = {
     "openngc": "openngc_types.txt",
     "first": "first_morphologies.txt",
@@ -28,10 +30,10 @@ def _read_lines(name_or_path: str | Path, builtin: dict[str, str], what: str) ->
     lines = [line.strip() for line in text.splitlines()]
     entries = [line for line in lines if line and not line.startswith("#")]
     if not entries:
-        raise ValueError(f"{where}: no entries (expected one {what} per line)")
+        raise UserError(f"{where}: no entries (expected one {what} per line)")
     duplicates = sorted({e for e in entries if entries.count(e) > 1})
     if duplicates:
-        raise ValueError(f"{where}: duplicate entries {duplicates}")
+        raise UserError(f"{where}: duplicate entries {duplicates}")
     return entries, where
 
 
@@ -45,5 +47,5 @@ def load_templates(name_or_path: str | Path = "default") -> list[str]:
     templates, where = _read_lines(name_or_path, TEMPLATE_LISTS, "template list")
     bad = [t for t in templates if t.count("{}") != 1]
     if bad:
-        raise ValueError(f"{where}: every template needs exactly one '{{}}' for the class, not {bad[0]!r}")
+        raise UserError(f"{where}: every template needs exactly one '{{}}' for the class, not {bad[0]!r}")
     return templates

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hubbleclip.errors import UserError
 from hubbleclip.evaluation.classes import load_classes, load_templates
 from hubbleclip.evaluation.zero_shot import class_embeddings, top_classes
 
@@ -18,7 +19,7 @@ def open_image(path: str | Path):
         with Image.open(path) as im:
             return im.convert("RGB")
     except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"{path}: not a readable image ({exc})") from None
+        raise UserError(f"{path}: not a readable image ({exc})") from None
 
 
 def classify_image(
@@ -28,7 +29,7 @@ def classify_image(
     from hubbleclip.models import embed_images
 
     if k < 1:
-        raise ValueError(f"--top must be at least 1, got {k}")
+        raise UserError(f"--top must be at least 1, got {k}")
     names = load_classes(classes)
     image = embed_images(model, [open_image(image_path)])[0]
     sims = class_embeddings(model, names, load_templates(templates)) @ image

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from hubbleclip.errors import UserError
 from hubbleclip.metrics import relevance_from_keys
 
 if TYPE_CHECKING:
@@ -62,9 +63,9 @@ def load_split(dataset: str | Path, split: str) -> datasets.Dataset:
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"{path} is not a dataset saved with save_to_disk ({exc})") from None
     if isinstance(loaded, datasets.Dataset):
-        raise ValueError(f"{path} holds a single Dataset; expected a DatasetDict with train/val/test splits")
+        raise UserError(f"{path} holds a single Dataset; expected a DatasetDict with train/val/test splits")
     if split not in loaded:
-        raise ValueError(f"{path} has no split {split!r}; it has {sorted(loaded)}")
+        raise UserError(f"{path} has no split {split!r}; it has {sorted(loaded)}")
     return loaded[split]
 
 
@@ -80,16 +81,16 @@ def build_eval_set(ds: datasets.Dataset, split: str, text_column: str = "auto") 
     text_column = resolve_text_column(ds, text_column)
     missing = [c for c in (*REQUIRED_COLUMNS, text_column) if c not in ds.column_names]
     if missing:
-        raise ValueError(f"split {split!r} lacks column(s) {missing}; it has {ds.column_names}")
+        raise UserError(f"split {split!r} lacks column(s) {missing}; it has {ds.column_names}")
     has_image = np.asarray(ds.select_columns(["image"]).with_format("arrow")["image"].is_valid())
     images = ds.select(np.flatnonzero(has_image))
     if len(images) == 0:
-        raise ValueError(f"split {split!r} has no rows with an image: nothing to evaluate")
+        raise UserError(f"split {split!r} has no rows with an image: nothing to evaluate")
     meta = images.select_columns(["source", "object_id", "type", text_column]).to_dict()
     captions = meta[text_column]
     empty = [i for i, c in enumerate(captions) if not c or not c.strip()]
     if empty:
-        raise ValueError(f"split {split!r}: row {images[empty[0]]['id']!r} has an empty {text_column!r}")
+        raise UserError(f"split {split!r}: row {images[empty[0]]['id']!r} has an empty {text_column!r}")
     texts = list(dict.fromkeys(captions))
     index = {t: i for i, t in enumerate(texts)}
     image_text = np.array([index[c] for c in captions], dtype=np.int64)

@@ -37,6 +37,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hubbleclip.errors import UserError
+
 SCHEMA_VERSION = 1
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
@@ -51,7 +53,7 @@ def load_results(path: str | Path) -> dict:
         raise FileNotFoundError(f"{path} not found (write one with `hubbleclip compare`)")
     results = json.loads(path.read_text(encoding="utf-8"))
     if results.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(
+        raise UserError(
             f"{path}: schema_version {results.get('schema_version')!r}, expected {SCHEMA_VERSION}"
         )
     return results

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.errors import UserError
 from hubbleclip.evaluation import retrieval, zero_shot
 from hubbleclip.evaluation.classes import load_classes, load_templates
 from hubbleclip.evaluation.config import EvalConfig
@@ -31,15 +32,15 @@ RANDOM = "random"
 def parse_models(entries: list[str], random_baseline: bool) -> dict[str, str]:
     """``NAME=SPEC`` entries (a bare SPEC is its own name) -> ordered {name: spec}."""
     if not entries:
-        raise ValueError("no model given: pass --model NAME=SPEC (e.g. --model base=lit-mini)")
+        raise UserError("no model given: pass --model NAME=SPEC (e.g. --model base=lit-mini)")
     out: dict[str, str] = {}
     for entry in entries:
         name, sep, spec = entry.partition("=")
         name, spec = (name.strip(), spec.strip()) if sep else (entry.strip(), entry.strip())
         if not name or not spec:
-            raise ValueError(f"model {entry!r}: expected NAME=SPEC, e.g. tuned=runs/lit-mini-skyset")
+            raise UserError(f"model {entry!r}: expected NAME=SPEC, e.g. tuned=runs/lit-mini-skyset")
         if name in out or (random_baseline and name == RANDOM):
-            raise ValueError(f"model name {name!r} is used twice (the random baseline is called {RANDOM!r})")
+            raise UserError(f"model name {name!r} is used twice (the random baseline is called {RANDOM!r})")
         out[name] = spec
     return out
 
@@ -59,7 +60,7 @@ def _labelled_sets(cfg: EvalConfig, eval_set: EvalSet) -> dict[str, tuple[zero_s
     for entry in cfg.zero_shot.sets:
         source, class_list = zero_shot.parse_set_entry(entry)
         if source in sets:
-            raise ValueError(f"zero-shot sets {cfg.zero_shot.sets}: source {source!r} is listed twice")
+            raise UserError(f"zero-shot sets {cfg.zero_shot.sets}: source {source!r} is listed twice")
         lset = zero_shot.labelled_set(source, load_classes(class_list), eval_set.sources, eval_set.types)
         if len(lset.rows) == 0:
             log.warning(
@@ -78,7 +79,7 @@ def load_eval_set(cfg: EvalConfig) -> EvalSet:
     """Check the job's settings and load its split (fails before anything is computed or written)."""
     unknown = sorted(set(cfg.tasks) - set(TASKS))
     if unknown or not cfg.tasks:
-        raise ValueError(f"tasks {cfg.tasks}: expected some of {list(TASKS)}")
+        raise UserError(f"tasks {cfg.tasks}: expected some of {list(TASKS)}")
     parse_models(cfg.models, cfg.random_baseline)
     return build_eval_set(load_split(cfg.dataset, cfg.split), cfg.split, cfg.text_column)
 

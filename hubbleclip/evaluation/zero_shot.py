@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hubbleclip.errors import UserError
 from hubbleclip.evaluation.config import BootstrapConfig
 from hubbleclip.metrics import (
     bootstrap,
@@ -70,7 +71,7 @@ class LabelledSet:
 def parse_set_entry(entry: str) -> tuple[str, str]:
     source, sep, classes = entry.partition("=")
     if not sep or not source or not classes:
-        raise ValueError(f"zero-shot set {entry!r}: expected SOURCE=CLASS_LIST, e.g. first=first")
+        raise UserError(f"zero-shot set {entry!r}: expected SOURCE=CLASS_LIST, e.g. first=first")
     return source.strip(), classes.strip()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hubbleclip.errors import UserError
+
 # not the base/tuned colours: these lines are one model over time
 from hubbleclip.figures.style import FALLBACK, plt, save, setup
 
@@ -13,7 +15,7 @@ def draw(records: list[dict], out_stem: str | Path) -> list[Path]:
     train = [r for r in records if "loss" in r]
     val = [r for r in records if "val_loss" in r]
     if not train and not val:
-        raise ValueError("metrics.jsonl has no loss records")
+        raise UserError("metrics.jsonl has no loss records")
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
     if train:
         ax_loss.plot([r["step"] for r in train], [r["loss"] for r in train], color=FALLBACK[2], label="train")

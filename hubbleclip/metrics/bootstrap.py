@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from hubbleclip.errors import UserError
+
 REDUCERS = {"mean": np.mean, "median": np.median}
 
 
@@ -78,7 +80,7 @@ def bootstrap_difference(
 
 def _estimates(columns, reducers, indices, confidence, baseline) -> dict[str, Estimate]:
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+        raise UserError(f"confidence must lie in (0, 1), got {confidence}")
     tail = 100 * (1 - confidence) / 2
     out = {}
     for name, values in columns.items():

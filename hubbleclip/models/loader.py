@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hubbleclip.errors import UserError
 from hubbleclip.models.base import META_FILE, ClipModel
 from hubbleclip.models.specs import SPEC_HELP
 
@@ -29,5 +30,5 @@ def load_model(spec: str | Path, device: str = "cpu") -> ClipModel:
             "ClipModel.save (e.g. RUN_DIR/export)"
         )
     else:
-        raise ValueError(f"unknown model spec {spec!r}; expected {SPEC_HELP}")
+        raise UserError(f"unknown model spec {spec!r}; expected {SPEC_HELP}")
     return model.to(device).eval()

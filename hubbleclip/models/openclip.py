@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hubbleclip.errors import UserError
 from hubbleclip.models.base import ClipModel, Tower
 
 CONFIG_FILE, WEIGHTS_FILE = "open_clip_config.json", "open_clip_model.safetensors"
@@ -59,7 +60,7 @@ class OpenClipModel(ClipModel):
     def towers(self):
         net = self.net
         if not hasattr(net.visual, "transformer") or not hasattr(net, "transformer"):
-            raise ValueError(
+            raise UserError(
                 f"{self.spec}: freezing/LoRA needs a ViT image tower and the built-in text "
                 "transformer (timm or Hugging Face towers are not mapped)"
             )
@@ -116,19 +117,19 @@ def build_open_clip(spec: str) -> OpenClipModel:
     arch, _, tag = spec[len("open_clip:") :].partition("@")
     model_cfg = open_clip.get_model_config(arch)
     if model_cfg is None:
-        raise ValueError(
+        raise UserError(
             f"model spec {spec!r}: unknown open_clip architecture {arch!r}; "
             f"some known ones: {', '.join(open_clip.list_models()[:12])}, ..."
         )
     if tag and not Path(tag).is_file() and tag not in open_clip.list_pretrained_tags_by_model(arch):
-        raise ValueError(
+        raise UserError(
             f"model spec {spec!r}: {tag!r} is neither a checkpoint file nor an open_clip tag of {arch} "
             f"(tags: {', '.join(open_clip.list_pretrained_tags_by_model(arch)) or 'none'})"
         )
     try:
         net = open_clip.create_model(arch, pretrained=tag or None)
     except RuntimeError as exc:
-        raise ValueError(
+        raise UserError(
             f"model spec {spec!r}: open_clip could not get the {tag!r} weights ({exc}). "
             "Without internet, download the checkpoint elsewhere "
             "(e.g. open_clip_pytorch_model.bin of the matching Hugging Face repo) and pass "

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hubbleclip.data.text import sexagesimal, template_caption
+from hubbleclip.errors import UserError
 
 STAR_CREDIT = "ephem bright star list (XEphem database, LGPL-3)"
 
@@ -94,7 +95,7 @@ def corpus_from_dataset(dsd, include_stars: bool = True) -> Corpus:
             "image",
         } - set(ds.column_names)
         if missing:
-            raise ValueError(
+            raise UserError(
                 f"dataset split {split!r}: missing column(s) {sorted(missing)}; "
                 "expected the skyset record format"
             )

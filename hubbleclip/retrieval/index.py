@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from hubbleclip.data.info import load_dataset_dict
+from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json
 from hubbleclip.retrieval.bm25 import BM25Field
 from hubbleclip.retrieval.config import IndexConfig
@@ -43,7 +44,7 @@ MATRICES = ("xyz", "emb_text", "emb_image")
 BM25_DIRS = ("bm25_names", "bm25_text")
 
 
-class IndexFormatError(ValueError):
+class IndexFormatError(UserError):
     """An index directory that is missing files or does not match its manifest."""
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from hubbleclip.data.text import USE_CASES
+from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_write_json
 from hubbleclip.retrieval.corpus import Corpus
 from hubbleclip.retrieval.relevance import separation_arcsec
@@ -237,13 +238,13 @@ def load_queries(path: str | Path | None = None) -> list[TextQuery]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+        raise UserError(f"{path}: not valid JSON ({exc})") from exc
     if (
         not isinstance(data, dict)
         or data.get("format") != FORMAT
         or not isinstance(data.get("queries"), list)
     ):
-        raise ValueError(f'{path}: expected {{"format": "{FORMAT}", "queries": [...]}}')
+        raise UserError(f'{path}: expected {{"format": "{FORMAT}", "queries": [...]}}')
     out = []
     for i, q in enumerate(data["queries"]):
         try:
@@ -257,7 +258,7 @@ def load_queries(path: str | Path | None = None) -> list[TextQuery]:
                 )
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ValueError(
+            raise UserError(
                 f"{path}: queries[{i}] malformed ({exc}); expected id, text, kind, split, judgments"
             ) from exc
     return out

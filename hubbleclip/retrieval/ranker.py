@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json
 from hubbleclip.retrieval.config import RankerConfig
 from hubbleclip.retrieval.features import FEATURES
@@ -60,18 +61,18 @@ class Ranker:
         try:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{meta_file}: not valid JSON ({exc})") from exc
+            raise UserError(f"{meta_file}: not valid JSON ({exc})") from exc
         if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-            raise ValueError(f"{meta_file}: expected format {FORMAT} version {VERSION}")
+            raise UserError(f"{meta_file}: expected format {FORMAT} version {VERSION}")
         if tuple(meta.get("features", ())) != FEATURES:
-            raise ValueError(
+            raise UserError(
                 f"{meta_file}: trained on features {meta.get('features')}, this code computes "
                 f"{list(FEATURES)}; retrain with eval/rerank.py"
             )
         try:
             booster = lightgbm.Booster(model_file=str(model_file))
         except lightgbm.basic.LightGBMError as exc:
-            raise ValueError(f"{model_file}: unreadable LightGBM model ({exc})") from exc
+            raise UserError(f"{model_file}: unreadable LightGBM model ({exc})") from exc
         return cls(
             booster, FEATURES, {k: v for k, v in meta.items() if k not in ("format", "version", "features")}
         )
@@ -121,7 +122,7 @@ def train_ranker(
     n_queries = len(np.unique(qid))
     folds = min(cfg.folds, n_queries)
     if folds < 2:
-        raise ValueError(f"need at least 2 training queries for cross-validation, got {n_queries}")
+        raise UserError(f"need at least 2 training queries for cross-validation, got {n_queries}")
     cv = {}
     for n_est in cfg.n_estimators:
         scores = []

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hubbleclip.data.text import sexagesimal
+from hubbleclip.errors import UserError
 from hubbleclip.retrieval.features import Query, fallback_scores, image_query, text_query
 from hubbleclip.retrieval.index import RetrievalIndex
 
@@ -100,12 +101,12 @@ class Searcher:
     def text(self, text: str) -> Query:
         text = (text or "").strip()
         if not text:
-            raise ValueError(
+            raise UserError(
                 'empty query: type a name ("andromeda galaxy") or a description '
                 '("bright planetary nebulae"), or pass --image FILE'
             )
         if len(text) > MAX_QUERY_CHARS:
-            raise ValueError(f"query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}")
+            raise UserError(f"query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}")
         with self._one_blas_thread():
             return text_query(self.index, self.encoder, text, self.n_candidates)
 
@@ -150,7 +151,7 @@ class Searcher:
 
     def search(self, text: str | None = None, image=None, k: int = 10) -> SearchResult:
         if (text is None) == (image is None):
-            raise ValueError("give either a text query or an image, not both or neither")
+            raise UserError("give either a text query or an image, not both or neither")
         query = self.text(text) if text is not None else self.image(image)
         return SearchResult(
             query=text if text is not None else "<image>",
@@ -175,7 +176,7 @@ def open_image(path: str | Path, max_size: int = 1024):
     try:
         return Image.open(io.BytesIO(encode_image(path, max_size))).convert("RGB")
     except IMAGE_ERRORS as exc:
-        raise ValueError(f"{path}: not a readable image ({exc})") from exc
+        raise UserError(f"{path}: not a readable image ({exc})") from exc
 
 
 def format_table(result: SearchResult) -> str:

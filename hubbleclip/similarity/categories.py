@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from hubbleclip.errors import UserError
 from hubbleclip.similarity.neighbours import Restriction
 
 # broad morphological families of the skyset's labels
@@ -50,7 +51,7 @@ def load_table(path: str | Path | None) -> dict[str, list[str]]:
         raise FileNotFoundError(f"compatibility table {path} does not exist")
     table = yaml.safe_load(path.read_text())
     if not isinstance(table, dict) or not all(isinstance(v, list) for v in table.values()):
-        raise ValueError(f"{path}: expected a mapping from a class label to a list of compatible labels")
+        raise UserError(f"{path}: expected a mapping from a class label to a list of compatible labels")
     return {str(k): [str(v) for v in vals] for k, vals in table.items()}
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.errors import UserError
+
 ALIASES = {"imagenet": "features:lit-mini"}
 
 
@@ -40,7 +42,7 @@ class Encoder:
                 pixels = torch.stack([transform(im) for im in images[start : start + batch_size]]).to(device)
                 out.append(torch.nn.functional.normalize(self.forward(pixels).float(), dim=-1).cpu().numpy())
         if not out:
-            raise ValueError("no images to embed")
+            raise UserError("no images to embed")
         return np.concatenate(out)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.errors import UserError
 from hubbleclip.transforms import AugmentConfig
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def evaluate_similarity(cfg: SimilarityEvalConfig) -> list[dict]:
     out = setup_run_dir(cfg.out, cfg)
     data, items = image_rows(cfg.dataset, cfg.splits, cfg.sources or None)
     if len(items) < 3:
-        raise ValueError(
+        raise UserError(
             f"{cfg.dataset}: only {len(items)} images in splits {cfg.splits} / sources {cfg.sources}"
         )
     images = [load_image(data[it["split"]], it["row"]) for it in items]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from hubbleclip.errors import UserError
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif")
 
 
@@ -35,11 +37,9 @@ def load_images(
         )
         images = [Image.open(f).convert("RGB") for f in files]
     else:
-        raise ValueError(
-            f"{path}: expected a saved dataset directory, a .zip of images or a folder of images"
-        )
+        raise UserError(f"{path}: expected a saved dataset directory, a .zip of images or a folder of images")
     if not images:
-        raise ValueError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
+        raise UserError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
     return images
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def image_rows(dataset_path: str | Path, splits: list[str] | None = None, source
     splits = splits or list(dd)
     missing = [s for s in splits if s not in dd]
     if missing:
-        raise ValueError(f"{path}: no split(s) {missing}; available: {list(dd)}")
+        raise UserError(f"{path}: no split(s) {missing}; available: {list(dd)}")
     out, items = {}, []
     for split in splits:
         ds = dd[split].cast_column("image", datasets.Image(decode=False))
@@ -132,12 +133,10 @@ def build_index(
     from hubbleclip.similarity.encoders import load_encoder
 
     if dtype not in ("float32", "float16"):
-        raise ValueError(f"index dtype must be float32 or float16, got {dtype!r}")
+        raise UserError(f"index dtype must be float32 or float16, got {dtype!r}")
     data, items = image_rows(dataset_path, splits, sources)
     if not items:
-        raise ValueError(
-            f"{dataset_path}: no images in splits {splits or 'all'} (sources {sources or 'all'})"
-        )
+        raise UserError(f"{dataset_path}: no images in splits {splits or 'all'} (sources {sources or 'all'})")
     encoder = load_encoder(encoder_spec)
     chunks = []
     for start in range(0, len(items), batch_size):
@@ -146,7 +145,7 @@ def build_index(
         log.info("embedded %d/%d images", start + len(batch), len(items))
     emb = np.concatenate(chunks).astype(np.float32)
     if not np.isfinite(emb).all():
-        raise ValueError(f"encoder {encoder_spec} produced non-finite vectors")
+        raise UserError(f"encoder {encoder_spec} produced non-finite vectors")
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
     meta = {
         "encoder": encoder_spec,
@@ -175,5 +174,5 @@ def load_index(path: str | Path) -> SimilarityIndex:
     emb = np.load(path / "embeddings.npy", mmap_mode="r")
     items = json.loads((path / "items.json").read_text())
     if len(items) != emb.shape[0]:
-        raise ValueError(f"{path}: {emb.shape[0]} vectors but {len(items)} items")
+        raise UserError(f"{path}: {emb.shape[0]} vectors but {len(items)} items")
     return SimilarityIndex(path, emb, items, json.loads((path / "meta.json").read_text()))

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.errors import UserError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BLOCK_BYTES = 256 * 2**20  # one score block (rows x columns, float32)
@@ -94,7 +96,7 @@ def _check(queries: np.ndarray, database: np.ndarray, k: int) -> None:
             f"queries {queries.shape} and database {database.shape} must be 2-D with the same width"
         )
     if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+        raise UserError(f"k must be at least 1, got {k}")
 
 
 def _block_shape(n_db: int, k: int, block_rows: int, block_bytes: int) -> tuple[int, int]:
@@ -224,9 +226,9 @@ def topk(
         )
     if backend == "faiss":
         if restriction is not None:
-            raise ValueError("category restriction needs the exact backend (--backend exact)")
+            raise UserError("category restriction needs the exact backend (--backend exact)")
         return faiss_topk(queries, database, k, exclude=exclude, factory=faiss_factory)
-    raise ValueError(f"unknown neighbour backend {backend!r}; expected 'exact' or 'faiss'")
+    raise UserError(f"unknown neighbour backend {backend!r}; expected 'exact' or 'faiss'")
 
 
 class _NpyStream:
@@ -269,7 +271,7 @@ def all_pairs_topk(
     n = embeddings.shape[0]
     k = min(k, n - 1 if exclude_self else n)
     if k < 1:
-        raise ValueError(f"need at least {2 if exclude_self else 1} vectors for neighbours, got {n}")
+        raise UserError(f"need at least {2 if exclude_self else 1} vectors for neighbours, got {n}")
     rows, cols = _block_shape(n, k, block_rows, block_bytes)
     db = _Database(embeddings, cols) if backend == "exact" else None
     fidx = build_faiss_index(embeddings, faiss_factory) if backend == "faiss" else None

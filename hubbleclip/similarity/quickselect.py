@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hubbleclip.errors import UserError
+
 
 @dataclass
 class Cluster:
@@ -27,9 +29,9 @@ def quick_select(
 
     pool = np.asarray([i for i in np.asarray(neighbours).tolist() if i >= 0], np.int64)
     if n_clusters < 1:
-        raise ValueError(f"the number of clusters must be at least 1, got {n_clusters}")
+        raise UserError(f"the number of clusters must be at least 1, got {n_clusters}")
     if len(pool) < n_clusters:
-        raise ValueError(f"{len(pool)} neighbours cannot form {n_clusters} clusters")
+        raise UserError(f"{len(pool)} neighbours cannot form {n_clusters} clusters")
     vecs = np.asarray(embeddings[pool], np.float32)
     km = KMeans(n_clusters=n_clusters, n_init=4, random_state=seed).fit(vecs)
     clusters = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hubbleclip.errors import UserError
 from hubbleclip.similarity.neighbours import Restriction, topk
 
 METHODS = ("mean", "max")
@@ -40,12 +41,12 @@ def refine(
     """Top-``k`` (scores, indices) of ``embeddings`` for the selected rows, excluding them.
     ``extra`` [E, D] adds query vectors from outside the database (e.g. an uploaded image)."""
     if method not in METHODS:
-        raise ValueError(f"unknown refinement method {method!r}; expected one of {list(METHODS)}")
+        raise UserError(f"unknown refinement method {method!r}; expected one of {list(METHODS)}")
     sel = np.unique(np.asarray(selected, np.int64))
     if not len(sel) and extra is None:
-        raise ValueError("refinement needs at least one selected image")
+        raise UserError("refinement needs at least one selected image")
     if len(sel) and (sel.min() < 0 or sel.max() >= len(embeddings)):
-        raise ValueError(f"selected indices must lie in [0, {len(embeddings)}), got {selected}")
+        raise UserError(f"selected indices must lie in [0, {len(embeddings)}), got {selected}")
     chosen = np.asarray(embeddings[sel], np.float32).reshape(len(sel), embeddings.shape[1])
     if extra is not None:
         chosen = np.concatenate([chosen, np.asarray(extra, np.float32).reshape(-1, embeddings.shape[1])])

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from hubbleclip.errors import UserError
 from hubbleclip.similarity.categories import build_restriction, load_table
 from hubbleclip.similarity.index import SimilarityIndex
 from hubbleclip.similarity.quickselect import Cluster, quick_select
@@ -45,7 +46,7 @@ def find_similar(
     extra, query_row, query_image = None, None, None
     is_file = Path(query).is_file()
     if restrict and is_file:  # checked before paying for the encoder
-        raise ValueError("--restrict needs a query from the index (its class decides the compatible ones)")
+        raise UserError("--restrict needs a query from the index (its class decides the compatible ones)")
     if is_file:
         from PIL import Image
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hubbleclip.errors import UserError
 from hubbleclip.transforms import AugmentConfig, build_transform
 
 MEAN = STD = (0.5, 0.5, 0.5)
@@ -48,7 +49,7 @@ def build_backbone(cfg: EncoderConfig) -> tuple[nn.Module, int]:
         from timm.models.resnet import BasicBlock, ResNet
 
         if len(cfg.channels) != len(cfg.layers):
-            raise ValueError(
+            raise UserError(
                 f"model.channels {cfg.channels} and model.layers {cfg.layers} must have the same length"
             )
         # the deep 3x3 stem ends at channels[0]; small inputs keep their detail with a reduced
@@ -68,7 +69,7 @@ def build_backbone(cfg: EncoderConfig) -> tuple[nn.Module, int]:
         from timm.models.vision_transformer import VisionTransformer
 
         if cfg.image_size % cfg.patch_size:
-            raise ValueError(
+            raise UserError(
                 f"model.image_size {cfg.image_size} must be a multiple of model.patch_size {cfg.patch_size}"
             )
         net = VisionTransformer(
@@ -80,7 +81,7 @@ def build_backbone(cfg: EncoderConfig) -> tuple[nn.Module, int]:
             num_classes=0,
         )
         return net, cfg.vit_dim
-    raise ValueError(f"model.arch: expected resnet or vit, got {cfg.arch!r}")
+    raise UserError(f"model.arch: expected resnet or vit, got {cfg.arch!r}")
 
 
 class SimCLRModel(nn.Module):

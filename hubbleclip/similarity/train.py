@@ -12,6 +12,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 
+from hubbleclip.errors import UserError
 from hubbleclip.similarity.ssl_models import EncoderConfig
 from hubbleclip.transforms import AugmentConfig
 
@@ -93,7 +94,7 @@ def train_simclr(cfg: SimCLRConfig) -> dict:
     from hubbleclip.similarity.ssl_models import SimCLRModel
 
     if cfg.loss not in ("ntxent", "pair"):
-        raise ValueError(f"loss: expected ntxent or pair, got {cfg.loss!r}")
+        raise UserError(f"loss: expected ntxent or pair, got {cfg.loss!r}")
     torch.set_num_threads(cfg.threads)
     logging.getLogger("accelerate").setLevel(logging.WARNING)  # one INFO line per saved file otherwise
     set_seed(cfg.seed)
@@ -103,9 +104,7 @@ def train_simclr(cfg: SimCLRConfig) -> dict:
         cfg.data.path, splits=cfg.data.splits, sources=cfg.data.sources or None, limit=cfg.data.limit
     )
     if len(images) < 2:
-        raise ValueError(
-            f"{cfg.data.path}: contrastive training needs at least 2 images, found {len(images)}"
-        )
+        raise UserError(f"{cfg.data.path}: contrastive training needs at least 2 images, found {len(images)}")
     model = SimCLRModel(cfg.model, cfg.augment)
     data = TwoViews(images, model.image_transform(train=True))
     batch = min(cfg.optim.batch_size, len(images))

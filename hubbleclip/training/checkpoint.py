@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hubbleclip.errors import UserError
+
 CHECKPOINTS = "checkpoints"
 
 
@@ -68,7 +70,7 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler, rank: in
     weights = load_file(str(path / "trainable.safetensors"))
     missing = set(weights) - {n for n, _ in model.named_parameters()} - {n for n, _ in model.named_buffers()}
     if missing:
-        raise ValueError(
+        raise UserError(
             f"{path}: weights {sorted(missing)[:5]} do not exist in this model; "
             "resume with the same model and freeze settings"
         )

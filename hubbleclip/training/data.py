@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from hubbleclip.errors import UserError
+
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 
 
@@ -34,7 +36,7 @@ def caption_column(ds, source: str) -> str | None:
         ("caption_llm" if "caption_llm" in ds.column_names else "caption") if source == "auto" else source
     )
     if column not in ds.column_names:
-        raise ValueError(
+        raise UserError(
             f"data.captions={source}: the dataset has no {column!r} column "
             f"(columns: {', '.join(ds.column_names)})"
         )
@@ -123,9 +125,9 @@ class BatchPlan(Sampler):
         stop: int | None = None,
     ):
         if batch_size % world:
-            raise ValueError(f"optim.batch_size={batch_size} must be divisible by the {world} processes")
+            raise UserError(f"optim.batch_size={batch_size} must be divisible by the {world} processes")
         if n_rows < batch_size:
-            raise ValueError(f"optim.batch_size={batch_size} is larger than the {n_rows} training pairs")
+            raise UserError(f"optim.batch_size={batch_size} is larger than the {n_rows} training pairs")
         self.n_rows, self.batch_size, self.world, self.rank, self.seed = n_rows, batch_size, world, rank, seed
         self.per_epoch = n_rows // batch_size  # the last partial batch of an epoch is dropped
         self.start, self.stop = start, stop

@@ -6,6 +6,7 @@ import logging
 
 from torch import nn
 
+from hubbleclip.errors import UserError
 from hubbleclip.models.base import ClipModel, tower_parameters
 from hubbleclip.training.config import FreezeSection
 
@@ -42,7 +43,7 @@ def configure_trainable(model: ClipModel, fz: FreezeSection, train_bias: bool) -
     for tower in TOWERS:
         lock, unlock, lora = _settings(fz, tower)
         if unlock and not lock:
-            raise ValueError(
+            raise UserError(
                 f"freeze.unlock_{tower}_blocks={unlock} needs freeze.lock_{tower}=true "
                 "(an unlocked tower trains all its blocks anyway)"
             )
@@ -52,7 +53,7 @@ def configure_trainable(model: ClipModel, fz: FreezeSection, train_bias: bool) -
         if unlock:
             blocks = towers[tower].blocks
             if unlock > len(blocks):
-                raise ValueError(
+                raise UserError(
                     f"freeze.unlock_{tower}_blocks={unlock}: the {tower} tower has only {len(blocks)} blocks"
                 )
             for p in tower_parameters(blocks[-unlock:] + towers[tower].post):

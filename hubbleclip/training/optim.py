@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hubbleclip.errors import UserError
 from hubbleclip.training.config import OptimSection
 
 
@@ -15,7 +16,7 @@ def build_optimizer(model: nn.Module, cfg: OptimSection) -> torch.optim.AdamW:
             # biases, norms, temperature and bias scalars are not decayed (as in CLIP/open_clip)
             (decay if p.ndim >= 2 else no_decay).append(p)
     if not decay and not no_decay:
-        raise ValueError("nothing to train: every parameter is frozen (check the freeze section)")
+        raise UserError("nothing to train: every parameter is frozen (check the freeze section)")
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(
         [g for g in groups if g["params"]], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from hubbleclip.errors import UserError
 from hubbleclip.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def _load_split(path: str, split: str, limit: int = 0):
 
     dd = load_dataset_dict(path)
     if split not in dd:
-        raise ValueError(f"{path}: no split {split!r} (splits: {', '.join(dd)})")
+        raise UserError(f"{path}: no split {split!r} (splits: {', '.join(dd)})")
     rows = imaged_indices(dd[split])
     if limit:
         rows = rows[:limit]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from hubbleclip.errors import UserError
 from hubbleclip.web.config import ServeConfig
 from hubbleclip.web.similar import ImageSpace
 from hubbleclip.web.store import ImageStore
@@ -94,7 +95,7 @@ def load_engine(cfg: ServeConfig) -> SkyEngine:
         space = ImageSpace.from_retrieval_index(index)
     unknown = [i for i in space.ids if i not in store]
     if unknown:
-        raise ValueError(
+        raise UserError(
             f"{space.description}: {len(unknown)} of its images (e.g. {unknown[0]!r}) are not in the "
             f"dataset of the index {cfg.index}; build both indexes from the same dataset"
         )

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from hubbleclip.errors import UserError
 from hubbleclip.web.config import ServeConfig
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,7 @@ def run_load_check(cfg: LoadConfig) -> dict:
     from hubbleclip.web.engine import load_engine
 
     if not cfg.serve.index:
-        raise ValueError("serve.index: give the retrieval index directory (hubbleclip index build)")
+        raise UserError("serve.index: give the retrieval index directory (hubbleclip index build)")
     engine = load_engine(cfg.serve)  # the in-process baseline, and the request mix's image ids
     image_ids = list(engine.space.ids)
     upload_id = next((i for i in image_ids if i.startswith("stellarium:")), image_ids[0])

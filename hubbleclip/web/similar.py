@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.errors import UserError
+
 
 @dataclass
 class Page:
@@ -92,7 +94,7 @@ class ImageSpace:
         (query,) = self.rows([image_id])
         k = min(pool, len(self) - 1)
         if k < n_clusters:
-            raise ValueError(f"only {k} other images: too few for {n_clusters} clusters")
+            raise UserError(f"only {k} other images: too few for {n_clusters} clusters")
         _, idx = topk(self.embeddings[query][None], self.embeddings, k, exclude=np.array([[query]]))
         found = quick_select(self.embeddings, idx[0], n_clusters=n_clusters, n_members=n_members)
         return [(self.ids[c.representative], [self.ids[m] for m in c.members], c.size) for c in found]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from hubbleclip.errors import UserError
+
 THUMB_FORMAT = ("WEBP", "image/webp")
 META = ["id", "object_id", "names", "type", "source", "credit"]
 
@@ -38,7 +40,7 @@ class ImageStore:
         used = {split for split, _ in locations.values()}
         missing = used - set(dd)
         if missing:
-            raise ValueError(
+            raise UserError(
                 f"image store: dataset {path} has no split(s) {sorted(missing)} named by the index"
             )
         raw = {s: dd[s].cast_column("image", datasets.Image(decode=False)) for s in used}
@@ -61,7 +63,7 @@ class ImageStore:
         split, row = self.locations[image_id]
         rec = self._meta[split][row]
         if rec["id"] != image_id:
-            raise ValueError(
+            raise UserError(
                 f"image store out of date: row {split}:{row} holds {rec['id']!r}, not {image_id!r} "
                 "(rebuild the index from the current dataset)"
             )

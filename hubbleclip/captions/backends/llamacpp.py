@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hubbleclip.captions.backends.base import Sampling
 from hubbleclip.captions.schema import generation_schema
+from hubbleclip.errors import UserError
 
 
 class LlamaCppBackend:
@@ -15,8 +16,6 @@ class LlamaCppBackend:
     def __init__(
         self, path: Path, *, name: str, max_items: int = 3, sampling: Sampling = Sampling(), n_ctx: int = 4096
     ):
-        from hubbleclip.cli import UserError
-
         if importlib.util.find_spec("llama_cpp") is None:
             raise UserError(
                 "the llamacpp backend needs llama-cpp-python: pip install 'hubbleclip[llamacpp]' "

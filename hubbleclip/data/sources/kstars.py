@@ -7,6 +7,8 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from hubbleclip.errors import UserError
+
 CREDIT = "KStars AstroInfo project (GFDL)"
 # article file -> the normalised types it describes
 ARTICLES = {
@@ -37,7 +39,7 @@ def article_text(path: Path, max_chars: int = 1200) -> str:
     try:
         root = ET.fromstring(raw)
     except ET.ParseError as exc:
-        raise ValueError(f"{path}: not readable as docbook XML ({exc})") from exc
+        raise UserError(f"{path}: not readable as docbook XML ({exc})") from exc
     paras = [" ".join("".join(p.itertext()).split()) for p in root.iter("para")]
     text = " ".join(p for p in paras if p)
     if len(text) > max_chars:

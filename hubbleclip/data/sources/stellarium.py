@@ -21,6 +21,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 
 from hubbleclip.data.sources.openngc import CatalogObject, display_name
+from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def loads_lenient(text: str, source: str = "<string>"):
     try:
         return json.loads("".join(pieces))
     except json.JSONDecodeError as exc:
-        raise ValueError(
+        raise UserError(
             f"{source}: not valid JSON even when read leniently "
             f"(line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from exc
@@ -122,7 +123,7 @@ def read_textures(stellarium_dir: Path) -> list[StellariumImage]:
     data = loads_lenient(path.read_text(encoding="utf-8"), str(path))
     tiles = data.get("subTiles")
     if not isinstance(tiles, list):
-        raise ValueError(f"{path}: expected a 'subTiles' list")
+        raise UserError(f"{path}: expected a 'subTiles' list")
     out = []
     for i, tile in enumerate(tiles):
         try:
