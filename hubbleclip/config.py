@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import yaml
 
 from hubbleclip.errors import UserError
+from hubbleclip.io import atomic_write_text
 
 T = TypeVar("T")
 
@@ -176,8 +177,6 @@ def _deep_update(dst: dict[str, Any], src: dict[str, Any]) -> None:
 
 
 def save_config(cfg: Any, path: str | Path) -> None:
-    from hubbleclip.io import atomic_write_text
-
     atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
 

@@ -6,7 +6,7 @@ python paper_figures/training_curves.py runs/demo/train/metrics.jsonl --out fig/
 import argparse
 
 from hubbleclip.figures import training_curves
-from hubbleclip.io import MetricsLog
+from hubbleclip.runs import MetricsLog
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -24,7 +24,8 @@ def tiny_skyset(tmp_path_factory) -> str:
     """A saved DatasetDict built by the real skyset builder from the real images in tests/data:
     12 Stellarium images matched to OpenNGC, 12 FIRST radio galaxies (3 per class), 4 Hubble Deep
     Field cut-outs, and the OpenNGC catalog rows of objects brighter than V = 8."""
-    from hubbleclip.data.build import SkysetConfig, build_skyset
+    from hubbleclip.data.build import build_skyset
+    from hubbleclip.data.config import SkysetConfig
 
     out = tmp_path_factory.mktemp("skyset") / "tiny"
     cfg = SkysetConfig(

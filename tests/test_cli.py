@@ -1,4 +1,8 @@
-"""The command line: errors that tell a user's mistake from a bug."""
+"""The command line: --help without torch, and errors that tell a user's mistake from a bug."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,6 +10,30 @@ import pytest
 import hubbleclip.cli.data
 from hubbleclip.cli import main
 from hubbleclip.errors import UserError
+
+NO_TORCH = """
+import sys
+from pathlib import Path
+from hubbleclip.cli import build_parser
+build_parser()
+{extra}
+heavy = sorted(m for m in ("torch", "torchvision", "transformers", "datasets") if m in sys.modules)
+assert not heavy, heavy
+"""
+
+
+@pytest.mark.parametrize("extra", ["", "build_parser().parse_args(['similarity', 'train', '--help'])"])
+def test_help_and_build_parser_never_import_torch(extra):
+    code = NO_TORCH.format(extra=f"try:\n    {extra}\nexcept SystemExit:\n    pass" if extra else "")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    help_text = subprocess.run(
+        [str(Path(sys.executable).parent / "hubbleclip"), "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert help_text.returncode == 0 and "similarity" in help_text.stdout
 
 
 def test_a_user_error_is_one_line_with_a_hint(tmp_path, capsys):

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from hubbleclip.config import ConfigError, add_config_arguments, config_from_args, load_config, save_config
-from hubbleclip.io import MetricsLog, atomic_directory, atomic_write_json, setup_run_dir
+from hubbleclip.io import atomic_directory, atomic_write_json
+from hubbleclip.runs import MetricsLog, setup_run_dir
 
 
 @dataclass

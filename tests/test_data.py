@@ -23,7 +23,7 @@ from hubbleclip.data.splits import assign_splits
 
 @pytest.fixture(scope="module")
 def catalog():
-    return openngc.by_id(openngc.load_catalog())
+    return {o.object_id: o for o in openngc.load_catalog()}
 
 
 @pytest.mark.parametrize(
@@ -298,7 +298,7 @@ def _user_folder(tmp_path, lines: list[str]) -> Path:
 
 def test_bring_your_own_folder_of_images_with_captions(tmp_path):
     """An image folder + CSV becomes a dataset in the skyset's format that training and evaluation read."""
-    from hubbleclip.training.data import caption_column, imaged_indices
+    from hubbleclip.data.load import caption_column, imaged_rows
 
     folder = _user_folder(
         tmp_path,
@@ -330,7 +330,8 @@ def test_bring_your_own_folder_of_images_with_captions(tmp_path):
     with Image.open(STELLARIUM_DIR / "nebulae" / "default" / "m42.png") as original:
         assert rows["folder:m42.png"]["image"].size == original.size  # under max_image_size: untouched
     split = next(s for s in dd.values() if len(s))
-    assert caption_column(split, "auto") == "caption" and imaged_indices(split) == list(range(len(split)))
+    assert caption_column(split.column_names, "auto") == "caption"
+    assert imaged_rows(split).tolist() == list(range(len(split)))
 
 
 @pytest.mark.parametrize(

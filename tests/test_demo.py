@@ -107,6 +107,8 @@ def demo_run(tiny_skyset, tmp_path_factory):
         str(train_config),
         "--base_model",
         "tiny-lit",
+        "--cache_dir",
+        str(work / "cache"),
         "--eval_split",
         "train",
         "--examples",
@@ -138,8 +140,8 @@ def test_demo_runs_every_stage_and_writes_results(demo_run):
         assert read_done(run_dir, stage) is not None, stage
     assert (run_dir / "config.yaml").is_file() and (run_dir / "demo.log").is_file()
     # each job's log holds its own lines only; the demo's log holds them all
-    assert "embedded 28/28 images" not in (run_dir / "retrieval" / "rerank" / "run.log").read_text()
-    assert "embedded 28/28 images" in (run_dir / "demo.log").read_text()
+    assert "indexed 28 images" not in (run_dir / "retrieval" / "rerank" / "run.log").read_text()
+    assert "indexed 28 images" in (run_dir / "demo.log").read_text()
     generation = json.loads((run_dir / "captions" / "generation.json").read_text())
     assert generation["llm_captions"] + generation["failed"] == 2
     compare = json.loads((run_dir / "compare" / "results.json").read_text())

@@ -8,13 +8,16 @@ import numpy as np
 import pytest
 
 from hubbleclip.cli import main
+from hubbleclip.data.load import load_split
 from hubbleclip.data.schema import FIRST_CLASSES, GALAXY_CLASSES, OPENNGC_TYPES
 from hubbleclip.evaluation import BootstrapConfig, RetrievalConfig, load_results, retrieval
 from hubbleclip.evaluation.classes import load_classes, load_templates
-from hubbleclip.evaluation.embeddings import EmbeddingCache, model_fingerprint
-from hubbleclip.evaluation.evalset import build_eval_set, load_split
-from hubbleclip.evaluation.run import parse_models, resolve_spec
+from hubbleclip.evaluation.evalset import build_eval_set
+from hubbleclip.evaluation.run import parse_models
 from hubbleclip.evaluation.zero_shot import class_embeddings, labelled_set
+from hubbleclip.models.feature_cache import weights_digest
+from hubbleclip.models.lit import LitModel
+from hubbleclip.models.loader import resolve_export
 
 STELLARIUM = Path(__file__).parent / "data" / "stellarium" / "nebulae" / "default"
 
@@ -117,40 +120,24 @@ def test_prompt_ensemble_is_the_normalised_mean(tiny_lit):
 
 def test_labelled_set_selects_source_and_known_types(train_split):
     es = build_eval_set(train_split, "train")
-    lset = labelled_set("first", load_classes("first"), es.sources, es.types)
-    assert len(lset.rows) == int((es.sources == "first").sum()) and lset.n_unlabelled == 0
-    assert [lset.classes[c] for c in lset.labels] == es.types[lset.rows].tolist()
+    labelled = labelled_set("first", load_classes("first"), es.sources, es.types)
+    assert len(labelled.rows) == int((es.sources == "first").sum()) and labelled.n_unlabelled == 0
+    assert [labelled.classes[c] for c in labelled.labels] == es.types[labelled.rows].tolist()
 
 
 def test_model_fingerprint_follows_the_weights(tiny_lit):
     import torch
 
-    before = model_fingerprint(tiny_lit)
-    assert model_fingerprint(tiny_lit) == before
+    before = weights_digest([tiny_lit])
+    assert weights_digest([tiny_lit]) == before
     param = next(tiny_lit.parameters())
     with torch.no_grad():
         param.add_(1e-3)
     try:
-        assert model_fingerprint(tiny_lit) != before
+        assert weights_digest([tiny_lit]) != before
     finally:
         with torch.no_grad():
             param.sub_(1e-3)
-
-
-def test_cache_reuses_valid_files_and_recomputes_bad_ones(tmp_path):
-    cache, calls = EmbeddingCache(tmp_path), []
-
-    def compute():
-        calls.append(1)
-        return np.ones((3, 4))
-
-    key = ("model", "fp", "test", "images")
-    assert cache.get(key, 3, compute).shape == (3, 4)
-    assert cache.get(key, 3, compute).dtype == np.float32 and len(calls) == 1
-    cache.get(key, 5, lambda: np.zeros((5, 4)))  # wrong row count: recomputed
-    assert np.load(tmp_path / "model" / "fp-test-images.npy").shape == (5, 4)
-    EmbeddingCache(None).get(key, 3, compute)  # disabled: always computes
-    assert len(calls) == 2
 
 
 def test_compare_cli_writes_results_and_reuses_the_cache(tiny_skyset, tmp_path, monkeypatch, capsys):
@@ -197,9 +184,8 @@ def test_compare_cli_writes_results_and_reuses_the_cache(tiny_skyset, tmp_path, 
     def no_embedding(*args, **kwargs):
         raise AssertionError("embeddings should come from the cache")
 
-    import hubbleclip.models
-
-    monkeypatch.setattr(hubbleclip.models, "embed_images", no_embedding)
+    monkeypatch.setattr(LitModel, "image_features", no_embedding)
+    monkeypatch.setattr(LitModel, "text_features", no_embedding)
     assert main(argv + ["--tasks", "retrieval"]) == 0
     again = load_results(out)
     assert "zero_shot" not in again
@@ -226,7 +212,7 @@ def test_bad_inputs_give_clear_errors(tiny_skyset, tmp_path, capsys):
     with pytest.raises(ValueError, match="random"):
         parse_models(["random=tiny-lit"], random_baseline=True)
     assert parse_models(["lit-mini"], random_baseline=True) == {"lit-mini": "lit-mini"}
-    assert resolve_spec("tiny-lit") == "tiny-lit"
+    assert resolve_export("tiny-lit") == "tiny-lit"
     split = datasets.load_from_disk(tiny_skyset)["train"]
     with pytest.raises(ValueError, match="caption_llm"):
         build_eval_set(split, "train", text_column="caption_llm")

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hubbleclip.retrieval.config import IndexConfig, RankerConfig, RerankConfig
-from hubbleclip.retrieval.index import IndexFormatError, RetrievalIndex, build_index
+from hubbleclip.retrieval.config import RankerConfig, RerankConfig, RetrievalIndexConfig
+from hubbleclip.retrieval.index import IndexFormatError, RetrievalIndex, build_retrieval_index
 from hubbleclip.retrieval.search import Searcher, open_image
 
 STELLARIUM = Path(__file__).parent / "data" / "stellarium" / "nebulae" / "default"
@@ -18,7 +18,9 @@ STELLARIUM = Path(__file__).parent / "data" / "stellarium" / "nebulae" / "defaul
 @pytest.fixture(scope="module")
 def index_dir(tiny_skyset, tmp_path_factory):
     out = tmp_path_factory.mktemp("retrieval") / "index"
-    build_index(IndexConfig(dataset=tiny_skyset, model="tiny-lit", out=str(out), batch_size=16))
+    build_retrieval_index(
+        RetrievalIndexConfig(dataset=tiny_skyset, model="tiny-lit", out=str(out), batch_size=16)
+    )
     return out
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hubbleclip.cli import main
-from hubbleclip.similarity.evaluate import label_metrics
+from hubbleclip.metrics.similarity import label_metrics
+from hubbleclip.similarity.neighbours import nearest_others
 
 
 def test_label_metrics_by_hand():
@@ -14,7 +15,7 @@ def test_label_metrics_by_hand():
     angles = np.array([0.0, 0.1, 0.25, 3.0, 3.1])
     emb = np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
     labels = np.array(["a", "a", "b", "b", "b"])
-    m = label_metrics(emb, labels, precision_k=1, map_k=4)
+    m = label_metrics(nearest_others(emb, 4), labels, precision_k=1, map_k=4)
     # nearest other image: 0->1 (a, hit), 1->0 (hit), 2->1 (miss), 3->4, 4->3 (hits)
     assert m["precision@1"] == pytest.approx(4 / 5)
     # image 2 ranks 1 (a), 0 (a), 3 (b), 4 (b): AP = (1/3 + 2/4) / 2

@@ -9,7 +9,8 @@ from PIL import Image
 
 from hubbleclip.cli import main
 from hubbleclip.similarity.categories import build_restriction, load_table
-from hubbleclip.similarity.index import build_index, load_index
+from hubbleclip.similarity.config import SimilarityIndexConfig
+from hubbleclip.similarity.index import build_similarity_index, load_index
 from hubbleclip.similarity.quickselect import quick_select
 from hubbleclip.similarity.refine import combine, refine
 from hubbleclip.similarity.search import find_similar
@@ -84,7 +85,10 @@ def test_compatibility_table(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_index(tiny_skyset, tmp_path_factory):
-    return build_index(tiny_skyset, "imagenet", tmp_path_factory.mktemp("sim") / "index", dtype="float16")
+    out = tmp_path_factory.mktemp("sim") / "index"
+    return build_similarity_index(
+        SimilarityIndexConfig(dataset=tiny_skyset, encoder="imagenet", out=str(out), dtype="float16")
+    )
 
 
 def test_index_holds_every_image(tiny_index, tiny_skyset):

@@ -2,6 +2,8 @@
 FIRST radio images."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,18 +11,14 @@ import pytest
 import torch
 
 from hubbleclip.cli import main
-from hubbleclip.similarity.encoders import load_encoder
+from hubbleclip.metrics.similarity import galaxidnet_similarity, loose_accuracy
+from hubbleclip.similarity.config import EncoderConfig, SimCLRConfig
+from hubbleclip.similarity.encoders import load_image_encoder
 from hubbleclip.similarity.images import load_images
-from hubbleclip.similarity.losses import (
-    galaxidnet_similarity,
-    loose_accuracy,
-    margin_contrastive,
-    nt_xent,
-    pair_batch,
-)
-from hubbleclip.similarity.ssl_models import EncoderConfig, SimCLRModel
-from hubbleclip.similarity.train import SimCLRConfig
+from hubbleclip.similarity.losses import margin_contrastive, nt_xent, pair_batch
+from hubbleclip.similarity.ssl_models import SimCLRModel
 
+REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 FIRST_ZIP = DATA / "first" / "galaxy_data.zip"
 TINY = {
@@ -60,10 +58,10 @@ def test_losses_and_galaxidnet_score():
     assert margin_contrastive(a, b, torch.tensor([0, 0])) == pytest.approx((1 - 0.8**0.5) ** 2 / 2)
     pa, pb, same = pair_batch(z, z)
     assert margin_contrastive(pa[same == 1], pb[same == 1], same[same == 1]) == pytest.approx(0, abs=1e-6)
-    sim = galaxidnet_similarity(z, z)
-    assert torch.allclose(sim.diagonal(), torch.ones(16), atol=1e-5) and (sim < 1 + 1e-5).all()
-    assert loose_accuracy(z, z, batch=8) == 1.0
-    assert loose_accuracy(z, other, batch=16) < 0.5
+    sim = galaxidnet_similarity(z.numpy(), z.numpy())
+    assert np.allclose(sim.diagonal(), np.ones(16), atol=1e-5) and (sim < 1 + 1e-5).all()
+    assert loose_accuracy(z.numpy(), z.numpy(), batch=8) == 1.0
+    assert loose_accuracy(z.numpy(), other.numpy(), batch=16) < 0.5
 
 
 def test_vit_backbone():
@@ -93,7 +91,7 @@ def test_short_simclr_run_lowers_loss(tmp_path):
         "0.003",
         "--optim.epochs",
         "80",
-        "--checkpoint_epochs",
+        "--checkpoint.every_steps",
         "40",
         # rotations, flips and crops; no zoom or shear, so 80 tiny steps show a clear drop
         "--augment.scale_min",
@@ -115,10 +113,43 @@ def test_short_simclr_run_lowers_loss(tmp_path):
     assert len(losses) == 80
     assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.2
     assert any("loose_accuracy" in r for r in records)
-    encoder = load_encoder(f"simclr:{run}")
+    encoder = load_image_encoder(f"simclr:{run}")
     emb = encoder.embed(load_images(FIRST_ZIP))
     assert emb.shape == (12, 64) and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
-    # the checkpoint resumes: asking for 85 epochs runs 5 more steps
-    assert main([*args, "--optim.epochs", "85"]) == 0  # the last flag wins
+    # a finished run is not overwritten by accident; the checkpoint resumes: 85 epochs run 5 more steps
+    assert main([*args, "--optim.epochs", "85"]) == 2
+    assert main([*args, "--optim.epochs", "85", "--resume", "latest"]) == 0  # the last flag wins
     losses = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert max(r["step"] for r in losses if "loss" in r) == 85
+
+
+@pytest.mark.slow
+def test_two_processes_write_each_metrics_record_once(tmp_path):
+    run = tmp_path / "two"
+    args = [
+        str(Path(sys.executable).parent / "accelerate"),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        str(REPO / "training" / "simclr.py"),
+        *("--run_dir", str(run), "--data.path", str(FIRST_ZIP), "--threads", "1"),
+        *("--optim.batch_size", "12", "--optim.epochs", "3", "--eval.every_steps", "2"),
+        *("--checkpoint.every_steps", "2", "--eval.images", "12"),
+    ]
+    for key, value in TINY.items():
+        args += [f"--model.{key}", ",".join(map(str, value)) if isinstance(value, list) else str(value)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["step"] for r in records if "loss" in r] == [1, 2, 3]  # once each, not once per process
+    assert [r["step"] for r in records if "loose_accuracy" in r and "step" in r] == [2, 3]
+    assert sum("first_loss" in r for r in records) == 1 and len(set(lines)) == len(lines)
+    assert load_image_encoder(f"simclr:{run}").embed(load_images(FIRST_ZIP)).shape == (12, 64)

@@ -11,14 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from hubbleclip.config import load_config
+from hubbleclip.data.load import encoded_images
 from hubbleclip.models import load_model
+from hubbleclip.models.feature_cache import image_key
 from hubbleclip.training import TrainConfig, train
 from hubbleclip.training.checkpoint import list_checkpoints
-from hubbleclip.training.data import BatchPlan, sentence_chunk
+from hubbleclip.training.data import BatchPlan, imaged_split, sentence_chunk
 from hubbleclip.training.freeze import configure_trainable, merge_lora, parameter_counts
-from hubbleclip.training.losses import contrastive_loss, in_batch_hits
+from hubbleclip.training.losses import contrastive_loss, in_batch_hit_counts
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,9 +93,9 @@ def test_in_batch_hits_count_shared_captions_as_matches():
     img = torch.eye(3)
     txt = torch.tensor([[0.1, 1.0, 0.0], [1.0, 0.1, 0.0], [0.0, 0.0, 1.0]])
     # images 0 and 1 share a caption, so image 0 retrieving text 1 is right
-    hits = in_batch_hits(img, txt, ["FRI", "FRI", "M31"], k=1)
+    hits = in_batch_hit_counts(img, txt, ["FRI", "FRI", "M31"], k=1)
     assert hits == {"i2t_top1": 3.0, "t2i_top1": 3.0}
-    hits = in_batch_hits(img, txt, ["a", "b", "c"], k=2)
+    hits = in_batch_hit_counts(img, txt, ["a", "b", "c"], k=2)
     assert hits["i2t_top1"] == 1.0 and hits["i2t_top2"] == 3.0
 
 
@@ -205,7 +208,8 @@ def test_merge_lora_keeps_outputs():
 
 
 def test_short_training_on_real_images_lowers_the_loss_and_exports(tiny_skyset, tmp_path):
-    from hubbleclip.training.trainer import _load_split, _pairs, validate
+    from hubbleclip.models.feature_cache import FeatureCache
+    from hubbleclip.training.trainer import pair_dataset, validate
 
     cfg = config(
         tiny_skyset,
@@ -229,15 +233,47 @@ def test_short_training_on_real_images_lowers_the_loss_and_exports(tiny_skyset, 
     from accelerate import Accelerator
 
     model = load_model(run / "export")
-    val = validate(
-        model,
-        _pairs(cfg, model, _load_split(tiny_skyset, "val"), "val", False, Accelerator(cpu=True)),
-        cfg,
-        Accelerator(cpu=True),
+    val_pairs = pair_dataset(
+        cfg, model, imaged_split(tiny_skyset, "val"), False, FeatureCache(None), Accelerator(cpu=True)
     )
+    val = validate(model, val_pairs, cfg, Accelerator(cpu=True))
     assert val["val_loss"] == pytest.approx(result["val_loss"], rel=1e-5)
     with pytest.raises(FileExistsError, match="--resume latest"):
         train(cfg)
+
+
+def test_export_best_is_the_checkpoint_with_the_lowest_validation_loss(tiny_skyset, tmp_path):
+    from accelerate import Accelerator
+
+    from hubbleclip.models.feature_cache import FeatureCache
+    from hubbleclip.training.trainer import pair_dataset, validate
+
+    steps = {"optim.max_steps": 12, "eval.every_steps": 2, "checkpoint.every_steps": 2, "optim.lr": 0.003}
+    cfg = config(
+        tiny_skyset, tmp_path / "run", **steps, **{"checkpoint.keep_best": 1, "checkpoint.export": "best"}
+    )
+    result = train(cfg)
+    run = tmp_path / "run"
+    val = dict(records(run, "val_loss"))
+    best = min((v, s) for s, v in val.items() if s > 0)[1]
+    assert best != 12  # so that the best checkpoint is not also the last one
+    assert result["exported_checkpoint"] == f"step-{best:07d}"
+    assert [p.name for p in list_checkpoints(run)] == [f"step-{best:07d}", "step-0000012"]
+    export = load_model(run / "export")
+    state = export.state_dict()
+    for step, same in ((best, True), (12, False)):
+        saved = load_file(str(run / "checkpoints" / f"step-{step:07d}" / "trainable.safetensors"))
+        assert all(torch.equal(state[k], v) for k, v in saved.items() if k in state) == same
+    pairs = pair_dataset(
+        cfg, export, imaged_split(tiny_skyset, "val"), False, FeatureCache(None), Accelerator(cpu=True)
+    )
+    assert validate(export, pairs, cfg, Accelerator(cpu=True))["val_loss"] == pytest.approx(
+        val[best], rel=1e-5
+    )
+    with pytest.raises(ValueError, match="keep_best"):
+        train(
+            config(tiny_skyset, tmp_path / "none", **{"checkpoint.export": "best", "checkpoint.keep_best": 0})
+        )
 
 
 def test_cached_locked_towers_match_uncached_training(tiny_skyset, tmp_path):
@@ -249,7 +285,19 @@ def test_cached_locked_towers_match_uncached_training(tiny_skyset, tmp_path):
         "optim.max_steps": 6,
     }
     train(config(tiny_skyset, tmp_path / "cached", **fixed))
-    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 4  # image+text features, train+val
+    # one image and one text namespace, holding each train/val image and distinct caption once
+    cache = tmp_path / "cache"
+    assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["image", "text"]
+    splits = [imaged_split(tiny_skyset, s) for s in ("train", "val")]
+    stored = {
+        kind: [k for shard in cache.glob(f"{kind}-*/*.safetensors") for k in load_file(str(shard))["keys"]]
+        for kind in ("image", "text")
+    }
+    assert len(stored["image"]) == len({image_key(im) for ds in splits for im in encoded_images(ds)})
+    assert len(stored["text"]) == len({c for ds in splits for c in ds["caption"]})
+    shards = sorted(cache.rglob("*.safetensors"))
+    train(config(tiny_skyset, tmp_path / "again", **fixed))
+    assert sorted(cache.rglob("*.safetensors")) == shards  # nothing computed twice
     train(config(tiny_skyset, tmp_path / "plain", **fixed, **{"freeze.cache_features": False}))
     a, b = records(tmp_path / "cached"), records(tmp_path / "plain")
     assert len(a) == 6 and np.allclose([v for _, v in a], [v for _, v in b], rtol=1e-5)

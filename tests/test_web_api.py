@@ -17,16 +17,21 @@ def web_engine(tiny_skyset, tmp_path_factory):
     """The real engine: a retrieval index and a per-image similarity index of the tiny skyset."""
     import torch
 
-    from hubbleclip.retrieval.config import IndexConfig
-    from hubbleclip.retrieval.index import build_index
-    from hubbleclip.similarity.index import build_index as build_similarity_index
+    from hubbleclip.retrieval.config import RetrievalIndexConfig
+    from hubbleclip.retrieval.index import build_retrieval_index
+    from hubbleclip.similarity.config import SimilarityIndexConfig
+    from hubbleclip.similarity.index import build_similarity_index
     from hubbleclip.web.config import ServeConfig
     from hubbleclip.web.engine import load_engine
 
     torch.manual_seed(0)
     root = tmp_path_factory.mktemp("web")
-    build_index(IndexConfig(dataset=tiny_skyset, model="tiny-lit", out=str(root / "index")))
-    build_similarity_index(tiny_skyset, "tiny-lit", root / "similarity")
+    build_retrieval_index(
+        RetrievalIndexConfig(dataset=tiny_skyset, model="tiny-lit", out=str(root / "index"))
+    )
+    build_similarity_index(
+        SimilarityIndexConfig(dataset=tiny_skyset, encoder="tiny-lit", out=str(root / "similarity"))
+    )
     return load_engine(ServeConfig(index=str(root / "index"), similarity=str(root / "similarity")))
 
 

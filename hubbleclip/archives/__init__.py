@@ -11,13 +11,15 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from hubbleclip.config import load_config
 from hubbleclip.errors import UserError
 
+# source -> (module with a `build(cfg, out_dir, force)` function, its config class)
 SOURCES = {
-    "hst": "hubbleclip.archives.hst",
-    "simbad": "hubbleclip.archives.simbad",
-    "galaxy10": "hubbleclip.archives.galaxy10",
-    "folder": "hubbleclip.data.folder",
+    "hst": ("hubbleclip.archives.hst", "HSTConfig"),
+    "simbad": ("hubbleclip.archives.simbad", "SimbadConfig"),
+    "galaxy10": ("hubbleclip.archives.galaxy10", "Galaxy10Config"),
+    "folder": ("hubbleclip.data.folder", "FolderConfig"),
 }
 
 
@@ -29,10 +31,9 @@ def build(
     force: bool = False,
 ) -> dict:
     """Build ``source`` into ``out_dir`` (a DatasetDict + build_report.json); returns the report."""
-    from hubbleclip.config import load_config
-
     if source not in SOURCES:
         raise UserError(f"unknown archive source {source!r}; expected one of {sorted(SOURCES)}")
-    module = importlib.import_module(SOURCES[source])
-    cfg = load_config(module.Config, config_path, overrides or [])
+    module_name, config_class = SOURCES[source]
+    module = importlib.import_module(module_name)
+    cfg = load_config(getattr(module, config_class), config_path, overrides or [])
     return module.build(cfg, Path(out_dir), force=force)

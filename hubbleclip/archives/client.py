@@ -39,7 +39,8 @@ class ServiceLimits:
 @dataclass
 class HttpConfig:
     cache_dir: str | None = field(
-        default=None, metadata={"help": "response cache; default ~/.cache/hubbleclip/archives/SOURCE"}
+        default=None,
+        metadata={"help": "response cache (default: $HUBBLECLIP_CACHE/archives/SOURCE)"},
     )
     timeout_s: float = field(default=120.0, metadata={"help": "per-request timeout"})
     max_retries: int = field(

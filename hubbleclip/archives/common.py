@@ -10,17 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from hubbleclip.archives.client import FetchError, HttpConfig
+from hubbleclip.data.build import save_skyset
 from hubbleclip.errors import UserError
+from hubbleclip.io import cache_root
 
 log = logging.getLogger(__name__)
 
 
 def cache_dir(http: HttpConfig, source: str) -> Path:
-    return (
-        Path(http.cache_dir).expanduser()
-        if http.cache_dir
-        else Path.home() / ".cache" / "hubbleclip" / "archives" / source
-    )
+    return Path(http.cache_dir).expanduser() if http.cache_dir else cache_root("archives", source)
 
 
 def image_path(root: Path, key: str) -> Path:
@@ -76,8 +74,6 @@ def check_output(out_dir: Path, force: bool) -> None:
 
 
 def save(rows: list[dict], out_dir: Path, report: dict, seed: int, force: bool, config: Any) -> dict:
-    from hubbleclip.data.build import save_skyset
-
     if not rows:
         raise UserError(
             f"{report['source']}: no records to save ({report['skipped_count']} skipped; "

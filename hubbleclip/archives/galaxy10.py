@@ -16,6 +16,8 @@ import numpy as np
 
 from hubbleclip.archives.client import HttpConfig
 from hubbleclip.archives.common import BuildReport, cache_dir, check_output, constellations, image_path, save
+from hubbleclip.archives.images import save_png
+from hubbleclip.data.text import sexagesimal
 from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ REQUIRED = ("images", "ans")
 
 
 @dataclass
-class Config:
+class Galaxy10Config:
     path: str | None = field(default=None, metadata={"help": f"Galaxy10_DECals.h5 (download: {DOWNLOAD})"})
     max_images: int | None = field(default=None, metadata={"help": "use only the first N galaxies"})
     chunk: int = field(default=256, metadata={"help": "images read from the file at a time"})
@@ -61,15 +63,11 @@ def _column(f, name: str, n: int, where: Path) -> np.ndarray:
 def _save_png(array: np.ndarray, path: Path) -> str:
     from PIL import Image
 
-    from hubbleclip.archives.images import save_png
-
     return save_png(Image.fromarray(array), path)
 
 
-def build(cfg: Config, out_dir: Path, force: bool = False) -> dict:
+def build(cfg: Galaxy10Config, out_dir: Path, force: bool = False) -> dict:
     import h5py
-
-    from hubbleclip.data.text import sexagesimal
 
     if not cfg.path:
         raise UserError(f"galaxy10: set path=FILE to the downloaded Galaxy10_DECals.h5 ({DOWNLOAD})")

@@ -29,7 +29,7 @@ _PAGE_HEADER = re.compile(r"^\s*\d+\(\s*\d+\) - .* - \[\s*\d+\]\s*$", re.MULTILI
 
 
 @dataclass
-class Config:
+class HSTConfig:
     proposal_ids: list[int] = field(default_factory=list, metadata={"help": "HST proposal IDs to include"})
     proposal_id_file: str | None = field(
         default=None, metadata={"help": "text file with one proposal ID per line"}
@@ -51,7 +51,7 @@ class Config:
     mast: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=5.0, concurrency=4))
 
 
-def proposal_ids(cfg: Config) -> list[int]:
+def proposal_ids(cfg: HSTConfig) -> list[int]:
     ids = list(cfg.proposal_ids)
     if cfg.proposal_id_file:
         path = Path(cfg.proposal_id_file).expanduser()
@@ -93,7 +93,7 @@ def parse_phase2(text: str) -> dict[str, str]:
 
 
 async def fetch_preview(
-    cfg: Config, client: ArchiveClient, uri: str, root: Path, report: BuildReport
+    cfg: HSTConfig, client: ArchiveClient, uri: str, root: Path, report: BuildReport
 ) -> str | None:
     """Path of the processed preview, or None when it is missing, broken or in colour."""
     resp = await skip_on_error(mast.download(client, cfg.mast_url, uri), report, uri)
@@ -119,7 +119,7 @@ async def fetch_preview(
 
 
 async def proposal_rows(
-    cfg: Config, client: ArchiveClient, pid: int, root: Path, report: BuildReport
+    cfg: HSTConfig, client: ArchiveClient, pid: int, root: Path, report: BuildReport
 ) -> list[dict]:
     resp = await client.fetch("stsci", f"{cfg.stsci_url.rstrip('/')}/{pid}.pro")
     if not resp.ok:
@@ -176,7 +176,7 @@ async def proposal_rows(
     return rows
 
 
-def build(cfg: Config, out_dir: Path, force: bool = False) -> dict:
+def build(cfg: HSTConfig, out_dir: Path, force: bool = False) -> dict:
     check_output(out_dir, force)
     ids = proposal_ids(cfg)
     root = cache_dir(cfg.http, "hst")

@@ -30,6 +30,7 @@ from hubbleclip.archives.common import (
     skip_on_error,
 )
 from hubbleclip.archives.tap import tap_query
+from hubbleclip.data.text import sexagesimal, template_caption
 from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ KINDS = {
 
 
 @dataclass
-class Config:
+class SimbadConfig:
     tap_url: str = field(
         default="https://simbad.cds.unistra.fr/simbad/sim-tap/sync",
         metadata={"help": "SIMBAD TAP sync endpoint"},
@@ -154,7 +155,7 @@ def _value(v):
     return v
 
 
-def objects_query(cfg: Config, after_oid: int, top: int) -> str:
+def objects_query(cfg: SimbadConfig, after_oid: int, top: int) -> str:
     bands = list(cfg.bands)
     cols = ", ".join(f'f."{b}"' for b in bands)
     bright = " OR ".join(f'f."{b}" < {cfg.mag_limit}' for b in bands)
@@ -165,7 +166,7 @@ def objects_query(cfg: Config, after_oid: int, top: int) -> str:
     )
 
 
-def refs_query(cfg: Config, oids: list[int]) -> str:
+def refs_query(cfg: SimbadConfig, oids: list[int]) -> str:
     return (
         "SELECT h.oidref, r.bibcode, r.doi, r.title, r.nbobject, r.year "
         "FROM has_ref AS h JOIN ref AS r ON r.oidbib = h.oidbibref "
@@ -205,7 +206,7 @@ def parse_object(row, bands: list[str]) -> dict:
     }
 
 
-async def fetch_objects(cfg: Config, client: ArchiveClient, report: BuildReport) -> list[dict]:
+async def fetch_objects(cfg: SimbadConfig, client: ArchiveClient, report: BuildReport) -> list[dict]:
     objects, last = [], -1
     while cfg.max_objects is None or len(objects) < cfg.max_objects:
         top = cfg.page_size if cfg.max_objects is None else min(cfg.page_size, cfg.max_objects - len(objects))
@@ -228,7 +229,7 @@ async def fetch_objects(cfg: Config, client: ArchiveClient, report: BuildReport)
 
 
 async def fetch_papers(
-    cfg: Config, client: ArchiveClient, objects: list[dict], report: BuildReport
+    cfg: SimbadConfig, client: ArchiveClient, objects: list[dict], report: BuildReport
 ) -> dict[int, list[dict]]:
     """oid -> up to ``papers_per_object`` papers (most specific first, then newest)."""
     oids = [o["oid"] for o in objects]
@@ -294,7 +295,7 @@ async def fetch_papers(
 
 
 async def fetch_image(
-    cfg: Config, client: ArchiveClient, obj: dict, root: Path, report: BuildReport
+    cfg: SimbadConfig, client: ArchiveClient, obj: dict, root: Path, report: BuildReport
 ) -> str | None:
     resp = await skip_on_error(
         hips2fits.cutout(
@@ -325,9 +326,9 @@ async def fetch_image(
         return None
 
 
-def to_record(cfg: Config, obj: dict, papers: list[dict], image: str | None, constellation: str) -> dict:
-    from hubbleclip.data.text import sexagesimal, template_caption
-
+def to_record(
+    cfg: SimbadConfig, obj: dict, papers: list[dict], image: str | None, constellation: str
+) -> dict:
     label = TYPE_LABELS.get(obj["otype"], "star" if "*" in obj["otype"] else "other")
     kind = KINDS.get(obj["otype"])
     mags = obj["mags"]
@@ -356,7 +357,7 @@ def to_record(cfg: Config, obj: dict, papers: list[dict], image: str | None, con
     }
 
 
-async def collect(cfg: Config, client: ArchiveClient, root: Path, report: BuildReport) -> list[dict]:
+async def collect(cfg: SimbadConfig, client: ArchiveClient, root: Path, report: BuildReport) -> list[dict]:
     objects = await fetch_objects(cfg, client, report)
     log.info("simbad: %d objects; fetching papers and cut-outs", len(objects))
     papers, cutouts = await asyncio.gather(
@@ -367,7 +368,7 @@ async def collect(cfg: Config, client: ArchiveClient, root: Path, report: BuildR
     return [to_record(cfg, o, papers.get(o["oid"], []), im, c) for o, im, c in zip(objects, cutouts, consts)]
 
 
-def build(cfg: Config, out_dir: Path, force: bool = False) -> dict:
+def build(cfg: SimbadConfig, out_dir: Path, force: bool = False) -> dict:
     check_output(out_dir, force)
     root = cache_dir(cfg.http, "simbad")
     cache = ResponseCache(root / "responses.sqlite")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hubbleclip.archives import build
-from hubbleclip.archives.simbad import Config
+from hubbleclip.archives.simbad import SimbadConfig
 
 SERVICES = ("tap", "crossref", "hips2fits")
 
@@ -43,7 +43,7 @@ def benchmark_simbad(
     scale: float,
     target_objects: int = 13_000,
 ) -> dict:
-    cfg = Config()
+    cfg = SimbadConfig()
     limits = {name: getattr(cfg, name) for name in SERVICES}
     rates = [f"{name}.rate_per_s={lim.rate_per_s * scale}" for name, lim in limits.items()]
     ours = _run(urls, Path(work_dir) / "ours", n_objects, rates)

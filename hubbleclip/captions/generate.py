@@ -15,7 +15,7 @@ import os
 import time
 from typing import Any
 
-from hubbleclip.captions.backends import Backend, ModelSpec, Sampling, load_backend
+from hubbleclip.captions.backends import Backend, ModelSpec, Sampling, load_backend, resolve_spec
 from hubbleclip.captions.cache import CaptionCache, cache_key, text_hash
 from hubbleclip.captions.prompt import PROMPT_VERSION, chat_messages
 from hubbleclip.captions.schema import parse_output
@@ -100,8 +100,6 @@ def caption_texts(
 
     ``model`` is a spec (loaded only if some text is not cached) or a ready backend.
     """
-    from hubbleclip.captions.backends import resolve_spec
-
     if isinstance(model, str):
         model = resolve_spec(model)
     name = model.name

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from hubbleclip.data import load as saved
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json, atomic_write_text
 
@@ -75,9 +76,7 @@ def write_table(path: str | Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def load_dataset_dict(path: str | Path):
-    from hubbleclip.data.info import load_dataset_dict as load
-
-    return load(
+    return saved.load_dataset_dict(
         path,
         ("text", "caption"),
         hint="build one with `hubbleclip data build` or pass a .csv/.jsonl of id,text",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-CLIP_CONTEXT = 77
-
 
 @lru_cache(maxsize=4)
 def _tokenizer(arch: str):

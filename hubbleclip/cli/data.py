@@ -8,7 +8,7 @@ import json
 
 def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.config import add_config_arguments
-    from hubbleclip.data.build import SkysetConfig
+    from hubbleclip.data.config import SkysetConfig
 
     data = sub.add_parser("data", help="build and inspect datasets")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -54,7 +54,8 @@ def run_build(args: argparse.Namespace) -> int:
 
     from hubbleclip.cli import UserError
     from hubbleclip.config import config_from_args
-    from hubbleclip.data.build import SkysetConfig, build_skyset
+    from hubbleclip.data.build import build_skyset
+    from hubbleclip.data.config import SkysetConfig
 
     if args.source != "skyset":
         from hubbleclip import archives

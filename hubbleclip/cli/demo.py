@@ -7,8 +7,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.config import add_config_arguments
-    from hubbleclip.demo.config import DemoConfig
-    from hubbleclip.demo.stages import STAGE_NAMES
+    from hubbleclip.demo.config import STAGE_NAMES, DemoConfig
 
     demo = sub.add_parser(
         "demo",
@@ -32,9 +31,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hubbleclip.config import config_from_args
-    from hubbleclip.demo import DemoConfig, run_demo
+    from hubbleclip.demo import DemoConfig
     from hubbleclip.demo.runner import print_timings
-    from hubbleclip.io import setup_run_dir
+    from hubbleclip.demo.stages import run_demo
+    from hubbleclip.runs import setup_run_dir
 
     cfg = config_from_args(args, DemoConfig)
     setup_run_dir(cfg.run_dir, cfg, log_name="demo.log")

@@ -51,7 +51,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from hubbleclip.evaluation import EvalConfig, run_evaluation, write_results
     from hubbleclip.evaluation.report import render_summary
     from hubbleclip.evaluation.run import load_eval_set
-    from hubbleclip.io import setup_run_dir
+    from hubbleclip.runs import setup_run_dir
 
     cfg = config_from_args(args, EvalConfig, extra={"models": args.model} if args.model else None)
     if len(cfg.models) < args.min_models:
@@ -70,10 +70,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_classify(args: argparse.Namespace) -> int:
     from hubbleclip.evaluation.classify import classify_image
-    from hubbleclip.evaluation.run import resolve_spec
     from hubbleclip.models import load_model
 
-    model = load_model(resolve_spec(args.model), device=args.device)
+    model = load_model(args.model, device=args.device)
     ranked = classify_image(model, args.image, args.classes, args.templates, args.top)
     if args.json:
         print(json.dumps({"image": args.image, "model": args.model, "classes": ranked}, indent=2))

@@ -8,7 +8,7 @@ import json
 
 def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.config import add_config_arguments
-    from hubbleclip.retrieval.config import IndexConfig
+    from hubbleclip.retrieval.config import RetrievalIndexConfig
 
     index = sub.add_parser("index", help="build the object retrieval index")
     isub = index.add_subparsers(dest="index_command", metavar="ACTION", required=True)
@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Group a skyset by object, add the named bright stars, and write BM25 "
         "indexes, CLIP embeddings and numeric features (memory-mapped on load).",
     )
-    add_config_arguments(build, IndexConfig)
+    add_config_arguments(build, RetrievalIndexConfig)
     build.set_defaults(func=run_build)
 
     search = sub.add_parser(
@@ -48,11 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
-    from hubbleclip.retrieval.config import IndexConfig
-    from hubbleclip.retrieval.index import RetrievalIndex, build_index
+    from hubbleclip.retrieval.config import RetrievalIndexConfig
+    from hubbleclip.retrieval.index import RetrievalIndex, build_retrieval_index
 
-    cfg = config_from_args(args, IndexConfig)
-    index = RetrievalIndex.load(build_index(cfg))
+    cfg = config_from_args(args, RetrievalIndexConfig)
+    index = RetrievalIndex.load(build_retrieval_index(cfg))
     m = index.manifest
     print(
         f"wrote {cfg.out}: {m['n_objects']} objects ({m['n_with_image']} with images), "

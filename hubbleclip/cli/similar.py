@@ -11,7 +11,7 @@ DEFAULT_INDEX = "runs/similarity/index"
 
 def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.config import add_config_arguments
-    from hubbleclip.similarity.index import IndexConfig
+    from hubbleclip.similarity.config import SimCLRConfig, SimilarityEvalConfig, SimilarityIndexConfig
 
     similar = sub.add_parser(
         "similar",
@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     gsub = group.add_subparsers(dest="similarity_command", metavar="ACTION", required=True)
     index = gsub.add_parser("index", help="embed every image of a dataset into a similarity index")
     index.add_argument("--force", action="store_true", help="replace an existing index")
-    add_config_arguments(index, IndexConfig)
+    add_config_arguments(index, SimilarityIndexConfig)
     index.set_defaults(func=run_index)
 
     pairs = gsub.add_parser("pairs", help="top-k neighbours of every image, streamed to .npy files")
@@ -81,34 +81,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     pairs.add_argument("--force", action="store_true", help="replace an existing output")
     pairs.set_defaults(func=run_pairs)
 
-    # these configs hold torch-based augmentation settings: their flags (and --help) are parsed in
-    # the handler so that `hubbleclip --help` does not import torch; prefix "+" passes "--x" through
-    for name, help_text in (
-        ("train", "train a SimCLR / GalaxIDNet encoder (same as training/simclr.py)"),
-        ("evaluate", "label precision@k, mAP@k and loose accuracy of encoders (FIRST)"),
+    for name, cls, func in (
+        ("train", SimCLRConfig, run_train),
+        ("evaluate", SimilarityEvalConfig, run_evaluate),
     ):
-        p = gsub.add_parser(name, help=help_text, add_help=False, prefix_chars="+")
-        p.add_argument("args", nargs=argparse.REMAINDER)
-        p.set_defaults(func=run_train if name == "train" else run_evaluate)
-
-
-def _job_parser(prog: str, cls: type) -> argparse.ArgumentParser:
-    from hubbleclip.config import add_config_arguments
-
-    parser = argparse.ArgumentParser(
-        prog=prog, description=(cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else None
-    )
-    add_config_arguments(parser, cls)
-    return parser
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        job = gsub.add_parser(name, help=doc, description=doc)
+        add_config_arguments(job, cls)
+        job.set_defaults(func=func)
 
 
 def run_train(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
-    from hubbleclip.similarity.train import SimCLRConfig, train_simclr
+    from hubbleclip.similarity.config import SimCLRConfig
+    from hubbleclip.similarity.train import train_simclr
 
-    cfg = config_from_args(
-        _job_parser("hubbleclip similarity train", SimCLRConfig).parse_args(args.args), SimCLRConfig
-    )
+    cfg = config_from_args(args, SimCLRConfig)
     result = train_simclr(cfg)
     print(
         f"trained {result['steps']} steps: loss {result['first_loss']:.4f} -> {result['last_loss']:.4f}; "
@@ -119,31 +107,22 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
-    from hubbleclip.similarity.evaluate import SimilarityEvalConfig, evaluate_similarity, results_table
+    from hubbleclip.similarity.config import SimilarityEvalConfig
+    from hubbleclip.similarity.evaluate import evaluate_similarity, results_table
 
-    parser = _job_parser("hubbleclip similarity evaluate", SimilarityEvalConfig)
-    cfg = config_from_args(parser.parse_args(args.args), SimilarityEvalConfig)
+    cfg = config_from_args(args, SimilarityEvalConfig)
     print(results_table(evaluate_similarity(cfg)), end="")
     print(f"results in {cfg.out}/results.json")
     return 0
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from hubbleclip.config import config_from_args, save_config
-    from hubbleclip.similarity.index import IndexConfig, build_index
+    from hubbleclip.config import config_from_args
+    from hubbleclip.similarity.config import SimilarityIndexConfig
+    from hubbleclip.similarity.index import build_similarity_index
 
-    cfg = config_from_args(args, IndexConfig)
-    index = build_index(
-        cfg.dataset,
-        cfg.encoder,
-        cfg.out,
-        splits=cfg.splits or None,
-        sources=cfg.sources or None,
-        dtype=cfg.dtype,
-        batch_size=cfg.batch_size,
-        overwrite=args.force,
-    )
-    save_config(cfg, index.path / "config.yaml")
+    cfg = config_from_args(args, SimilarityIndexConfig)
+    index = build_similarity_index(cfg, overwrite=args.force)
     print(
         f"wrote {index.path}: {len(index.items)} images, "
         f"{index.embeddings.shape[1]}-d {cfg.dtype} ({cfg.encoder})"

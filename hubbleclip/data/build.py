@@ -14,52 +14,24 @@ import time
 import zipfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from hubbleclip.config import to_dict
+from hubbleclip.data.config import ALL_SOURCES, SkysetConfig
+from hubbleclip.data.schema import COLUMNS, FEATURES
+from hubbleclip.data.sources import first, hdf, kstars, openngc, stellarium
 from hubbleclip.data.splits import SPLITS, assign_splits
+from hubbleclip.data.text import sexagesimal, template_caption
 from hubbleclip.errors import UserError
+from hubbleclip.io import atomic_directory, atomic_write_json
 
 log = logging.getLogger(__name__)
 
-ALL_SOURCES = ("openngc", "stellarium", "first", "hdf")
 IMAGE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError, zipfile.BadZipFile)
-
-
-@dataclass
-class SkysetConfig:
-    out: str = field(default="data/skyset", metadata={"help": "output directory (a datasets.DatasetDict)"})
-    sources: list[str] = field(
-        default_factory=lambda: list(ALL_SOURCES), metadata={"help": "comma-separated sources"}
-    )
-    stellarium_dir: str | None = field(
-        default=None,
-        metadata={"help": "Stellarium data dir (holds nebulae/default); default: search the usual places"},
-    )
-    kstars_dir: str | None = field(
-        default=None, metadata={"help": "KStars handbook dir with the AstroInfo *.docbook articles"}
-    )
-    first_zip: str | None = field(
-        default=None, metadata={"help": "galaxy_data.zip; default: the one inside the firstgalaxydata wheel"}
-    )
-    catalog: str = field(
-        default="all", metadata={"help": "OpenNGC catalog rows without images: all | imaged | none"}
-    )
-    catalog_max_mag: float | None = field(
-        default=None, metadata={"help": "keep only catalog-only objects at least this bright"}
-    )
-    hdf_cutouts: int = field(
-        default=64, metadata={"help": "number of Hubble Deep Field source cut-outs (0 = none)"}
-    )
-    max_image_size: int = field(default=512, metadata={"help": "longest image side after resizing (pixels)"})
-    seed: int = field(default=0, metadata={"help": "seed of the by-object split"})
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    workers: int = field(default=2, metadata={"help": "processes decoding images"})
 
 
 # ---------------------------------------------------------------- images
@@ -110,9 +82,6 @@ def _constellations(ra: list[float], dec: list[float]) -> list[str]:
 
 
 def stellarium_rows(cfg: SkysetConfig, catalog, articles: dict[str, str], report: dict) -> list[dict]:
-    from hubbleclip.data.sources import openngc, stellarium
-    from hubbleclip.data.text import sexagesimal, template_caption
-
     root = stellarium.find_stellarium_dir(cfg.stellarium_dir)
     if root is None:
         where = cfg.stellarium_dir or "the usual install locations"
@@ -182,8 +151,6 @@ def stellarium_rows(cfg: SkysetConfig, catalog, articles: dict[str, str], report
 
 
 def first_rows(cfg: SkysetConfig, report: dict) -> list[dict]:
-    from hubbleclip.data.sources import first
-
     zip_path = Path(cfg.first_zip) if cfg.first_zip else first.default_zip()
     if zip_path is None or not zip_path.is_file():
         report["missing_sources"]["first"] = (
@@ -213,8 +180,6 @@ def first_rows(cfg: SkysetConfig, report: dict) -> list[dict]:
 
 
 def hdf_rows(cfg: SkysetConfig) -> list[dict]:
-    from hubbleclip.data.sources import hdf
-
     rows = []
     for i, (stamp, centre, _) in enumerate(hdf.detect_cutouts(cfg.hdf_cutouts)):
         buf = io.BytesIO()
@@ -224,8 +189,6 @@ def hdf_rows(cfg: SkysetConfig) -> list[dict]:
 
 
 def catalog_rows(cfg: SkysetConfig, catalog, articles: dict[str, str], imaged: set[str]) -> list[dict]:
-    from hubbleclip.data.sources import openngc
-
     if cfg.catalog == "none":
         return []
     rows = []
@@ -244,13 +207,9 @@ def catalog_rows(cfg: SkysetConfig, catalog, articles: dict[str, str], imaged: s
 
 def build_skyset(cfg: SkysetConfig, overwrite: bool = False) -> dict[str, Any]:
     """Build the skyset described by ``cfg`` into ``cfg.out``; returns the build report."""
-    from hubbleclip.data.sources import kstars, openngc
-
     unknown = sorted(set(cfg.sources) - set(ALL_SOURCES))
     if unknown:
         raise UserError(f"sources: unknown {unknown}; expected some of {list(ALL_SOURCES)}")
-    if cfg.catalog not in ("all", "imaged", "none"):
-        raise UserError(f"catalog: expected all, imaged or none, got {cfg.catalog!r}")
     if Path(cfg.out).exists() and not overwrite:
         raise FileExistsError(f"{cfg.out} already exists (pass --force to rebuild it)")
     t0 = time.perf_counter()
@@ -314,10 +273,6 @@ def save_skyset(
     atomically as a DatasetDict with ``build_report.json``; returns the counts added to the report."""
     import datasets
 
-    from hubbleclip.config import to_dict
-    from hubbleclip.data.schema import COLUMNS, FEATURES
-    from hubbleclip.io import atomic_directory
-
     if not rows:
         raise UserError("nothing to save: every source was missing or empty (see the messages above)")
     for i, row in enumerate(rows):
@@ -366,6 +321,4 @@ def save_skyset(
 
 
 def _write_report(out: Path, report: dict) -> None:
-    from hubbleclip.io import atomic_write_json
-
     atomic_write_json(Path(out) / "build_report.json", report)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hubbleclip.data.build import IMAGE_ERRORS, encode_image, save_skyset
 from hubbleclip.errors import UserError
 
 REQUIRED = ("file", "caption")
@@ -24,7 +25,7 @@ NUMERIC = ("ra_deg", "dec_deg", "mag")
 
 
 @dataclass
-class Config:
+class FolderConfig:
     images: str | None = field(default=None, metadata={"help": "folder holding the images"})
     captions: str | None = field(
         default=None,
@@ -44,10 +45,8 @@ def _number(value: str, where: str) -> float:
         raise UserError(f"{where}: {value!r} is not a number") from None
 
 
-def read_rows(cfg: Config) -> list[dict[str, Any]]:
+def read_rows(cfg: FolderConfig) -> list[dict[str, Any]]:
     """Records for every CSV line, images encoded like the skyset's."""
-    from hubbleclip.data.build import IMAGE_ERRORS, encode_image
-
     if not cfg.images:
         raise UserError("folder: set images=DIR (a folder of images) and captions=FILE.csv")
     folder = Path(cfg.images).expanduser()
@@ -106,9 +105,7 @@ def read_rows(cfg: Config) -> list[dict[str, Any]]:
     return rows
 
 
-def build(cfg: Config, out_dir: Path, force: bool = False) -> dict[str, Any]:
-    from hubbleclip.data.build import save_skyset
-
+def build(cfg: FolderConfig, out_dir: Path, force: bool = False) -> dict[str, Any]:
     started = time.time()
     rows = read_rows(cfg)
     report = {"source": "folder", "images_dir": str(cfg.images), "timings_s": {}}

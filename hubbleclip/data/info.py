@@ -6,27 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from hubbleclip.errors import UserError
-
-
-def load_dataset_dict(
-    path: str | Path,
-    required_columns: tuple[str, ...] = (),
-    hint: str = "build one with `hubbleclip data build`",
-):
-    """Load a DatasetDict saved with save_to_disk, with a clear error when it is not one or a
-    split lacks one of ``required_columns``."""
-    import datasets
-
-    path = Path(path)
-    if not (path / "dataset_dict.json").is_file():
-        raise FileNotFoundError(f"{path}: not a saved dataset (no dataset_dict.json); {hint}")
-    dd = datasets.load_from_disk(str(path))
-    for split, ds in dd.items():
-        missing = sorted(set(required_columns) - set(ds.column_names))
-        if missing:
-            raise UserError(f"{path} split {split}: missing column(s) {missing}")
-    return dd
+from hubbleclip.data.load import has_image, load_dataset_dict
 
 
 def summarize(path: str | Path, examples: int = 3) -> dict:
@@ -34,14 +14,10 @@ def summarize(path: str | Path, examples: int = 3) -> dict:
     out: dict = {"path": str(path), "splits": {}, "examples": []}
     for split, ds in dd.items():
         cols = ds.select_columns(["source", "type", "object_id"]).to_dict()
-        has_image = [
-            im is not None
-            for im in ds.select_columns(["image"]).cast_column("image", _raw_image()).to_dict()["image"]
-        ]
         out["splits"][split] = {
             "rows": len(ds),
             "objects": len(set(cols["object_id"])),
-            "images": sum(has_image),
+            "images": int(has_image(ds).sum()),
             "by_source": dict(Counter(cols["source"])),
             "by_type": dict(Counter(cols["type"]).most_common()),
         }
@@ -76,9 +52,3 @@ def summarize(path: str | Path, examples: int = 3) -> dict:
         out["skipped_images"] = len(rep.get("skipped_images", []))
         out["missing_sources"] = rep.get("missing_sources", {})
     return out
-
-
-def _raw_image():
-    import datasets
-
-    return datasets.Image(decode=False)

@@ -5,7 +5,8 @@ the object search engine, run similarity queries, then draw the paper figures an
 Each stage writes into ``RUN_DIR/<stage>/`` and is skipped when already done (``--force`` redoes it).
 """
 
-from hubbleclip.demo.config import DemoConfig
-from hubbleclip.demo.stages import STAGE_NAMES, run_demo
+from hubbleclip.demo.config import STAGE_NAMES, DemoConfig
+from hubbleclip.lazy import lazy_attributes
 
 __all__ = ["STAGE_NAMES", "DemoConfig", "run_demo"]
+__getattr__ = lazy_attributes(__name__, {"run_demo": "stages"})

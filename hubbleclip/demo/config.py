@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from hubbleclip.retrieval.config import RerankConfig
 
+STAGE_NAMES = ["skyset", "captions", "train", "compare", "retrieval", "similarity", "figures"]
+
 
 @dataclass
 class DemoConfig:
@@ -24,6 +26,10 @@ class DemoConfig:
         metadata={"help": "training config of the fine-tuning stage"},
     )
     base_model: str = field(default="lit-mini", metadata={"help": "the base model (what is fine-tuned)"})
+    cache_dir: str = field(
+        default="",
+        metadata={"help": "feature cache of every stage ('' = $HUBBLECLIP_CACHE/features)"},
+    )
     eval_split: str = field(default="test", metadata={"help": "split for the comparison and the examples"})
     similarity_queries: list[str] = field(
         default_factory=lambda: ["M51", "M42", "M57"],

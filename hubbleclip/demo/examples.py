@@ -13,8 +13,17 @@ from typing import Any
 
 import numpy as np
 
+from hubbleclip.data.load import encoded_images, load_split
 from hubbleclip.demo.config import DemoConfig
+from hubbleclip.evaluation.classes import load_classes, load_templates
+from hubbleclip.evaluation.zero_shot import class_embeddings, top_classes
 from hubbleclip.io import atomic_write_json
+from hubbleclip.models.embed import embed_images, embed_texts
+from hubbleclip.models.feature_cache import feature_cache
+from hubbleclip.models.loader import load_model
+from hubbleclip.similarity.config import SimilarityIndexConfig
+from hubbleclip.similarity.index import build_similarity_index
+from hubbleclip.similarity.search import find_similar
 
 TEXT_QUERIES = [
     "spiral galaxy with dust lanes",
@@ -45,12 +54,8 @@ def _example_rows(ds, n: int) -> list[int]:
 
 
 def write_examples(cfg: DemoConfig, models: dict[str, str], path: Path) -> Path:
-    from hubbleclip.evaluation.classes import load_classes, load_templates
-    from hubbleclip.evaluation.evalset import load_split
-    from hubbleclip.evaluation.zero_shot import class_embeddings, top_classes
-    from hubbleclip.models import embed_images, embed_texts, load_model
-
     ds = load_split(cfg.skyset, cfg.eval_split)
+    cache = feature_cache(cfg.cache_dir)
     imaged = [i for i, src in enumerate(ds["source"]) if src != "openngc"]
     rows = _example_rows(ds, cfg.examples)
     classes, templates = load_classes("descriptions"), load_templates("default")
@@ -72,15 +77,16 @@ def write_examples(cfg: DemoConfig, models: dict[str, str], path: Path) -> Path:
         "image_to_text": {},
         "text_to_image": {},
     }
-    all_images = [ds[i]["image"].convert("RGB") for i in imaged]
+    encoded = encoded_images(ds)
+    all_images = [encoded[i] for i in imaged]
     for name, spec in models.items():
         model = load_model(spec)
         scale = float(model.logit_scale.detach().exp())  # stored as a log temperature
-        img = embed_images(model, all_images, batch_size=32)
-        cls = class_embeddings(model, classes, templates)
+        img = embed_images(model, all_images, batch_size=32, cache=cache)
+        cls = class_embeddings(model, classes, templates, cache=cache)
         pos = {r: k for k, r in enumerate(imaged)}
         out["image_to_text"][name] = [top_classes(img[pos[r]] @ cls.T, classes, scale, k=5) for r in rows]
-        sims = embed_texts(model, TEXT_QUERIES) @ img.T
+        sims = embed_texts(model, TEXT_QUERIES, cache=cache) @ img.T
         out["text_to_image"][name] = [
             [
                 {
@@ -97,10 +103,10 @@ def write_examples(cfg: DemoConfig, models: dict[str, str], path: Path) -> Path:
 
 
 def write_similarity(cfg: DemoConfig, encoder: str, out: Path) -> dict[str, Any]:
-    from hubbleclip.similarity.index import build_index
-    from hubbleclip.similarity.search import find_similar
-
-    index = build_index(cfg.skyset, encoder, out / "index", overwrite=True)
+    index_cfg = SimilarityIndexConfig(
+        dataset=cfg.skyset, encoder=encoder, out=str(out / "index"), cache_dir=cfg.cache_dir
+    )
+    index = build_similarity_index(index_cfg, overwrite=True)
     results = []
     for query in cfg.similarity_queries:
         first = find_similar(index, query, k=12, n_clusters=5, seed=cfg.seed)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from hubbleclip.errors import UserError
-from hubbleclip.io import atomic_write_json, scoped_run_logs
+from hubbleclip.io import atomic_write_json
+from hubbleclip.runs import scoped_run_logs
 
 log = logging.getLogger(__name__)
 

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from hubbleclip.captions.config import CaptionsConfig
+from hubbleclip.captions.pipeline import check_captions, generate_captions
+from hubbleclip.config import load_config
+from hubbleclip.data.build import build_skyset
+from hubbleclip.data.config import SkysetConfig
 from hubbleclip.demo.config import DemoConfig
+from hubbleclip.demo.examples import write_examples, write_similarity
 from hubbleclip.demo.runner import Stage, read_done, run_stages
+from hubbleclip.evaluation import EvalConfig
+from hubbleclip.evaluation.results import write_results
+from hubbleclip.evaluation.run import run_evaluation
+from hubbleclip.figures.make_all import make_all
+from hubbleclip.figures.report import write_report
+from hubbleclip.io import atomic_write_json
+from hubbleclip.retrieval.config import RetrievalIndexConfig
+from hubbleclip.retrieval.evaluate import run_rerank
+from hubbleclip.retrieval.index import build_retrieval_index
+from hubbleclip.training.config import TrainConfig
+from hubbleclip.training.trainer import train
 
 log = logging.getLogger(__name__)
 
-STAGE_NAMES = ["skyset", "captions", "train", "compare", "retrieval", "similarity", "figures"]
-
 
 def _skyset(cfg: DemoConfig, out: Path) -> dict[str, Any]:
-    import json
-
-    from hubbleclip.data.build import SkysetConfig, build_skyset
-
     path = Path(cfg.skyset)
     if not (path / "dataset_dict.json").is_file():
         build_skyset(
@@ -39,10 +51,6 @@ def _skyset(cfg: DemoConfig, out: Path) -> dict[str, Any]:
 
 
 def _captions(cfg: DemoConfig, out: Path) -> dict[str, Any]:
-    from hubbleclip.captions.config import CaptionsConfig
-    from hubbleclip.captions.pipeline import check_captions, generate_captions
-    from hubbleclip.io import atomic_write_json
-
     report = generate_captions(
         CaptionsConfig(dataset=cfg.skyset, model=cfg.caption_model, limit=cfg.caption_limit)
     )
@@ -58,10 +66,6 @@ def _captions(cfg: DemoConfig, out: Path) -> dict[str, Any]:
 
 
 def _train(cfg: DemoConfig, out: Path) -> dict[str, Any]:
-    from hubbleclip.config import load_config
-    from hubbleclip.training import train
-    from hubbleclip.training.config import TrainConfig
-
     # resume=latest: a demo killed during training continues from its last checkpoint
     tcfg = load_config(
         TrainConfig,
@@ -72,6 +76,7 @@ def _train(cfg: DemoConfig, out: Path) -> dict[str, Any]:
             "model.spec": cfg.base_model,
             "resume": "latest",
             "seed": cfg.seed,
+            "freeze.cache_dir": cfg.cache_dir,
         },
     )
     summary = train(tcfg)
@@ -84,14 +89,12 @@ def _train(cfg: DemoConfig, out: Path) -> dict[str, Any]:
 
 
 def _compare(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
-    from hubbleclip.demo.examples import write_examples
-    from hubbleclip.evaluation import EvalConfig, run_evaluation, write_results
-
     ecfg = EvalConfig(
         dataset=cfg.skyset,
         split=cfg.eval_split,
         models=[f"base={cfg.base_model}", f"tuned={export}"],
         out=str(out),
+        cache_dir=cfg.cache_dir,
     )
     results = run_evaluation(ecfg)
     json_path, md_path = write_results(results, out)
@@ -100,11 +103,10 @@ def _compare(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
 
 
 def _retrieval(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
-    from hubbleclip.retrieval.config import IndexConfig
-    from hubbleclip.retrieval.evaluate import run_rerank
-    from hubbleclip.retrieval.index import build_index
-
-    index = build_index(IndexConfig(dataset=cfg.skyset, model=export, out=str(out / "index"), force=True))
+    index_cfg = RetrievalIndexConfig(
+        dataset=cfg.skyset, model=export, out=str(out / "index"), cache_dir=cfg.cache_dir, force=True
+    )
+    index = build_retrieval_index(index_cfg)
     results = run_rerank(replace(cfg.rerank, index=str(index), run_dir=str(out / "rerank")))
     return {
         "index": str(index),
@@ -114,15 +116,10 @@ def _retrieval(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
 
 
 def _similarity(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
-    from hubbleclip.demo.examples import write_similarity
-
     return write_similarity(cfg, export, out)
 
 
 def _figures(cfg: DemoConfig, out: Path) -> dict[str, Any]:
-    from hubbleclip.figures.make_all import make_all
-    from hubbleclip.figures.report import write_report
-
     figures = make_all(Path(cfg.run_dir), out)
     report = write_report(Path(cfg.run_dir), figures)
     return {"figures": {k: [str(p) for p in v] for k, v in figures.items()}, "report": str(report)}

@@ -5,8 +5,7 @@
 """
 
 from hubbleclip.evaluation.config import BootstrapConfig, EvalConfig, RetrievalConfig, ZeroShotConfig
-from hubbleclip.evaluation.results import load_results, write_results
-from hubbleclip.evaluation.run import run_evaluation
+from hubbleclip.lazy import lazy_attributes
 
 __all__ = [
     "BootstrapConfig",
@@ -17,3 +16,6 @@ __all__ = [
     "run_evaluation",
     "write_results",
 ]
+__getattr__ = lazy_attributes(
+    __name__, {"load_results": "results", "write_results": "results", "run_evaluation": "run"}
+)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PIL import Image, UnidentifiedImageError
+
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation.classes import load_classes, load_templates
 from hubbleclip.evaluation.zero_shot import class_embeddings, top_classes
+from hubbleclip.models.embed import embed_images
 
 
 def open_image(path: str | Path):
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image {path} not found")
@@ -26,8 +27,6 @@ def classify_image(
     model, image_path: str | Path, classes: str = "descriptions", templates: str = "default", k: int = 5
 ) -> list[dict]:
     """The ``k`` best classes with cosine similarity and softmax probability (model temperature)."""
-    from hubbleclip.models import embed_images
-
     if k < 1:
         raise UserError(f"--top must be at least 1, got {k}")
     names = load_classes(classes)

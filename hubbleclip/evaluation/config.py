@@ -60,8 +60,11 @@ class EvalConfig:
     random_baseline: bool = field(default=True, metadata=_help("add a random-ranking row"))
     device: str = field(default="cpu", metadata=_help("torch device"))
     batch_size: int = field(default=64, metadata=_help("image embedding batch size"))
+    cache_features: bool = field(
+        default=True, metadata=_help("reuse tower features other jobs computed (the feature cache)")
+    )
     cache_dir: str = field(
-        default="", metadata=_help("embedding cache ('' = ~/.cache/hubbleclip/embeddings, 'none' = off)")
+        default="", metadata=_help("feature cache directory ('' = $HUBBLECLIP_CACHE/features)")
     )
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     zero_shot: ZeroShotConfig = field(default_factory=ZeroShotConfig)

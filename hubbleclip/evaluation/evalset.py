@@ -8,20 +8,15 @@ class, as for FIRST) never count as mistakes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+import datasets
 import numpy as np
 import scipy.sparse as sp
 
+from hubbleclip.data.load import caption_column, encoded_images, has_image
 from hubbleclip.errors import UserError
 from hubbleclip.metrics import relevance_from_keys
-
-if TYPE_CHECKING:
-    import datasets
-    from PIL import Image
 
 REQUIRED_COLUMNS = ("id", "source", "image", "object_id", "type")
 
@@ -44,46 +39,20 @@ class EvalSet:
     def n_images(self) -> int:
         return len(self.image_text)
 
-    def iter_images(self) -> Iterator[Image.Image]:
-        for row in self.images.select_columns(["image"]):
-            yield row["image"].convert("RGB")
-
-
-def load_split(dataset: str | Path, split: str) -> datasets.Dataset:
-    """One split of a DatasetDict saved with ``save_to_disk`` (clear errors for wrong paths)."""
-    import datasets
-
-    path = Path(dataset)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"dataset {path} not found (build one with `hubbleclip data build --out {path}`)"
-        )
-    try:
-        loaded = datasets.load_from_disk(str(path))
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{path} is not a dataset saved with save_to_disk ({exc})") from None
-    if isinstance(loaded, datasets.Dataset):
-        raise UserError(f"{path} holds a single Dataset; expected a DatasetDict with train/val/test splits")
-    if split not in loaded:
-        raise UserError(f"{path} has no split {split!r}; it has {sorted(loaded)}")
-    return loaded[split]
-
-
-def resolve_text_column(ds: datasets.Dataset, text_column: str) -> str:
-    """``auto`` means what training uses by default: ``caption_llm`` where it exists, else ``caption``."""
-    if text_column == "auto":
-        return "caption_llm" if "caption_llm" in ds.column_names else "caption"
-    return text_column
+    def encoded_images(self) -> list[dict]:
+        """The images undecoded (what the feature cache takes)."""
+        return encoded_images(self.images)
 
 
 def build_eval_set(ds: datasets.Dataset, split: str, text_column: str = "auto") -> EvalSet:
     """Image-text pairs and their relevance for one split."""
-    text_column = resolve_text_column(ds, text_column)
-    missing = [c for c in (*REQUIRED_COLUMNS, text_column) if c not in ds.column_names]
+    text_column = caption_column(ds.column_names, text_column, field="text_column")
+    if text_column is None:
+        raise UserError("text_column=text_chunks: evaluation needs a caption column")
+    missing = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
     if missing:
         raise UserError(f"split {split!r} lacks column(s) {missing}; it has {ds.column_names}")
-    has_image = np.asarray(ds.select_columns(["image"]).with_format("arrow")["image"].is_valid())
-    images = ds.select(np.flatnonzero(has_image))
+    images = ds.select(np.flatnonzero(has_image(ds)))
     if len(images) == 0:
         raise UserError(f"split {split!r} has no rows with an image: nothing to evaluate")
     meta = images.select_columns(["source", "object_id", "type", text_column]).to_dict()

@@ -38,6 +38,8 @@ import json
 from pathlib import Path
 
 from hubbleclip.errors import UserError
+from hubbleclip.evaluation.report import render_markdown
+from hubbleclip.io import atomic_write_json, atomic_write_text
 
 SCHEMA_VERSION = 1
 RESULTS_JSON = "results.json"
@@ -61,9 +63,6 @@ def load_results(path: str | Path) -> dict:
 
 def write_results(results: dict, out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``results.json`` and the markdown tables ``results.md`` atomically into ``out_dir``."""
-    from hubbleclip.evaluation.report import render_markdown
-    from hubbleclip.io import atomic_write_json, atomic_write_text
-
     out_dir = Path(out_dir)
     return (
         atomic_write_json(out_dir / RESULTS_JSON, results),

@@ -6,22 +6,19 @@ import logging
 from collections import Counter
 from dataclasses import asdict
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.data.load import load_split
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation import retrieval, zero_shot
 from hubbleclip.evaluation.classes import load_classes, load_templates
 from hubbleclip.evaluation.config import EvalConfig
-from hubbleclip.evaluation.embeddings import (
-    EmbeddingCache,
-    default_cache_dir,
-    embed_eval_set,
-    model_fingerprint,
-)
-from hubbleclip.evaluation.evalset import EvalSet, build_eval_set, load_split
+from hubbleclip.evaluation.evalset import EvalSet, build_eval_set
 from hubbleclip.evaluation.results import SCHEMA_VERSION
+from hubbleclip.models.embed import embed_images, embed_texts
+from hubbleclip.models.feature_cache import feature_cache, weights_digest
+from hubbleclip.models.loader import load_model, resolve_export
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +42,14 @@ def parse_models(entries: list[str], random_baseline: bool) -> dict[str, str]:
     return out
 
 
-def resolve_spec(spec: str) -> str:
-    """A training run directory stands for its exported model (``RUN_DIR/export``)."""
-    from hubbleclip.models.base import META_FILE
-
-    path = Path(spec)
-    if path.is_dir() and not (path / META_FILE).is_file() and (path / "export" / META_FILE).is_file():
-        return str(path / "export")
-    return spec
-
-
 def _labelled_sets(cfg: EvalConfig, eval_set: EvalSet) -> dict[str, tuple[zero_shot.LabelledSet, str]]:
     sets = {}
     for entry in cfg.zero_shot.sets:
         source, class_list = zero_shot.parse_set_entry(entry)
         if source in sets:
             raise UserError(f"zero-shot sets {cfg.zero_shot.sets}: source {source!r} is listed twice")
-        lset = zero_shot.labelled_set(source, load_classes(class_list), eval_set.sources, eval_set.types)
-        if len(lset.rows) == 0:
+        labelled = zero_shot.labelled_set(source, load_classes(class_list), eval_set.sources, eval_set.types)
+        if len(labelled.rows) == 0:
             log.warning(
                 "zero-shot set %s: no %s image in split %r has a type from %r; skipped",
                 entry,
@@ -71,7 +58,7 @@ def _labelled_sets(cfg: EvalConfig, eval_set: EvalSet) -> dict[str, tuple[zero_s
                 class_list,
             )
             continue
-        sets[source] = (lset, class_list)
+        sets[source] = (labelled, class_list)
     return sets
 
 
@@ -84,12 +71,57 @@ def load_eval_set(cfg: EvalConfig) -> EvalSet:
     return build_eval_set(load_split(cfg.dataset, cfg.split), cfg.split, cfg.text_column)
 
 
+def score_models(
+    cfg: EvalConfig, eval_set: EvalSet, sets: dict, templates: list[str]
+) -> tuple[dict, dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    """Every model's (and the random baseline's) image-text and image-class scores on ``eval_set``,
+    from tower features the feature cache keeps; returns (models info, retrieval, zero-shot scores)."""
+    cache = feature_cache(cfg.cache_dir, cfg.cache_features)
+    encoded = eval_set.encoded_images()
+    models_info, retrieval_scores = {}, {}
+    zs_scores: dict[str, dict[str, np.ndarray]] = {name: {} for name in sets}
+    for name, spec in parse_models(cfg.models, cfg.random_baseline).items():
+        path = resolve_export(spec)
+        model = load_model(path, device=cfg.device)
+        models_info[name] = {
+            "spec": spec,
+            "path": path,
+            "fingerprint": weights_digest([model])[:24],
+            "embed_dim": model.embed_dim,
+            "logit_scale": float(model.logit_scale.detach().exp()),
+        }
+        images = embed_images(model, encoded, cfg.batch_size, cache)
+        texts = embed_texts(model, eval_set.texts, max(cfg.batch_size, 256), cache)
+        retrieval_scores[name] = images @ texts.T
+        for set_name, (labelled, _) in sets.items():
+            classes = zero_shot.class_embeddings(model, labelled.classes, templates, cache=cache)
+            zs_scores[set_name][name] = images[labelled.rows] @ classes.T
+        del model
+    if cfg.random_baseline:
+        rng = np.random.default_rng(cfg.bootstrap.seed)
+        models_info[RANDOM] = {"spec": RANDOM}
+        retrieval_scores[RANDOM] = rng.random(next(iter(retrieval_scores.values())).shape)
+        for set_name, (labelled, _) in sets.items():
+            zs_scores[set_name][RANDOM] = rng.random((len(labelled.rows), len(labelled.classes)))
+    return models_info, retrieval_scores, zs_scores
+
+
+def _dataset_info(cfg: EvalConfig, eval_set: EvalSet) -> dict:
+    return {
+        "path": str(cfg.dataset),
+        "split": cfg.split,
+        "fingerprint": eval_set.fingerprint,
+        "text_column": eval_set.text_column,
+        "n_images": eval_set.n_images,
+        "n_texts": len(eval_set.texts),
+        "images_per_source": dict(sorted(Counter(eval_set.sources.tolist()).items())),
+        "texts_per_source": dict(sorted(Counter(eval_set.text_sources.tolist()).items())),
+    }
+
+
 def run_evaluation(cfg: EvalConfig, eval_set: EvalSet | None = None) -> dict:
     """Run the configured tasks for every model (plus the random baseline); return results.json's dict."""
-    from hubbleclip.models import load_model
-
     eval_set = eval_set or load_eval_set(cfg)
-    specs = parse_models(cfg.models, cfg.random_baseline)
     log.info(
         "%s/%s: %d images, %d distinct captions",
         cfg.dataset,
@@ -99,48 +131,12 @@ def run_evaluation(cfg: EvalConfig, eval_set: EvalSet | None = None) -> dict:
     )
     sets = _labelled_sets(cfg, eval_set) if "zero_shot" in cfg.tasks else {}
     templates = load_templates(cfg.zero_shot.templates)
-    cache = EmbeddingCache(None if cfg.cache_dir == "none" else (cfg.cache_dir or default_cache_dir()))
-
-    models_info, retrieval_scores = {}, {}
-    zs_scores: dict[str, dict[str, np.ndarray]] = {name: {} for name in sets}
-    for name, spec in specs.items():
-        path = resolve_spec(spec)
-        model = load_model(path, device=cfg.device)
-        key = model_fingerprint(model)
-        models_info[name] = {
-            "spec": spec,
-            "path": path,
-            "fingerprint": key,
-            "embed_dim": model.embed_dim,
-            "logit_scale": float(model.logit_scale.detach().exp()),
-        }
-        images, texts = embed_eval_set(model, eval_set, cache, key, cfg.batch_size)
-        retrieval_scores[name] = images @ texts.T
-        for set_name, (lset, _) in sets.items():
-            classes = zero_shot.class_embeddings(model, lset.classes, templates)
-            zs_scores[set_name][name] = images[lset.rows] @ classes.T
-        del model
-    if cfg.random_baseline:
-        rng = np.random.default_rng(cfg.bootstrap.seed)
-        models_info[RANDOM] = {"spec": RANDOM}
-        retrieval_scores[RANDOM] = rng.random(next(iter(retrieval_scores.values())).shape)
-        for set_name, (lset, _) in sets.items():
-            zs_scores[set_name][RANDOM] = rng.random((len(lset.rows), len(lset.classes)))
-
-    reference = next(iter(specs))
+    models_info, retrieval_scores, zs_scores = score_models(cfg, eval_set, sets, templates)
+    reference = next(iter(parse_models(cfg.models, cfg.random_baseline)))
     results = {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "dataset": {
-            "path": str(cfg.dataset),
-            "split": cfg.split,
-            "fingerprint": eval_set.fingerprint,
-            "text_column": eval_set.text_column,
-            "n_images": eval_set.n_images,
-            "n_texts": len(eval_set.texts),
-            "images_per_source": dict(sorted(Counter(eval_set.sources.tolist()).items())),
-            "texts_per_source": dict(sorted(Counter(eval_set.text_sources.tolist()).items())),
-        },
+        "dataset": _dataset_info(cfg, eval_set),
         "settings": {
             "retrieval": asdict(cfg.retrieval),
             "zero_shot": asdict(cfg.zero_shot),
@@ -159,9 +155,9 @@ def run_evaluation(cfg: EvalConfig, eval_set: EvalSet | None = None) -> dict:
         results["retrieval"] = {"models": per_model, "deltas": deltas}
     if "zero_shot" in cfg.tasks:
         results["zero_shot"] = {}
-        for set_name, (lset, class_list) in sets.items():
+        for set_name, (labelled, class_list) in sets.items():
             per_model, deltas = zero_shot.summarize(
-                zs_scores[set_name], lset, cfg.zero_shot.ks, cfg.bootstrap, reference
+                zs_scores[set_name], labelled, cfg.zero_shot.ks, cfg.bootstrap, reference
             )
             deltas.pop(RANDOM, None)
             results["zero_shot"][set_name] = {

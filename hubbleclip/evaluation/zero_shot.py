@@ -21,17 +21,21 @@ from hubbleclip.metrics import (
     resample_indices,
     true_class_ranks,
 )
+from hubbleclip.models.embed import NO_CACHE, embed_texts
+from hubbleclip.models.feature_cache import FeatureCache
 
 
 def class_embeddings(
-    model, classes: Sequence[str], templates: Sequence[str], batch_size: int = 256
+    model,
+    classes: Sequence[str],
+    templates: Sequence[str],
+    batch_size: int = 256,
+    cache: FeatureCache = NO_CACHE,
 ) -> np.ndarray:
     """[classes, D] prompt-ensembled, L2-normalised class embeddings."""
-    from hubbleclip.models import embed_texts
-
     prompts = [template.format(name) for name in classes for template in templates]
     emb = (
-        embed_texts(model, prompts, batch_size=batch_size)
+        embed_texts(model, prompts, batch_size=batch_size, cache=cache)
         .reshape(len(classes), len(templates), -1)
         .mean(axis=1)
     )
@@ -85,7 +89,7 @@ def labelled_set(name: str, classes: list[str], sources: np.ndarray, types: np.n
 
 def summarize(
     scores: dict[str, np.ndarray],
-    lset: LabelledSet,
+    labelled: LabelledSet,
     ks: Sequence[int],
     boot: BootstrapConfig,
     reference: str | None = None,
@@ -94,27 +98,29 @@ def summarize(
 
     Resampling is stratified by true class, so class-balanced numbers stay exact means.
     """
-    n_classes = len(lset.classes)
-    idx = resample_indices(len(lset.labels), boot.samples, boot.seed, strata=lset.labels)
+    n_classes = len(labelled.classes)
+    idx = resample_indices(len(labelled.labels), boot.samples, boot.seed, strata=labelled.labels)
     cols = {
-        name: classification_columns(true_class_ranks(s, lset.labels), lset.labels, lset.classes, ks)
+        name: classification_columns(
+            true_class_ranks(s, labelled.labels), labelled.labels, labelled.classes, ks
+        )
         for name, s in scores.items()
     }
-    n_present = len(np.unique(lset.labels))
+    n_present = len(np.unique(labelled.labels))
     chance = {f"top{k}": min(k, n_classes) / n_classes for k in ks}
     chance["balanced_accuracy"] = 1 / n_classes
     per_model, deltas = {}, {}
     for name, s in scores.items():
         per_model[name] = {
-            "n_images": len(lset.labels),
-            "n_unlabelled": lset.n_unlabelled,
-            "classes": lset.classes,
+            "n_images": len(labelled.labels),
+            "n_unlabelled": labelled.n_unlabelled,
+            "classes": labelled.classes,
             "n_classes_present": n_present,
             "chance": chance,
             "metrics": {k: e.to_dict() for k, e in bootstrap(cols[name], {}, idx, boot.confidence).items()},
             "confusion": {
-                "labels": lset.classes,
-                "matrix": confusion_matrix(lset.labels, s.argmax(axis=1), n_classes).tolist(),
+                "labels": labelled.classes,
+                "matrix": confusion_matrix(labelled.labels, s.argmax(axis=1), n_classes).tolist(),
             },
         }
         if reference and name != reference:

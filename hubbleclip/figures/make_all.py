@@ -6,6 +6,9 @@ import json
 import logging
 from pathlib import Path
 
+from hubbleclip.figures import examples, rerank_bars, retrieval_curve, similarity, training_curves
+from hubbleclip.runs import MetricsLog
+
 log = logging.getLogger(__name__)
 
 
@@ -24,9 +27,6 @@ def dataset_image_loader(dataset: str, split: str | None = None):
 
 def make_all(run_dir: Path, out: Path) -> dict[str, list[Path]]:
     """Figures whose inputs exist in ``run_dir``; a figure with missing inputs is skipped with a log line."""
-    from hubbleclip.figures import rerank_bars, retrieval_curve, training_curves
-    from hubbleclip.io import MetricsLog
-
     run_dir, out = Path(run_dir), Path(out)
     figures: dict[str, list[Path]] = {}
 
@@ -59,8 +59,6 @@ def make_all(run_dir: Path, out: Path) -> dict[str, list[Path]]:
 
 def example_figures(examples_json: Path, out: Path) -> dict[str, list[Path]]:
     """Image→text and text→image example tables from the compare stage's examples.json."""
-    from hubbleclip.figures import examples
-
     ex = json.loads(Path(examples_json).read_text())
     load = dataset_image_loader(ex["dataset"], ex["split"])
     return {
@@ -73,8 +71,6 @@ def example_figures(examples_json: Path, out: Path) -> dict[str, list[Path]]:
 
 def similarity_figures(similar_json: Path, out: Path) -> dict[str, list[Path]]:
     """One figure per similarity query of the similarity stage's similar.json."""
-    from hubbleclip.figures import similarity
-
     data = json.loads(Path(similar_json).read_text())
     load = dataset_image_loader(data["dataset"])
     figures = {}

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hubbleclip.io import atomic_write_text
+
 
 def _load(path: Path) -> Any | None:
     return json.loads(path.read_text()) if path.is_file() else None
@@ -214,8 +216,6 @@ def _similarity(run_dir: Path) -> list[str]:
 
 
 def write_report(run_dir: Path, figures: dict[str, list[Path]]) -> Path:
-    from hubbleclip.io import atomic_write_text
-
     run_dir = Path(run_dir)
     lines = [
         "# hubbleclip demo report",

@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from hubbleclip.io import atomic_write_bytes
+
 # the same role always gets the same colour in every figure
 COLORS = {
     "base": "#4C72B0",
@@ -48,8 +50,6 @@ def setup() -> None:
 
 def save(fig, out_stem: str | Path) -> list[Path]:
     """Write ``out_stem.png`` and ``out_stem.pdf`` atomically; close the figure."""
-    from hubbleclip.io import atomic_write_bytes
-
     out_stem = Path(out_stem)
     paths = []
     for ext in ("png", "pdf"):

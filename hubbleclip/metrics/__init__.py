@@ -1,7 +1,10 @@
-"""Ranking, retrieval and classification metrics with bootstrap intervals (numpy only, no models)."""
+"""Every metric of the package, with bootstrap intervals (numpy and scipy only, no models): ranking
+and retrieval (``ranking``), graded relevance MAP/NDCG (``graded``), classification, and image
+similarity (``similarity``)."""
 
 from hubbleclip.metrics.bootstrap import Estimate, bootstrap, bootstrap_difference, resample_indices
 from hubbleclip.metrics.classification import classification_columns, confusion_matrix, true_class_ranks
+from hubbleclip.metrics.graded import RELEVANT_GRADE, average_precision_at_k, ndcg_at_k, query_metrics
 from hubbleclip.metrics.ranking import (
     accuracy_curve,
     chance_hit_rate,
@@ -12,10 +15,13 @@ from hubbleclip.metrics.ranking import (
     in_batch_hits,
     relevance_from_keys,
 )
+from hubbleclip.metrics.similarity import galaxidnet_similarity, label_metrics, loose_accuracy
 
 __all__ = [
+    "RELEVANT_GRADE",
     "Estimate",
     "accuracy_curve",
+    "average_precision_at_k",
     "bootstrap",
     "bootstrap_difference",
     "chance_hit_rate",
@@ -24,8 +30,13 @@ __all__ = [
     "confusion_matrix",
     "first_relevant_ranks",
     "fraction_cutoff",
+    "galaxidnet_similarity",
     "hits_at_fraction",
     "in_batch_hits",
+    "label_metrics",
+    "loose_accuracy",
+    "ndcg_at_k",
+    "query_metrics",
     "relevance_from_keys",
     "resample_indices",
     "true_class_ranks",

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from hubbleclip.errors import UserError
+from hubbleclip.io import atomic_directory, atomic_write_json
 from hubbleclip.transforms import AugmentConfig, build_transform
 
 META_FILE = "hubbleclip.json"
@@ -31,7 +32,8 @@ class Tower:
 
     trunk: list[nn.Module | nn.Parameter]  # frozen when the tower is locked
     blocks: list[nn.Module]  # in order; "unlock N" unfreezes the last N
-    post: list[nn.Module | nn.Parameter] = field(default_factory=list)  # after the blocks, unlocked with them
+    # after the last block (final norm, pooling projection): unlocked with the last blocks
+    final_layers: list[nn.Module | nn.Parameter] = field(default_factory=list)
     lora_pattern: str = ""  # regex over module names (relative to the ClipModel) that LoRA adapts
 
 
@@ -89,6 +91,10 @@ class ClipModel(nn.Module):
     def towers(self) -> dict[str, Tower]:
         raise NotImplementedError
 
+    def tower_weights(self, tower: str) -> list[nn.Module | nn.Parameter]:
+        """What the features of ``tower`` depend on (the feature cache digests them)."""
+        return self.towers()[tower].trunk
+
     def _save_native(self, out: Path) -> dict:
         """Write the family's own files into ``out``; return extra metadata for ``_load_native``."""
         raise NotImplementedError
@@ -124,8 +130,6 @@ class ClipModel(nn.Module):
         """Write a directory that :meth:`load` (and ``load_model(path)``) reads back."""
         from peft.tuners.tuners_utils import BaseTunerLayer
         from safetensors.torch import save_file
-
-        from hubbleclip.io import atomic_directory, atomic_write_json
 
         if any(isinstance(m, BaseTunerLayer) for m in self.modules()):
             raise ValueError(

@@ -1,46 +1,67 @@
-"""Batch embedding of PIL images and strings into L2-normalised numpy arrays."""
+"""Batch embedding of images and strings into L2-normalised numpy arrays: tower features (through
+the feature cache, :mod:`hubbleclip.models.feature_cache`) and the model's heads.
+
+:class:`ClipEncoder` binds a loaded model to a cache and batch sizes; the object search index and
+its queries embed through it (anything with ``spec``, ``embed_texts`` and ``embed_images``
+returning L2-normalised float32 arrays can stand in for it).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from itertools import islice
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from hubbleclip.models.base import ClipModel
+from hubbleclip.models.feature_cache import FeatureCache, ImageInput, image_features, text_features
+from hubbleclip.models.loader import load_model
+
+NO_CACHE = FeatureCache(None)
 
 
-def _batches(items: Iterable, size: int):
-    it = iter(items)
-    while batch := list(islice(it, size)):
-        yield batch
+def _normalised(head, feats: torch.Tensor, model: ClipModel) -> np.ndarray:
+    if not len(feats):
+        return np.zeros((0, model.embed_dim), dtype=np.float32)
+    with torch.inference_mode():
+        out = head(feats.to(model.device)).float().cpu()
+    return torch.nn.functional.normalize(out, dim=-1).numpy()
 
 
-def _to_numpy(chunks: list[torch.Tensor], dim: int) -> np.ndarray:
-    if not chunks:
-        return np.zeros((0, dim), dtype=np.float32)
-    return torch.nn.functional.normalize(torch.cat(chunks).float(), dim=-1).numpy()
+def embed_images(
+    model: ClipModel, images: Sequence[ImageInput], batch_size: int = 64, cache: FeatureCache = NO_CACHE
+) -> np.ndarray:
+    """float32 [N, D], L2-normalised, for encoded dataset images or PIL images (any mode)."""
+    images = list(images)
+    if not images:
+        return _normalised(model.image_head, torch.zeros(0), model)
+    feats = image_features(model, images, cache, batch_size=batch_size)
+    return _normalised(model.image_head, feats, model)
 
 
-@torch.inference_mode()
-def embed_images(model: ClipModel, images: Iterable, batch_size: int = 64) -> np.ndarray:
-    """float32 [N, D], L2-normalised, for an iterable of PIL images (any mode)."""
-    model.eval()
-    transform = model.image_transform(train=False)
-    chunks = [
-        model.encode_image(torch.stack([transform(im) for im in batch]).to(model.device)).cpu()
-        for batch in _batches(images, batch_size)
-    ]
-    return _to_numpy(chunks, model.embed_dim)
+def embed_texts(
+    model: ClipModel, texts: Sequence[str], batch_size: int = 256, cache: FeatureCache = NO_CACHE
+) -> np.ndarray:
+    """float32 [N, D], L2-normalised, for strings."""
+    texts = list(texts)
+    if not texts:
+        return _normalised(model.text_head, torch.zeros(0), model)
+    return _normalised(model.text_head, text_features(model, texts, cache, batch_size), model)
 
 
-@torch.inference_mode()
-def embed_texts(model: ClipModel, texts: Iterable[str], batch_size: int = 256) -> np.ndarray:
-    """float32 [N, D], L2-normalised, for an iterable of strings."""
-    model.eval()
-    chunks = []
-    for batch in _batches(texts, batch_size):
-        tokens = {k: v.to(model.device) for k, v in model.tokenize(batch).items()}
-        chunks.append(model.encode_text(tokens).cpu())
-    return _to_numpy(chunks, model.embed_dim)
+class ClipEncoder:
+    """A :class:`ClipModel` in eval mode with its feature cache: ``embed_texts``, ``embed_images``."""
+
+    def __init__(self, spec: str, device: str = "cpu", batch_size: int = 64, cache: FeatureCache = NO_CACHE):
+        self.spec, self.batch_size, self.cache = spec, batch_size, cache
+        self.model = load_model(spec, device=device)
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.model.embed_dim)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return embed_texts(self.model, texts, batch_size=max(self.batch_size, 256), cache=self.cache)
+
+    def embed_images(self, images: Sequence[ImageInput]) -> np.ndarray:
+        return embed_images(self.model, images, batch_size=self.batch_size, cache=self.cache)

@@ -6,16 +6,26 @@ from pathlib import Path
 
 from hubbleclip.errors import UserError
 from hubbleclip.models.base import META_FILE, ClipModel
+from hubbleclip.models.hf import build_hf
+from hubbleclip.models.lit import build_lit
+from hubbleclip.models.openclip import build_open_clip
 from hubbleclip.models.specs import SPEC_HELP
+
+EXPORT_DIR = "export"  # where a training run writes its model
+
+
+def resolve_export(spec: str | Path, marker: str = META_FILE) -> str:
+    """A training run directory stands for its exported model: ``RUN`` -> ``RUN/export`` when
+    ``RUN`` holds no model (no ``marker`` file) itself and its export does."""
+    path = Path(spec)
+    if path.is_dir() and not (path / marker).is_file() and (path / EXPORT_DIR / marker).is_file():
+        return str(path / EXPORT_DIR)
+    return str(spec)
 
 
 def load_model(spec: str | Path, device: str = "cpu") -> ClipModel:
-    """Build or load a model (see ``SPEC_HELP``), in eval mode on ``device``."""
-    from hubbleclip.models.hf import build_hf
-    from hubbleclip.models.lit import build_lit
-    from hubbleclip.models.openclip import build_open_clip
-
-    spec = str(spec)
+    """Build or load a model (see ``SPEC_HELP``; a run directory means its export), in eval mode."""
+    spec = resolve_export(spec)
     if spec in ("lit-mini", "tiny-lit"):
         model = build_lit(spec)
     elif spec == "tiny-open_clip" or spec.startswith("open_clip:"):
@@ -27,7 +37,7 @@ def load_model(spec: str | Path, device: str = "cpu") -> ClipModel:
     elif Path(spec).exists():
         raise FileNotFoundError(
             f"model {spec}: no {META_FILE} there; expected a directory written by "
-            "ClipModel.save (e.g. RUN_DIR/export)"
+            f"ClipModel.save or a training run directory with {EXPORT_DIR}/ in it"
         )
     else:
         raise UserError(f"unknown model spec {spec!r}; expected {SPEC_HELP}")

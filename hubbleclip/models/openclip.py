@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from hubbleclip.errors import UserError
+from hubbleclip.io import atomic_write_json
 from hubbleclip.models.base import ClipModel, Tower
 
 CONFIG_FILE, WEIGHTS_FILE = "open_clip_config.json", "open_clip_model.safetensors"
@@ -57,9 +58,16 @@ class OpenClipModel(ClipModel):
     def tokenize(self, texts):
         return {"input_ids": self.tokenizer(list(texts))}
 
+    def _builtin_towers(self) -> bool:
+        return hasattr(self.net.visual, "transformer") and hasattr(self.net, "transformer")
+
+    def tower_weights(self, tower: str):
+        # towers open_clip builds from timm or Hugging Face are not mapped: digest the whole network
+        return super().tower_weights(tower) if self._builtin_towers() else [self.net]
+
     def towers(self):
         net = self.net
-        if not hasattr(net.visual, "transformer") or not hasattr(net, "transformer"):
+        if not self._builtin_towers():
             raise UserError(
                 f"{self.spec}: freezing/LoRA needs a ViT image tower and the built-in text "
                 "transformer (timm or Hugging Face towers are not mapped)"
@@ -88,8 +96,6 @@ class OpenClipModel(ClipModel):
 
     def _save_native(self, out: Path) -> dict:
         from safetensors.torch import save_file
-
-        from hubbleclip.io import atomic_write_json
 
         state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
         save_file(state, str(out / WEIGHTS_FILE))

@@ -2,5 +2,6 @@
 
 SPEC_HELP = (
     "lit-mini (offline default), tiny-lit, tiny-open_clip, tiny-hf, open_clip:ARCH@TAG, "
-    "open_clip:ARCH@/path/ckpt.pt, hf:ID_OR_DIR, or a directory saved by ClipModel.save (RUN/export)"
+    "open_clip:ARCH@/path/ckpt.pt, hf:ID_OR_DIR, a directory saved by ClipModel.save (RUN/export), "
+    "or a training run directory (its export/)"
 )

@@ -12,6 +12,11 @@ import time
 
 import numpy as np
 
+from hubbleclip.retrieval.bm25 import okapi_reference
+from hubbleclip.retrieval.queries import load_queries
+from hubbleclip.retrieval.search import Searcher
+from hubbleclip.retrieval.text import tokenize, tokenize_many
+
 
 def _timed(fn, *args) -> tuple[float, object]:
     t0 = time.perf_counter()
@@ -20,11 +25,6 @@ def _timed(fn, *args) -> tuple[float, object]:
 
 
 def bench_search(index_dir: str, queries_file: str | None = None, repeats: int = 3, k: int = 10) -> dict:
-    from hubbleclip.retrieval.bm25 import okapi_reference
-    from hubbleclip.retrieval.queries import load_queries
-    from hubbleclip.retrieval.search import Searcher
-    from hubbleclip.retrieval.text import tokenize, tokenize_many
-
     t_load, searcher = _timed(Searcher.open, index_dir)
     texts = [q.text for q in load_queries(queries_file)]
     t_ref, reference = _timed(okapi_reference, tokenize_many(searcher.index.corpus.bm25_texts()))

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hubbleclip.models.specs import SPEC_HELP
+
 
 @dataclass
-class IndexConfig:
+class RetrievalIndexConfig:
     dataset: str = field(
         default="data/skyset", metadata={"help": "skyset DatasetDict directory (save_to_disk)"}
     )
-    model: str = field(default="lit-mini", metadata={"help": "model spec for hubbleclip.models.load_model"})
+    model: str = field(default="lit-mini", metadata={"help": f"model: {SPEC_HELP}"})
     out: str = field(default="runs/index", metadata={"help": "index directory to write"})
     include_stars: bool = field(
         default=True, metadata={"help": "add the named bright stars of the ephem list"}
     )
     batch_size: int = field(default=32, metadata={"help": "images per embedding batch"})
     device: str = field(default="cpu", metadata={"help": "torch device for the encoder"})
+    cache_dir: str = field(
+        default="", metadata={"help": "feature cache directory ('' = $HUBBLECLIP_CACHE/features)"}
+    )
     force: bool = field(default=False, metadata={"help": "replace an existing index directory"})
 
 

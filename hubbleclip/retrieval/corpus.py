@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hubbleclip.data.sources.openngc import load_catalog
 from hubbleclip.data.text import sexagesimal, template_caption
 from hubbleclip.errors import UserError
-
-STAR_CREDIT = "ephem bright star list (XEphem database, LGPL-3)"
 
 
 @dataclass
@@ -73,8 +72,6 @@ def constellations(ra_deg, dec_deg) -> list[str]:
 
 
 def _major_axes() -> dict[str, float]:
-    from hubbleclip.data.sources.openngc import load_catalog
-
     return {o.object_id: o.major_arcmin for o in load_catalog() if o.major_arcmin}
 
 

@@ -42,10 +42,16 @@ from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.data.load import load_dataset_dict
+from hubbleclip.io import atomic_write_json
+from hubbleclip.metrics.graded import RELEVANT_GRADE, query_metrics, random_baseline
 from hubbleclip.retrieval.config import RerankConfig
 from hubbleclip.retrieval.features import Query
-from hubbleclip.retrieval.metrics import query_metrics, random_baseline
-from hubbleclip.retrieval.relevance import RELEVANT_GRADE, image_query_grades
+from hubbleclip.retrieval.queries import default_queries_path, load_queries
+from hubbleclip.retrieval.ranker import train_ranker
+from hubbleclip.retrieval.relevance import image_query_grades
+from hubbleclip.retrieval.search import RANKER_DIR, Searcher
+from hubbleclip.runs import MetricsLog, setup_run_dir
 
 log = logging.getLogger(__name__)
 SYSTEMS = ("random", "bm25", "clip", "learned")
@@ -99,8 +105,6 @@ def text_eval_queries(searcher, queries) -> list[EvalQuery]:
 
 
 def image_eval_queries(searcher, cfg: RerankConfig) -> list[EvalQuery]:
-    from hubbleclip.data.info import load_dataset_dict
-
     index, corpus = searcher.index, searcher.index.corpus
     dsd = load_dataset_dict(index.manifest["dataset"])
     xyz = np.asarray(index.xyz, float)
@@ -181,11 +185,6 @@ def training_rows(queries: list[EvalQuery]) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def run_rerank(cfg: RerankConfig, encoder=None) -> dict:
-    from hubbleclip.io import MetricsLog, atomic_write_json, setup_run_dir
-    from hubbleclip.retrieval.queries import default_queries_path, load_queries
-    from hubbleclip.retrieval.ranker import train_ranker
-    from hubbleclip.retrieval.search import RANKER_DIR, Searcher
-
     run_dir = setup_run_dir(cfg.run_dir, cfg)
     metrics_log = MetricsLog(run_dir / "metrics.jsonl")
     timings = {}

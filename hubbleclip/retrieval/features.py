@@ -75,7 +75,8 @@ def top_n(scores: np.ndarray, n: int, valid: np.ndarray | None = None) -> np.nda
     return idx[part]
 
 
-def _field(index, best: int) -> np.ndarray:
+def _same_field(index, best: int) -> np.ndarray:
+    """Objects within FIELD_RADIUS_DEG of the best image match, nearest first (a patch of sky)."""
     cos = index.xyz @ np.asarray(index.xyz[best], np.float32)
     near = np.flatnonzero(cos >= np.cos(np.radians(FIELD_RADIUS_DEG)))
     return near[np.argsort(-cos[near])[:FIELD_MAX]]
@@ -157,7 +158,7 @@ def image_query(index, encoder, image, n: int = 100) -> Query:
         masked = np.nan_to_num(i_img, nan=-2.0)
         parts.append(top_n(masked, n, index.has_image))
         best = int(np.argmax(masked))
-        parts.append(_field(index, best))
+        parts.append(_same_field(index, best))
     cand = np.unique(np.concatenate(parts))
     col = {f: i for i, f in enumerate(FEATURES)}
     X = np.full((len(cand), len(FEATURES)), np.nan, np.float32)

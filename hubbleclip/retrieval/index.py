@@ -24,12 +24,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from hubbleclip.data.info import load_dataset_dict
+from hubbleclip.data.load import encoded_images, load_dataset_dict
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json
+from hubbleclip.models.embed import ClipEncoder
+from hubbleclip.models.feature_cache import feature_cache
 from hubbleclip.retrieval.bm25 import BM25Field
-from hubbleclip.retrieval.config import IndexConfig
+from hubbleclip.retrieval.config import RetrievalIndexConfig
 from hubbleclip.retrieval.corpus import Corpus, corpus_from_dataset
 from hubbleclip.retrieval.text import tokenize, tokenize_many
 
@@ -59,16 +63,14 @@ def _portable_spec(spec: str) -> str:
     return str(Path(spec).resolve()) if Path(spec).is_dir() else spec
 
 
-def _object_images(dsd, corpus: Corpus):
-    """Every object image as RGB PIL, in corpus order, with the corpus index of its object."""
+def _object_images(dsd, corpus: Corpus) -> tuple[list[int], list[dict]]:
+    """Every object image, encoded (as the dataset stores it), in corpus order, with the corpus
+    index of its object."""
     owners = [i for i, rows in enumerate(corpus.image_rows) for _ in rows]
-    refs = [ref for rows in corpus.image_rows for ref in rows]
-
-    def images():
-        for split, row in refs:
-            yield dsd[split][row]["image"].convert("RGB")
-
-    return owners, images()
+    encoded = {
+        split: encoded_images(dsd[split]) for split in {s for rows in corpus.image_rows for s, _ in rows}
+    }
+    return owners, [encoded[split][row] for rows in corpus.image_rows for split, row in rows]
 
 
 def embed_corpus(dsd, corpus: Corpus, encoder) -> tuple[np.ndarray, np.ndarray]:
@@ -88,17 +90,14 @@ def embed_corpus(dsd, corpus: Corpus, encoder) -> tuple[np.ndarray, np.ndarray]:
     return emb_text, emb_image
 
 
-def build_index(cfg: IndexConfig, encoder=None) -> Path:
+def build_retrieval_index(cfg: RetrievalIndexConfig, encoder=None) -> Path:
     """Corpus + BM25 indexes + CLIP embeddings + numeric features, written atomically to ``cfg.out``."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from hubbleclip.retrieval.encoder import load_encoder
-
     dsd = load_dataset_dict(cfg.dataset)
     corpus = corpus_from_dataset(dsd, include_stars=cfg.include_stars)
     log.info("corpus: %d objects (%d with images)", len(corpus), sum(bool(r) for r in corpus.image_rows))
-    encoder = encoder or load_encoder(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
+    encoder = encoder or ClipEncoder(
+        cfg.model, device=cfg.device, batch_size=cfg.batch_size, cache=feature_cache(cfg.cache_dir)
+    )
     emb_text, emb_image = embed_corpus(dsd, corpus, encoder)
     arrays = {
         "ra_deg": corpus.ra_deg,
@@ -252,9 +251,6 @@ def read_manifest(path: Path) -> dict:
 
 
 def _read_objects(file: Path, arrays: dict[str, np.ndarray], n: int) -> tuple[Corpus, list[list[list[str]]]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     if not file.is_file():
         raise IndexFormatError(
             f"{file}: missing (the index is incomplete; rebuild it with `hubbleclip index build`)"

@@ -34,10 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.data.text import USE_CASES
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_write_json
-from hubbleclip.retrieval.corpus import Corpus
+from hubbleclip.retrieval.corpus import Corpus, corpus_from_dataset
+from hubbleclip.retrieval.index import dataset_fingerprint
 from hubbleclip.retrieval.relevance import separation_arcsec
 from hubbleclip.retrieval.text import plural, tokenize, type_family, type_mention
 
@@ -268,10 +270,6 @@ def make_queries_file(
     dataset: str | Path, out: str | Path | None = None, seed: int = 0, include_stars: bool = True
 ) -> tuple[Path, list[TextQuery]]:
     """Regenerate the query file from a skyset (plus the named stars), as the index corpus sees it."""
-    from hubbleclip.data.info import load_dataset_dict
-    from hubbleclip.retrieval.corpus import corpus_from_dataset
-    from hubbleclip.retrieval.index import dataset_fingerprint
-
     dsd = load_dataset_dict(dataset)
     queries = generate_queries(corpus_from_dataset(dsd, include_stars=include_stars), seed)
     path = save_queries(

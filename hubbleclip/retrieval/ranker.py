@@ -16,6 +16,7 @@ import numpy as np
 
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json
+from hubbleclip.metrics.graded import ndcg_at_k
 from hubbleclip.retrieval.config import RankerConfig
 from hubbleclip.retrieval.features import FEATURES
 
@@ -98,8 +99,6 @@ def _fit(X, y, qid, n_estimators: int, cfg: RankerConfig):
 
 
 def _mean_ndcg(booster, X, y, qid, k: int = 10) -> float:
-    from hubbleclip.retrieval.metrics import ndcg_at_k
-
     scores = booster.predict(X)
     values = []
     for q in np.unique(qid):

@@ -31,7 +31,6 @@ from __future__ import annotations
 import numpy as np
 
 TYPE_WEIGHT, MAG_WEIGHT, SEP_WEIGHT = 1.0, 0.2, 0.05
-RELEVANT_GRADE = 4  # MAP counts grades >= 4 as relevant
 
 
 def type_onehot(labels: list[str], vocabulary: list[str]) -> np.ndarray:

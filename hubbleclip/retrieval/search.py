@@ -13,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.data.build import IMAGE_ERRORS, encode_image
 from hubbleclip.data.text import sexagesimal
 from hubbleclip.errors import UserError
+from hubbleclip.models.embed import ClipEncoder
 from hubbleclip.retrieval.features import Query, fallback_scores, image_query, text_query
 from hubbleclip.retrieval.index import RetrievalIndex
+from hubbleclip.retrieval.ranker import Ranker
 
 log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
@@ -61,7 +64,7 @@ class SearchResult:
         }
 
 
-def _finite_or_none(x) -> float | None:
+def _catalog_float(x) -> float | None:
     """Catalog values are float32: round away the widening noise (8.8 -> 8.800000190734863)."""
     x = float(x)
     return round(x, 4) if math.isfinite(x) else None
@@ -88,14 +91,11 @@ class Searcher:
         n_candidates: int = 100,
         encoder=None,
     ) -> Searcher:
-        from hubbleclip.retrieval.encoder import load_encoder
-        from hubbleclip.retrieval.ranker import Ranker
-
         index = RetrievalIndex.load(index_dir)
         if ranker_dir is None and (Path(index_dir) / RANKER_DIR).is_dir():
             ranker_dir = Path(index_dir) / RANKER_DIR
         ranker = Ranker.load(ranker_dir) if ranker_dir else None
-        return cls(index, encoder or load_encoder(index.model_spec, device=device), ranker, n_candidates)
+        return cls(index, encoder or ClipEncoder(index.model_spec, device=device), ranker, n_candidates)
 
     # --- queries ------------------------------------------------------------------------------
     def text(self, text: str) -> Query:
@@ -140,8 +140,8 @@ class Searcher:
                     dec_deg=dec,
                     position=sexagesimal(ra, dec) if math.isfinite(ra) and math.isfinite(dec) else "unknown",
                     constellation=c.constellation[i],
-                    mag=_finite_or_none(c.mag[i]),
-                    size_arcmin=_finite_or_none(c.size_arcmin[i]),
+                    mag=_catalog_float(c.mag[i]),
+                    size_arcmin=_catalog_float(c.size_arcmin[i]),
                     score=float(score),
                     image=self.index.image_path(i),
                     image_id=(c.image_ids[i] or [""])[0],
@@ -167,8 +167,6 @@ def open_image(path: str | Path, max_size: int = 1024):
     import io
 
     from PIL import Image
-
-    from hubbleclip.data.build import IMAGE_ERRORS, encode_image
 
     path = Path(path)
     if not path.is_file():

@@ -9,6 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from hubbleclip.errors import UserError
+from hubbleclip.similarity.index import image_rows, load_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif")
 
@@ -22,8 +23,6 @@ def load_images(
     if not path.exists():
         raise FileNotFoundError(f"image source {path} does not exist")
     if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "dataset_info.json").is_file()):
-        from hubbleclip.similarity.index import image_rows, load_image
-
         data, items = image_rows(path, splits, sources)
         items = items[:limit] if limit else items
         return [load_image(data[it["split"]], it["row"]) for it in items]

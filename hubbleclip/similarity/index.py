@@ -12,33 +12,20 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
 import numpy as np
 
+from hubbleclip.config import save_config
+from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json
+from hubbleclip.models.feature_cache import decode_image, feature_cache
+from hubbleclip.similarity.config import SimilarityIndexConfig
+from hubbleclip.similarity.encoders import load_image_encoder
 
 log = logging.getLogger(__name__)
 
 ITEM_FIELDS = ("id", "object_id", "names", "type", "source")
-
-
-@dataclass
-class IndexConfig:
-    dataset: str = field(default="data/skyset", metadata={"help": "saved dataset whose images are indexed"})
-    encoder: str = field(
-        default="lit-mini",
-        metadata={
-            "help": (
-                "encoder: a model spec (lit-mini, open_clip:..., RUN_DIR/export), "
-                "imagenet, features:SPEC, simclr:RUN_DIR"
-            )
-        },
-    )
-    out: str = field(default="runs/similarity/index", metadata={"help": "index directory to write"})
-    splits: list[str] = field(default_factory=list, metadata={"help": "splits to index (empty = all)"})
-    sources: list[str] = field(default_factory=list, metadata={"help": "only these sources (empty = all)"})
-    dtype: str = field(default="float32", metadata={"help": "stored vector type: float32 or float16"})
-    batch_size: int = field(default=64, metadata={"help": "images per encoder batch"})
 
 
 @dataclass
@@ -51,15 +38,10 @@ class SimilarityIndex:
 
     def image(self, row: int):
         """The RGB PIL image of an index row, read from the indexed dataset."""
-        import datasets
-
         if self._dataset is None:
-            self._dataset = datasets.load_from_disk(self.meta["dataset"])
+            self._dataset = load_dataset_dict(self.meta["dataset"])
         item = self.items[row]
-        ds = (
-            self._dataset[item["split"]] if isinstance(self._dataset, datasets.DatasetDict) else self._dataset
-        )
-        return ds[item["row"]]["image"].convert("RGB")
+        return self._dataset[item["split"]][item["row"]]["image"].convert("RGB")
 
     def vectors(self) -> np.ndarray:
         """The embeddings as float32 (float16 indexes are converted on access)."""
@@ -86,19 +68,12 @@ class SimilarityIndex:
 
 
 def image_rows(dataset_path: str | Path, splits: list[str] | None = None, sources: list[str] | None = None):
-    """(split dataset with undecoded images, items) for every row that has an image."""
-    import datasets
-
-    path = Path(dataset_path)
-    if not path.exists():
-        raise FileNotFoundError(f"dataset {path} does not exist (build it with `hubbleclip data build`)")
-    dd = datasets.load_from_disk(str(path))
-    if isinstance(dd, datasets.Dataset):
-        dd = datasets.DatasetDict({"all": dd})
+    """(split datasets with undecoded images, items) for every row that has an image."""
+    dd = load_dataset_dict(dataset_path)
     splits = splits or list(dd)
     missing = [s for s in splits if s not in dd]
     if missing:
-        raise UserError(f"{path}: no split(s) {missing}; available: {list(dd)}")
+        raise UserError(f"{dataset_path}: no split(s) {missing}; available: {list(dd)}")
     out, items = {}, []
     for split in splits:
         ds = dd[split].cast_column("image", datasets.Image(decode=False))
@@ -113,54 +88,37 @@ def image_rows(dataset_path: str | Path, splits: list[str] | None = None, source
 
 def load_image(split_ds, row: int):
     """Decode one image of a dataset loaded by :func:`image_rows` as RGB PIL."""
-    import datasets
-
-    return datasets.Image().decode_example(split_ds[row]["image"]).convert("RGB")
+    return decode_image(split_ds[row]["image"]).convert("RGB")
 
 
-def build_index(
-    dataset_path: str | Path,
-    encoder_spec: str,
-    out_dir: str | Path,
-    *,
-    splits: list[str] | None = None,
-    sources: list[str] | None = None,
-    dtype: str = "float32",
-    batch_size: int = 64,
-    overwrite: bool = False,
-) -> SimilarityIndex:
-    """Embed every image of the dataset with the encoder and write the index directory."""
-    from hubbleclip.similarity.encoders import load_encoder
-
-    if dtype not in ("float32", "float16"):
-        raise UserError(f"index dtype must be float32 or float16, got {dtype!r}")
-    data, items = image_rows(dataset_path, splits, sources)
+def build_similarity_index(cfg: SimilarityIndexConfig, overwrite: bool = False) -> SimilarityIndex:
+    """Embed every image of the dataset with the encoder and write the index directory (+ its config)."""
+    splits, sources = cfg.splits or None, cfg.sources or None
+    data, items = image_rows(cfg.dataset, splits, sources)
     if not items:
-        raise UserError(f"{dataset_path}: no images in splits {splits or 'all'} (sources {sources or 'all'})")
-    encoder = load_encoder(encoder_spec)
-    chunks = []
-    for start in range(0, len(items), batch_size):
-        batch = items[start : start + batch_size]
-        chunks.append(encoder.embed([load_image(data[it["split"]], it["row"]) for it in batch], batch_size))
-        log.info("embedded %d/%d images", start + len(batch), len(items))
-    emb = np.concatenate(chunks).astype(np.float32)
+        raise UserError(f"{cfg.dataset}: no images in splits {splits or 'all'} (sources {sources or 'all'})")
+    encoder = load_image_encoder(cfg.encoder)
+    emb = encoder.embed(
+        [data[it["split"]][it["row"]]["image"] for it in items], feature_cache(cfg.cache_dir), cfg.batch_size
+    )
     if not np.isfinite(emb).all():
-        raise UserError(f"encoder {encoder_spec} produced non-finite vectors")
-    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        raise UserError(f"encoder {cfg.encoder} produced non-finite vectors")
+    log.info("indexed %d images with %s", len(items), cfg.encoder)
     meta = {
-        "encoder": encoder_spec,
-        "dataset": str(Path(dataset_path).resolve()),
+        "encoder": cfg.encoder,
+        "dataset": str(Path(cfg.dataset).resolve()),
         "dim": int(emb.shape[1]),
         "count": len(items),
-        "dtype": dtype,
+        "dtype": cfg.dtype,
         "splits": splits,
         "sources": sources,
     }
-    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
-        np.save(tmp / "embeddings.npy", emb.astype(dtype))
+    with atomic_directory(cfg.out, overwrite=overwrite) as tmp:
+        np.save(tmp / "embeddings.npy", emb.astype(cfg.dtype))
         atomic_write_json(tmp / "items.json", items, indent=0)
         atomic_write_json(tmp / "meta.json", meta)
-    return load_index(out_dir)
+        save_config(cfg, tmp / "config.yaml")
+    return load_index(cfg.out)
 
 
 def load_index(path: str | Path) -> SimilarityIndex:

@@ -1,4 +1,4 @@
-"""Self-supervised losses and GalaxIDNet's similarity score and mini-search metric."""
+"""Self-supervised losses: SimCLR's NT-Xent and GalaxIDNet's margin-contrastive pair loss."""
 
 from __future__ import annotations
 
@@ -32,23 +32,3 @@ def pair_batch(z1: torch.Tensor, z2: torch.Tensor) -> tuple[torch.Tensor, torch.
     b = torch.cat([z2, z2.roll(1, dims=0)])
     same = torch.cat([torch.ones(len(z1)), torch.zeros(len(z1))]).to(z1.device)
     return a, b, same
-
-
-def galaxidnet_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(cos + 1/(1+L2) + 1/(1+L3)) / 3 between every row of ``a`` [N, D] and ``b`` [M, D] -> [N, M]."""
-    cos = F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T
-    l2 = torch.cdist(a, b, p=2)
-    l3 = torch.cdist(a, b, p=3)
-    return (cos + 1 / (1 + l2) + 1 / (1 + l3)) / 3
-
-
-def loose_accuracy(views_a: torch.Tensor, views_b: torch.Tensor, batch: int = 100) -> float:
-    """GalaxIDNet's mini-search loose accuracy: in groups of ``batch`` images, the fraction whose
-    other view scores highest (by :func:`galaxidnet_similarity`) among 1 positive and batch-1
-    negatives.  Embeddings are normalised first."""
-    a, b = F.normalize(views_a.float(), dim=-1), F.normalize(views_b.float(), dim=-1)
-    hits = 0
-    for s in range(0, len(a), batch):
-        sim = galaxidnet_similarity(a[s : s + batch], b[s : s + batch])
-        hits += int((sim.argmax(1) == torch.arange(len(sim))).sum())
-    return hits / max(len(a), 1)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from hubbleclip.errors import UserError
+from hubbleclip.io import atomic_directory, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,12 @@ def topk(
     raise UserError(f"unknown neighbour backend {backend!r}; expected 'exact' or 'faiss'")
 
 
+def nearest_others(embeddings: np.ndarray, k: int, **kw) -> np.ndarray:
+    """Indices [N, k] of each row's ``k`` nearest other rows (itself excluded), best first."""
+    _, idx = exact_topk(embeddings, embeddings, k, exclude=np.arange(len(embeddings))[:, None], **kw)
+    return idx
+
+
 class _NpyStream:
     """Write a .npy file block by block (rows appended in order) without holding it in memory."""
 
@@ -266,8 +273,6 @@ def all_pairs_topk(
     """Top-``k`` neighbours of every row of ``embeddings``, streamed into ``out_dir``:
     ``indices.npy`` [N, k] int32 and ``scores.npy`` [N, k], plus ``meta.json``.
     Open the results with ``load_all_pairs`` (memory-mapped).  No N x N matrix is formed."""
-    from hubbleclip.io import atomic_directory, atomic_write_json
-
     n = embeddings.shape[0]
     k = min(k, n - 1 if exclude_self else n)
     if k < 1:

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from hubbleclip.errors import UserError
 from hubbleclip.similarity.categories import build_restriction, load_table
+from hubbleclip.similarity.encoders import load_image_encoder
 from hubbleclip.similarity.index import SimilarityIndex
 from hubbleclip.similarity.quickselect import Cluster, quick_select
 from hubbleclip.similarity.refine import refine
@@ -48,12 +50,8 @@ def find_similar(
     if restrict and is_file:  # checked before paying for the encoder
         raise UserError("--restrict needs a query from the index (its class decides the compatible ones)")
     if is_file:
-        from PIL import Image
-
-        from hubbleclip.similarity.encoders import load_encoder
-
         query_image = Image.open(query).convert("RGB")
-        extra = load_encoder(index.meta["encoder"]).embed([query_image])
+        extra = load_image_encoder(index.meta["encoder"]).embed([query_image])
     else:
         query_row = index.find(query)
         rows = [query_row, *rows]

@@ -1,177 +1,136 @@
 """Self-supervised training of a similarity encoder with accelerate: SimCLR's NT-Xent or
 GalaxIDNet's margin-contrastive pair loss on two augmented views of each image.
 
-The run directory gets ``config.yaml``, ``metrics.jsonl`` (loss per step, mini-search loose
-accuracy per epoch), ``checkpoint/`` (accelerate state, resumable) and ``export/`` (the encoder,
-loadable as ``simclr:RUN_DIR``).
+The run directory is the shared skeleton's (:mod:`hubbleclip.training.run`): ``config.yaml``,
+``metrics.jsonl`` (loss per step; validation loss and mini-search loose accuracy on two fixed
+views of training images), ``checkpoints/``, and ``export/`` (the encoder, loadable as
+``simclr:RUN_DIR``).  Global batches are split over the processes, and each example's views are
+seeded by ``(seed, epoch, row)``, so a resumed run sees exactly the batches it would have seen.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+
+import torch
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
 
 from hubbleclip.errors import UserError
-from hubbleclip.similarity.ssl_models import EncoderConfig
-from hubbleclip.transforms import AugmentConfig
+from hubbleclip.metrics.similarity import loose_accuracy
+from hubbleclip.similarity.config import SimCLRConfig
+from hubbleclip.similarity.images import load_images
+from hubbleclip.similarity.losses import margin_contrastive, nt_xent, pair_batch
+from hubbleclip.similarity.ssl_models import SimCLRModel
+from hubbleclip.training.data import BatchPlan, item_seed
+from hubbleclip.training.run import TrainingRun, ValidationSums, make_accelerator
 
 log = logging.getLogger(__name__)
-
-
-def _alma_augment() -> AugmentConfig:
-    return AugmentConfig(
-        rotate_degrees=180, shear_degrees=10, scale_min=0.4, scale_max=2.0, crop_scale_min=0.6
-    )
-
-
-@dataclass
-class DataConfig:
-    path: str = field(
-        default="data/skyset", metadata={"help": "saved dataset, .zip of images or image folder"}
-    )
-    splits: list[str] = field(
-        default_factory=lambda: ["train"], metadata={"help": "dataset splits to train on"}
-    )
-    sources: list[str] = field(
-        default_factory=list, metadata={"help": "only these sources (e.g. first); empty = all"}
-    )
-    limit: int = field(default=0, metadata={"help": "use at most this many images (0 = all)"})
-
-
-@dataclass
-class OptimConfig:
-    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
-    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
-    batch_size: int = field(default=128, metadata={"help": "images per step (2 views each)"})
-    epochs: int = field(default=10, metadata={"help": "passes over the images"})
-    max_steps: int = field(default=0, metadata={"help": "stop after this many steps (0 = no limit)"})
-    warmup_steps: int = field(default=10, metadata={"help": "linear warm-up steps"})
-
-
-@dataclass
-class SimCLRConfig:
-    """Self-supervised image encoder training: SimCLR NT-Xent or GalaxIDNet's pair loss."""
-
-    run_dir: str = field(default="runs/simclr", metadata={"help": "output directory"})
-    loss: str = field(
-        default="ntxent", metadata={"help": "ntxent (SimCLR) or pair (GalaxIDNet margin contrastive)"}
-    )
-    temperature: float = field(default=0.1, metadata={"help": "NT-Xent temperature"})
-    margin: float = field(default=1.0, metadata={"help": "pair-loss margin m"})
-    seed: int = field(default=0, metadata={"help": "random seed"})
-    threads: int = field(default=2, metadata={"help": "torch CPU threads"})
-    log_every: int = field(default=10, metadata={"help": "log the loss every N steps"})
-    checkpoint_epochs: int = field(default=1, metadata={"help": "save a resumable checkpoint every N epochs"})
-    data: DataConfig = field(default_factory=DataConfig)
-    model: EncoderConfig = field(default_factory=EncoderConfig)
-    augment: AugmentConfig = field(default_factory=_alma_augment)
-    optim: OptimConfig = field(default_factory=OptimConfig)
+VALIDATION_EPOCH = 2**31 - 1  # the fixed views of validation, apart from every training epoch's
 
 
 class TwoViews:
-    """A dataset of two independently augmented views of each image."""
+    """``views[(epoch, row)]`` -> two augmented views of image ``row``, seeded by (seed, epoch, row)."""
 
-    def __init__(self, images, transform):
-        self.images, self.transform = images, transform
+    def __init__(self, images, transform, seed: int):
+        self.images, self.transform, self.seed = images, transform, seed
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, i):
-        return self.transform(self.images[i]), self.transform(self.images[i])
+    def __getitem__(self, key: tuple[int, int]):
+        epoch, row = key
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(item_seed(self.seed, epoch, row))
+            return self.transform(self.images[row]), self.transform(self.images[row])
+
+
+def collate_views(items):
+    first, second = zip(*items)
+    return torch.stack(first), torch.stack(second)
+
+
+def ssl_loss(cfg: SimCLRConfig, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    if cfg.loss == "ntxent":
+        return nt_xent(z1, z2, cfg.temperature)
+    return margin_contrastive(*pair_batch(z1, z2), margin=cfg.margin)
+
+
+@torch.no_grad()
+def validate(model: SimCLRModel, views: TwoViews, cfg: SimCLRConfig, accelerator) -> dict[str, float]:
+    """Loss and mini-search loose accuracy of two fixed views of the first ``eval.images`` images
+    (the loss in batches of ``optim.batch_size`` images, sharded over processes)."""
+    model.eval()
+    n, bs = min(cfg.eval.images, len(views)), cfg.optim.batch_size
+    pairs = [views[(VALIDATION_EPOCH, r)] for r in range(n)]
+    sums = ValidationSums("loss", "batches")
+    starts = list(range(0, n - 1, bs))  # a loss needs two images
+    for b in starts[accelerator.process_index :: accelerator.num_processes]:
+        v1, v2 = collate_views(pairs[b : b + bs])
+        _, z1 = model(v1.to(accelerator.device))
+        _, z2 = model(v2.to(accelerator.device))
+        sums.add(loss=ssl_loss(cfg, z1, z2).item(), batches=1)
+    total = sums.total(accelerator)
+    a, b = collate_views(pairs)
+    accuracy = loose_accuracy(
+        model.encode_image(a.to(accelerator.device)).cpu().numpy(),
+        model.encode_image(b.to(accelerator.device)).cpu().numpy(),
+    )
+    return {"val_loss": total["loss"] / max(total["batches"], 1), "loose_accuracy": accuracy}
 
 
 def train_simclr(cfg: SimCLRConfig) -> dict:
-    """Train and export; returns the final metrics (first/last loss, loose accuracy)."""
-    import torch
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
-
-    from hubbleclip.io import MetricsLog, atomic_directory, setup_run_dir
-    from hubbleclip.similarity.images import load_images
-    from hubbleclip.similarity.losses import loose_accuracy, margin_contrastive, nt_xent, pair_batch
-    from hubbleclip.similarity.ssl_models import SimCLRModel
-
-    if cfg.loss not in ("ntxent", "pair"):
-        raise UserError(f"loss: expected ntxent or pair, got {cfg.loss!r}")
+    """Train (or resume) and export; returns the final metrics (first/last loss, loose accuracy)."""
     torch.set_num_threads(cfg.threads)
-    logging.getLogger("accelerate").setLevel(logging.WARNING)  # one INFO line per saved file otherwise
-    set_seed(cfg.seed)
-    run_dir = setup_run_dir(cfg.run_dir, cfg)
-    metrics = MetricsLog(run_dir / "metrics.jsonl")
+    accelerator = make_accelerator(cfg.run_dir)
+    run = TrainingRun(cfg, cfg.run_dir, cfg.resume, cfg.overwrite, cfg.checkpoint, accelerator)
     images = load_images(
         cfg.data.path, splits=cfg.data.splits, sources=cfg.data.sources or None, limit=cfg.data.limit
     )
     if len(images) < 2:
         raise UserError(f"{cfg.data.path}: contrastive training needs at least 2 images, found {len(images)}")
-    model = SimCLRModel(cfg.model, cfg.augment)
-    data = TwoViews(images, model.image_transform(train=True))
-    batch = min(cfg.optim.batch_size, len(images))
-    loader = torch.utils.data.DataLoader(data, batch_size=batch, shuffle=True, drop_last=True)
-    steps = cfg.optim.epochs * len(loader)
+    set_seed(cfg.seed)  # identical initial weights in every process
+    model = SimCLRModel(cfg.model, cfg.augment).to(accelerator.device)
+    views = TwoViews(images, model.image_transform(train=True), cfg.seed)
+    world, rank = accelerator.num_processes, accelerator.process_index
+    batch = min(cfg.optim.batch_size, len(images) - len(images) % world)
+    per_epoch = len(images) // batch
+    steps = cfg.optim.epochs * per_epoch
     steps = min(steps, cfg.optim.max_steps) if cfg.optim.max_steps else steps
-    optim = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: min(1.0, (s + 1) / max(1, cfg.optim.warmup_steps))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / max(1, cfg.optim.warmup_steps))
     )
-    accel = Accelerator()
-    model, optim, loader, sched = accel.prepare(model, optim, loader, sched)
-    ckpt = run_dir / "checkpoint"
-    step = 0
-    if (ckpt / "step.txt").is_file():
-        accel.load_state(str(ckpt))
-        step = int((ckpt / "step.txt").read_text())
-        log.info("resumed from %s at step %d", ckpt, step)
+    ddp_model, optimizer = accelerator.prepare(model, optimizer)
+    step = run.restore(model, optimizer, scheduler) if run.resume_from else 0
     log.info("SimCLR (%s loss): %d images, batch %d, %d steps", cfg.loss, len(images), batch, steps)
-    losses = []
-    epoch = step // len(loader)
-    while step < steps:
+    plan = BatchPlan(len(images), batch, world, rank, cfg.seed, start=step, stop=steps)
+    loader = DataLoader(views, batch_sampler=plan, collate_fn=collate_views)
+    losses, val = [], {}
+    for v1, v2 in loader:  # this process's share of global batches step+1, ..., steps
         model.train()
-        for v1, v2 in loader:
-            _, z1 = model(v1)
-            _, z2 = model(v2)
-            loss = (
-                nt_xent(z1, z2, cfg.temperature)
-                if cfg.loss == "ntxent"
-                else margin_contrastive(*pair_batch(z1, z2), margin=cfg.margin)
-            )
-            optim.zero_grad()
-            accel.backward(loss)
-            optim.step()
-            sched.step()
-            step += 1
-            losses.append(loss.item())
-            metrics.log(step=step, epoch=epoch, loss=losses[-1], lr=sched.get_last_lr()[0])
-            if step % cfg.log_every == 0:
-                log.info("step %d/%d loss %.4f", step, steps, losses[-1])
-            if step >= steps:
-                break
-        epoch += 1
-        acc = _loose_accuracy(accel.unwrap_model(model), data, loose_accuracy)
-        metrics.log(step=step, epoch=epoch, loose_accuracy=acc)
-        if epoch % cfg.checkpoint_epochs == 0 or step >= steps:
-            with atomic_directory(ckpt, overwrite=True) as tmp:
-                accel.save_state(str(tmp))
-                (tmp / "step.txt").write_text(str(step))
-    export = accel.unwrap_model(model).save(run_dir / "export")
-    result = {
+        _, z1 = ddp_model(v1.to(accelerator.device))
+        _, z2 = ddp_model(v2.to(accelerator.device))
+        loss = ssl_loss(cfg, z1, z2)
+        optimizer.zero_grad()
+        accelerator.backward(loss)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        losses.append(loss.item())
+        run.log(step=step, epoch=(step - 1) // per_epoch, loss=losses[-1], lr=scheduler.get_last_lr()[0])
+        if step % cfg.log_every == 0:
+            log.info("step %d/%d loss %.4f", step, steps, losses[-1])
+        last = step == steps
+        val = validate(model, views, cfg, accelerator) if step % cfg.eval.every_steps == 0 or last else {}
+        run.log_validation(step, val)
+        if step % cfg.checkpoint.every_steps == 0 or last:
+            run.save_checkpoint(step, model, optimizer, scheduler, val.get("val_loss"))
+    summary = {
         "steps": step,
         "first_loss": losses[0] if losses else math.nan,
         "last_loss": losses[-1] if losses else math.nan,
-        "export": str(export),
+        **val,
     }
-    metrics.log(**result)
-    return result
-
-
-def _loose_accuracy(model, data: TwoViews, metric, limit: int = 500) -> float:
-    """Mini-search loose accuracy of the backbone on two fresh views of up to ``limit`` images."""
-    import torch
-
-    model.eval()
-    with torch.no_grad():
-        pairs = [data[i] for i in range(min(limit, len(data)))]
-        a = model.encode_image(torch.stack([p[0] for p in pairs]))
-        b = model.encode_image(torch.stack([p[1] for p in pairs]))
-    return metric(a, b)
+    return summary | run.export(model, lambda m, path: m.save(path), summary=summary)

@@ -1,11 +1,7 @@
 """Contrastive fine-tuning under Accelerate: ``train(TrainConfig)`` (CLI: ``hubbleclip train``)."""
 
+from hubbleclip.lazy import lazy_attributes
 from hubbleclip.training.config import TrainConfig
 
 __all__ = ["TrainConfig", "train"]
-
-
-def train(cfg: TrainConfig) -> dict:
-    from hubbleclip.training.trainer import train as _train
-
-    return _train(cfg)
+__getattr__ = lazy_attributes(__name__, {"train": "trainer"})

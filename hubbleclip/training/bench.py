@@ -15,7 +15,13 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from hubbleclip.config import load_config
+from hubbleclip.data.load import caption_column, load_dataset_dict
+from hubbleclip.models import load_model
 from hubbleclip.training.config import TrainConfig
+from hubbleclip.training.data import imaged_split
+from hubbleclip.training.freeze import configure_trainable, set_train_modes
+from hubbleclip.training.losses import infonce_loss
+from hubbleclip.training.trainer import train
 
 
 def bench_config(spec: str, data: str, batch_size: int, steps: int, run_dir: str) -> TrainConfig:
@@ -50,18 +56,12 @@ def plain_loop(cfg: TrainConfig, warmup: int) -> dict:
     import torch
     from torch.utils.data import DataLoader
 
-    from hubbleclip.models import load_model
-    from hubbleclip.training.freeze import configure_trainable, set_train_modes
-    from hubbleclip.training.losses import infonce_loss
-    from hubbleclip.training.trainer import _load_split
-
     torch.manual_seed(cfg.seed)
     model = load_model(cfg.model.spec)
     configure_trainable(model, cfg.freeze, train_bias=False)
-    ds = _load_split(cfg.data.path, cfg.data.train_split, cfg.data.max_train_rows)
+    ds = imaged_split(cfg.data.path, cfg.data.train_split, cfg.data.max_train_rows)
     transform = model.image_transform(train=True, augment=cfg.augment)
-    column = "caption_llm" if "caption_llm" in ds.column_names else "caption"
-    pairs = [(i, c) for i, c in enumerate(ds[column])]
+    pairs = list(enumerate(ds[caption_column(ds.column_names, cfg.data.captions)]))
     images = ds.select_columns(["image"])
 
     def collate(batch):
@@ -97,8 +97,6 @@ def plain_loop(cfg: TrainConfig, warmup: int) -> dict:
 
 
 def our_loop(cfg: TrainConfig, warmup: int) -> dict:
-    from hubbleclip.training.trainer import train
-
     train(cfg)
     with open(Path(cfg.run_dir) / "metrics.jsonl") as fh:
         rows = [json.loads(line) for line in fh]
@@ -115,8 +113,6 @@ def run_bench(
     spec: str = "lit-mini", data: str = "data/skyset", batch_size: int = 32, steps: int = 6, warmup: int = 1
 ) -> dict:
     """Time both loops (each in a fresh process); ``ratio`` = ours / plain pairs per second."""
-    from hubbleclip.data.info import load_dataset_dict
-
     load_dataset_dict(data)  # a clear error before starting processes
     out = {"spec": spec, "batch_size": batch_size, "timed_steps": steps - warmup}
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,9 +11,11 @@ import shutil
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from hubbleclip.errors import UserError
+from hubbleclip.io import atomic_directory, atomic_write_json
 
 CHECKPOINTS = "checkpoints"
 
@@ -40,10 +42,6 @@ def set_rng_state(state: dict) -> None:
 def save_checkpoint(
     run_dir: Path, step: int, model: nn.Module, optimizer, scheduler, rng_states: list, state: dict
 ) -> Path:
-    from safetensors.torch import save_file
-
-    from hubbleclip.io import atomic_directory, atomic_write_json
-
     path = Path(run_dir) / CHECKPOINTS / f"step-{step:07d}"
     with atomic_directory(path, overwrite=True) as tmp:
         save_file(trainable_state(model), str(tmp / "trainable.safetensors"))
@@ -60,14 +58,9 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return sorted(p for p in root.glob("step-*") if (p / "state.json").is_file()) if root.is_dir() else []
 
 
-def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler, rank: int) -> dict:
-    """Restore everything saved by :func:`save_checkpoint`; returns the trainer state."""
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    if not (path / "state.json").is_file():
-        raise FileNotFoundError(f"{path}: not a checkpoint (no state.json)")
-    weights = load_file(str(path / "trainable.safetensors"))
+def load_trainable(path: Path, model: nn.Module) -> None:
+    """Put a checkpoint's trainable weights (and buffers) into ``model``."""
+    weights = load_file(str(Path(path) / "trainable.safetensors"))
     missing = set(weights) - {n for n, _ in model.named_parameters()} - {n for n, _ in model.named_buffers()}
     if missing:
         raise UserError(
@@ -75,6 +68,14 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler, rank: in
             "resume with the same model and freeze settings"
         )
     model.load_state_dict(weights, strict=False)
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler, rank: int) -> dict:
+    """Restore everything saved by :func:`save_checkpoint`; returns the trainer state."""
+    path = Path(path)
+    if not (path / "state.json").is_file():
+        raise FileNotFoundError(f"{path}: not a checkpoint (no state.json)")
+    load_trainable(path, model)
     extra = torch.load(path / "optim.pt", map_location="cpu", weights_only=False)
     optimizer.load_state_dict(extra["optimizer"])
     scheduler.load_state_dict(extra["scheduler"])
@@ -97,6 +98,7 @@ def prune_checkpoints(run_dir: Path, keep_best: int) -> None:
 
 
 def best_checkpoint(run_dir: Path) -> Path | None:
+    """The kept checkpoint with the lowest validation loss (the latest of equal ones), or None."""
     scored = [
         (json.loads((p / "state.json").read_text()).get("val_loss"), p) for p in list_checkpoints(run_dir)
     ]

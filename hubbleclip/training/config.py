@@ -62,7 +62,7 @@ class FreezeSection:
         },
     )
     cache_dir: str = field(
-        default="", metadata={"help": "feature cache ('' = $HUBBLECLIP_CACHE or ~/.cache/hubbleclip)"}
+        default="", metadata={"help": "feature cache directory ('' = $HUBBLECLIP_CACHE/features)"}
     )
 
 
@@ -114,6 +114,12 @@ class CheckpointSection:
     )
     keep_best: int = field(
         default=2, metadata={"help": "keep the best K by validation loss (plus the latest)"}
+    )
+    export: Literal["best", "last"] = field(
+        default="last",
+        metadata={
+            "help": "what export/ holds: the checkpoint with the lowest validation loss, or the last step"
+        },
     )
 
 

@@ -11,36 +11,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import datasets
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from hubbleclip.data.load import imaged_rows, load_split
 from hubbleclip.errors import UserError
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 
 
-def imaged_indices(ds) -> list[int]:
-    """Rows that have an image (catalog-only rows have none); decodes nothing."""
-    import datasets
-
-    raw = ds.select_columns(["image"]).cast_column("image", datasets.Image(decode=False))
-    return [i for i, im in enumerate(raw["image"]) if im is not None]
-
-
-def caption_column(ds, source: str) -> str | None:
-    """The column the captions come from, or None for sentence chunks of ``text``."""
-    if source == "text_chunks":
-        return None
-    column = (
-        ("caption_llm" if "caption_llm" in ds.column_names else "caption") if source == "auto" else source
-    )
-    if column not in ds.column_names:
-        raise UserError(
-            f"data.captions={source}: the dataset has no {column!r} column "
-            f"(columns: {', '.join(ds.column_names)})"
-        )
-    return column
+def imaged_split(path: str, split: str, limit: int = 0) -> datasets.Dataset:
+    """The rows of a saved split that have an image (the first ``limit`` of them, 0 = all)."""
+    ds = load_split(path, split)
+    rows = imaged_rows(ds)
+    return ds.select(rows[:limit] if limit else rows)
 
 
 def sentence_chunk(text: str, max_words: int, rng: np.random.Generator) -> str:

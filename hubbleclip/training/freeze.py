@@ -14,34 +14,36 @@ log = logging.getLogger(__name__)
 TOWERS = ("image", "text")
 
 
-def _settings(fz: FreezeSection, tower: str) -> tuple[bool, int, bool]:
-    return getattr(fz, f"lock_{tower}"), getattr(fz, f"unlock_{tower}_blocks"), getattr(fz, f"lora_{tower}")
+def _settings(freeze: FreezeSection, tower: str) -> tuple[bool, int, bool]:
+    """(locked, unlocked last blocks, LoRA) of one tower."""
+    lock, unlock = getattr(freeze, f"lock_{tower}"), getattr(freeze, f"unlock_{tower}_blocks")
+    return lock, unlock, getattr(freeze, f"lora_{tower}")
 
 
-def tower_is_static(fz: FreezeSection, tower: str) -> bool:
+def tower_is_static(freeze: FreezeSection, tower: str) -> bool:
     """True when nothing in the tower trains, so its features can be cached."""
-    lock, unlock, lora = _settings(fz, tower)
+    lock, unlock, lora = _settings(freeze, tower)
     return lock and unlock == 0 and not lora
 
 
-def configure_trainable(model: ClipModel, fz: FreezeSection, train_bias: bool) -> None:
+def configure_trainable(model: ClipModel, freeze: FreezeSection, train_bias: bool) -> None:
     """Add LoRA adapters and set ``requires_grad`` on every parameter of ``model``."""
     from peft import LoraConfig, inject_adapter_in_model
 
     towers = model.towers()
-    lora_patterns = [towers[t].lora_pattern for t in TOWERS if _settings(fz, t)[2]]
+    lora_patterns = [towers[t].lora_pattern for t in TOWERS if _settings(freeze, t)[2]]
     if lora_patterns:
         config = LoraConfig(
-            r=fz.lora_r,
-            lora_alpha=fz.lora_alpha,
-            lora_dropout=fz.lora_dropout,
+            r=freeze.lora_r,
+            lora_alpha=freeze.lora_alpha,
+            lora_dropout=freeze.lora_dropout,
             target_modules="|".join(f"(?:{p})" for p in lora_patterns),
         )
         inject_adapter_in_model(config, model)
         towers = model.towers()  # module references changed where adapters went in
     model.requires_grad_(True)
     for tower in TOWERS:
-        lock, unlock, lora = _settings(fz, tower)
+        lock, unlock, lora = _settings(freeze, tower)
         if unlock and not lock:
             raise UserError(
                 f"freeze.unlock_{tower}_blocks={unlock} needs freeze.lock_{tower}=true "
@@ -56,26 +58,26 @@ def configure_trainable(model: ClipModel, fz: FreezeSection, train_bias: bool) -
                 raise UserError(
                     f"freeze.unlock_{tower}_blocks={unlock}: the {tower} tower has only {len(blocks)} blocks"
                 )
-            for p in tower_parameters(blocks[-unlock:] + towers[tower].post):
+            for p in tower_parameters(blocks[-unlock:] + towers[tower].final_layers):
                 p.requires_grad_(True)
     for name, p in model.named_parameters():
         if "lora_" in name:
             p.requires_grad_(True)
-    model.logit_scale.requires_grad_(fz.train_logit_scale)
+    model.logit_scale.requires_grad_(freeze.train_logit_scale)
     model.logit_bias.requires_grad_(train_bias)
 
 
-def set_train_modes(model: ClipModel, fz: FreezeSection) -> None:
+def set_train_modes(model: ClipModel, freeze: FreezeSection) -> None:
     """``model.train()``, but frozen tower parts in eval mode: no dropout, fixed BatchNorm statistics."""
     model.train()
     towers = model.towers()
     for tower in TOWERS:
-        lock, unlock, lora = _settings(fz, tower)
+        lock, unlock, lora = _settings(freeze, tower)
         if lock or lora:
             for item in towers[tower].trunk:
                 if isinstance(item, nn.Module):
                     item.eval()
-            for item in (towers[tower].blocks[-unlock:] + towers[tower].post) if unlock else []:
+            for item in (towers[tower].blocks[-unlock:] + towers[tower].final_layers) if unlock else []:
                 if isinstance(item, nn.Module):
                     item.train()
 

@@ -46,13 +46,13 @@ def siglip_loss(
     return -F.logsigmoid(signs * logits).sum() / len(img)
 
 
-def contrastive_loss(kind: str, img, txt, logit_scale, logit_bias, accelerator) -> torch.Tensor:
-    """Loss of the global batch from this process's normalised features (see the module docstring)."""
-    world = accelerator.num_processes
-    img, txt = (
-        gather_with_local_grad(img.float(), accelerator),
-        gather_with_local_grad(txt.float(), accelerator),
-    )
+def contrastive_loss(kind: str, img, txt, logit_scale, logit_bias, accelerator=None) -> torch.Tensor:
+    """Loss of the global batch from this process's normalised features (see the module docstring);
+    without an ``accelerator``, the loss of this batch alone (validation)."""
+    world = accelerator.num_processes if accelerator is not None else 1
+    img, txt = img.float(), txt.float()
+    if world > 1:
+        img, txt = gather_with_local_grad(img, accelerator), gather_with_local_grad(txt, accelerator)
     scale = shared_scalar(logit_scale, world)
     if kind == "siglip":
         return siglip_loss(img, txt, scale, shared_scalar(logit_bias, world))
@@ -60,8 +60,12 @@ def contrastive_loss(kind: str, img, txt, logit_scale, logit_bias, accelerator) 
 
 
 @torch.no_grad()
-def in_batch_hits(img: torch.Tensor, txt: torch.Tensor, captions: list[str], k: int) -> dict[str, float]:
-    """Number of images (texts) whose own caption (an image with it) ranks within the top 1 and top k.
+def in_batch_hit_counts(
+    img: torch.Tensor, txt: torch.Tensor, captions: list[str], k: int
+) -> dict[str, float]:
+    """Within one batch: how many images (texts) rank their own caption (an image with it) within
+    the top 1 and the top k.  (The evaluation's :func:`hubbleclip.metrics.in_batch_hits` gives rates
+    over random batchings of a whole split.)
 
     Several images can share a caption (e.g. one FIRST class): any of them counts as a match.
     """

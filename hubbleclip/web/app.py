@@ -47,17 +47,11 @@ SECURITY_HEADERS = {
 }
 
 
-def _rounded(mag) -> float | None:
-    """Magnitudes are float32 in the index: 8.8 rather than 8.800000190734863."""
-    value = finite_or_none(mag)
-    return None if value is None else round(value, 3)
-
-
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
 
 
-def _field(loc) -> str:
+def _error_location(loc) -> str:
     return ".".join(str(p) for p in loc)
 
 
@@ -80,7 +74,8 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
         errors = [
-            {"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()
+            {"field": _error_location(e.get("loc", ())), "message": e.get("msg", "invalid")}
+            for e in exc.errors()
         ]
         first = errors[0] if errors else {"field": "request", "message": "invalid"}
         return JSONResponse(
@@ -113,7 +108,7 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
             dec_deg=finite_or_none(hit.dec_deg),
             ra_dec=hit.position,
             constellation=hit.constellation,
-            mag=_rounded(hit.mag),
+            mag=hit.mag,  # rounded by the searcher (float32 noise)
             score=float(hit.score),
             image_id=image_id,
             n_images=engine.n_images(hit.object_id),

@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from hubbleclip.errors import UserError
+from hubbleclip.evaluation.classes import load_classes, load_templates
+from hubbleclip.evaluation.zero_shot import class_embeddings, top_classes
+from hubbleclip.models import embed_images
+from hubbleclip.retrieval.search import Searcher
 from hubbleclip.web.config import ServeConfig
 from hubbleclip.web.similar import ImageSpace
 from hubbleclip.web.store import ImageStore
@@ -55,18 +59,12 @@ class ZeroShot:
     def __init__(
         self, model, class_lists: tuple[str, ...] = ("openngc", "first"), templates: str = "default"
     ):
-        from hubbleclip.evaluation.classes import load_classes, load_templates
-        from hubbleclip.evaluation.zero_shot import class_embeddings
-
         self.model = model
         self.classes = list(dict.fromkeys(c for name in class_lists for c in load_classes(name)))
         self.class_emb = class_embeddings(model, self.classes, load_templates(templates))
         self.logit_scale = float(model.logit_scale.exp().item())
 
     def __call__(self, image: Image.Image, k: int = 5) -> list[dict]:
-        from hubbleclip.evaluation.zero_shot import top_classes
-        from hubbleclip.models import embed_images
-
         sims = embed_images(self.model, [image])[0] @ self.class_emb.T
         return top_classes(sims, self.classes, self.logit_scale, k)
 
@@ -84,8 +82,6 @@ def image_locations(index) -> dict[str, tuple[str, int]]:
 def load_engine(cfg: ServeConfig) -> SkyEngine:
     """The real engine: the retrieval index's searcher and encoder, its dataset as the image store, and
     a similarity index (``cfg.similarity``) or else the index's per-object image vectors."""
-    from hubbleclip.retrieval.search import Searcher
-
     searcher = Searcher.open(cfg.index, device=cfg.device)
     index = searcher.index
     store = ImageStore(index.manifest["dataset"], image_locations(index), thumb_size=cfg.limits.thumb_size)

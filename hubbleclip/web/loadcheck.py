@@ -23,7 +23,10 @@ import numpy as np
 from PIL import Image
 
 from hubbleclip.errors import UserError
+from hubbleclip.io import atomic_write_json
+from hubbleclip.web.app import create_app
 from hubbleclip.web.config import ServeConfig
+from hubbleclip.web.engine import load_engine
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +209,6 @@ def _free_port() -> int:
 def _serve(cfg: ServeConfig) -> None:
     import uvicorn
 
-    from hubbleclip.web.app import create_app
-    from hubbleclip.web.engine import load_engine
-
     uvicorn.run(create_app(load_engine(cfg), cfg.limits), host=cfg.host, port=cfg.port, log_level="error")
 
 
@@ -231,9 +231,6 @@ def _wait_ready(base_url: str, process, timeout: float = 300.0) -> None:
 def run_load_check(cfg: LoadConfig) -> dict:
     """Start the server on loopback, measure the baselines and the load phase, stop the server."""
     from dataclasses import replace
-
-    from hubbleclip.io import atomic_write_json
-    from hubbleclip.web.engine import load_engine
 
     if not cfg.serve.index:
         raise UserError("serve.index: give the retrieval index directory (hubbleclip index build)")

@@ -12,6 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from hubbleclip.errors import UserError
+from hubbleclip.similarity.index import load_index
+from hubbleclip.similarity.neighbours import topk
+from hubbleclip.similarity.quickselect import quick_select
+from hubbleclip.similarity.refine import refine
 
 
 @dataclass
@@ -33,8 +37,6 @@ class ImageSpace:
     @classmethod
     def from_similarity_index(cls, path: str | Path) -> ImageSpace:
         """Per-image vectors from an index written by ``hubbleclip similarity index``."""
-        from hubbleclip.similarity.index import load_index
-
         index = load_index(path)
         return cls(
             [item["id"] for item in index.items],
@@ -66,9 +68,6 @@ class ImageSpace:
     def similar(self, image_id: str, selected: list[str], offset: int, limit: int) -> Page:
         """Neighbours of ``image_id``, or with a selection the rest ranked by the combination of the
         selected images; the query image and the selection never appear in the page."""
-        from hubbleclip.similarity.neighbours import topk
-        from hubbleclip.similarity.refine import refine
-
         (query,) = self.rows([image_id])
         chosen = self.rows(selected)
         k = min(offset + limit + 1, len(self))  # one extra tells whether there is a next page
@@ -88,9 +87,6 @@ class ImageSpace:
     ) -> list[tuple[str, list[str], int]]:
         """k-means over the image's ``pool`` nearest neighbours:
         (representative, its nearest members, size)."""
-        from hubbleclip.similarity.neighbours import topk
-        from hubbleclip.similarity.quickselect import quick_select
-
         (query,) = self.rows([image_id])
         k = min(pool, len(self) - 1)
         if k < n_clusters:

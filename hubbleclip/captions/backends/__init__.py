@@ -12,6 +12,7 @@ import importlib.util
 from pathlib import Path
 
 from hubbleclip.captions.backends.base import Backend, Sampling
+from hubbleclip.captions.backends.hf import TransformersBackend
 from hubbleclip.errors import UserError
 
 DEFAULT_SPEC = "smollm2"
@@ -86,8 +87,6 @@ def load_backend(
 
         return LlamaCppBackend(Path(resolved.target), **opts)
     _require(["outlines"] + (["gguf"] if resolved.gguf_file else []))
-    from hubbleclip.captions.backends.hf import TransformersBackend
-
     return TransformersBackend(resolved.target, gguf_file=resolved.gguf_file, **opts)
 
 

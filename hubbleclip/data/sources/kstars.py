@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from hubbleclip.errors import UserError
+from hubbleclip.io import cache_root
 
 CREDIT = "KStars AstroInfo project (GFDL)"
 # article file -> the normalised types it describes
@@ -22,8 +23,7 @@ SEARCH_PATHS = ("/usr/share/doc/HTML/en/kstars",)
 def find_kstars_dir(explicit: str | os.PathLike | None = None) -> Path | None:
     candidates = [Path(explicit)] if explicit else []
     if not explicit:
-        cache = Path(os.environ.get("HUBBLECLIP_CACHE", Path.home() / ".cache" / "hubbleclip"))
-        candidates.append(cache / "debian" / "root" / "usr" / "share" / "doc" / "HTML" / "en" / "kstars")
+        candidates.append(cache_root("debian", "root", "usr", "share", "doc", "HTML", "en", "kstars"))
         candidates += [Path(p) for p in SEARCH_PATHS]
     for path in candidates:
         if (path / "astroinfo.docbook").is_file():

@@ -130,14 +130,6 @@ def load_catalog(db_path: str | None = None) -> tuple[CatalogObject, ...]:
     return tuple(_row_to_object(r, type_desc) for r in rows)
 
 
-def by_id(catalog: tuple[CatalogObject, ...]) -> dict[str, CatalogObject]:
-    return {o.object_id: o for o in catalog}
-
-
-def messier_index(catalog: tuple[CatalogObject, ...]) -> dict[int, CatalogObject]:
-    return {o.messier: o for o in catalog if o.messier}
-
-
 def describe(obj: CatalogObject, article: str | None = None) -> str:
     """A long description from every available catalog field (plus a short article on its type)."""
     parts = [f"{obj.names[0]}"]

@@ -22,6 +22,7 @@ from astropy.coordinates import SkyCoord
 
 from hubbleclip.data.sources.openngc import CatalogObject, display_name
 from hubbleclip.errors import UserError
+from hubbleclip.io import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,7 @@ def find_stellarium_dir(explicit: str | os.PathLike | None = None) -> Path | Non
     if not explicit:
         if os.environ.get("STELLARIUM_DATA_DIR"):
             candidates.append(Path(os.environ["STELLARIUM_DATA_DIR"]))
-        cache = Path(os.environ.get("HUBBLECLIP_CACHE", Path.home() / ".cache" / "hubbleclip"))
-        candidates.append(cache / "debian" / "root" / "usr" / "share" / "stellarium")
+        candidates.append(cache_root("debian", "root", "usr", "share", "stellarium"))
         candidates += [Path(p) for p in SEARCH_PATHS]
     for path in candidates:
         if (path / "nebulae" / "default" / "textures.json").is_file():

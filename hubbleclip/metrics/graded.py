@@ -1,4 +1,4 @@
-"""Ranking metrics over graded judgments: MAP@k (grades >= 4 relevant) and NDCG@k.
+"""Ranking metrics over graded judgments (grades 1-5): MAP@k (grades >= 4 relevant) and NDCG@k.
 
 A ranked list is given as the grades of its items (unjudged items have grade 1, "not
 relevant").  The ideal list and the number of relevant items come from *all* judged objects of
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hubbleclip.retrieval.relevance import RELEVANT_GRADE
+RELEVANT_GRADE = 4  # MAP counts grades >= 4 as relevant
 
 
 def average_precision_at_k(
