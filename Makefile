@@ -37,6 +37,7 @@ browser:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/vulture  # dead code (settings in pyproject.toml)
 
 test: install browser lint
 	$(PYTHON) -m pytest -q -ra
