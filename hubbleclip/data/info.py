@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from hubbleclip.data.load import has_image, load_dataset_dict
+from hubbleclip.data.schema import COLUMNS
 
 
 def summarize(path: str | Path, examples: int = 3) -> dict:
@@ -27,22 +28,7 @@ def summarize(path: str | Path, examples: int = 3) -> dict:
         idx = train["source"].index(src)
         row = train.select([idx]).remove_columns("image")[0]
         out["examples"].append(
-            {
-                k: row[k]
-                for k in (
-                    "id",
-                    "source",
-                    "object_id",
-                    "names",
-                    "type",
-                    "ra_deg",
-                    "dec_deg",
-                    "mag",
-                    "caption",
-                    "credit",
-                )
-            }
-            | {"text": row["text"][:300]}
+            {k: row[k] for k in COLUMNS if k not in ("image", "text")} | {"text": row["text"][:300]}
         )
         if len(out["examples"]) >= examples * len(sources):
             break

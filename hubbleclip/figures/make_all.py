@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.figures import examples, rerank_bars, retrieval_curve, similarity, training_curves
 from hubbleclip.runs import MetricsLog
 
@@ -13,9 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def dataset_image_loader(dataset: str, split: str | None = None):
-    import datasets
-
-    dd = datasets.load_from_disk(dataset)
+    dd = load_dataset_dict(dataset)
 
     def load(item_or_row):
         if isinstance(item_or_row, dict):

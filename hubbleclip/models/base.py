@@ -176,6 +176,12 @@ class ClipModel(nn.Module):
         return model
 
 
+def padded_tokens(tokenizer, texts, max_length: int) -> dict[str, torch.Tensor]:
+    """``input_ids`` and ``attention_mask`` of a Hugging Face tokenizer, padded to the longest text."""
+    enc = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+
 def init_logit_scale() -> nn.Parameter:
     """CLIP's initial temperature, 1/0.07, stored as a log."""
     return nn.Parameter(torch.tensor(math.log(1 / 0.07)))

@@ -8,7 +8,7 @@ returning L2-normalised float32 arrays can stand in for it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -20,11 +20,12 @@ from hubbleclip.models.loader import load_model
 NO_CACHE = FeatureCache(None)
 
 
-def _normalised(head, feats: torch.Tensor, model: ClipModel) -> np.ndarray:
-    if not len(feats):
+def _heads(model: ClipModel, head, features: Callable[[], torch.Tensor], n: int) -> np.ndarray:
+    """``head(features())`` L2-normalised, [n, D] float32 (no tower call for n = 0)."""
+    if not n:
         return np.zeros((0, model.embed_dim), dtype=np.float32)
     with torch.inference_mode():
-        out = head(feats.to(model.device)).float().cpu()
+        out = head(features().to(model.device)).float().cpu()
     return torch.nn.functional.normalize(out, dim=-1).numpy()
 
 
@@ -33,10 +34,12 @@ def embed_images(
 ) -> np.ndarray:
     """float32 [N, D], L2-normalised, for encoded dataset images or PIL images (any mode)."""
     images = list(images)
-    if not images:
-        return _normalised(model.image_head, torch.zeros(0), model)
-    feats = image_features(model, images, cache, batch_size=batch_size)
-    return _normalised(model.image_head, feats, model)
+    return _heads(
+        model,
+        model.image_head,
+        lambda: image_features(model, images, cache, batch_size=batch_size),
+        len(images),
+    )
 
 
 def embed_texts(
@@ -44,9 +47,7 @@ def embed_texts(
 ) -> np.ndarray:
     """float32 [N, D], L2-normalised, for strings."""
     texts = list(texts)
-    if not texts:
-        return _normalised(model.text_head, torch.zeros(0), model)
-    return _normalised(model.text_head, text_features(model, texts, cache, batch_size), model)
+    return _heads(model, model.text_head, lambda: text_features(model, texts, cache, batch_size), len(texts))
 
 
 class ClipEncoder:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from hubbleclip.errors import UserError
-from hubbleclip.models.base import ClipModel, Tower
+from hubbleclip.models.base import ClipModel, Tower, padded_tokens
 
 
 class HFClipModel(ClipModel):
@@ -48,10 +48,7 @@ class HFClipModel(ClipModel):
         return self.net.text_projection(features)
 
     def tokenize(self, texts):
-        enc = self.processor.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
-        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+        return padded_tokens(self.processor.tokenizer, texts, self.max_length)
 
     def towers(self):
         vis, txt = self.net.vision_model, self.net.text_model

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from hubbleclip.errors import UserError
-from hubbleclip.models.base import ClipModel, Tower, init_logit_scale
+from hubbleclip.models.base import ClipModel, Tower, init_logit_scale, padded_tokens
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 WEIGHTS_FILE = "model.safetensors"
@@ -115,10 +115,7 @@ class LitModel(ClipModel):
         return self.text_proj(features)
 
     def tokenize(self, texts):
-        enc = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
-        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+        return padded_tokens(self.tokenizer, texts, self.max_length)
 
     def towers(self):
         blocks = [b for stage in self.image_trunk.blocks for b in stage]

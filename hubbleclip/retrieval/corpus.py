@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hubbleclip.data.schema import COLUMNS
 from hubbleclip.data.sources.openngc import load_catalog
 from hubbleclip.data.text import sexagesimal, template_caption
 from hubbleclip.errors import UserError
+
+CORPUS_COLUMNS = tuple(c for c in COLUMNS if c != "credit")
 
 
 @dataclass
@@ -80,26 +83,14 @@ def corpus_from_dataset(dsd, include_stars: bool = True) -> Corpus:
     objects: dict[str, dict] = {}
     for split in dsd:
         ds = dsd[split]
-        missing = {
-            "object_id",
-            "names",
-            "type",
-            "ra_deg",
-            "dec_deg",
-            "mag",
-            "text",
-            "caption",
-            "image",
-        } - set(ds.column_names)
+        missing = set(CORPUS_COLUMNS) - set(ds.column_names)
         if missing:
             raise UserError(
                 f"dataset split {split!r}: missing column(s) {sorted(missing)}; "
                 "expected the skyset record format"
             )
         has_image = np.asarray(ds.data.column("image").is_valid())
-        meta = ds.select_columns(
-            ["id", "source", "object_id", "names", "type", "ra_deg", "dec_deg", "mag", "text", "caption"]
-        )
+        meta = ds.select_columns([c for c in CORPUS_COLUMNS if c != "image"])
         for row, (rec, img) in enumerate(zip(meta.to_list(), has_image)):
             obj = objects.get(rec["object_id"])
             if obj is None:

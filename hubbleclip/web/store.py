@@ -11,8 +11,10 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+import datasets
 from PIL import Image
 
+from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.errors import UserError
 
 THUMB_FORMAT = ("WEBP", "image/webp")
@@ -28,15 +30,10 @@ class ImageStore:
         cache_items: int = 4096,
     ):
         """``locations``: image id -> (split, row) in the saved ``DatasetDict`` at ``dataset_path``."""
-        import datasets
-
         path = Path(dataset_path)
-        if not path.exists():
-            raise FileNotFoundError(
-                f"image store: dataset {path} does not exist (the index points to it; "
-                "rebuild the index or pass the dataset that it was built from)"
-            )
-        dd = datasets.load_from_disk(str(path))
+        dd = load_dataset_dict(
+            path, hint="the index points to it: rebuild the index or pass the dataset it was built from"
+        )
         used = {split for split, _ in locations.values()}
         missing = used - set(dd)
         if missing:
