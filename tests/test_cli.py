@@ -13,7 +13,6 @@ from hubbleclip.errors import UserError
 
 NO_TORCH = """
 import sys
-from pathlib import Path
 from hubbleclip.cli import build_parser
 build_parser()
 {extra}
@@ -22,18 +21,27 @@ assert not heavy, heavy
 """
 
 
-@pytest.mark.parametrize("extra", ["", "build_parser().parse_args(['similarity', 'train', '--help'])"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "from hubbleclip.cli import main; main(['--help'])",
+        "build_parser().parse_args(['similarity', 'train', '--help'])",
+    ],
+)
 def test_help_and_build_parser_never_import_torch(extra):
-    code = NO_TORCH.format(extra=f"try:\n    {extra}\nexcept SystemExit:\n    pass" if extra else "")
+    code = NO_TORCH.format(extra=f"try:\n    {extra}\nexcept SystemExit:\n    pass")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
-    help_text = subprocess.run(
+
+
+def test_the_console_script_prints_help():
+    out = subprocess.run(
         [str(Path(sys.executable).parent / "hubbleclip"), "--help"],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert help_text.returncode == 0 and "similarity" in help_text.stdout
+    assert out.returncode == 0 and "similarity" in out.stdout and "compare" in out.stdout
 
 
 def test_a_user_error_is_one_line_with_a_hint(tmp_path, capsys):
