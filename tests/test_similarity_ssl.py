@@ -2,13 +2,12 @@
 FIRST radio images."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from accelerate_launch import two_processes
 
 from hubbleclip.cli import main
 from hubbleclip.metrics.similarity import galaxidnet_similarity, loose_accuracy
@@ -18,7 +17,6 @@ from hubbleclip.similarity.images import load_images
 from hubbleclip.similarity.losses import margin_contrastive, nt_xent, pair_batch
 from hubbleclip.similarity.ssl_models import SimCLRModel
 
-REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 FIRST_ZIP = DATA / "first" / "galaxy_data.zip"
 TINY = {
@@ -127,25 +125,13 @@ def test_short_simclr_run_lowers_loss(tmp_path):
 def test_two_processes_write_each_metrics_record_once(tmp_path):
     run = tmp_path / "two"
     args = [
-        str(Path(sys.executable).parent / "accelerate"),
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        str(REPO / "training" / "simclr.py"),
         *("--run_dir", str(run), "--data.path", str(FIRST_ZIP), "--threads", "1"),
         *("--optim.batch_size", "12", "--optim.epochs", "3", "--eval.every_steps", "2"),
         *("--checkpoint.every_steps", "2", "--eval.images", "12"),
     ]
     for key, value in TINY.items():
         args += [f"--model.{key}", ",".join(map(str, value)) if isinstance(value, list) else str(value)]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    out = two_processes("training/simclr.py", args)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = (run / "metrics.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]

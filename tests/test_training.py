@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from accelerate_launch import two_processes
 from safetensors.torch import load_file
 
 from hubbleclip.config import load_config
@@ -373,27 +374,7 @@ def test_two_processes_give_the_same_losses_as_one(tiny_skyset, tmp_path):
             **steps,
         }.items()
     ]
-    out = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "accelerate"),
-            "launch",
-            "--multi_gpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            str(REPO / "training/train.py"),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    out = two_processes("training/train.py", args)
     assert out.returncode == 0, out.stderr[-3000:]
     start = json.loads((tmp_path / "two" / "metrics.jsonl").read_text().splitlines()[0])
     assert start["processes"] == 2

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from hubbleclip.augment import AugmentConfig
-from hubbleclip.training.config import CheckpointSection
+from hubbleclip.training.config import CheckpointSection, TrainingRunConfig
 
 ENCODER_HELP = (
     "a model spec (lit-mini, open_clip:..., RUN_DIR or RUN_DIR/export), imagenet, features:SPEC "
@@ -98,14 +98,10 @@ def _simclr_checkpoint() -> CheckpointSection:
 
 
 @dataclass
-class SimCLRConfig:
+class SimCLRConfig(TrainingRunConfig):
     """Self-supervised image encoder training: SimCLR NT-Xent or GalaxIDNet's pair loss."""
 
     run_dir: str = field(default="runs/simclr", metadata={"help": "output directory"})
-    resume: str = field(default="", metadata={"help": "'latest' or a checkpoint directory to continue from"})
-    overwrite: bool = field(
-        default=False, metadata={"help": "start afresh in a run_dir that has checkpoints"}
-    )
     loss: Literal["ntxent", "pair"] = field(
         default="ntxent", metadata={"help": "ntxent (SimCLR) or pair (GalaxIDNet margin contrastive)"}
     )

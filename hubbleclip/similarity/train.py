@@ -84,7 +84,7 @@ def train_simclr(cfg: SimCLRConfig) -> dict:
     """Train (or resume) and export; returns the final metrics (first/last loss, loose accuracy)."""
     torch.set_num_threads(cfg.threads)
     accelerator = make_accelerator(cfg.run_dir)
-    run = TrainingRun(cfg, cfg.run_dir, cfg.resume, cfg.overwrite, cfg.checkpoint, accelerator)
+    run = TrainingRun(cfg, cfg.checkpoint, accelerator)
     images = load_images(
         cfg.data.path, splits=cfg.data.splits, sources=cfg.data.sources or None, limit=cfg.data.limit
     )

@@ -124,12 +124,18 @@ class CheckpointSection:
 
 
 @dataclass
-class TrainConfig:
+class TrainingRunConfig:
+    """What the run skeleton of every trainer reads (hubbleclip.training.run)."""
+
     run_dir: str = field(default="runs/train", metadata={"help": "output directory"})
     resume: str = field(default="", metadata={"help": "'latest' or a checkpoint directory to continue from"})
     overwrite: bool = field(
         default=False, metadata={"help": "start afresh in a run_dir that has checkpoints"}
     )
+
+
+@dataclass
+class TrainConfig(TrainingRunConfig):
     seed: int = 0
     log_every: int = field(default=10, metadata={"help": "log training metrics every N steps"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads per process (0 = torch's default)"})

@@ -40,7 +40,7 @@ from hubbleclip.training.checkpoint import (
     rng_state,
     save_checkpoint,
 )
-from hubbleclip.training.config import CheckpointSection
+from hubbleclip.training.config import CheckpointSection, TrainingRunConfig
 
 log = logging.getLogger(__name__)
 
@@ -98,18 +98,12 @@ class ValidationSums:
 class TrainingRun:
     """One training run directory under Accelerate (see the module docstring)."""
 
-    def __init__(
-        self,
-        config: Any,
-        run_dir: str | Path,
-        resume: str,
-        overwrite: bool,
-        checkpoint: CheckpointSection,
-        accelerator: Accelerator,
-    ):
+    def __init__(self, config: TrainingRunConfig, checkpoint: CheckpointSection, accelerator: Accelerator):
+        """``config`` (written to config.yaml) says where the run lives and whether it resumes."""
         if checkpoint.export == "best" and checkpoint.keep_best < 1:
             raise UserError("checkpoint.export=best needs checkpoint.keep_best >= 1")
-        self.dir, self.checkpoint, self.accelerator = Path(run_dir), checkpoint, accelerator
+        self.dir, self.checkpoint, self.accelerator = Path(config.run_dir), checkpoint, accelerator
+        resume, overwrite = config.resume, config.overwrite
         self.is_main = accelerator.is_main_process
         if not self.is_main:  # one process reports
             logging.getLogger("hubbleclip").setLevel(logging.WARNING)

@@ -218,7 +218,7 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     accelerator = make_accelerator(cfg.run_dir, cfg.optim.mixed_precision)
-    run = TrainingRun(cfg, cfg.run_dir, cfg.resume, cfg.overwrite, cfg.checkpoint, accelerator)
+    run = TrainingRun(cfg, cfg.checkpoint, accelerator)
     model = _setup_model(cfg, accelerator.device)
     train_pairs, val_pairs = _pair_datasets(cfg, model, accelerator)
     optimizer = build_optimizer(model, cfg.optim)
