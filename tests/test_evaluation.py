@@ -63,8 +63,8 @@ def test_retrieval_suite_with_oracle_and_random_scores(train_split):
     oracle = es.relevance.toarray().astype(float)  # every correct pair scores 1, all else 0
     noise = np.random.default_rng(0).random(oracle.shape)
     ranked = {
-        "oracle": retrieval.rank_both_ways(oracle, es, cfg),
-        "noise": retrieval.rank_both_ways(noise, es, cfg),
+        "oracle": retrieval.rank_subsets(oracle, es, cfg),
+        "noise": retrieval.rank_subsets(noise, es, cfg),
     }
     per_model, deltas = retrieval.summarize(ranked, cfg, boot, reference="noise")
     for direction in retrieval.DIRECTIONS:
@@ -81,11 +81,21 @@ def test_retrieval_suite_with_oracle_and_random_scores(train_split):
         noisy = per_model["noise"][direction]["all"]["metrics"]["R@1"]
         assert noisy["low"] <= noisy["value"] <= noisy["high"] < 1.0
         assert deltas["oracle"][direction]["all"]["R@1"]["value"] == pytest.approx(1 - noisy["value"])
-        # per-source queries partition the pooled ones
-        sizes = [b["n_queries"] for s, b in block.items() if s != "all"]
-        assert sum(sizes) == block["all"]["n_queries"]
+        # per-source queries partition the pooled ones and rank only their own source's candidates
+        assert block["all"]["candidates"] == "pooled"
+        same = {s: b for s, b in block.items() if s != "all"}
+        assert {b["candidates"] for b in same.values()} == {"same_source"}
+        assert sum(b["n_queries"] for b in same.values()) == block["all"]["n_queries"]
+        assert sum(b["n_candidates"] for b in same.values()) == block["all"]["n_candidates"]
+        # the type-level hit is never harder than the caption-level one
+        for b in block.values():
+            for k in cfg.ks:
+                assert b["metrics"][f"type_R@{k}"]["value"] >= b["metrics"][f"R@{k}"]["value"]
+                assert b["chance"][f"type_R@{k}"] >= b["chance"][f"R@{k}"]
     assert per_model["oracle"]["image_to_text"]["all"]["n_candidates"] == len(es.texts)
     assert per_model["oracle"]["text_to_image"]["all"]["n_candidates"] == es.n_images
+    stellarium = per_model["oracle"]["text_to_image"]["stellarium"]
+    assert stellarium["n_candidates"] == int((es.sources == "stellarium").sum())
 
 
 def test_class_lists_match_the_dataset_labels():

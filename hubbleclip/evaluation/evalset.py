@@ -3,7 +3,8 @@
 Only rows with an image take part (catalog-only rows have no partner).  Identical captions become
 one retrieval candidate, and an image counts as a correct partner of its own caption and of every
 caption written for the same object, so several images of one object (or one caption shared by a
-class, as for FIRST) never count as mistakes.
+class, as for FIRST) never count as mistakes.  ``type_relevance`` asks the class-level question a
+caption can answer from the image: is the caption about an object of the image's type?
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class EvalSet:
     image_text: np.ndarray  # per image: index of its own caption in ``texts``
     text_sources: np.ndarray  # per caption: source of its first image
     relevance: sp.csr_matrix  # [images, texts]: correct partners
+    type_relevance: sp.csr_matrix  # [images, texts]: the caption is of an object of the image's type
 
     @property
     def n_images(self) -> int:
@@ -64,8 +66,10 @@ def build_eval_set(ds: datasets.Dataset, split: str, text_column: str = "auto") 
     index = {t: i for i, t in enumerate(texts)}
     image_text = np.array([index[c] for c in captions], dtype=np.int64)
     objects_of_text: list[set[str]] = [set() for _ in texts]
-    for t, obj in zip(image_text, meta["object_id"]):
+    types_of_text: list[set[str]] = [set() for _ in texts]
+    for t, obj, kind in zip(image_text, meta["object_id"], meta["type"]):
         objects_of_text[t].add(obj)
+        types_of_text[t].add(kind)
     sources = np.array(meta["source"], dtype=object)
     first_image = np.unique(image_text, return_index=True)[1]
     relevance = relevance_from_keys(
@@ -84,4 +88,5 @@ def build_eval_set(ds: datasets.Dataset, split: str, text_column: str = "auto") 
         image_text=image_text,
         text_sources=sources[first_image],
         relevance=relevance,
+        type_relevance=relevance_from_keys([{k} for k in meta["type"]], types_of_text),
     )

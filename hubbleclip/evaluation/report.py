@@ -46,6 +46,12 @@ def _metric_rows(
     return rows
 
 
+def subset_label(subset: str, block: dict) -> str:
+    """``all (pooled, 120 queries, 80 candidates)`` / ``stellarium (same-source, ...)``."""
+    kind = "same-source" if block.get("candidates") == "same_source" else "pooled"
+    return f"{subset} ({kind}, {block['n_queries']} queries, {block['n_candidates']} candidates)"
+
+
 def _retrieval(results: dict) -> list[str]:
     ret, ref = results["retrieval"], results["reference"]
     names, delta_names = list(ret["models"]), list(ret["deltas"])
@@ -53,18 +59,16 @@ def _retrieval(results: dict) -> list[str]:
         "## Retrieval",
         "",
         "Accuracy at k% = share of queries whose correct partner ranks within ⌊k/100·N⌋ of the N candidates "
-        "(PAPERCLIP). Per-source rows rank that source's queries against the whole split. `chance` is the "
+        "(PAPERCLIP). `all` is pooled (every query against the whole split); a source's rows are "
+        "same-source (its queries against its own candidates only). `R@k` counts the own caption (or one "
+        "of the same object), `type_R@k` any caption of an object of the same type. `chance` is the "
         "exact expectation under a uniformly random ranking.",
         "",
     ]
     header = ["metric", *names, "chance", *(f"Δ {n} − {ref}" for n in delta_names)]
     for direction, label in ARROWS.items():
         for subset, block in ret["models"][names[0]][direction].items():
-            lines += [
-                f"### {label}, queries: {subset} ({block['n_queries']} queries, "
-                f"{block['n_candidates']} candidates)",
-                "",
-            ]
+            lines += [f"### {label}, {subset_label(subset, block)}", ""]
             per_model = {n: ret["models"][n][direction][subset]["metrics"] for n in names}
             deltas = {n: ret["deltas"][n][direction][subset] for n in delta_names}
             chance = block["chance"]
@@ -136,11 +140,11 @@ def render_summary(results: dict, percent: float = 10.0) -> str:
         metric = f"acc@{percent:g}%"
         delta_names = list(ret["deltas"])
         for direction, label in ARROWS.items():
-            for subset in ret["models"][names[0]][direction]:
-                if metric in ret["models"][names[0]][direction][subset]["metrics"]:
+            for subset, block in ret["models"][names[0]][direction].items():
+                if metric in block["metrics"]:
                     rows.append(
                         [
-                            f"{label} {metric}, {subset}",
+                            f"{label} {metric}, {subset_label(subset, block)}",
                             *(_cell(ret["models"][n][direction][subset]["metrics"][metric]) for n in names),
                             *(_delta(ret["deltas"][n][direction][subset][metric]) for n in delta_names),
                         ]

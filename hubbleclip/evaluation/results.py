@@ -12,9 +12,11 @@ the statistic on the full sample and its percentile bootstrap interval (``settin
     models: {NAME: {spec, path, fingerprint, embed_dim, logit_scale}}   # "random": {spec: "random"}
     retrieval:                           # present when the retrieval task ran
       models: {NAME: {DIRECTION: {SUBSET: {
-          n_queries, n_candidates,
-          chance: {"acc@k%", "R@k", "mean_rank": expected value under a uniformly random ranking},
+          candidates: "pooled" | "same_source", n_queries, n_candidates,
+          chance: {"acc@k%", "R@k", "type_R@k", "mean_rank": expected value under a uniformly
+                   random ranking},
           metrics: {"acc@1%", "acc@5%", "acc@10%", "acc@20%", "acc@50%", "R@1", "R@5", "R@10",
+                    "type_R@1", "type_R@5", "type_R@10",
                     "median_rank", "mean_rank", "in_batch_top10": {value, low, high}},
           curve: {percent: [...], accuracy: [...]}}}}}
       deltas: {NAME: {DIRECTION: {SUBSET: {METRIC: {value, low, high}}}}}   # paired bootstrap
@@ -26,10 +28,13 @@ the statistic on the full sample and its percentile bootstrap interval (``settin
                             confusion: {labels: [...], matrix: [[true x predicted counts]]}}},
             deltas: {NAME: {METRIC: {value, low, high}}}}
 
-DIRECTION is ``image_to_text`` or ``text_to_image``; SUBSET is ``all`` or a source name
-(queries of that source, ranked against the whole split).  Accuracy at k% is PAPERCLIP's: the
-correct partner ranks within the top ⌊k/100·N⌋ of the N candidates.  Ranks are 1-based with ties
-counted against the query.  The ``random`` model ranks by uniform noise (the chance baseline).
+DIRECTION is ``image_to_text`` or ``text_to_image``; SUBSET is ``all`` (pooled: every query
+against the whole split) or a source name (same-source: that source's queries against that
+source's candidates only).  ``R@k`` counts the own caption (or one of the same object);
+``type_R@k`` any caption of an object of the same type (the class-level question).  Accuracy
+at k% is PAPERCLIP's: the correct partner ranks within the top ⌊k/100·N⌋ of the N candidates.
+Ranks are 1-based with ties counted against the query.  The ``random`` model ranks by uniform
+noise (the chance baseline).
 """
 
 from __future__ import annotations

@@ -1,8 +1,15 @@
 """The retrieval suite: image→text and text→image ranks, per-query metric columns, summaries.
 
-Queries are broken down by source (``stellarium``, ``first``, ...) as well as pooled; the
-candidates are always the whole split, so the pooled number is the query-weighted mean of the
-per-source ones.  The in-batch metric draws its batches from the whole split.
+Two kinds of subset, named by ``candidates`` in ``results.json``:
+
+* ``all`` is pooled: every query ranks every candidate of the split;
+* each source (``stellarium``, ``first``, ...) is same-source: its queries rank only candidates of
+  that source, so a Stellarium caption never gets credit for beating FIRST images it could tell
+  apart by colour alone.
+
+Besides the caption-level ranks (the own caption or one of the same object), ``type_R@k`` counts a
+hit when a candidate of the query's object type ranks within k: the class-level question a caption
+can answer from an image, where a unique name or NGC number cannot be learned.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from hubbleclip.evaluation.config import BootstrapConfig, RetrievalConfig
 from hubbleclip.evaluation.evalset import EvalSet
@@ -29,115 +37,148 @@ from hubbleclip.metrics import (
 DIRECTIONS = ("image_to_text", "text_to_image")
 REDUCERS = {"median_rank": "median"}
 ALL = "all"
+POOLED, SAME_SOURCE = "pooled", "same_source"
 
 
 @dataclass
 class Ranked:
-    """One direction of one model: per-query ranks and in-batch hit rates."""
+    """One direction of one model on one subset: per-query ranks and in-batch hit rates."""
 
     ranks: np.ndarray
+    type_ranks: np.ndarray  # rank of the best candidate of the query's object type
     in_batch: np.ndarray
     n_candidates: int
-    query_sources: np.ndarray
     n_correct: np.ndarray  # correct candidates per query (for the analytic chance level)
+    n_type_correct: np.ndarray
+    candidates: str  # POOLED or SAME_SOURCE
 
 
-def rank_both_ways(
-    scores: np.ndarray, eval_set: EvalSet, cfg: RetrievalConfig, seed: int = 0
+def _both_ways(
+    scores: np.ndarray,
+    rel: sp.csr_matrix,
+    type_rel: sp.csr_matrix,
+    image_text: np.ndarray,
+    candidates: str,
+    cfg: RetrievalConfig,
+    seed: int,
 ) -> dict[str, Ranked]:
-    """``scores`` is [images, texts] (cosine similarities, or noise for the random baseline)."""
     in_i, in_t = in_batch_hits(
         scores,
-        eval_set.relevance,
-        eval_set.image_text,
+        rel,
+        image_text,
         batch_size=cfg.in_batch_size,
         k=cfg.in_batch_k,
         repeats=cfg.in_batch_repeats,
         seed=seed,
     )
     n_images, n_texts = scores.shape
-    rel = eval_set.relevance
+
+    def counts(matrix: sp.csr_matrix, axis: int) -> np.ndarray:
+        return np.asarray(matrix.sum(axis=axis)).ravel()
+
     return {
         "image_to_text": Ranked(
             first_relevant_ranks(scores, rel),
+            first_relevant_ranks(scores, type_rel),
             in_i,
             n_texts,
-            eval_set.sources,
-            np.asarray(rel.sum(axis=1)).ravel(),
+            counts(rel, 1),
+            counts(type_rel, 1),
+            candidates,
         ),
         "text_to_image": Ranked(
             first_relevant_ranks(scores.T, rel.T),
+            first_relevant_ranks(scores.T, type_rel.T),
             in_t,
             n_images,
-            eval_set.text_sources,
-            np.asarray(rel.sum(axis=0)).ravel(),
+            counts(rel, 0),
+            counts(type_rel, 0),
+            candidates,
         ),
     }
 
 
-def metric_columns(ranked: Ranked, cfg: RetrievalConfig, select: np.ndarray) -> dict[str, np.ndarray]:
+def rank_subsets(
+    scores: np.ndarray, eval_set: EvalSet, cfg: RetrievalConfig, seed: int = 0
+) -> dict[str, dict[str, Ranked]]:
+    """``{subset: {direction: Ranked}}`` for ``scores`` [images, texts] (cosine similarities, or
+    noise for the random baseline): ``all`` pooled, then one same-source subset per source (only
+    when there is more than one)."""
+    rel, type_rel = eval_set.relevance.tocsr(), eval_set.type_relevance.tocsr()
+    out = {ALL: _both_ways(scores, rel, type_rel, eval_set.image_text, POOLED, cfg, seed)}
+    names = sorted(set(eval_set.sources.tolist()))
+    for name in names if len(names) > 1 else []:
+        rows = np.flatnonzero(eval_set.sources == name)
+        cols, image_text = np.unique(eval_set.image_text[rows], return_inverse=True)
+        out[name] = _both_ways(
+            scores[np.ix_(rows, cols)],
+            rel[rows][:, cols],
+            type_rel[rows][:, cols],
+            image_text,
+            SAME_SOURCE,
+            cfg,
+            seed,
+        )
+    return out
+
+
+def metric_columns(ranked: Ranked, cfg: RetrievalConfig) -> dict[str, np.ndarray]:
     """Per-query values whose mean (median for ``median_rank``) is each reported metric."""
-    ranks = ranked.ranks[select]
+    ranks = ranked.ranks
     cols = {
         f"acc@{p:g}%": hits_at_fraction(ranks, ranked.n_candidates, p).astype(float) for p in cfg.percents
     }
     cols.update({f"R@{k}": (ranks <= k).astype(float) for k in cfg.ks})
+    cols.update({f"type_R@{k}": (ranked.type_ranks <= k).astype(float) for k in cfg.ks})
     cols["median_rank"] = ranks.astype(float)
     cols["mean_rank"] = ranks.astype(float)
-    cols[f"in_batch_top{cfg.in_batch_k}"] = ranked.in_batch[select]
+    cols[f"in_batch_top{cfg.in_batch_k}"] = ranked.in_batch
     return cols
 
 
-def chance_levels(ranked: Ranked, cfg: RetrievalConfig, select: np.ndarray) -> dict[str, float]:
+def chance_levels(ranked: Ranked, cfg: RetrievalConfig) -> dict[str, float]:
     """Expected value of each hit metric and the mean rank under a uniformly random ranking."""
-    m, n = ranked.n_correct[select], ranked.n_candidates
+    m, n = ranked.n_correct, ranked.n_candidates
     out = {f"acc@{p:g}%": float(chance_hit_rate(n, m, fraction_cutoff(p, n)).mean()) for p in cfg.percents}
     out.update({f"R@{k}": float(chance_hit_rate(n, m, k).mean()) for k in cfg.ks})
+    out.update({f"type_R@{k}": float(chance_hit_rate(n, ranked.n_type_correct, k).mean()) for k in cfg.ks})
     out["mean_rank"] = float(chance_mean_rank(n, m).mean())
     return out
 
 
-def subsets(query_sources: np.ndarray) -> dict[str, np.ndarray]:
-    """``all`` plus one boolean query mask per source (only when there is more than one source)."""
-    out = {ALL: np.ones(len(query_sources), dtype=bool)}
-    names = sorted(set(query_sources.tolist()))
-    if len(names) > 1:
-        out.update({name: query_sources == name for name in names})
-    return out
-
-
 def summarize(
-    ranked: dict[str, dict[str, Ranked]],
+    ranked: dict[str, dict[str, dict[str, Ranked]]],
     cfg: RetrievalConfig,
     boot: BootstrapConfig,
     reference: str | None = None,
 ) -> tuple[dict, dict]:
-    """Bootstrap summaries per model/direction/subset, and paired deltas against ``reference``.
+    """Bootstrap summaries per model/direction/subset (``ranked[model][subset][direction]``), and
+    paired deltas against ``reference``.
 
     Returns ``(per_model, deltas)``; see ``hubbleclip.evaluation.results`` for the layout.
     """
     percents = np.round(np.arange(0, 100 + 1e-9, cfg.curve_step), 6).tolist()
     per_model: dict = {name: {d: {} for d in DIRECTIONS} for name in ranked}
     deltas: dict = {name: {d: {} for d in DIRECTIONS} for name in ranked if reference and name != reference}
+    first = next(iter(ranked.values()))
     for direction in DIRECTIONS:
-        first = next(iter(ranked.values()))[direction]
-        for subset, mask in subsets(first.query_sources).items():
-            idx = resample_indices(int(mask.sum()), boot.samples, boot.seed)
-            cols = {name: metric_columns(r[direction], cfg, mask) for name, r in ranked.items()}
+        for subset in first:
+            idx = resample_indices(len(first[subset][direction].ranks), boot.samples, boot.seed)
+            cols = {name: metric_columns(r[subset][direction], cfg) for name, r in ranked.items()}
             for name, r in ranked.items():
+                one = r[subset][direction]
                 per_model[name][direction][subset] = {
-                    "n_queries": int(mask.sum()),
-                    "n_candidates": r[direction].n_candidates,
-                    "chance": chance_levels(r[direction], cfg, mask),
+                    "candidates": one.candidates,
+                    "n_queries": len(one.ranks),
+                    "n_candidates": one.n_candidates,
+                    "chance": chance_levels(one, cfg),
                     "metrics": {
                         k: e.to_dict()
                         for k, e in bootstrap(cols[name], REDUCERS, idx, boot.confidence).items()
                     },
                     "curve": {
                         "percent": percents,
-                        "accuracy": accuracy_curve(
-                            r[direction].ranks[mask], r[direction].n_candidates, percents
-                        ),
+                        "accuracy": accuracy_curve(one.ranks, one.n_candidates, percents),
                     },
                 }
                 if name in deltas:

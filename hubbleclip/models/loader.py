@@ -7,7 +7,7 @@ from pathlib import Path
 from hubbleclip.errors import UserError
 from hubbleclip.models.base import META_FILE, ClipModel
 from hubbleclip.models.hf import build_hf
-from hubbleclip.models.lit import build_lit
+from hubbleclip.models.lit import LIT_SPECS, build_lit
 from hubbleclip.models.openclip import build_open_clip
 from hubbleclip.models.specs import SPEC_HELP
 
@@ -26,7 +26,7 @@ def resolve_export(spec: str | Path, marker: str = META_FILE) -> str:
 def load_model(spec: str | Path, device: str = "cpu") -> ClipModel:
     """Build or load a model (see ``SPEC_HELP``; a run directory means its export), in eval mode."""
     spec = resolve_export(spec)
-    if spec in ("lit-mini", "tiny-lit"):
+    if spec in LIT_SPECS:
         model = build_lit(spec)
     elif spec == "tiny-open_clip" or spec.startswith("open_clip:"):
         model = build_open_clip(spec)
