@@ -107,6 +107,10 @@ def demo_run(tiny_skyset, tmp_path_factory):
         str(train_config),
         "--base_model",
         "tiny-lit",
+        "--scratch_model",
+        "tiny-lit",
+        "--crossval_folds",
+        "3",
         "--cache_dir",
         str(work / "cache"),
         "--eval_split",
@@ -146,6 +150,16 @@ def test_demo_runs_every_stage_and_writes_results(demo_run):
     assert generation["llm_captions"] + generation["failed"] == 2
     compare = json.loads((run_dir / "compare" / "results.json").read_text())
     assert set(compare["retrieval"]["models"]) == {"base", "tuned", "random"}
+    study = json.loads((run_dir / "study" / "study.json").read_text())
+    assert set(study["models"]) == {
+        "base",
+        "scratch",
+        "heads/caption",
+        "heads/caption_llm",
+        "scratch/caption",
+    }
+    assert study["llm_coverage"]["with_caption_llm"] >= 1  # the caption stage's LLM captions
+    assert "study/study.md" in (run_dir / "REPORT.md").read_text()
     rerank = json.loads((run_dir / "retrieval" / "rerank" / "results.json").read_text())
     assert set(rerank["systems"]) >= {"random", "bm25", "clip", "learned"}
     similar = json.loads((run_dir / "similarity" / "similar.json").read_text())

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "hubbleclip.cli.captions",  # captions generate / check
     "hubbleclip.cli.train",  # train (same as training/train.py)
     "hubbleclip.cli.evaluate",  # evaluate / classify / compare
+    "hubbleclip.cli.study",  # study (PAPERCLIP's ablation grid)
     "hubbleclip.cli.search",  # index build / search
     "hubbleclip.cli.similar",  # similar / similarity index
     "hubbleclip.cli.serve",  # serve

@@ -54,3 +54,15 @@ def _stable_hash(text: str) -> int:
     import zlib
 
     return zlib.crc32(text.encode("utf-8"))
+
+
+def object_folds(object_ids: Sequence[str], k: int, seed: int = 0) -> np.ndarray:
+    """Fold number (0..k-1) of each row for k-fold cross-validation by object: rows sharing an
+    object id share a fold, and objects are dealt round-robin from a seeded permutation of the
+    sorted ids, so fold sizes differ by at most one object."""
+    ids = sorted(set(object_ids))
+    if not 2 <= k <= len(ids):
+        raise UserError(f"{k} folds for {len(ids)} objects: expected 2 <= folds <= objects")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    fold_of = {ids[idx]: rank % k for rank, idx in enumerate(order)}
+    return np.array([fold_of[o] for o in object_ids], dtype=np.int64)

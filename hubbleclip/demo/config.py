@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from hubbleclip.retrieval.config import RerankConfig
 
-STAGE_NAMES = ["skyset", "captions", "train", "compare", "retrieval", "similarity", "figures"]
+STAGE_NAMES = ["skyset", "captions", "train", "compare", "study", "retrieval", "similarity", "figures"]
 
 
 @dataclass
@@ -26,11 +26,23 @@ class DemoConfig:
         metadata={"help": "training config of the fine-tuning stage"},
     )
     base_model: str = field(default="lit-mini", metadata={"help": "the base model (what is fine-tuned)"})
+    scratch_model: str = field(
+        default="lit-mini@scratch",
+        metadata={"help": "the base's towers with random projections (study stage)"},
+    )
     cache_dir: str = field(
         default="",
         metadata={"help": "feature cache of every stage ('' = $HUBBLECLIP_CACHE/features)"},
     )
     eval_split: str = field(default="test", metadata={"help": "split for the comparison and the examples"})
+    study_cells: list[str] = field(
+        # text_chunks is left out: random text spans cannot use cached text features (~9 min here)
+        default_factory=lambda: ["heads/caption", "heads/caption_llm", "scratch/caption"],
+        metadata={"help": "ablation cells of the study stage (TRAINING/CAPTIONS, see `hubbleclip study`)"},
+    )
+    crossval_folds: int = field(
+        default=5, metadata={"help": "folds of the study stage's Stellarium cross-validation"}
+    )
     similarity_queries: list[str] = field(
         default_factory=lambda: ["M51", "M42", "M57"],
         metadata={"help": "objects whose images are similarity queries"},

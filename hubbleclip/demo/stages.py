@@ -17,11 +17,15 @@ from hubbleclip.demo.config import DemoConfig
 from hubbleclip.demo.examples import write_examples, write_similarity
 from hubbleclip.demo.runner import Stage, read_done, run_stages
 from hubbleclip.evaluation import EvalConfig
+from hubbleclip.evaluation.config import CrossValConfig, StudyConfig
+from hubbleclip.evaluation.crossval import run_crossval
 from hubbleclip.evaluation.results import write_results
 from hubbleclip.evaluation.run import run_evaluation
+from hubbleclip.evaluation.study import run_study
+from hubbleclip.evaluation.study_report import render_crossval
 from hubbleclip.figures.make_all import make_all
 from hubbleclip.figures.report import write_report
-from hubbleclip.io import atomic_write_json
+from hubbleclip.io import atomic_write_json, atomic_write_text
 from hubbleclip.retrieval.config import RetrievalIndexConfig
 from hubbleclip.retrieval.evaluate import run_rerank
 from hubbleclip.retrieval.index import build_retrieval_index
@@ -102,6 +106,42 @@ def _compare(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
     return {"results": str(json_path), "table": str(md_path), "examples": str(examples)}
 
 
+def _study(cfg: DemoConfig, out: Path) -> dict[str, Any]:
+    study = run_study(
+        StudyConfig(
+            dataset=cfg.skyset,
+            out=str(out),
+            train_config=cfg.train_config,
+            base=cfg.base_model,
+            scratch=cfg.scratch_model,
+            cells=cfg.study_cells,
+            split=cfg.eval_split,
+            cache_dir=cfg.cache_dir,
+            seed=cfg.seed,
+        )
+    )
+    cv = run_crossval(
+        CrossValConfig(
+            dataset=cfg.skyset,
+            out=str(out / "crossval"),
+            folds=cfg.crossval_folds,
+            train_config=cfg.train_config,
+            base=cfg.base_model,
+            scratch=cfg.scratch_model,
+            cache_dir=cfg.cache_dir,
+            seed=cfg.seed,
+        )
+    )
+    crossval_md = atomic_write_text(out / "crossval" / "crossval.md", render_crossval(cv))
+    return {
+        "study": str(out / "study.json"),
+        "table": str(out / "study.md"),
+        "crossval": str(crossval_md),
+        "cells": {name: r["train_seconds"] for name, r in study["cells"].items()},
+        "skipped": study["skipped"],
+    }
+
+
 def _retrieval(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
     index_cfg = RetrievalIndexConfig(
         dataset=cfg.skyset, model=export, out=str(out / "index"), cache_dir=cfg.cache_dir, force=True
@@ -146,6 +186,11 @@ def build_stages(cfg: DemoConfig) -> list[Stage]:
             "compare",
             "base vs fine-tuned: retrieval both ways, zero-shot classes",
             lambda out: _compare(cfg, out, export()),
+        ),
+        Stage(
+            "study",
+            "PAPERCLIP's ablation grid vs the general-domain base; Stellarium k-fold cross-validation",
+            lambda out: _study(cfg, out),
         ),
         Stage(
             "retrieval",

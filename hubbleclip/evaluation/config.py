@@ -69,3 +69,64 @@ class EvalConfig:
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     zero_shot: ZeroShotConfig = field(default_factory=ZeroShotConfig)
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
+
+
+@dataclass
+class StudyConfig:
+    """PAPERCLIP's ablation grid (``hubbleclip study``): what trains × what the text side reads."""
+
+    dataset: str = field(default="data/skyset", metadata=_help("DatasetDict saved with save_to_disk"))
+    out: str = field(default="runs/study", metadata=_help("output directory (study.json, study.md, runs)"))
+    train_config: str = field(
+        default="training/configs/lit-mini-skyset.yaml",
+        metadata=_help("training config every cell starts from"),
+    )
+    base: str = field(default="lit-mini", metadata=_help("the general-domain base (row 'base', no training)"))
+    scratch: str = field(
+        default="lit-mini@scratch", metadata=_help("the same towers with random projections (scratch cells)")
+    )
+    cells: list[str] = field(
+        default_factory=lambda: [
+            "heads/caption",
+            "heads/caption_llm",
+            "heads/text_chunks",
+            "scratch/caption",
+        ],
+        metadata=_help(
+            "TRAINING/CAPTIONS cells; TRAINING: heads (locked towers), lora_text, unlock_image (last image "
+            "block), scratch (heads from random projections); CAPTIONS: caption, caption_llm, text_chunks"
+        ),
+    )
+    max_steps: int = field(default=0, metadata=_help("optimizer steps per cell (0 = the training config's)"))
+    split: str = field(default="test", metadata=_help("split every model is evaluated on"))
+    text_column: str = field(
+        default="caption", metadata=_help("caption column retrieved at evaluation (the same for every cell)")
+    )
+    cache_dir: str = field(
+        default="", metadata=_help("feature cache directory ('' = $HUBBLECLIP_CACHE/features)")
+    )
+    seed: int = field(default=0, metadata=_help("training seed of every cell"))
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
+
+
+@dataclass
+class CrossValConfig:
+    """k-fold cross-validation by object for one small source (``hubbleclip study crossval``)."""
+
+    dataset: str = field(default="data/skyset", metadata=_help("DatasetDict saved with save_to_disk"))
+    out: str = field(default="runs/crossval", metadata=_help("output directory (crossval.json, folds, runs)"))
+    source: str = field(default="stellarium", metadata=_help("the source whose images are cross-validated"))
+    folds: int = field(default=5, metadata=_help("number of folds (by object)"))
+    train_config: str = field(
+        default="training/configs/lit-mini-skyset.yaml", metadata=_help("training config of every fold")
+    )
+    base: str = field(default="lit-mini", metadata=_help("the untrained general-domain base (reference)"))
+    scratch: str = field(default="lit-mini@scratch", metadata=_help("random projections, untrained"))
+    max_steps: int = field(default=0, metadata=_help("optimizer steps per fold (0 = the training config's)"))
+    text_column: str = field(default="caption", metadata=_help("caption column trained on and retrieved"))
+    cache_dir: str = field(
+        default="", metadata=_help("feature cache directory ('' = $HUBBLECLIP_CACHE/features)")
+    )
+    seed: int = field(default=0, metadata=_help("fold assignment and training seed"))
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from hubbleclip.data.load import load_dataset_dict
-from hubbleclip.figures import examples, rerank_bars, retrieval_curve, similarity, training_curves
+from hubbleclip.figures import examples, rerank_bars, retrieval_curve, similarity, study, training_curves
 from hubbleclip.runs import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,9 @@ def make_all(run_dir: Path, out: Path) -> dict[str, list[Path]]:
         for subset in subsets:
             name = "retrieval_curve" if subset == "all" else f"retrieval_curve_{subset}"
             figures[name] = retrieval_curve.draw(results, out / name, subset=subset)
+    study_results = run_dir / "study" / "eval" / "results.json"
+    if inputs(study_results, "study"):
+        figures["study"] = study.draw(study_results, out / "study")
     metrics = run_dir / "train" / "metrics.jsonl"
     if inputs(metrics, "training_curves"):
         figures["training_curves"] = training_curves.draw(MetricsLog(metrics).read(), out / "training_curves")

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hubbleclip.figures import study
 from hubbleclip.io import atomic_write_text
 
 
@@ -224,7 +225,7 @@ def write_report(run_dir: Path, figures: dict[str, list[Path]]) -> Path:
         "no number here is typed by hand.",
         "",
     ]
-    for section in (_skyset, _captions, _training, _compare, _retrieval, _similarity):
+    for section in (_skyset, _captions, _training, _compare, study.report_section, _retrieval, _similarity):
         lines += section(run_dir)
     if figures:
         lines += ["## Figures", ""]

@@ -1,0 +1,116 @@
+"""The ablation study's markdown table (``study.md``), from study.json's dict and the results."""
+
+from __future__ import annotations
+
+from hubbleclip.evaluation.report import subset_label
+
+COLUMNS = (
+    ("image_to_text", "acc@10%", "i→t acc@10%"),
+    ("image_to_text", "R@1", "i→t R@1"),
+    ("text_to_image", "acc@10%", "t→i acc@10%"),
+    ("text_to_image", "R@1", "t→i R@1"),
+    ("text_to_image", "type_R@1", "t→i type_R@1"),
+)
+
+
+def _cell(est: dict, delta: dict | None) -> str:
+    # † marks a paired difference to the base whose interval excludes zero
+    mark = "†" if delta and (delta["low"] > 0 or delta["high"] < 0) else ""
+    return f"{est['value']:.3f}{mark} [{est['low']:.3f}, {est['high']:.3f}]"
+
+
+def _row(name: str, ret: dict, subset: str) -> list[str]:
+    row = [name]
+    for direction, metric, _ in COLUMNS:
+        block = ret["models"][name][direction][subset]
+        delta = ret["deltas"].get(name, {}).get(direction, {}).get(subset, {}).get(metric)
+        row.append(_cell(block["metrics"][metric], delta))
+    return row
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
+
+
+def render_study(study: dict, results: dict) -> str:
+    ret, boot = results["retrieval"], results["settings"]["bootstrap"]
+    names = list(ret["models"])
+    cov = study["llm_coverage"]
+    lines = [
+        f"# Ablation study on {study['dataset']} ({study['split']} split)",
+        "",
+        f"Every model retrieves the `{study['text_column']}` captions. Cells: value "
+        f"[{boot['confidence']:.0%} bootstrap interval over queries]; † = the paired difference to `base` "
+        "(the untrained general-domain lit-mini) lies outside its interval. `scratch` is the same towers "
+        "with random projections, untrained; cells are TRAINING/CAPTIONS. `R@1` counts the own caption "
+        "(or one of the same object), `type_R@1` any caption of an object of the same type. LLM captions "
+        f"cover {cov['with_caption_llm']} of the {cov['imaged_rows']} imaged {cov['split']} rows.",
+        "",
+    ]
+    first = ret["models"][names[0]]["image_to_text"]
+    for subset, block in first.items():
+        chance = [
+            f"{ret['models'][names[0]][d][subset]['chance'].get(m, float('nan')):.3f}" for d, m, _ in COLUMNS
+        ]
+        lines += [f"## {subset_label(subset, block)}", ""]
+        lines += _table(
+            ["model", *(c for _, _, c in COLUMNS)],
+            [*(_row(n, ret, subset) for n in names if n != "random"), ["chance", *chance]],
+        ) + [""]
+    zs = results.get("zero_shot", {})
+    header = [
+        "model",
+        *(f"zero-shot top-1, {s}" for s in zs),
+        "general photos (classes, text→photo)",
+        "train s",
+    ]
+    rows = []
+    for name in names:
+        if name == "random":
+            continue
+        cells = [
+            _cell(zs[s]["models"][name]["metrics"]["top1"], zs[s]["deltas"].get(name, {}).get("top1"))
+            for s in zs
+        ]
+        general = study["general_domain"][name]
+        record = study["cells"].get(name)
+        rows.append(
+            [
+                name,
+                *cells,
+                f"{general['class_hits']}/{general['class_photos']}, "
+                f"{general['text_to_photo']}/{general['n_photos']}",
+                f"{record['train_seconds']:.1f}" if record else "–",
+            ]
+        )
+    lines += ["## Zero-shot types, general-domain photos, training time", ""] + _table(header, rows) + [""]
+    for name, why in study["skipped"].items():
+        lines.append(f"- `{name}` skipped: {why}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_crossval(cv: dict) -> str:
+    """crossval.md: every model's mean over all folds' queries, with intervals and deltas to base."""
+    metrics = ("acc@10%", "R@1", "R@5", "type_R@1")
+    lines = [
+        f"# {cv['folds']}-fold cross-validation by object: {cv['source']} "
+        f"({sum(cv['images_per_fold'])} images)",
+        "",
+        f"Folds of {cv['images_per_fold']} images; each fold's `{cv['text_column']}` captions rank only that "
+        f"fold's {cv['source']} images (same-source) and the reverse; `tuned` trained its heads on the other "
+        "folds. Values: mean over all folds' queries [bootstrap interval]; † = the paired difference to "
+        f"`base` lies outside its interval. Training seconds per fold: {cv['train_seconds']}.",
+        "",
+    ]
+    for direction, label in (("image_to_text", "image → text"), ("text_to_image", "text → image")):
+        lines += [f"## {label}", ""]
+        rows = []
+        for name, per_dir in cv["models"].items():
+            delta = cv["deltas"].get(name, {}).get(direction, {})
+            rows.append([name, *(_cell(per_dir[direction]["metrics"][m], delta.get(m)) for m in metrics)])
+        lines += _table(["model", *metrics], rows) + [""]
+    return "\n".join(lines).rstrip() + "\n"
