@@ -107,31 +107,16 @@ def _compare(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
 
 
 def _study(cfg: DemoConfig, out: Path) -> dict[str, Any]:
-    study = run_study(
-        StudyConfig(
-            dataset=cfg.skyset,
-            out=str(out),
-            train_config=cfg.train_config,
-            base=cfg.base_model,
-            scratch=cfg.scratch_model,
-            cells=cfg.study_cells,
-            split=cfg.eval_split,
-            cache_dir=cfg.cache_dir,
-            seed=cfg.seed,
-        )
-    )
-    cv = run_crossval(
-        CrossValConfig(
-            dataset=cfg.skyset,
-            out=str(out / "crossval"),
-            folds=cfg.crossval_folds,
-            train_config=cfg.train_config,
-            base=cfg.base_model,
-            scratch=cfg.scratch_model,
-            cache_dir=cfg.cache_dir,
-            seed=cfg.seed,
-        )
-    )
+    common = {
+        "dataset": cfg.skyset,
+        "train_config": cfg.train_config,
+        "base": cfg.base_model,
+        "scratch": cfg.scratch_model,
+        "cache_dir": cfg.cache_dir,
+        "seed": cfg.seed,
+    }
+    study = run_study(StudyConfig(out=str(out), cells=cfg.study_cells, split=cfg.eval_split, **common))
+    cv = run_crossval(CrossValConfig(out=str(out / "crossval"), folds=cfg.crossval_folds, **common))
     crossval_md = atomic_write_text(out / "crossval" / "crossval.md", render_crossval(cv))
     return {
         "study": str(out / "study.json"),

@@ -10,15 +10,12 @@ and paired differences to the base.  A finished fold keeps its record, so a kill
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from pathlib import Path
 
 import datasets
 import numpy as np
 
-from hubbleclip.config import load_config
 from hubbleclip.data.load import has_image, load_dataset_dict
 from hubbleclip.data.splits import object_folds
 from hubbleclip.errors import UserError
@@ -26,10 +23,9 @@ from hubbleclip.evaluation.config import CrossValConfig, EvalConfig
 from hubbleclip.evaluation.evalset import build_eval_set
 from hubbleclip.evaluation.retrieval import ALL, DIRECTIONS, REDUCERS, metric_columns, rank_subsets
 from hubbleclip.evaluation.run import score_models
+from hubbleclip.evaluation.study import LOCKED, train_recorded
 from hubbleclip.io import atomic_directory, atomic_write_json
 from hubbleclip.metrics import bootstrap, bootstrap_difference, resample_indices
-from hubbleclip.training.config import TrainConfig
-from hubbleclip.training.trainer import train
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +56,8 @@ def write_folds(cfg: CrossValConfig, path: Path) -> list[int]:
 
 
 def _train_fold(cfg: CrossValConfig, folds_path: Path, out: Path, k: int) -> dict:
-    record_path = out / "folds-done" / f"fold{k}.json"
-    if record_path.is_file():
-        return json.loads(record_path.read_text())
     overrides = {
         "run_dir": str(out / "runs" / f"fold{k}"),
-        "resume": "latest",
         "data.path": str(folds_path),
         "data.train_split": f"train{k}",
         "data.val_split": "",
@@ -73,21 +65,9 @@ def _train_fold(cfg: CrossValConfig, folds_path: Path, out: Path, k: int) -> dic
         "model.spec": cfg.base,
         "seed": cfg.seed,
         "freeze.cache_dir": cfg.cache_dir,
-        "freeze.lock_image": True,
-        "freeze.lock_text": True,
-    }
-    if cfg.max_steps:
-        overrides["optim.max_steps"] = cfg.max_steps
-    tcfg = load_config(TrainConfig, cfg.train_config, overrides)
-    t0 = time.perf_counter()
-    train(tcfg)
-    record = {
-        "fold": k,
-        "export": str(Path(tcfg.run_dir) / "export"),
-        "train_seconds": round(time.perf_counter() - t0, 1),
-    }
-    atomic_write_json(record_path, record)
-    return record
+        **LOCKED,
+    } | ({"optim.max_steps": cfg.max_steps} if cfg.max_steps else {})
+    return train_recorded(cfg.train_config, overrides, out / "folds-done" / f"fold{k}.json", fold=k)
 
 
 def run_crossval(cfg: CrossValConfig) -> dict:

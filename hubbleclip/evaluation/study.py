@@ -66,31 +66,17 @@ def llm_coverage(dataset: str, split: str = "train") -> dict:
     return {"split": split, "imaged_rows": len(imaged), "with_caption_llm": with_llm}
 
 
-def _train_cell(cfg: StudyConfig, out: Path, training: str, captions: str) -> dict:
-    name = f"{training}/{captions}"
-    record_path = out / "cells" / f"{training}-{captions}.json"
+def train_recorded(train_config: str, overrides: dict, record_path: Path, **info) -> dict:
+    """Train once from ``train_config`` + ``overrides`` and keep a record (export, steps, seconds) at
+    ``record_path``; a finished record is returned as it is, an unfinished run resumes."""
     if record_path.is_file():
         return json.loads(record_path.read_text())
-    overrides = {
-        "run_dir": str(out / "runs" / f"{training}-{captions}"),
-        "resume": "latest",  # a cell killed mid-training continues from its last checkpoint
-        "data.path": cfg.dataset,
-        "data.captions": captions,
-        "model.spec": cfg.scratch if training == "scratch" else cfg.base,
-        "seed": cfg.seed,
-        "freeze.cache_dir": cfg.cache_dir,
-        **TRAININGS[training],
-    }
-    if cfg.max_steps:
-        overrides["optim.max_steps"] = cfg.max_steps
-    tcfg = load_config(TrainConfig, cfg.train_config, overrides)
+    tcfg = load_config(TrainConfig, train_config, {"resume": "latest", **overrides})
     t0 = time.perf_counter()
     summary = train(tcfg)
     record = {
-        "cell": name,
-        "training": training,
-        "captions": captions,
-        "start": overrides["model.spec"],
+        **info,
+        "start": tcfg.model.spec,
         "run_dir": tcfg.run_dir,
         "export": str(Path(tcfg.run_dir) / "export"),
         "steps": tcfg.optim.max_steps,
@@ -98,8 +84,28 @@ def _train_cell(cfg: StudyConfig, out: Path, training: str, captions: str) -> di
         "val_loss": summary.get("val_loss"),
     }
     atomic_write_json(record_path, record)
-    log.info("study cell %s trained in %.1f s", name, record["train_seconds"])
+    log.info("%s trained in %.1f s", tcfg.run_dir, record["train_seconds"])
     return record
+
+
+def _train_cell(cfg: StudyConfig, out: Path, training: str, captions: str) -> dict:
+    overrides = {
+        "run_dir": str(out / "runs" / f"{training}-{captions}"),
+        "data.path": cfg.dataset,
+        "data.captions": captions,
+        "model.spec": cfg.scratch if training == "scratch" else cfg.base,
+        "seed": cfg.seed,
+        "freeze.cache_dir": cfg.cache_dir,
+        **TRAININGS[training],
+    } | ({"optim.max_steps": cfg.max_steps} if cfg.max_steps else {})
+    return train_recorded(
+        cfg.train_config,
+        overrides,
+        out / "cells" / f"{training}-{captions}.json",
+        cell=f"{training}/{captions}",
+        training=training,
+        captions=captions,
+    )
 
 
 def run_study(cfg: StudyConfig) -> dict:
