@@ -12,13 +12,19 @@ from hubbleclip.figures.style import color_for, plt, save, setup
 
 DIRECTIONS = (("image_to_text", "image → text"), ("text_to_image", "text → image"))
 METRIC = "acc@10%"
+MIN_CANDIDATES = 10  # below this ⌊N/10⌋ = 0 and acc@10% is 0 by definition (FIRST's 4 captions, HDF's 1)
 
 
 def draw(results_json: str | Path, out_stem: str | Path) -> list[Path]:
-    """Figure of a study's ``eval/results.json``: one panel per subset, grouped bars per model."""
+    """Figure of a study's ``eval/results.json``: one panel per subset with at least
+    ``MIN_CANDIDATES`` captions, grouped bars per model."""
     results = json.loads(Path(results_json).read_text())
     models = {n: m for n, m in results["retrieval"]["models"].items() if n != "random"}
-    subsets = list(next(iter(models.values()))["image_to_text"])
+    subsets = [
+        subset
+        for subset, block in next(iter(models.values()))["image_to_text"].items()
+        if block["n_candidates"] >= MIN_CANDIDATES
+    ]
     setup()
     fig, axes = plt.subplots(1, len(subsets), figsize=(4.2 * len(subsets), 3.8), sharey=True, squeeze=False)
     width = 0.8 / len(models)
