@@ -1,36 +1,43 @@
-"""Captions/second of the default caption model on this CPU, per batch size (ratios vs the first).
+"""Captions/second of the default caption model on this CPU: the path before the shared-prefix change
+(one process, every prompt prefilled in full, batches of 8) against what `captions generate` does by
+default now, on the same texts in the same run, and their ratio.
 
-python bench/bench_captions.py --dataset data/skyset --n 24 --batch-sizes 1,8,16
+python bench/bench_captions.py --dataset data/skyset --n 32 --out runs/bench_captions.json
 """
 
 import argparse
 import json
 
 from hubbleclip.captions.benchmark import benchmark
+from hubbleclip.io import atomic_write_text
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--dataset", default="data/skyset", help="dataset dir or .csv/.jsonl of id,text")
-    parser.add_argument("--model", default="smollm2", help="caption model spec")
-    parser.add_argument("--n", type=int, default=16, help="texts per batch-size run")
-    parser.add_argument("--batch-sizes", default="1,8", help="comma-separated; the first is the baseline")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--model", default="smollm2", help="caption model spec (a local transformers model)")
+    parser.add_argument("--n", type=int, default=32, help="texts per path")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of the old path")
+    parser.add_argument("--out", default=None, help="also write the JSON result here")
     args = parser.parse_args()
-    import torch
-
-    torch.set_num_threads(args.threads)
-    result = benchmark(args.dataset, args.model, args.n, tuple(int(b) for b in args.batch_sizes.split(",")))
-    print(json.dumps(result, indent=2))
-    for bs, run in result["runs"].items():
+    result = benchmark(args.dataset, args.model, args.n, threads=args.threads)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        atomic_write_text(args.out, text + "\n")
+    for name, run in result["runs"].items():
+        q = run["quality"]
         print(
-            f"batch {bs:>3}: {run['captions_per_second']:.3f} captions/s "
-            f"(x{run['speedup_vs_first']} vs batch {args.batch_sizes.split(',')[0]}), "
-            f"valid first try {run['valid_first_try']}/{result['texts']}, failed {run['failed']}"
+            f"{name:>4} {run['settings']}: {run['captions_per_second']:.3f} captions/s "
+            f"({run['generated'] + run['failed']} texts in {run['seconds']:.1f} s; load + warm-up "
+            f"{run['load_and_warmup_s']} s apart), "
+            f"valid first try {run['valid_first_try']}/{result['texts']}, "
+            f"failed {run['failed']}, schema valid {q['schema_valid_rate']}, "
+            f"grounded keywords {q['grounded_keywords']}"
         )
-    best = max(run["captions_per_second"] for run in result["runs"].values())
+    new = result["runs"]["new"]
     print(
-        f"200 texts: ~{200 / best + result['load_s'] + result['warmup_s']:.0f} s at the best batch size "
-        f"(incl. {result['load_s']} s load, {result['warmup_s']} s warm-up)"
+        f"new/old: x{new['speedup_vs_old']} captions/s; same captions as old {new['same_captions_as_old']}"
+        f"/{result['texts']}"
     )

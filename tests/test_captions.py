@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
+import hashlib
 import json
 import re
 
@@ -190,6 +193,34 @@ def test_crash_resumes_from_the_cache_without_paying_twice(tmp_path):
     assert stats.cached == 0 and stats.generated == 1
 
 
+def test_model_processes_each_get_a_batch_and_a_given_executor_stays_open(tmp_path):
+    class Workers:
+        """Stands in for two model processes (open_executor's pool): records each batch's size."""
+
+        workers, in_flight = 2, 4
+
+        def __init__(self):
+            self.backend, self.batches, self.closed = FakeBackend(), [], False
+
+        def submit(self, fn, conversations, attempt):
+            self.batches.append(len(conversations))
+            future: cf.Future = cf.Future()
+            future.set_result(self.backend.generate(conversations, attempt))
+            return future
+
+        def shutdown(self, **_):
+            self.closed = True
+
+    texts = [f"Text {i} about a nebula" for i in range(5)]
+    pool = Workers()
+    results, stats = caption_texts(
+        texts, CaptionCache(tmp_path / "c.jsonl"), FakeBackend(), RunSettings(batch_size=32), executor=pool
+    )
+    assert pool.batches == [3, 2]  # 5 texts, 2 workers: both busy, not one batch of 5
+    assert stats.generated == 5 and all(r["status"] == "ok" for r in results.values())
+    assert not pool.closed  # the caller's executor: the caller closes it
+
+
 # --- datasets and the command line -----------------------------------------------------------------
 
 
@@ -245,25 +276,86 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["captions", "generate", "--dataset", str(bad), "--model", "nonsense"]) == 2
 
 
-def test_shipped_smollm2_through_outlines_writes_schema_captions(tmp_path):
-    """The real default path: SmolLM2-135M GGUF via transformers, constrained by outlines."""
+def test_shipped_smollm2_through_outlines_writes_schema_captions():
+    """The real default path: SmolLM2-135M GGUF via transformers, constrained by outlines; the
+    shared-prefix path writes exactly what full prefill of every prompt writes."""
     from hubbleclip.captions.backends import load_backend
+    from hubbleclip.captions.schema import generation_schema
 
     texts = [
         "The Ring Nebula is a planetary nebula: a shell of ionized gas ejected by a dying star, "
         "used to study the late stages of stellar evolution.",
         "A barred spiral galaxy with dust lanes and star-forming regions along its spiral arms.",
     ]
-    backend = load_backend("smollm2")
-    raw = backend.generate([chat_messages(t) for t in texts], attempt=0)
+    conversations = [chat_messages(t) for t in texts]
+    shared = load_backend("smollm2", schema=generation_schema(3))
+    raw = shared.generate(conversations, attempt=0)
     assert len(raw) == 2
     for out in map(json.loads, raw):  # constrained by the JSON schema: always this shape
         assert set(out) == {"objects_and_phenomena", "science_use_cases"}
         assert all(1 <= len(v) <= 3 and all(isinstance(x, str) for x in v) for v in out.values())
-    results, stats = caption_texts(
-        texts, CaptionCache(tmp_path / "c.jsonl"), backend, RunSettings(batch_size=2)
+    full = load_backend("smollm2", schema=generation_schema(3), prefix_cache=False)
+    assert full.generate(conversations, attempt=0) == raw
+    captions = []
+    for r in raw:
+        with contextlib.suppress(ValueError):  # a valid shape can still break a rule (retried in a run)
+            captions.append(parse_output(r).caption())
+    assert captions and all(CAPTION_RE.match(c) for c in captions), captions
+
+
+def test_shipped_captions_are_written_in_chunks_and_seed_a_fresh_run(tiny_skyset, tmp_path):
+    import shutil
+
+    from hubbleclip.captions.inputs import imaged_texts, load_dataset_dict
+    from hubbleclip.captions.shipped import generate_with_shipped, read_shipped, resource_path, ship_captions
+
+    work = tmp_path / "ship"
+    shutil.copytree(tiny_skyset, work)
+    imaged = imaged_texts(load_dataset_dict(work))
+
+    class Refuses(FakeBackend):
+        def generate(self, conversations, attempt):
+            return ['{"objects_and_phenomena": ["x9"]'] * len(conversations)
+
+    cfg = CaptionsConfig(dataset=str(work))
+    report = ship_captions(cfg, chunk=5, directory=tmp_path / "res", backend=Refuses())
+    assert report["captioned_now"] == 5 and report["remaining"] == len(imaged) - 5
+    assert report["run"]["failed"] == 5
+    assert not resource_path(tmp_path / "res").exists()  # nothing half-shipped
+    report = ship_captions(cfg, directory=tmp_path / "res", backend=FakeBackend())
+    run = report["run"]
+    assert report["remaining"] == 0 and run["generated"] + run["failed"] == run["texts"] == len(imaged) - 5
+    failed = report["failed"]
+    assert failed >= 5  # a failed text has a result: it is shipped as failed
+    # --retry_failed: the failed texts count as not done, the others are not sent again
+    report = ship_captions(
+        CaptionsConfig(dataset=str(work), retry_failed=True),
+        directory=tmp_path / "res",
+        backend=FakeBackend(),
     )
-    assert stats.generated + stats.failed == 2 and stats.generated >= 1
-    for record in results.values():
-        if record["status"] == "ok":
-            assert CAPTION_RE.match(record["caption"]), record["caption"]
+    assert report["captioned_now"] == failed and report["failed"] == failed - 5  # the refused 5 now pass
+    shipped = read_shipped(resource_path(tmp_path / "res"))
+    assert len(shipped) == len(imaged) and all("raw" not in r for r in shipped)
+    manifest = json.loads((tmp_path / "res" / "skyset-captions.json").read_text())
+    assert manifest["model"] == "fake" and manifest["prompt_version"] == RunSettings().prompt_key()
+
+    fresh = tmp_path / "fresh"
+    shutil.copytree(tiny_skyset, fresh)  # no cache: only the shipped file and 2 live texts
+    live = FakeBackend()
+    report = generate_with_shipped(
+        CaptionsConfig(dataset=str(fresh)), 2, resource_path(tmp_path / "res"), backend=live
+    )
+    assert report["shipped"]["used"] == len(imaged) and report["live_texts"] == 2
+    assert report["run"]["generated"] + report["run"]["failed"] == 2
+    assert live.seen and not set(live.seen) & {clean_text(t) for t in imaged}
+    dd = datasets.load_from_disk(str(fresh))
+    by_text = {
+        r["text"]: r["caption_llm"]
+        for split in dd.values()
+        for r in split.select_columns(["text", "caption_llm"])
+    }
+    ok = {r["text_sha256"]: r["caption"] for r in shipped if r["status"] == "ok"}
+    hashes = {t: hashlib.sha256(t.encode()).hexdigest() for t in imaged}
+    assert ok and all(
+        by_text[t] == ok[h] for t, h in hashes.items() if h in ok
+    )  # failed ones keep the template

@@ -101,8 +101,14 @@ def demo_run(tiny_skyset, tmp_path_factory):
         str(work / "run"),
         "--skyset",
         str(skyset),
-        "--caption_limit",
+        "--caption_live",
         "2",
+        "--judge.k",
+        "2",
+        "--judge.max_queries",
+        "2",
+        "--judge.workers",
+        "1",  # a few judgements: one model load is cheaper than two
         "--train_config",
         str(train_config),
         "--base_model",
@@ -147,7 +153,9 @@ def test_demo_runs_every_stage_and_writes_results(demo_run):
     assert "indexed 28 images" not in (run_dir / "retrieval" / "rerank" / "run.log").read_text()
     assert "indexed 28 images" in (run_dir / "demo.log").read_text()
     generation = json.loads((run_dir / "captions" / "generation.json").read_text())
-    assert generation["llm_captions"] + generation["failed"] == 2
+    assert generation["live_texts"] == 2 and generation["run"]["generated"] + generation["run"]["failed"] == 2
+    judge = json.loads((run_dir / "judge" / "results.json").read_text())
+    assert set(judge["models"]) == {"base", "tuned"} and judge["k"] == 2 and len(judge["queries"]) == 2
     compare = json.loads((run_dir / "compare" / "results.json").read_text())
     assert set(compare["retrieval"]["models"]) == {"base", "tuned", "random"}
     study = json.loads((run_dir / "study" / "study.json").read_text())
@@ -198,6 +206,12 @@ def test_report_numbers_come_from_the_results_files(demo_run):
     rerank = json.loads((run_dir / "retrieval" / "rerank" / "results.json").read_text())
     learned = rerank["metrics"]["test"]["text"]["learned"]
     assert f"{learned['map@10']:.3f} / {learned['ndcg@10']:.3f}" in report
+    judged = json.loads((run_dir / "judge" / "results.json").read_text())["models"]["tuned"][
+        "judged_relevant"
+    ]
+    assert f"{judged['value']:.3f} [{judged['low']:.3f}, {judged['high']:.3f}]" in report
+    generation = json.loads((run_dir / "captions" / "generation.json").read_text())
+    assert f"Model `{generation['model']}`, prompt version `{generation['prompt_version']}`" in report
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         assert (run_dir / link).is_file(), link
 

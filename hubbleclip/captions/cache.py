@@ -47,15 +47,22 @@ class CaptionCache:
         return self.entries.get(key)
 
     def put(self, record: dict[str, Any]) -> None:
+        self.put_many([record])
+
+    def put_many(self, records: list[dict[str, Any]]) -> None:
+        """Append records in one write and one fsync (seeding from the shipped captions)."""
+        if not records:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
         with open(self.path, "a", encoding="utf-8") as fh:
             if fh.tell() and not self._ends_with_newline():
                 fh.write("\n")  # do not glue a new record onto a torn line
-            fh.write(line)
+            fh.write(lines)
             fh.flush()
             os.fsync(fh.fileno())
-        self.entries[record["key"]] = record
+        for record in records:
+            self.entries[record["key"]] = record
 
     def _ends_with_newline(self) -> bool:
         with open(self.path, "rb") as fh:

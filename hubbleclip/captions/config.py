@@ -3,10 +3,44 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass
-class CaptionsConfig:
+class ServedConfig:
+    """How to reach a served model (``--model openai:MODEL``); other backends ignore it."""
+
+    base_url: str | None = field(
+        default=None,
+        metadata={
+            "help": "OpenAI-compatible server for openai:MODEL, e.g. http://localhost:8000/v1 "
+            "(default: the OpenAI API)"
+        },
+    )
+    api_key_env: str = field(
+        default="OPENAI_API_KEY",
+        metadata={"help": "environment variable that holds the API key (never logged or cached)"},
+    )
+    concurrency: int = field(default=8, metadata={"help": "requests in flight at once (openai: models)"})
+    request_timeout_s: float = field(default=120.0, metadata={"help": "per-request timeout (openai: models)"})
+    http_retries: int = field(
+        default=4,
+        metadata={
+            "help": "retries of a throttled (429), failed (5xx) or timed-out request, with back-off "
+            "and Retry-After, before it counts as a failed attempt"
+        },
+    )
+    structured_outputs: Literal["response_format", "vllm", "both"] = field(
+        default="response_format",
+        metadata={
+            "help": "how the JSON schema is sent: OpenAI's response_format (vLLM, llama-server, SGLang, "
+            "hosted APIs), vLLM's structured_outputs request field, or both"
+        },
+    )
+
+
+@dataclass
+class CaptionsConfig(ServedConfig):
     dataset: str = field(
         default="data/skyset",
         metadata={
@@ -23,7 +57,10 @@ class CaptionsConfig:
     )
     model: str = field(
         default="smollm2",
-        metadata={"help": "smollm2 (shipped GGUF) | hf:ID_OR_DIR | gguf:FILE.gguf | llamacpp:FILE.gguf"},
+        metadata={
+            "help": "smollm2 (shipped GGUF) | hf:ID_OR_DIR | gguf:FILE.gguf | llamacpp:FILE.gguf "
+            "| openai:MODEL (served, see --base_url)"
+        },
     )
     limit: int | None = field(
         default=None,
@@ -34,8 +71,14 @@ class CaptionsConfig:
             )
         },
     )
-    workers: int = field(default=1, metadata={"help": "model processes (each loads its own copy)"})
-    batch_size: int = field(default=8, metadata={"help": "texts per generate call"})
+    workers: int = field(
+        default=2,
+        metadata={
+            "help": "local model processes, each with its own copy and cpu_count/N torch threads "
+            "(decoding a small model is faster in two 1-thread processes than in one 2-thread one)"
+        },
+    )
+    batch_size: int = field(default=32, metadata={"help": "texts per generate call"})
     retries: int = field(
         default=2, metadata={"help": "extra sampled attempts for an invalid output before failing"}
     )
@@ -50,3 +93,7 @@ class CaptionsConfig:
         default=None, metadata={"help": "JSONL cache file (default: OUT's sibling NAME.captions-cache.jsonl)"}
     )
     threads: int = field(default=2, metadata={"help": "torch CPU threads in this process"})
+    prefix_cache: bool = field(
+        default=True,
+        metadata={"help": "compute the rules and worked examples every prompt shares once (transformers)"},
+    )

@@ -1,8 +1,10 @@
-"""Caption many texts: de-duplicate, skip what the cache has, batch, retry, record failures.
+"""Run an LLM task over many items: de-duplicate, skip what the cache has, batch, retry, record failures.
 
-The main process owns the cache; with ``workers > 1`` each worker process loads its own copy of
-the model (torch threads split between them) and only generates.  Nothing here raises on a bad
-LLM output or a backend error: after ``retries`` extra attempts the text is recorded as failed.
+The main process owns the cache.  With ``workers > 1`` each worker process loads its own copy of
+the model (torch threads split between them) and only generates; a served model gets up to
+``concurrency`` requests in flight from threads.  Nothing here raises on a bad LLM output or a
+backend error: after ``retries`` extra attempts the item is recorded as failed.  Only a backend
+that cannot serve at all (no server, a refused key) stops the run; the cache keeps what finished.
 """
 
 from __future__ import annotations
@@ -15,10 +17,17 @@ import os
 import time
 from typing import Any
 
-from hubbleclip.captions.backends import Backend, ModelSpec, Sampling, load_backend, resolve_spec
+from hubbleclip.captions.backends import (
+    Backend,
+    BackendUnavailable,
+    ModelSpec,
+    Sampling,
+    load_backend,
+    resolve_spec,
+)
 from hubbleclip.captions.cache import CaptionCache, cache_key, text_hash
-from hubbleclip.captions.prompt import PROMPT_VERSION, chat_messages
-from hubbleclip.captions.schema import parse_output
+from hubbleclip.captions.config import ServedConfig
+from hubbleclip.captions.task import LLMTask, caption_task
 from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -32,10 +41,16 @@ class RunSettings:
     retry_failed: bool = False
     max_items: int = 3
     sampling: Sampling = Sampling()
+    served: ServedConfig = dataclasses.field(default_factory=ServedConfig)
+    prefix_cache: bool = True
+    sort_by_length: bool = True  # batches of similar length waste less padding
+
+    def caption_task(self) -> LLMTask:
+        return caption_task(self.max_items, self.sampling.max_new_tokens)
 
     def prompt_key(self) -> str:
-        """Everything besides the model and the text that changes the output."""
-        return f"{PROMPT_VERSION}/items{self.max_items}/tok{self.sampling.max_new_tokens}"
+        """Everything besides the model and the text that changes a caption."""
+        return self.caption_task().key
 
 
 @dataclasses.dataclass
@@ -59,12 +74,12 @@ class RunStats:
 _WORKER: Backend | None = None
 
 
-def _init_worker(spec: ModelSpec, max_items: int, sampling: Sampling, threads: int) -> None:
+def _init_worker(spec: ModelSpec, task: LLMTask, settings: RunSettings, threads: int) -> None:
     import torch
 
     global _WORKER
     torch.set_num_threads(threads)
-    _WORKER = load_backend(spec, max_items=max_items, sampling=sampling)
+    _WORKER = _load(spec, task, settings)
 
 
 def _worker_generate(conversations: list[list[dict[str, str]]], attempt: int) -> list[str]:
@@ -72,8 +87,20 @@ def _worker_generate(conversations: list[list[dict[str, str]]], attempt: int) ->
     return _WORKER.generate(conversations, attempt)
 
 
+def _load(spec: ModelSpec, task: LLMTask, settings: RunSettings) -> Backend:
+    return load_backend(
+        spec,
+        schema=task.schema,
+        sampling=settings.sampling,
+        served=settings.served,
+        prefix_cache=settings.prefix_cache,
+    )
+
+
 class _InProcess:
     """The executor interface over one backend in this process (no threads: torch has its own)."""
+
+    in_flight = 1
 
     def __init__(self, backend: Backend):
         self.backend = backend
@@ -90,26 +117,45 @@ class _InProcess:
         pass
 
 
+class _Threads:
+    """Up to ``backend.concurrency`` calls at once: a served backend's calls wait on the network."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.in_flight = backend.concurrency
+        self._pool = cf.ThreadPoolExecutor(backend.concurrency, thread_name_prefix="llm-request")
+
+    def submit(self, fn, conversations, attempt) -> cf.Future:
+        return self._pool.submit(self.backend.generate, conversations, attempt)
+
+    def shutdown(self, **_) -> None:
+        # requests already on the wire finish in the background; their answers are not waited for
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 def caption_texts(
     texts: list[str],
     cache: CaptionCache,
     model: str | ModelSpec | Backend,
     settings: RunSettings = RunSettings(),
+    task: LLMTask | None = None,
+    executor=None,
 ) -> tuple[dict[str, dict[str, Any]], RunStats]:
-    """Caption each distinct text once; returns {text: cache record} and run statistics.
-
-    ``model`` is a spec (loaded only if some text is not cached) or a ready backend.
+    """Run ``task`` (default: captions) once per distinct item; returns {item: cache record} and
+    run statistics.  ``model`` is a spec (loaded only if some item is not cached) or a ready backend;
+    ``executor`` (from :func:`open_executor`, for ``model``) is used instead of loading it, and
+    left open.
     """
+    task = task or settings.caption_task()
     if isinstance(model, str):
         model = resolve_spec(model)
     name = model.name
-    prompt_key = settings.prompt_key()
     unique = list(dict.fromkeys(texts))
     stats = RunStats(texts=len(unique))
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for text in unique:
-        record = cache.get(cache_key(name, prompt_key, text))
+        record = cache.get(cache_key(name, task.key, text))
         if record and (record["status"] == "ok" or not settings.retry_failed):
             results[text] = record
             stats.cached += 1
@@ -117,45 +163,71 @@ def caption_texts(
             todo.append(text)
     if not todo:
         return results, stats
-    log.info("captioning %d texts with %s (%d cached)", len(todo), name, stats.cached)
+    if settings.sort_by_length:
+        todo.sort(key=len)
+    log.info("%d items for %s (%s; %d cached)", len(todo), name, task.key, stats.cached)
     start = time.perf_counter()
-    executor = _executor(model, settings)
+    own = executor is None
+    executor = executor or open_executor(model, task, settings)
     try:
-        _run(todo, executor, cache, name, prompt_key, settings, results, stats, start)
+        _run(todo, executor, cache, name, task, settings, results, stats, start)
     finally:
-        executor.shutdown(cancel_futures=True)
+        if own:
+            executor.shutdown(cancel_futures=True)
     stats.seconds = time.perf_counter() - start
     return results, stats
 
 
-def _executor(model: ModelSpec | Backend, settings: RunSettings):
-    if not isinstance(model, ModelSpec):
-        return _InProcess(model)
-    if settings.workers <= 1:
-        return _InProcess(load_backend(model, max_items=settings.max_items, sampling=settings.sampling))
-    import multiprocessing as mp
+def open_executor(
+    model: ModelSpec | Backend, task: LLMTask, settings: RunSettings, warm_text: str | None = None
+):
+    """What generates for :func:`caption_texts`: ``settings.workers`` model processes, threads for
+    a served model, or the backend in this process.  With ``warm_text``, every worker has loaded
+    its model and generated once for it before this returns (a benchmark times only generation)."""
+    executor = _executor(model, task, settings)
+    if warm_text is not None:
+        calls = [
+            executor.submit(_worker_generate, [task.messages(warm_text)], 0)
+            for _ in range(getattr(executor, "workers", 1))
+        ]
+        for call in calls:
+            call.result()
+    return executor
 
-    threads = max(1, (os.cpu_count() or 1) // settings.workers)
-    return cf.ProcessPoolExecutor(
-        settings.workers,
-        mp_context=mp.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(model, settings.max_items, settings.sampling, threads),
-    )
+
+def _executor(model: ModelSpec | Backend, task: LLMTask, settings: RunSettings):
+    if isinstance(model, ModelSpec) and settings.workers > 1 and model.kind != "openai":
+        import multiprocessing as mp
+
+        threads = max(1, (os.cpu_count() or 1) // settings.workers)
+        pool = cf.ProcessPoolExecutor(
+            settings.workers,
+            mp_context=mp.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(model, task, settings, threads),
+        )
+        pool.in_flight = 2 * settings.workers  # type: ignore[attr-defined]
+        pool.workers = settings.workers  # type: ignore[attr-defined]
+        return pool
+    backend = _load(model, task, settings) if isinstance(model, ModelSpec) else model
+    return _Threads(backend) if getattr(backend, "concurrency", 1) > 1 else _InProcess(backend)
 
 
-def _run(todo, executor, cache, name, prompt_key, settings, results, stats, start) -> None:
+def _run(todo, executor, cache, name, task: LLMTask, settings, results, stats, start) -> None:
     batch_size = max(1, settings.batch_size)
+    if isinstance(executor, (_InProcess, _Threads)):
+        batch_size = min(batch_size, executor.backend.max_batch)
+    else:  # model processes: every worker gets a batch, even when the texts are few
+        batch_size = min(batch_size, -(-len(todo) // executor.workers))
     errors: dict[str, list[str]] = {text: [] for text in todo}
     queue = collections.deque((todo[i : i + batch_size], 0) for i in range(0, len(todo), batch_size))
     pending: dict[cf.Future, tuple[list[str], int, float]] = {}
     # few batches in flight, so results reach the cache as they come (a crash loses little)
-    in_flight = 2 * settings.workers if isinstance(executor, cf.ProcessPoolExecutor) else 1
     while queue or pending:
-        while queue and len(pending) < in_flight:
+        while queue and len(pending) < executor.in_flight:
             batch, attempt = queue.popleft()
             t0 = time.perf_counter()  # before submit: in-process, submit runs the generation itself
-            future = executor.submit(_worker_generate, [chat_messages(t) for t in batch], attempt)
+            future = executor.submit(_worker_generate, [task.messages(t) for t in batch], attempt)
             pending[future] = (batch, attempt, t0)
         done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
         for future in done:
@@ -165,6 +237,8 @@ def _run(todo, executor, cache, name, prompt_key, settings, results, stats, star
                 outputs = future.result()
                 if len(outputs) != len(batch):
                     raise RuntimeError(f"backend returned {len(outputs)} outputs for {len(batch)} prompts")
+            except BackendUnavailable:
+                raise
             except Exception as exc:
                 log.warning("backend error on a batch of %d (attempt %d): %s", len(batch), attempt + 1, exc)
                 outputs = [None] * len(batch)
@@ -173,9 +247,9 @@ def _run(todo, executor, cache, name, prompt_key, settings, results, stats, star
             again = []
             for text, raw in zip(batch, outputs):
                 record = {
-                    "key": cache_key(name, prompt_key, text),
+                    "key": cache_key(name, task.key, text),
                     "model": name,
-                    "prompt_version": prompt_key,
+                    "prompt_version": task.key,
                     "text_sha256": text_hash(text),
                     "attempts": attempt + 1,
                     "raw": raw,
@@ -184,21 +258,16 @@ def _run(todo, executor, cache, name, prompt_key, settings, results, stats, star
                 try:
                     if raw is None:
                         raise UserError(backend_error)
-                    summary = parse_output(raw)
+                    fields = task.parse(raw)
                 except ValueError as exc:
                     errors[text].append(str(exc)[:200])
                     if attempt < settings.retries:
                         again.append(text)
                         continue
-                    record.update(status="failed", caption=None, summary=None, errors=errors[text])
+                    record.update(status="failed", **dict.fromkeys(task.fields), errors=errors[text])
                     stats.failed += 1
                 else:
-                    record.update(
-                        status="ok",
-                        caption=summary.caption(),
-                        summary=summary.model_dump(),
-                        errors=errors[text],
-                    )
+                    record.update(status="ok", **fields, errors=errors[text])
                     stats.generated += 1
                     stats.valid_first_try += attempt == 0
                 cache.put(record)
@@ -208,7 +277,8 @@ def _run(todo, executor, cache, name, prompt_key, settings, results, stats, star
         finished = stats.generated + stats.failed
         elapsed = time.perf_counter() - start
         log.info(
-            "captions: %d/%d done, %d failed, %.2f/s",
+            "%s: %d/%d done, %d failed, %.2f/s",
+            name,
             finished,
             len(todo),
             stats.failed,

@@ -83,8 +83,7 @@ def load_dataset_dict(path: str | Path):
     )
 
 
-def dataset_texts(dd) -> list[str]:
-    """Distinct texts, those of rows with an image first (they are what training uses)."""
+def _texts_by_image(dd) -> tuple[list[str], list[str]]:
     import pyarrow.compute as pc
 
     imaged, rest = [], []
@@ -96,7 +95,18 @@ def dataset_texts(dd) -> list[str]:
         )
         for text, img in zip(ds["text"], has_image):
             (imaged if img else rest).append(text)
+    return imaged, rest
+
+
+def dataset_texts(dd) -> list[str]:
+    """Distinct texts, those of rows with an image first (they are what training uses)."""
+    imaged, rest = _texts_by_image(dd)
     return list(dict.fromkeys(imaged + rest))
+
+
+def imaged_texts(dd) -> list[str]:
+    """Distinct texts of the rows that have an image, in dataset order."""
+    return list(dict.fromkeys(_texts_by_image(dd)[0]))
 
 
 def write_dataset(

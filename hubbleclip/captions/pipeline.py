@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hubbleclip.captions.backends import Sampling, resolve_spec
 from hubbleclip.captions.cache import CaptionCache
 from hubbleclip.captions.check import caption_quality, generation_stats
-from hubbleclip.captions.config import CaptionsConfig
+from hubbleclip.captions.config import CaptionsConfig, ServedConfig
 from hubbleclip.captions.generate import RunSettings, caption_texts
 from hubbleclip.captions.inputs import (
     COLUMN,
@@ -34,6 +36,11 @@ def default_cache(path: str | Path) -> Path:
     return path.with_name(f"{name}.captions-cache.jsonl")
 
 
+def served_config(cfg: ServedConfig) -> ServedConfig:
+    """The served-model fields of a config that extends ServedConfig."""
+    return ServedConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(ServedConfig)})
+
+
 def run_settings(cfg: CaptionsConfig) -> RunSettings:
     if cfg.batch_size < 1 or cfg.workers < 1 or cfg.retries < 0:
         raise UserError("batch_size and workers must be >= 1 and retries >= 0")
@@ -44,13 +51,18 @@ def run_settings(cfg: CaptionsConfig) -> RunSettings:
         retry_failed=cfg.retry_failed,
         max_items=cfg.max_items,
         sampling=Sampling(max_new_tokens=cfg.max_new_tokens),
+        served=served_config(cfg),
+        prefix_cache=cfg.prefix_cache,
     )
 
 
-def generate_captions(cfg: CaptionsConfig, backend=None) -> dict[str, Any]:
+def generate_captions(
+    cfg: CaptionsConfig, backend=None, select: Callable[[list[str]], list[str]] | None = None
+) -> dict[str, Any]:
     """Caption a dataset or table and write it out; returns the run report.
 
-    ``backend`` (a ready Backend) replaces loading ``cfg.model``, e.g. for a custom LLM client.
+    ``backend`` (a ready Backend) replaces loading ``cfg.model``, e.g. for a custom LLM client;
+    ``select`` picks the texts to caption from all distinct texts (default: the first ``limit``).
     """
     import torch
 
@@ -64,7 +76,10 @@ def generate_captions(cfg: CaptionsConfig, backend=None) -> dict[str, Any]:
     else:
         dd = load_dataset_dict(cfg.dataset)
         texts = dataset_texts(dd)
-    selected = texts[: cfg.limit] if cfg.limit is not None else texts
+    if select is not None:
+        selected = select(texts)
+    else:
+        selected = texts[: cfg.limit] if cfg.limit is not None else texts
     results, stats = caption_texts(selected, cache, backend or resolve_spec(cfg.model), settings)
     captions = {t: r["caption"] for t, r in results.items() if r["status"] == "ok"}
     report = {

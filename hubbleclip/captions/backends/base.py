@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Protocol
 
+from hubbleclip.errors import UserError
+
 
 @dataclasses.dataclass(frozen=True)
 class Sampling:
@@ -25,9 +27,15 @@ class Sampling:
         }
 
 
+class BackendUnavailable(UserError):
+    """The backend cannot serve at all (server unreachable, key refused, unknown model): the run
+    stops instead of recording every text as failed; a rerun resumes from the cache."""
+
+
 class Backend(Protocol):
     name: str  # identifies the model in the cache key
     max_batch: int  # how many prompts one call may take
+    # optional ``concurrency: int``: calls that may run at once from threads (a served model)
 
     def generate(self, conversations: list[list[dict[str, str]]], attempt: int) -> list[str]:
         """One raw output string per conversation (JSON constrained by the caption schema)."""

@@ -2,9 +2,38 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from hubbleclip.captions.backends.base import Sampling
-from hubbleclip.captions.schema import generation_schema
+from hubbleclip.captions.backends.prefix import SharedPrefixGenerator
 from hubbleclip.errors import UserError
+
+
+@functools.lru_cache(maxsize=1)
+def _load_pretrained(model_id: str, gguf_file: str | None):
+    """Tokenizer and model, loaded once per process: a second backend of the same model (the judge
+    after the captions, another schema) reuses the weights instead of loading them again."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+    # local_files_only: nothing is downloaded at run time, whatever HF_HUB_OFFLINE says
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=True, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            model_id, local_files_only=True, dtype=torch.float32, **kwargs
+        )
+    except OSError as exc:
+        raise UserError(
+            f"--model {model_id}: not a local model directory or a model in the Hugging Face "
+            f"cache ({type(exc).__name__}); download it first (e.g. `hf download {model_id}`) "
+            "or pass its directory"
+        ) from None
+    model.eval()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, model
 
 
 class TransformersBackend:
@@ -15,38 +44,27 @@ class TransformersBackend:
         model_id: str,
         *,
         name: str,
+        schema: dict[str, Any],
         gguf_file: str | None = None,
-        max_items: int = 3,
         sampling: Sampling = Sampling(),
+        prefix_cache: bool = True,
     ):
         import outlines
         import torch
         from outlines.types import JsonSchema
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        kwargs = {"gguf_file": gguf_file} if gguf_file else {}
-        # local_files_only: nothing is downloaded at run time, whatever HF_HUB_OFFLINE says
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=True, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(
-                model_id, local_files_only=True, dtype=torch.float32, **kwargs
-            )
-        except OSError as exc:
-            raise UserError(
-                f"--model {model_id}: not a local model directory or a model in the Hugging Face "
-                f"cache ({type(exc).__name__}); download it first (e.g. `hf download {model_id}`) "
-                "or pass its directory"
-            ) from None
-        model.eval()
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer, model = _load_pretrained(model_id, gguf_file)
         if not tokenizer.chat_template:
             raise UserError(f"{model_id}: the tokenizer has no chat template; use an instruction-tuned model")
         self._torch = torch
         self._model = outlines.from_transformers(model, tokenizer)
         # one space at most between JSON tokens: free whitespace lets a small model wander
-        self._generator = outlines.Generator(
-            self._model, JsonSchema(generation_schema(max_items), whitespace_pattern=r"[ ]?")
+        self._generator = outlines.Generator(self._model, JsonSchema(schema, whitespace_pattern=r"[ ]?"))
+        # the rules and worked examples every prompt shares are computed once (same outputs)
+        self._shared = (
+            SharedPrefixGenerator(model, tokenizer, self._generator.logits_processor)
+            if prefix_cache
+            else None
         )
         self.name = name
         self.sampling = sampling
@@ -56,8 +74,11 @@ class TransformersBackend:
 
         if attempt:
             self._torch.manual_seed(attempt)
-        chats = [Chat(messages) for messages in conversations]
+        kwargs = self.sampling.kwargs(attempt)
         with self._torch.inference_mode():
+            if self._shared is not None:
+                return self._shared.generate(conversations, **kwargs)
+            chats = [Chat(messages) for messages in conversations]
             if len(chats) == 1:
-                return [self._generator(chats[0], **self.sampling.kwargs(attempt))]
-            return list(self._generator.batch(chats, **self.sampling.kwargs(attempt)))
+                return [self._generator(chats[0], **kwargs)]
+            return list(self._generator.batch(chats, **kwargs))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 from hubbleclip.captions.backends.base import Sampling
-from hubbleclip.captions.schema import generation_schema
 from hubbleclip.errors import UserError
 
 
@@ -14,7 +14,13 @@ class LlamaCppBackend:
     max_batch = 1  # llama-cpp-python serves one sequence per call
 
     def __init__(
-        self, path: Path, *, name: str, max_items: int = 3, sampling: Sampling = Sampling(), n_ctx: int = 4096
+        self,
+        path: Path,
+        *,
+        name: str,
+        schema: dict[str, Any],
+        sampling: Sampling = Sampling(),
+        n_ctx: int = 4096,
     ):
         if importlib.util.find_spec("llama_cpp") is None:
             raise UserError(
@@ -33,9 +39,7 @@ class LlamaCppBackend:
 
         llm = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False)
         self._model = outlines.from_llamacpp(llm)  # chat mode: the GGUF's own chat template
-        self._generator = outlines.Generator(
-            self._model, JsonSchema(generation_schema(max_items), whitespace_pattern=r"[ ]?")
-        )
+        self._generator = outlines.Generator(self._model, JsonSchema(schema, whitespace_pattern=r"[ ]?"))
         self.name = name
         self.sampling = sampling
 

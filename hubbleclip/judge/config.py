@@ -1,0 +1,66 @@
+"""Configuration of ``hubbleclip judge`` (YAML + ``--field value`` flags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hubbleclip.captions.config import ServedConfig
+
+
+@dataclass
+class JudgeConfig(ServedConfig):
+    dataset: str = field(default="data/skyset", metadata={"help": "skyset-format DatasetDict"})
+    split: str = field(default="test", metadata={"help": "images searched (rows with an image)"})
+    models: list[str] = field(
+        default_factory=list,
+        metadata={"help": "CLIP models as NAME=SPEC, comma-separated (e.g. base=lit-mini,tuned=runs/x)"},
+    )
+    queries: str = field(
+        default="builtin",
+        metadata={
+            "help": "builtin (the catalog-judged text queries) | a hubbleclip-text-queries JSON | "
+            "a .txt file with one query per line (no catalog relevance)"
+        },
+    )
+    query_split: str | None = field(
+        default="test", metadata={"help": "only builtin queries of this split (held out from training)"}
+    )
+    query_kinds: list[str] = field(
+        default_factory=lambda: ["type_constellation", "bright_type", "use_case"],
+        metadata={"help": "only builtin queries of these kinds"},
+    )
+    max_queries: int | None = field(default=None, metadata={"help": "at most this many queries"})
+    k: int = field(default=10, metadata={"help": "top images per query and model that are judged"})
+    text_chars: int = field(
+        default=400, metadata={"help": "characters of each image's source text shown to the judge"}
+    )
+    keep_numbers: bool = field(
+        default=True,
+        metadata={
+            "help": "keep the mostly-numeric sentences (magnitudes, coordinates); false drops them: "
+            "shorter prompts, but SmolLM2 then agreed less with the catalog (README, judge)"
+        },
+    )
+    model: str = field(
+        default="smollm2",
+        metadata={
+            "help": "judge LLM: smollm2 | hf:ID_OR_DIR | gguf:FILE.gguf | llamacpp:FILE.gguf | openai:MODEL"
+        },
+    )
+    batch_size: int = field(default=16, metadata={"help": "judgements per generate call"})
+    workers: int = field(
+        default=2, metadata={"help": "local judge processes, each with its own copy (as for captions)"}
+    )
+    retries: int = field(default=2, metadata={"help": "extra sampled attempts for an invalid answer"})
+    max_new_tokens: int = field(default=16, metadata={"help": "generation budget per judgement"})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads"})
+    cache: str | None = field(
+        default=None, metadata={"help": "JSONL cache of judgements (default: DATASET.judge-cache.jsonl)"}
+    )
+    cache_dir: str = field(
+        default="", metadata={"help": "feature cache of the CLIP models ('' = $HUBBLECLIP_CACHE/features)"}
+    )
+    out: str = field(default="runs/judge", metadata={"help": "writes results.json and results.md here"})
+    n_boot: int = field(default=1000, metadata={"help": "bootstrap resamples (over queries)"})
+    confidence: float = field(default=0.95, metadata={"help": "bootstrap interval level"})
+    seed: int = 0
