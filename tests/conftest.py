@@ -40,3 +40,23 @@ def tiny_skyset(tmp_path_factory) -> str:
     )
     build_skyset(cfg)
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def catalog_skyset(tmp_path_factory) -> str:
+    """Like ``tiny_skyset`` without FIRST and HDF, but with every OpenNGC catalog row (13,371
+    objects, faint ones too): what name, position and brightness searches need."""
+    from hubbleclip.data.build import SkysetConfig, build_skyset
+
+    out = tmp_path_factory.mktemp("skyset") / "catalog"
+    cfg = SkysetConfig(
+        out=str(out),
+        sources=["openngc", "stellarium"],
+        stellarium_dir=str(STELLARIUM_DIR),
+        kstars_dir=str(KSTARS_DIR),
+        hdf_cutouts=0,
+        max_image_size=64,
+        workers=1,
+    )
+    build_skyset(cfg)
+    return str(out)

@@ -137,6 +137,10 @@ def demo_run(tiny_skyset, tmp_path_factory):
         "2",
         "--rerank.ranker.min_child_samples",
         "5",
+        "--kinds.per_kind",
+        "8",
+        "--kinds.n_boot",
+        "50",
     ]
     assert main(args) == 0
     return work / "run", args
@@ -212,6 +216,9 @@ def test_report_numbers_come_from_the_results_files(demo_run):
     assert f"{judged['value']:.3f} [{judged['low']:.3f}, {judged['high']:.3f}]" in report
     generation = json.loads((run_dir / "captions" / "generation.json").read_text())
     assert f"Model `{generation['model']}`, prompt version `{generation['prompt_version']}`" in report
+    kinds = json.loads((run_dir / "retrieval" / "kinds" / "results.json").read_text())
+    top1 = kinds["metrics"]["test"]["all"]["new"]["top1"]
+    assert f"{top1['value']:.3f} [{top1['low']:.3f}, {top1['high']:.3f}]" in report
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         assert (run_dir / link).is_file(), link
 

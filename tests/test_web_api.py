@@ -87,6 +87,20 @@ def test_search_input_errors_name_the_field(client):
     too_many = client.get("/api/search", params={"q": "m31", "k": 10_000})
     assert too_many.status_code == 422 and too_many.json()["detail"].startswith("query.k:")
     assert client.get("/api/search", params={"q": "   "}).status_code == 422
+    bad_field = client.get("/api/search", params={"q": "type:comet con:Lyr"})
+    assert bad_field.status_code == 422 and "type:comet" in bad_field.json()["detail"]
+
+
+def test_the_search_box_takes_positions_and_says_how_it_read_them(client):
+    data = client.get("/api/search", params={"q": "00:42:44.3 +41:16:09 2 deg", "k": 5}).json()
+    assert "cone search within 2° of" in data["note"]
+    first = data["results"][0]
+    assert first["object_id"] == "NGC0224" and first["match"] == "cone" and first["separation_arcsec"] < 2
+    seps = [r["separation_arcsec"] for r in data["results"]]
+    assert seps == sorted(seps) and seps[-1] <= 7200
+    named = client.get("/api/search", params={"q": "messier 31", "k": 3}).json()["results"]
+    assert named[0]["object_id"] == "NGC0224" and named[0]["match"] == "exact name"
+    assert named[0]["separation_arcsec"] is None
 
 
 def test_image_search_returns_objects_and_five_classes(client, web_engine):

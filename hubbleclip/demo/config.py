@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hubbleclip.judge.config import JudgeConfig
-from hubbleclip.retrieval.config import RerankConfig
+from hubbleclip.retrieval.config import KindsConfig, RerankConfig
 
 STAGE_NAMES = [
     "skyset",
@@ -75,6 +75,12 @@ class DemoConfig:
         default_factory=RerankConfig,
         metadata={
             "help": "reranker settings of the retrieval stage (its index and run_dir are set by the demo)"
+        },
+    )
+    kinds: KindsConfig = field(
+        default_factory=KindsConfig,
+        metadata={
+            "help": "query-kind evaluation of the retrieval stage (its index and run_dir are set by the demo)"
         },
     )
     seed: int = 0

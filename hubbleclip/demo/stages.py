@@ -31,6 +31,7 @@ from hubbleclip.judge.run import run_judge
 from hubbleclip.retrieval.config import RetrievalIndexConfig
 from hubbleclip.retrieval.evaluate import run_rerank
 from hubbleclip.retrieval.index import build_retrieval_index
+from hubbleclip.retrieval.kinds_eval import run_kinds
 from hubbleclip.training.config import TrainConfig
 from hubbleclip.training.trainer import train
 
@@ -156,10 +157,13 @@ def _retrieval(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
     )
     index = build_retrieval_index(index_cfg)
     results = run_rerank(replace(cfg.rerank, index=str(index), run_dir=str(out / "rerank")))
+    kinds = run_kinds(replace(cfg.kinds, index=str(index), run_dir=str(out / "kinds")))
     return {
         "index": str(index),
         "results": str(out / "rerank" / "results.json"),
         "targets": results["targets"],
+        "kinds": str(out / "kinds" / "results.json"),
+        "kinds_targets": kinds["targets"],
     }
 
 
@@ -207,7 +211,7 @@ def build_stages(cfg: DemoConfig) -> list[Stage]:
         ),
         Stage(
             "retrieval",
-            "object index, LambdaMART reranker, MAP@10 / NDCG@10 vs baselines",
+            "object index, LambdaMART reranker, MAP@10 / NDCG@10 vs baselines, query kinds",
             lambda out: _retrieval(cfg, out, export()),
         ),
         Stage(

@@ -217,6 +217,43 @@ def _retrieval(run_dir: Path) -> list[str]:
     return lines
 
 
+def _query_kinds(run_dir: Path) -> list[str]:
+    res = _load(run_dir / "retrieval" / "kinds" / "results.json")
+    if not res:
+        return []
+    k = res["k"]
+    lines = [
+        "### Query kinds: names, typos, positions, near, brightness",
+        "",
+        f"Generated held-out queries of each kind; top-1 and MAP@{k} with 95% bootstrap intervals. "
+        "`today`: the learned ranker alone; `new`: the resolver stage first.",
+        "",
+    ]
+    rows = []
+    for kind in res["kinds"]:
+        m = res["metrics"]["test"].get(kind)
+        if not m:
+            continue
+        rows.append(
+            [
+                kind,
+                str(res["counts"]["test"][kind]),
+                *(_ci(m[s]["top1"]) for s in res["systems"]),
+                *(_ci(m[s][f"map@{k}"]) for s in res["systems"]),
+            ]
+        )
+    header = ["kind", "queries", *(f"top-1 {s}" for s in res["systems"])]
+    lines += _table(header + [f"MAP@{k} {s}" for s in res["systems"]], rows)
+    e = res["exact_name_first"]
+    passed = sum(x["passed"]["new"] for x in res["examples"])
+    lines += [
+        f"Exact name first: {e['queries'] - len(e['violations'])} of {e['queries']} name queries. "
+        f"Example queries answered as expected: {passed} of {len(res['examples'])}.",
+        "",
+    ]
+    return lines
+
+
 def _similarity(run_dir: Path) -> list[str]:
     res = _load(run_dir / "similarity" / "similar.json")
     if not res:
@@ -248,6 +285,7 @@ def write_report(run_dir: Path, figures: dict[str, list[Path]]) -> Path:
         _judge,
         study.report_section,
         _retrieval,
+        _query_kinds,
         _similarity,
     ):
         lines += section(run_dir)

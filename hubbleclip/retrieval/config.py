@@ -59,3 +59,14 @@ class RerankConfig:
     )
     device: str = field(default="cpu", metadata={"help": "torch device for the encoder"})
     ranker: RankerConfig = field(default_factory=RankerConfig)
+
+
+@dataclass
+class KindsConfig:
+    index: str = field(default="runs/index", metadata={"help": "index directory (with its ranker)"})
+    run_dir: str = field(default="runs/kinds", metadata={"help": "where results.json and queries.json go"})
+    per_kind: int = field(default=90, metadata={"help": "generated queries of each kind"})
+    seed: int = field(default=0, metadata={"help": "seed of the query generator and the bootstrap"})
+    k: int = field(default=10, metadata={"help": "metric cut-off (MAP@k)"})
+    n_boot: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})
+    device: str = field(default="cpu", metadata={"help": "torch device for the encoder"})

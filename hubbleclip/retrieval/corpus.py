@@ -35,6 +35,7 @@ class Corpus:
     constellation: list[str]
     text: list[str]
     caption: list[str]
+    identifiers: list[list[str]]  # other catalogue identifiers (OpenNGC's UGC, PGC, ESO, Caldwell, ...)
     image_rows: list[list[tuple[str, int]]] = field(default_factory=list)  # (split, row) of each image
     image_ids: list[list[str]] = field(default_factory=list)  # dataset row ids of the images
 
@@ -78,6 +79,12 @@ def _major_axes() -> dict[str, float]:
     return {o.object_id: o.major_arcmin for o in load_catalog() if o.major_arcmin}
 
 
+def _identifiers() -> dict[str, list[str]]:
+    from hubbleclip.data.sources.openngc import load_catalog
+
+    return {o.object_id: o.identifiers for o in load_catalog() if o.identifiers}
+
+
 def corpus_from_dataset(dsd, include_stars: bool = True) -> Corpus:
     """Group the rows of a skyset ``DatasetDict`` by object (plus the named bright stars)."""
     objects: dict[str, dict] = {}
@@ -113,7 +120,7 @@ def corpus_from_dataset(dsd, include_stars: bool = True) -> Corpus:
     rows = list(objects.values())
     if include_stars:
         rows += star_records()
-    sizes = _major_axes()
+    sizes, identifiers = _major_axes(), _identifiers()
     ra = np.array([r["ra_deg"] for r in rows], float)
     dec = np.array([r["dec_deg"] for r in rows], float)
     return Corpus(
@@ -129,6 +136,7 @@ def corpus_from_dataset(dsd, include_stars: bool = True) -> Corpus:
         constellation=constellations(ra, dec),
         text=[r["text"] for r in rows],
         caption=[r["caption"] for r in rows],
+        identifiers=[identifiers.get(r["object_id"], []) for r in rows],
         image_rows=[r["image_rows"] for r in rows],
         image_ids=[r["image_ids"] for r in rows],
     )

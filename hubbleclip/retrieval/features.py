@@ -92,20 +92,26 @@ def _object_features(index, cand: np.ndarray, X: np.ndarray) -> None:
     X[:, col["n_names"]] = [len(index.corpus.names[i]) for i in cand]
 
 
-def text_query(index, encoder, text: str, n: int = 100) -> Query:
+def text_query(
+    index, encoder, text: str, n: int = 100, allowed: np.ndarray | None = None, include=()
+) -> Query:
+    """Candidates and features of a text query; ``allowed`` (a boolean mask over the corpus)
+    limits the candidates, ``include`` adds corpus indices to them (a resolved name)."""
     tokens = tokenize(text)
     s_names, s_text = index.bm25_names.scores(tokens), index.bm25_text.scores(tokens)
     q = np.asarray(encoder.embed_texts([text])[0], np.float32)
     c_text = index.emb_text @ q
     c_image = np.where(index.has_image, index.emb_image @ q, np.nan)
     clip = np.fmax(c_text, c_image)
+    within = np.ones(len(c_text), bool) if allowed is None else allowed
     cand = np.unique(
         np.concatenate(
             [
-                top_n(s_names, n, s_names > 0),
-                top_n(s_text, n, s_text > 0),
-                top_n(c_text, n),
-                top_n(np.nan_to_num(c_image, nan=-2.0), n, index.has_image),
+                top_n(s_names, n, (s_names > 0) & within),
+                top_n(s_text, n, (s_text > 0) & within),
+                top_n(c_text, n, within if allowed is not None else None),
+                top_n(np.nan_to_num(c_image, nan=-2.0), n, index.has_image & within),
+                np.asarray(include, np.int64),
             ]
         )
     )

@@ -5,7 +5,7 @@ Layout of an index directory::
     manifest.json        format, version, model spec, embedding size, dataset path + fingerprint,
                          object count, build time, per-array shapes
     objects.parquet      one row per object: object_id, names, name_tokens, type, source, split,
-                         constellation, text, caption, image_ids, image_rows
+                         constellation, text, caption, identifiers, image_ids, image_rows
     <name>.npy           ra_deg, dec_deg, mag, size_arcmin, xyz (unit vectors), has_image,
                          emb_text, emb_image (L2-normalised CLIP embeddings; zero rows where an
                          object has no image) -- loaded with numpy mmap_mode="r"
@@ -40,7 +40,7 @@ from hubbleclip.retrieval.text import tokenize, tokenize_many
 log = logging.getLogger(__name__)
 
 FORMAT = "hubbleclip-retrieval-index"
-VERSION = 1
+VERSION = 2  # 2: objects.parquet holds the catalogue identifiers
 MANIFEST = "manifest.json"
 OBJECTS = "objects.parquet"
 VECTORS = ("ra_deg", "dec_deg", "mag", "size_arcmin", "has_image")
@@ -123,6 +123,7 @@ def build_retrieval_index(cfg: RetrievalIndexConfig, encoder=None) -> Path:
                 "constellation": corpus.constellation,
                 "text": corpus.text,
                 "caption": corpus.caption,
+                "identifiers": corpus.identifiers,
                 "image_ids": corpus.image_ids,
                 "image_rows": [[f"{s}:{r}" for s, r in rows] for rows in corpus.image_rows],
             }
@@ -269,6 +270,7 @@ def _read_objects(file: Path, arrays: dict[str, np.ndarray], n: int) -> tuple[Co
         "constellation",
         "text",
         "caption",
+        "identifiers",
         "image_ids",
         "image_rows",
     }
@@ -287,6 +289,7 @@ def _read_objects(file: Path, arrays: dict[str, np.ndarray], n: int) -> tuple[Co
         constellation=cols["constellation"],
         text=cols["text"],
         caption=cols["caption"],
+        identifiers=cols["identifiers"],
         image_ids=cols["image_ids"],
         image_rows=[
             [(ref.rsplit(":", 1)[0], int(ref.rsplit(":", 1)[1])) for ref in refs]

@@ -17,9 +17,12 @@ from hubbleclip.data.build import IMAGE_ERRORS, encode_image
 from hubbleclip.data.text import sexagesimal
 from hubbleclip.errors import UserError
 from hubbleclip.models.embed import ClipEncoder
-from hubbleclip.retrieval.features import Query, fallback_scores, image_query, text_query
+from hubbleclip.retrieval.cone import cone
+from hubbleclip.retrieval.features import FIELD_RADIUS_DEG, Query, fallback_scores, image_query, text_query
 from hubbleclip.retrieval.index import RetrievalIndex
+from hubbleclip.retrieval.names import NameResolver
 from hubbleclip.retrieval.ranker import Ranker
+from hubbleclip.retrieval.understand import plan_query
 
 log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
@@ -38,9 +41,11 @@ class Hit:
     constellation: str
     mag: float | None
     size_arcmin: float | None
-    score: float
+    score: float  # higher first; see Ranking for what it measures
     image: str  # where the object's image is stored: DATASET::split:row ('' if none)
     image_id: str  # the dataset row id of that image, e.g. stellarium:m31 ('' if none)
+    match: str = "ranker"  # why it is here: exact name | fuzzy name | cone | magnitude | ranker
+    separation_arcsec: float | None = None  # from the centre of a cone search
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,9 +55,9 @@ class Hit:
 class SearchResult:
     query: str
     kind: str
-    ranking: str  # "learned" or "fallback"
+    ranking: str  # learned | fallback | separation | magnitude, after "exact name, " / "fuzzy name, "
     hits: list[Hit]
-    note: str = ""
+    note: str = ""  # how the query was read, or why it is unusual
 
     def to_dict(self) -> dict:
         return {
@@ -64,6 +69,24 @@ class SearchResult:
         }
 
 
+@dataclass
+class Ranking:
+    """Corpus indices best first, with a score each (higher first):
+
+    * the learned ranker's score (or the fallback's), a resolved name lifted above all others
+      by a constant, so the ranker still orders several objects sharing one name;
+    * minus the separation in arcsec for a cone ordered by distance;
+    * minus the magnitude (brightest first) or the magnitude (faintest first).
+    """
+
+    rows: np.ndarray
+    scores: np.ndarray
+    match: list[str]
+    ranking: str
+    note: str = ""
+    separation_arcsec: dict[int, float] | None = None
+
+
 def _catalog_float(x) -> float | None:
     """Catalog values are float32: round away the widening noise (8.8 -> 8.800000190734863)."""
     x = float(x)
@@ -71,10 +94,22 @@ def _catalog_float(x) -> float | None:
 
 
 class Searcher:
-    def __init__(self, index: RetrievalIndex, encoder, ranker=None, n_candidates: int = 100):
+    def __init__(
+        self,
+        index: RetrievalIndex,
+        encoder,
+        ranker=None,
+        n_candidates: int = 100,
+        understand: bool = True,
+    ):
         from threadpoolctl import ThreadpoolController
 
         self.index, self.encoder, self.ranker, self.n_candidates = index, encoder, ranker, n_candidates
+        # understand=False answers every text query with the ranker alone (the search before the
+        # resolver stage; evaluations compare the two)
+        self.understand = understand
+        self.resolver = NameResolver.from_corpus(index.corpus)
+        self._types = np.asarray(index.corpus.type)
         # A query's matrix-vector products are small: extra BLAS threads only fight torch's OpenMP
         # threads for the cores (measured: median query 24 ms -> 10 ms on 2 cores).
         self._threads = ThreadpoolController()
@@ -98,7 +133,8 @@ class Searcher:
         return cls(index, encoder or ClipEncoder(index.model_spec, device=device), ranker, n_candidates)
 
     # --- queries ------------------------------------------------------------------------------
-    def text(self, text: str) -> Query:
+    @staticmethod
+    def _checked(text: str) -> str:
         text = (text or "").strip()
         if not text:
             raise UserError(
@@ -107,8 +143,12 @@ class Searcher:
             )
         if len(text) > MAX_QUERY_CHARS:
             raise UserError(f"query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}")
+        return text
+
+    def text(self, text: str, allowed: np.ndarray | None = None, include=()) -> Query:
+        text = self._checked(text)
         with self._one_blas_thread():
-            return text_query(self.index, self.encoder, text, self.n_candidates)
+            return text_query(self.index, self.encoder, text, self.n_candidates, allowed, include)
 
     def image(self, image) -> Query:
         with self._one_blas_thread():
@@ -123,13 +163,101 @@ class Searcher:
         order = np.argsort(-scores, kind="stable")
         return query.candidates[order], scores[order]
 
+    @property
+    def ranker_name(self) -> str:
+        return "learned" if self.ranker is not None else "fallback"
+
+    # --- text queries, read before ranking ------------------------------------------------------
+    def rank_text(self, text: str) -> Ranking:
+        """Every object this text query returns, best first (see :mod:`hubbleclip.retrieval.understand`)."""
+        text = self._checked(text)
+        if not self.understand:
+            query = self.text(text)
+            rows, scores = self.ranked(query)
+            return Ranking(rows, scores, ["ranker"] * len(rows), self.ranker_name, query.note)
+        plan = plan_query(text, self.resolver, self.index.corpus, FIELD_RADIUS_DEG)
+        allowed = plan.allowed(self.index.corpus, self._types)
+        if allowed is not None and not allowed.any():
+            return self._empty(plan, "no object passes these limits")
+        if plan.mode == "cone":
+            return self._cone(plan, allowed)
+        if plan.mode == "catalogue":
+            return self._catalogue(plan, allowed)
+        if plan.mode == "name":
+            return self._named(plan)
+        query = self.text(text)
+        rows, scores = self.ranked(query)
+        note = "; ".join(filter(None, [plan.describe(), query.note]))
+        return Ranking(rows, scores, ["ranker"] * len(rows), self.ranker_name, note)
+
+    def _empty(self, plan, why: str) -> Ranking:
+        note = "; ".join(filter(None, [plan.describe(), why]))
+        return Ranking(np.zeros(0, np.int64), np.zeros(0, np.float32), [], "none", note)
+
+    def _by_ranker(self, text: str, allowed: np.ndarray | None, note: str) -> Ranking:
+        rows, scores = self.ranked(self.text(text, allowed=allowed))
+        return Ranking(rows, scores, ["ranker"] * len(rows), self.ranker_name, note)
+
+    def _by_magnitude(self, plan, rows: np.ndarray, note: str) -> Ranking:
+        """``rows`` by magnitude, brightest (or faintest) first; unknown magnitudes last."""
+        mag = np.asarray(self.index.corpus.mag, np.float64)[rows]
+        key = mag if plan.order != "faintest" else -mag
+        order = np.argsort(np.nan_to_num(key, nan=np.inf), kind="stable")
+        return Ranking(rows[order], -key[order], ["magnitude"] * len(rows), "magnitude", note)
+
+    def _catalogue(self, plan, allowed: np.ndarray | None) -> Ranking:
+        if plan.ranker_text:
+            return self._by_ranker(plan.ranker_text, allowed, plan.describe())
+        known = np.isfinite(np.asarray(self.index.corpus.mag, np.float64))
+        allowed = np.ones(len(self.index), bool) if allowed is None else allowed
+        note = plan.describe()
+        if (allowed & ~known).any():
+            note += f"; {int((allowed & ~known).sum())} objects without a magnitude left out"
+        return self._by_magnitude(plan, np.flatnonzero(allowed & known), note)
+
+    def _cone(self, plan, allowed: np.ndarray | None) -> Ranking:
+        rows, sep = cone(self.index.xyz, plan.center.position.xyz(), plan.radius_deg, allowed)
+        if not len(rows):
+            return self._empty(plan, "no object in the cone")
+        separation = dict(zip(rows.tolist(), sep.tolist()))
+        if plan.ranker_text:
+            inside = np.zeros(len(self.index), bool)
+            inside[rows] = True
+            ranking = self._by_ranker(plan.ranker_text, inside, plan.describe())
+        elif plan.order:
+            ranking = self._by_magnitude(plan, rows, plan.describe())
+        else:
+            ranking = Ranking(rows, -sep, ["cone"] * len(rows), "separation", plan.describe())
+        ranking.separation_arcsec = separation
+        return ranking
+
+    def _named(self, plan) -> Ranking:
+        match = plan.name
+        query = self.text(plan.ranker_text, include=match.rows)
+        rows, scores = self.ranked(query)
+        named = np.isin(rows, match.rows)
+        lift = float(scores.max() - scores[named].min()) + 1.0 if named.any() else 0.0
+        order = np.concatenate([np.flatnonzero(named), np.flatnonzero(~named)])
+        label = f"{match.how} name"
+        note = "; ".join(filter(None, [plan.describe(), query.note]))
+        return Ranking(
+            rows[order],
+            np.where(named, scores + lift, scores)[order],
+            [label if n else "ranker" for n in named[order]],
+            f"{label}, then {self.ranker_name}",
+            note,
+        )
+
     # --- results ------------------------------------------------------------------------------
-    def hits(self, query: Query, k: int = 10) -> list[Hit]:
-        objects, scores = self.ranked(query)
+    def hits(self, ranking: Ranking, k: int = 10) -> list[Hit]:
         c = self.index.corpus
         out = []
-        for rank, (i, score) in enumerate(zip(objects[:k], scores[:k]), start=1):
+        for rank, (i, score, match) in enumerate(
+            zip(ranking.rows[:k], ranking.scores[:k], ranking.match[:k]), start=1
+        ):
+            i = int(i)
             ra, dec = float(c.ra_deg[i]), float(c.dec_deg[i])
+            sep = ranking.separation_arcsec.get(i) if ranking.separation_arcsec else None
             out.append(
                 Hit(
                     rank=rank,
@@ -145,6 +273,8 @@ class Searcher:
                     score=float(score),
                     image=self.index.image_path(i),
                     image_id=(c.image_ids[i] or [""])[0],
+                    match=match,
+                    separation_arcsec=None if sep is None else round(float(sep), 2),
                 )
             )
         return out
@@ -152,13 +282,18 @@ class Searcher:
     def search(self, text: str | None = None, image=None, k: int = 10) -> SearchResult:
         if (text is None) == (image is None):
             raise UserError("give either a text query or an image, not both or neither")
-        query = self.text(text) if text is not None else self.image(image)
+        if image is not None:
+            query = self.image(image)
+            rows, scores = self.ranked(query)
+            ranking = Ranking(rows, scores, ["ranker"] * len(rows), self.ranker_name, query.note)
+        else:
+            ranking = self.rank_text(text)
         return SearchResult(
             query=text if text is not None else "<image>",
-            kind=query.kind,
-            ranking="learned" if self.ranker is not None else "fallback",
-            hits=self.hits(query, k),
-            note=query.note,
+            kind="text" if text is not None else "image",
+            ranking=ranking.ranking,
+            hits=self.hits(ranking, k),
+            note=ranking.note,
         )
 
 
@@ -177,22 +312,34 @@ def open_image(path: str | Path, max_size: int = 1024):
         raise UserError(f"{path}: not a readable image ({exc})") from exc
 
 
+def _separation_text(arcsec: float) -> str:
+    if arcsec < 60.0:
+        return f'{arcsec:.1f}"'
+    if arcsec < 3600.0:
+        return f"{arcsec / 60.0:.1f}'"
+    return f"{arcsec / 3600.0:.2f}°"
+
+
 def format_table(result: SearchResult) -> str:
-    """A plain-text table: rank, names, type, RA/Dec, constellation, magnitude, score, image."""
+    """A plain-text table: rank, names, type, RA/Dec, constellation, magnitude, score, image
+    (and the separation, for a cone search)."""
+    cone_search = any(h.separation_arcsec is not None for h in result.hits)
     rows = [("#", "names", "type", "RA / Dec (J2000)", "constellation", "mag", "score", "image")]
+    rows[0] += ("sep",) if cone_search else ()
     for h in result.hits:
-        rows.append(
-            (
-                str(h.rank),
-                ", ".join(h.names[:3])[:48],
-                h.type,
-                h.position.replace("RA ", "").replace("Dec ", ""),
-                h.constellation,
-                f"{h.mag:.1f}" if h.mag is not None else "-",
-                f"{h.score:.3f}",
-                h.image_id or "-",
-            )
+        row = (
+            str(h.rank),
+            ", ".join(h.names[:3])[:48],
+            h.type,
+            h.position.replace("RA ", "").replace("Dec ", ""),
+            h.constellation,
+            f"{h.mag:.1f}" if h.mag is not None else "-",
+            f"{h.score:.3f}",
+            h.image_id or "-",
         )
+        if cone_search:
+            row += (_separation_text(h.separation_arcsec) if h.separation_arcsec is not None else "-",)
+        rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
     head = f"{result.kind} query {result.query!r}, ranked by {result.ranking}"

@@ -110,6 +110,8 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
             constellation=hit.constellation,
             mag=hit.mag,  # rounded by the searcher (float32 noise)
             score=float(hit.score),
+            match=hit.match,
+            separation_arcsec=hit.separation_arcsec,
             image_id=image_id,
             n_images=engine.n_images(hit.object_id),
             credit=engine.store.meta(image_id)["credit"] if image_id else None,
@@ -162,7 +164,10 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
         if not q.strip():
             raise HTTPException(422, "query.q: the query is blank")
         t0 = time.perf_counter()
-        result = engine.searcher.search(text=q.strip(), k=k)
+        try:
+            result = engine.searcher.search(text=q.strip(), k=k)
+        except ValueError as exc:  # a query field that means nothing, e.g. type:foo
+            raise HTTPException(422, f"query.q: {exc}") from exc
         return SearchResponse(
             query=q, took_ms=_ms(t0), results=[object_card(h) for h in result.hits], note=result.note
         )

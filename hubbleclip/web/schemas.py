@@ -15,6 +15,12 @@ class ObjectCard(BaseModel):
     constellation: str
     mag: float | None = Field(description="magnitude (V if known, else B, J, ...); null when unknown")
     score: float
+    match: str = Field(
+        "ranker", description="why it is listed: exact name, fuzzy name, cone, magnitude or ranker"
+    )
+    separation_arcsec: float | None = Field(
+        None, description="distance from the centre of a cone search (null for other queries)"
+    )
     image_id: str | None = Field(
         description="the object's first image in the store; null for catalog-only objects"
     )
@@ -33,7 +39,9 @@ class SearchResponse(BaseModel):
     took_ms: float
     results: list[ObjectCard]
     note: str = Field(
-        "", description="how the query was handled when it is unusual (e.g. no word in the catalog)"
+        "",
+        description="how the query was read (a name, a cone search, brightness order, ...) "
+        "or why it is unusual (e.g. no word in the catalog)",
     )
 
 

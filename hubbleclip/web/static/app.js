@@ -59,6 +59,9 @@ function objectCard(obj) {
   fact(dl, "RA/Dec", obj.ra_dec.replace(/^RA /, "").replace(", Dec ", "  "));
   fact(dl, "Constellation", obj.constellation);
   fact(dl, "Magnitude", obj.mag === null ? "unknown" : obj.mag.toFixed(2));
+  if (obj.separation_arcsec !== null && obj.separation_arcsec !== undefined) {
+    fact(dl, "Separation", separationText(obj.separation_arcsec));
+  }
   body.append(dl);
   if (obj.credit) body.append(el("p", "credit", `Image: ${obj.credit}`));
   if (obj.image_id) {
@@ -69,6 +72,12 @@ function objectCard(obj) {
   }
   card.append(thumb, body);
   return card;
+}
+
+function separationText(arcsec) {
+  if (arcsec < 60) return `${arcsec.toFixed(1)}″`;
+  if (arcsec < 3600) return `${(arcsec / 60).toFixed(1)}′`;
+  return `${(arcsec / 3600).toFixed(2)}°`;
 }
 
 function showResults(results) {
@@ -86,7 +95,8 @@ async function searchText(query) {
   try {
     const data = await api(`/api/search?q=${encodeURIComponent(query)}`);
     showResults(data.results);
-    setStatus(`${plural(data.results.length, "result")} for “${data.query}” in ${data.took_ms.toFixed(1)} ms`);
+    const how = data.note ? ` (${data.note})` : "";
+    setStatus(`${plural(data.results.length, "result")} for “${data.query}” in ${data.took_ms.toFixed(1)} ms${how}`);
   } catch (err) {
     setStatus(`Search failed: ${err.message}`, true);
   }

@@ -1,0 +1,239 @@
+"""Score the search on the query kinds astronomers type: the ranker alone against the resolver first.
+
+    python eval/query_kinds.py --index runs/index --run_dir runs/kinds
+
+The queries come from :mod:`hubbleclip.retrieval.query_kinds` (generated from the index's own
+corpus).  Both systems answer every query in the same run with the same index and ranker:
+``today`` is the search as it was before the resolver stage (``Searcher(understand=False)``:
+BM25 + CLIP candidates ranked by the learned ranker), ``new`` is ``hubbleclip search`` now.
+
+Per query: **top-1** (the first hit has grade 5) and **MAP@k** (grades >= 4 relevant, against
+all judged objects, as in the rerank job).  Per split and kind: means with 95 % percentile
+bootstrap intervals over queries, and the paired difference new - today on the same resamples
+(``hubbleclip.metrics``).  Also checked: every generated query that is exactly a name or a
+designation has that object first (``exact_name_first``), and the :data:`EXAMPLES` table.
+
+``RUN_DIR/results.json``::
+
+    {"format": "hubbleclip-kinds-results", "version": 1, "index", "model_spec", "k",
+     "systems": ["today", "new"], "kinds": [...], "counts": {split: {kind: n}},
+     "metrics": {split: {kind: {system: {"top1": est, "map@10": est},
+                                "new_minus_today": {"top1": est, "map@10": est}}}},
+     "exact_name_first": {"queries": n, "violations": [...]},
+     "examples": [{"query", "expect", "today": [ids], "new": [ids], "passed": {system: bool}}],
+     "per_query": [{"id", "split", "kind", "variant", "query", "n_relevant",
+                    "metrics": {system: {"top1", "map@10", "ms"}}, "top": {system: [ids]}}],
+     "targets": {...}, "timings_s": {...}}
+
+where ``est`` is ``{"value", "low", "high"}`` and kind ``all`` pools every kind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from hubbleclip.metrics import bootstrap, bootstrap_difference, resample_indices
+from hubbleclip.retrieval.config import KindsConfig
+from hubbleclip.retrieval.metrics import average_precision_at_k
+from hubbleclip.retrieval.query_kinds import KINDS, generate_kind_queries
+from hubbleclip.retrieval.relevance import RELEVANT_GRADE
+from hubbleclip.retrieval.text import FAMILIES
+
+log = logging.getLogger(__name__)
+SYSTEMS = ("today", "new")
+TOP1_TARGET = 0.95
+TARGET_KINDS = ("designation", "typo", "coordinates")
+# the queries of issue 18, and the README's: (query, expected object ids, rule)
+# rule "first": the first hit is one of them; "top5": all of them in the top 5;
+# ("magnitude", types, constellation): the top 5 are the brightest such objects, in order
+EXAMPLES = (
+    ("andromda galaxy", ("NGC0224",), "first"),
+    ("wirlpool galaxy", ("NGC5194",), "first"),
+    ("messier 42", ("NGC1976",), "first"),
+    ("triangulum galaxy", ("NGC0598",), "first"),
+    ("10.684 41.269", ("NGC0224",), "first"),
+    ("13 29 52.7 +47 11 43", ("NGC5194",), "first"),
+    ("objects near M31", ("NGC0224", "NGC0221", "NGC0205"), "top5"),
+    ("brightest galaxies", (), ("magnitude", FAMILIES["galaxy"], None)),
+    ("galaxies near M81", ("NGC3034", "NGC3077"), "top5"),
+    ("brightest globular clusters in Sagittarius", (), ("magnitude", ("globular cluster",), "Sagittarius")),
+    ('type:"planetary nebula" con:Lyr mag<10', ("NGC6720",), "first"),
+    ("l=121.17 b=-21.57", ("NGC0224",), "first"),
+    ("UGC 454", ("NGC0224",), "first"),
+)
+
+
+def expected_ids(searcher, expect: tuple[str, ...], rule) -> tuple[str, ...]:
+    if not isinstance(rule, tuple):
+        return expect
+    _, types, const = rule
+    c = searcher.index.corpus
+    rows = [
+        i
+        for i in range(len(c))
+        if c.type[i] in types and (const is None or c.constellation[i] == const) and np.isfinite(c.mag[i])
+    ]
+    rows.sort(key=lambda i: (float(c.mag[i]), i))
+    return tuple(c.object_id[i] for i in rows[:5])
+
+
+def passed(top: list[str], expect: tuple[str, ...], rule) -> bool:
+    if rule == "first":
+        return bool(top) and top[0] in expect
+    if rule == "top5":
+        return set(expect) <= set(top[:5])
+    return tuple(top[:5]) == expect
+
+
+def _ranked_ids(searcher, text: str, understand: bool, k: int) -> tuple[np.ndarray, float]:
+    searcher.understand = understand
+    t0 = time.perf_counter()
+    rows = searcher.rank_text(text).rows[:k]
+    return rows, (time.perf_counter() - t0) * 1000.0
+
+
+def _estimates(rows: list[dict], cfg: KindsConfig) -> dict:
+    idx = resample_indices(len(rows), cfg.n_boot, cfg.seed)
+    columns = {
+        s: {m: np.array([r["metrics"][s][m] for r in rows], float) for m in ("top1", f"map@{cfg.k}")}
+        for s in SYSTEMS
+    }
+    out = {s: {m: e.to_dict() for m, e in bootstrap(columns[s], {}, idx).items()} for s in SYSTEMS}
+    diff = bootstrap_difference(columns["new"], columns["today"], {}, idx)
+    out["new_minus_today"] = {m: e.to_dict() for m, e in diff.items()}
+    return out
+
+
+def run_kinds(cfg: KindsConfig, searcher=None) -> dict:
+    from hubbleclip.io import atomic_write_json, setup_run_dir
+    from hubbleclip.retrieval.queries import save_queries
+    from hubbleclip.retrieval.search import Searcher
+
+    run_dir = setup_run_dir(cfg.run_dir, cfg)
+    timings = {}
+    t0 = time.time()
+    searcher = searcher or Searcher.open(cfg.index, device=cfg.device)
+    timings["load"] = time.time() - t0
+    t0 = time.time()
+    corpus = searcher.index.corpus
+    queries = generate_kind_queries(corpus, searcher.resolver, cfg.per_kind, cfg.seed)
+    save_queries(queries, run_dir / "queries.json", cfg.seed, "hubbleclip.retrieval.query_kinds")
+    timings["generate"] = time.time() - t0
+    log.info("%d generated queries of %d kinds", len(queries), len(KINDS))
+
+    t0 = time.time()
+    per_query, violations, exact_checked = [], [], 0
+    for q in queries:
+        grades = np.ones(len(corpus), np.int8)
+        for object_id, grade in q.judgments.items():
+            grades[searcher.index.row_of[object_id]] = grade
+        n_relevant = int((grades >= RELEVANT_GRADE).sum())
+        kind, _, variant = q.kind.partition(":")
+        record = {
+            "id": q.id,
+            "split": q.split,
+            "kind": kind,
+            "variant": variant,
+            "query": q.text,
+            "n_relevant": n_relevant,
+            "metrics": {},
+            "top": {},
+        }
+        for system in SYSTEMS:
+            rows, ms = _ranked_ids(searcher, q.text, system == "new", cfg.k)
+            record["metrics"][system] = {
+                "top1": float(len(rows) > 0 and grades[rows[0]] == 5),
+                f"map@{cfg.k}": average_precision_at_k(grades[rows], n_relevant, cfg.k),
+                "ms": round(ms, 3),
+            }
+            record["top"][system] = [corpus.object_id[i] for i in rows]
+        exact = searcher.resolver.exact(q.text)
+        if exact is not None:
+            exact_checked += 1
+            if not record["top"]["new"] or searcher.index.row_of[record["top"]["new"][0]] not in exact.rows:
+                violations.append({"id": q.id, "query": q.text, "first": record["top"]["new"][:1]})
+        per_query.append(record)
+    timings["queries"] = time.time() - t0
+
+    examples = []
+    for text, expect, rule in EXAMPLES:
+        expect = expected_ids(searcher, expect, rule)
+        row = {"query": text, "expect": list(expect), "rule": rule if isinstance(rule, str) else "magnitude"}
+        row["passed"] = {}
+        for system in SYSTEMS:
+            rows, _ = _ranked_ids(searcher, text, system == "new", 5)
+            row[system] = [corpus.object_id[i] for i in rows]
+            row["passed"][system] = passed(row[system], expect, rule)
+        examples.append(row)
+    searcher.understand = True
+
+    metrics, counts = {}, {}
+    for split in ("train", "test"):
+        metrics[split], counts[split] = {}, {}
+        for kind in (*KINDS, "all"):
+            rows = [r for r in per_query if r["split"] == split and kind in (r["kind"], "all")]
+            counts[split][kind] = len(rows)
+            metrics[split][kind] = _estimates(rows, cfg) if rows else None
+    test = metrics["test"]
+    targets = {
+        f"{kind}_heldout_top1_ge_{TOP1_TARGET}": bool(
+            test[kind] and test[kind]["new"]["top1"]["value"] >= TOP1_TARGET
+        )
+        for kind in TARGET_KINDS
+    }
+    targets["exact_name_first"] = not violations
+    targets["examples_pass"] = all(e["passed"]["new"] for e in examples)
+    results = {
+        "format": "hubbleclip-kinds-results",
+        "version": 1,
+        "index": str(searcher.index.path.resolve()),
+        "model_spec": searcher.index.model_spec,
+        "ranking": searcher.ranker_name,
+        "k": cfg.k,
+        "systems": list(SYSTEMS),
+        "kinds": [*KINDS, "all"],
+        "counts": counts,
+        "metrics": metrics,
+        "exact_name_first": {"queries": exact_checked, "violations": violations},
+        "examples": examples,
+        "per_query": per_query,
+        "targets": targets,
+        "timings_s": {key: round(v, 2) for key, v in timings.items()},
+    }
+    atomic_write_json(run_dir / "results.json", results)
+    return results
+
+
+def _cell(est: dict) -> str:
+    return f"{est['value']:.3f} [{est['low']:.2f}, {est['high']:.2f}]"
+
+
+def format_summary(results: dict, split: str = "test") -> str:
+    k = results["k"]
+    lines = [
+        f"{split} split: top-1 and MAP@{k}, 95% bootstrap intervals "
+        "(today = the ranker alone, new = the resolver first)",
+        f"{'kind':12} {'n':>4}  {'top-1 today':>22} {'top-1 new':>22}  "
+        f"{f'MAP@{k} today':>22} {f'MAP@{k} new':>22}",
+    ]
+    for kind in results["kinds"]:
+        m = results["metrics"][split][kind]
+        if not m:
+            continue
+        lines.append(
+            f"{kind:12} {results['counts'][split][kind]:>4}  "
+            f"{_cell(m['today']['top1']):>22} {_cell(m['new']['top1']):>22}  "
+            f"{_cell(m['today'][f'map@{k}']):>22} {_cell(m['new'][f'map@{k}']):>22}"
+        )
+    e = results["exact_name_first"]
+    lines.append(f"exact name first: {e['queries'] - len(e['violations'])}/{e['queries']} queries")
+    for row in results["examples"]:
+        lines.append(
+            f"  {'ok ' if row['passed']['new'] else 'BAD'} {row['query']!r}: new {row['new'][:5]}, "
+            f"today {row['today'][:3]}"
+        )
+    lines.append(f"targets: {results['targets']}")
+    return "\n".join(lines)

@@ -1,0 +1,220 @@
+"""The resolver stage of text search: designations, typos, positions, "near X", brightness and
+query fields; parsers on their own, then searches over every OpenNGC object (``catalog_skyset``)."""
+
+import json
+import re
+
+import pytest
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from rapidfuzz.distance import OSA
+
+from hubbleclip.retrieval.brightness import parse_brightness
+from hubbleclip.retrieval.coordinates import parse_position, take_radius
+from hubbleclip.retrieval.designations import name_key
+from hubbleclip.retrieval.kinds_eval import EXAMPLES, expected_ids, passed
+from hubbleclip.retrieval.syntax import QuerySyntaxError, parse_fields, split_words
+
+M51 = SkyCoord(202.4695833 * u.deg, 47.1952778 * u.deg)
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ("M 42", "M42", "Messier 42", "messier42", "m 42"),
+        ("NGC 224", "NGC0224", "ngc224", "ngc 0224"),
+        ("IC 434", "IC434", "ic 434"),
+        ("UGC 00454", "ugc454", "UGC 454"),
+        ("PGC 002557", "LEDA 2557", "pgc2557"),
+        ("ESO 545-008", "eso 545-8"),
+        ("MCG -07-28-004", "MCG-07-28-004", "mcg -7-28-4"),
+        ("C 005", "Caldwell 5", "C5"),
+        ("Eps Ori", "epsilon Orion", "ε Ori", "eps ori"),
+        ("50 Cas", "50 Cassiopeia"),
+        ("Sh2-155", "Sh 2-155", "sharpless 155"),
+        ("Hubble's Nebula", "hubbles nebula", "the Hubble's Nebula"),
+    ],
+)
+def test_every_spelling_of_an_identifier_has_one_key(spellings):
+    assert len({name_key(s) for s in spellings}) == 1
+
+
+def test_different_identifiers_keep_different_keys():
+    texts = ("M 42", "M 43", "NGC 42", "IC 42", "C 42", "NGC 5195", "NGC 5195A", "Ring Nebula", "eps Ori")
+    assert len({name_key(t) for t in texts}) == len(texts)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "13 29 52.7 +47 11 43",
+        "13h29m52.7s +47d11m43s",
+        "13:29:52.7 +47:11:43",
+        "202.46958 47.19528",
+        "202.46958, +47.19528",
+    ],
+)
+def test_positions_in_every_format(text):
+    assert parse_position(text.split()).coord.separation(M51).arcsec < 0.5
+
+
+def test_galactic_positions_are_converted_by_astropy():
+    want = SkyCoord(l=121.17 * u.deg, b=-21.57 * u.deg, frame="galactic").icrs
+    for text in ("l=121.17 b=-21.57", "galactic 121.17 -21.57"):
+        position = parse_position(text.split())
+        assert position.frame == "galactic" and position.coord.separation(want).arcsec < 1e-6
+
+
+@pytest.mark.parametrize(
+    "tail,deg", [("30'", 0.5), ('45"', 45 / 3600), ("r=0.5deg", 0.5), ("r=2", 2.0), ("within 2 deg", 2.0)]
+)
+def test_a_radius_after_a_position(tail, deg):
+    radius, rest = take_radius(f"10.684 41.269 {tail}".split())
+    assert radius.deg == pytest.approx(deg) and rest == ["10.684", "41.269"]
+
+
+@pytest.mark.parametrize("text", ["m 31", "3 Mon", "andromeda galaxy", "400 20", "10 95", "NGC 224"])
+def test_names_and_impossible_positions_are_not_positions(text):
+    assert parse_position(text.split()) is None
+
+
+def test_query_fields_and_free_words():
+    fields, rest = parse_fields(split_words('type:"planetary nebula" con:Lyr mag<10 ring'))
+    assert fields.types == {"planetary nebula"} and fields.constellation == "Lyra"
+    assert fields.mag_max == 10 and not fields.mag_max_inclusive and rest == ["ring"]
+    fields, rest = parse_fields(split_words('type:GCl con:"canes venatici" mag >= 7 near:M3 r=30\''))
+    assert fields.types == {"globular cluster"} and fields.constellation == "Canes Venatici"
+    assert fields.mag_min == 7 and fields.mag_min_inclusive and fields.near == "M3"
+    assert fields.radius_deg == pytest.approx(0.5) and rest == []
+
+
+@pytest.mark.parametrize("bad", ["type:foo", "con:Xyz", "mag<bright", "r=wide"])
+def test_bad_fields_name_the_word(bad):
+    with pytest.raises(QuerySyntaxError, match=re.escape(repr(bad))):
+        parse_fields([bad])
+
+
+@pytest.mark.parametrize(
+    "text,order,mag_max,mag_min,rest",
+    [
+        ("brightest globular clusters", "brightest", None, None, ["globular", "clusters"]),
+        ("faint galaxies", "faintest", None, None, ["galaxies"]),
+        ("galaxies brighter than mag 8.5", None, 8.5, None, ["galaxies"]),
+        ("nebulae fainter than 12", None, None, 12.0, ["nebulae"]),
+        ("naked-eye open clusters", "brightest", 6.0, None, ["open", "clusters"]),
+    ],
+)
+def test_brightness_words(text, order, mag_max, mag_min, rest):
+    brightness, left = parse_brightness(text.split())
+    assert (brightness.order, brightness.mag_max, brightness.mag_min, left) == (order, mag_max, mag_min, rest)
+
+
+# ------------------------------------------------------------------ on every OpenNGC object
+
+
+@pytest.fixture(scope="module")
+def catalog_index(catalog_skyset, tmp_path_factory):
+    from hubbleclip.retrieval.config import IndexConfig
+    from hubbleclip.retrieval.index import build_index
+
+    out = tmp_path_factory.mktemp("catalog-index") / "index"
+    return build_index(IndexConfig(dataset=catalog_skyset, model="tiny-lit", out=str(out), batch_size=256))
+
+
+@pytest.fixture(scope="module")
+def searcher(catalog_index):
+    from hubbleclip.retrieval.search import Searcher
+
+    return Searcher.open(catalog_index)
+
+
+def _ids(result):
+    return [h.object_id for h in result.hits]
+
+
+@pytest.mark.parametrize("text,expect,rule", EXAMPLES, ids=[e[0] for e in EXAMPLES])
+def test_the_issue_queries_come_back_as_expected(searcher, text, expect, rule):
+    top = _ids(searcher.search(text=text, k=5))
+    assert passed(top, expected_ids(searcher, expect, rule), rule), top
+
+
+def test_a_cone_search_is_sorted_by_separation_and_shows_it(searcher):
+    result = searcher.search(text="objects near M31 within 45'", k=50)
+    assert result.ranking == "separation" and "NGC 224" in result.note
+    seps = [h.separation_arcsec for h in result.hits]
+    assert seps == sorted(seps) and seps[0] == 0.0 and seps[-1] <= 45 * 60
+    m31 = SkyCoord(result.hits[0].ra_deg * u.deg, result.hits[0].dec_deg * u.deg)
+    for h in result.hits:
+        want = SkyCoord(h.ra_deg * u.deg, h.dec_deg * u.deg).separation(m31).arcsec
+        assert h.separation_arcsec == pytest.approx(want, abs=0.02)
+
+
+def test_type_words_filter_a_cone_and_brightness_orders_it(searcher):
+    galaxies = searcher.search(text="galaxies near M81", k=20)
+    assert galaxies.hits and all("galaxy" in h.type for h in galaxies.hits)
+    assert {"NGC3031", "NGC3034", "NGC3077"} <= set(_ids(galaxies)[:3])
+    clusters = searcher.search(text="brightest globular clusters in Sagittarius", k=20)
+    mags = [h.mag for h in clusters.hits]
+    assert len(mags) > 5 and mags == sorted(mags)
+    assert all(h.type == "globular cluster" and h.constellation == "Sagittarius" for h in clusters.hits)
+    faint = searcher.search(text="faintest open clusters in Cygnus", k=5)
+    assert [h.mag for h in faint.hits] == sorted((h.mag for h in faint.hits), reverse=True)
+
+
+def test_fields_filter_and_free_words_go_to_the_ranker(searcher):
+    hits = searcher.search(text='type:"planetary nebula" con:Lyr mag<10', k=10).hits
+    assert hits and all(h.type == "planetary nebula" and h.constellation == "Lyra" for h in hits)
+    assert all(h.mag < 10 for h in hits)
+    ranked = searcher.search(text="type:galaxy con:UMa spiral arms", k=10)
+    assert ranked.ranking == "fallback" and all(h.constellation == "Ursa Major" for h in ranked.hits)
+    with pytest.raises(ValueError, match="type:foo"):
+        searcher.search(text="type:foo con:Lyr")
+
+
+def test_a_fuzzy_name_never_outranks_an_exact_one(searcher):
+    resolver = searcher.resolver
+    # two real names one edit apart: the exact spelling of either wins, never its neighbour
+    names = sorted(k for k in resolver.fuzzy_names if len(resolver.table[k]) == 1)
+    pairs = [
+        (a, b)
+        for a in names
+        for b in names
+        if a < b and resolver.table[a] != resolver.table[b] and OSA.distance(a, b) == 1
+    ]
+    assert pairs, "the catalog has names one edit apart"
+    for a, b in pairs[:5]:
+        for name, other in ((a, b), (b, a)):
+            first = searcher.search(text=resolver.label(name), k=3).hits[0]
+            row = searcher.index.row_of[first.object_id]
+            assert (
+                first.match == "exact name"
+                and row in resolver.table[name]
+                and row not in resolver.table[other]
+            )
+
+
+def test_generated_query_kinds_old_vs_new(searcher, tmp_path):
+    from hubbleclip.retrieval.config import KindsConfig
+    from hubbleclip.retrieval.kinds_eval import run_kinds
+
+    results = run_kinds(KindsConfig(run_dir=str(tmp_path), per_kind=24, n_boot=100), searcher=searcher)
+    assert json.loads((tmp_path / "results.json").read_text())["targets"] == results["targets"]
+    # exact-name-first over the whole generated set
+    exact = results["exact_name_first"]
+    assert exact["queries"] >= 24 and exact["violations"] == []
+    test = results["metrics"]["test"]
+    for kind in ("designation", "typo", "coordinates"):
+        assert results["counts"]["test"][kind] >= 10 and test[kind]["new"]["top1"]["value"] >= 0.95, kind
+    for kind in ("coordinates", "near", "brightness", "fields"):
+        assert test[kind]["new_minus_today"]["map@10"]["low"] > 0, kind
+
+
+def test_cli_shows_separations_and_rejects_bad_fields(catalog_index, capsys):
+    from hubbleclip.cli import main
+
+    assert main(["search", "13h29m52.7s +47d11m43s 5'", "--index", str(catalog_index), "-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "ranked by separation" in out and out.splitlines()[2].split()[-1] == "sep"
+    assert "NGC 5194" in out.splitlines()[3]
+    assert main(["search", "type:comet", "--index", str(catalog_index)]) == 2
+    assert "type:comet" in capsys.readouterr().err
