@@ -71,7 +71,7 @@ def constellations(ra_deg, dec_deg) -> list[str]:
     if known.any():
         names = SkyCoord(ra_deg[known] * u.deg, dec_deg[known] * u.deg).get_constellation()
         for i, name in zip(np.flatnonzero(known), names):
-            out[i] = str(name)
+            out[i] = str(name).strip()  # astropy writes "Crux " with a space
     return out
 
 
