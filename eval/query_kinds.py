@@ -1,36 +1,14 @@
-"""Score the search on generated queries of each kind astronomers type: ranker alone vs resolver first.
+"""Score the search on generated queries of each kind astronomers type (designations, typos,
+positions, "near X", brightness, query fields), without and with its resolver stage, e.g.
 
-    python eval/query_kinds.py --index runs/index --run_dir runs/kinds
+    python eval/query_kinds.py --index runs/demo/retrieval/index --run_dir runs/kinds
 
-Writes RUN_DIR/results.json and RUN_DIR/queries.json (schema in hubbleclip.retrieval.kinds_eval) and
-prints the held-out table.
+Same options as `hubbleclip index kinds --help`; writes RUN_DIR/results.json and queries.json.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
 
-from hubbleclip.cli import setup_logging
-from hubbleclip.config import add_config_arguments, config_from_args
-from hubbleclip.retrieval.config import KindsConfig
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_config_arguments(parser, KindsConfig)
-    args = parser.parse_args(argv)
-    setup_logging()
-    from hubbleclip.retrieval.kinds_eval import format_summary, run_kinds
-
-    try:
-        results = run_kinds(config_from_args(args, KindsConfig))
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"query kinds: error: {exc}", file=sys.stderr)
-        return 2
-    print(format_summary(results))
-    return 0
-
+from hubbleclip.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["index", "kinds", *sys.argv[1:]]))

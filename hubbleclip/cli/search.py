@@ -8,7 +8,7 @@ import json
 
 def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.config import add_config_arguments
-    from hubbleclip.retrieval.config import RetrievalIndexConfig
+    from hubbleclip.retrieval.config import KindsConfig, RetrievalIndexConfig
 
     index = sub.add_parser("index", help="build the object retrieval index")
     isub = index.add_subparsers(dest="index_command", metavar="ACTION", required=True)
@@ -20,6 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_config_arguments(build, RetrievalIndexConfig)
     build.set_defaults(func=run_build)
+    kinds = isub.add_parser(
+        "kinds",
+        help="score the search on generated queries of each kind (names, typos, positions, ...)",
+        description="Generate designation, typo, coordinate, near, brightness and field queries from "
+        "an index's corpus; score the search without and with its resolver stage (top-1, MAP@10, "
+        "bootstrap intervals); write RUN_DIR/results.json (same as eval/query_kinds.py).",
+    )
+    add_config_arguments(kinds, KindsConfig)
+    kinds.set_defaults(func=run_kinds)
 
     search = sub.add_parser(
         "search",
@@ -59,6 +68,15 @@ def run_build(args: argparse.Namespace) -> int:
         f"model {m['model_spec']}, "
         f"dataset fingerprint {m['dataset_fingerprint']}"
     )
+    return 0
+
+
+def run_kinds(args: argparse.Namespace) -> int:
+    from hubbleclip.config import config_from_args
+    from hubbleclip.retrieval.config import KindsConfig
+    from hubbleclip.retrieval.kinds_eval import format_summary, run_kinds
+
+    print(format_summary(run_kinds(config_from_args(args, KindsConfig))))
     return 0
 
 

@@ -221,37 +221,31 @@ def _query_kinds(run_dir: Path) -> list[str]:
     res = _load(run_dir / "retrieval" / "kinds" / "results.json")
     if not res:
         return []
-    k = res["k"]
-    lines = [
+    k, test, systems = res["k"], res["metrics"]["test"], res["systems"]
+    rows = [
+        [
+            kind,
+            str(res["counts"]["test"][kind]),
+            *(_ci(test[kind][s]["top1"]) for s in systems),
+            *(_ci(test[kind][s][f"map@{k}"]) for s in systems),
+        ]
+        for kind in res["kinds"]
+        if test.get(kind)
+    ]
+    header = ["kind", "queries", *(f"top-1 {s}" for s in systems), *(f"MAP@{k} {s}" for s in systems)]
+    exact = res["exact_name_first"]
+    passed = sum(x["passed"]["new"] for x in res["examples"])
+    return [
         "### Query kinds: names, typos, positions, near, brightness",
         "",
         f"Generated held-out queries of each kind; top-1 and MAP@{k} with 95% bootstrap intervals. "
         "`today`: the learned ranker alone; `new`: the resolver stage first.",
         "",
-    ]
-    rows = []
-    for kind in res["kinds"]:
-        m = res["metrics"]["test"].get(kind)
-        if not m:
-            continue
-        rows.append(
-            [
-                kind,
-                str(res["counts"]["test"][kind]),
-                *(_ci(m[s]["top1"]) for s in res["systems"]),
-                *(_ci(m[s][f"map@{k}"]) for s in res["systems"]),
-            ]
-        )
-    header = ["kind", "queries", *(f"top-1 {s}" for s in res["systems"])]
-    lines += _table(header + [f"MAP@{k} {s}" for s in res["systems"]], rows)
-    e = res["exact_name_first"]
-    passed = sum(x["passed"]["new"] for x in res["examples"])
-    lines += [
-        f"Exact name first: {e['queries'] - len(e['violations'])} of {e['queries']} name queries. "
-        f"Example queries answered as expected: {passed} of {len(res['examples'])}.",
+        *_table(header, rows),
+        f"Exact name first: {exact['queries'] - len(exact['violations'])} of {exact['queries']} name "
+        f"queries. Example queries answered as expected: {passed} of {len(res['examples'])}.",
         "",
     ]
-    return lines
 
 
 def _similarity(run_dir: Path) -> list[str]:
