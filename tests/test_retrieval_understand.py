@@ -4,13 +4,15 @@ query fields; parsers on their own, then searches over every OpenNGC object (``c
 import json
 import re
 
+import numpy as np
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from rapidfuzz.distance import OSA
 
 from hubbleclip.retrieval.brightness import parse_brightness
-from hubbleclip.retrieval.coordinates import parse_position, take_radius
+from hubbleclip.retrieval.cone import cone
+from hubbleclip.retrieval.coordinates import Position, parse_position, take_radius
 from hubbleclip.retrieval.designations import name_key
 from hubbleclip.retrieval.kinds_eval import EXAMPLES, expected_ids, passed
 from hubbleclip.retrieval.syntax import QuerySyntaxError, parse_fields, split_words
@@ -114,11 +116,13 @@ def test_brightness_words(text, order, mag_max, mag_min, rest):
 
 @pytest.fixture(scope="module")
 def catalog_index(catalog_skyset, tmp_path_factory):
-    from hubbleclip.retrieval.config import IndexConfig
-    from hubbleclip.retrieval.index import build_index
+    from hubbleclip.retrieval.config import RetrievalIndexConfig
+    from hubbleclip.retrieval.index import build_retrieval_index
 
     out = tmp_path_factory.mktemp("catalog-index") / "index"
-    return build_index(IndexConfig(dataset=catalog_skyset, model="tiny-lit", out=str(out), batch_size=256))
+    return build_retrieval_index(
+        RetrievalIndexConfig(dataset=catalog_skyset, model="tiny-lit", out=str(out), batch_size=256)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +151,17 @@ def test_a_cone_search_is_sorted_by_separation_and_shows_it(searcher):
     for h in result.hits:
         want = SkyCoord(h.ra_deg * u.deg, h.dec_deg * u.deg).separation(m31).arcsec
         assert h.separation_arcsec == pytest.approx(want, abs=0.02)
+
+
+def test_a_small_cone_finds_the_object_at_its_centre(searcher):
+    # the index keeps float32 unit vectors, whose lengths are off by ~5e-8: a 2" cone around any
+    # object's own catalogued position still holds it
+    index = searcher.index
+    rows = np.flatnonzero(np.isfinite(index.corpus.ra_deg))[::50]
+    for i in rows:
+        center = Position.at(float(index.corpus.ra_deg[i]), float(index.corpus.dec_deg[i])).xyz()
+        found, sep = cone(index.xyz, center, 2.0 / 3600.0)
+        assert i in found and sep[list(found).index(i)] < 0.1, index.corpus.object_id[i]
 
 
 def test_type_words_filter_a_cone_and_brightness_orders_it(searcher):

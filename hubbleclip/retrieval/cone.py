@@ -12,13 +12,16 @@ def cone(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(corpus indices, separations in arcsec) of the objects within ``radius_deg`` of ``center``.
 
-    A dot-product cut finds the cone with a small margin and the separations (atan2 form) decide
-    and order it, both in float64: in float32 a cosine cannot tell 1 arcmin from 0 (its step
-    near 1 is 6e-8, cos(1') = 1 - 4e-8).  Objects without a position (NaN vectors) are never inside.
+    A dot-product cut finds the cone with a margin and the separations (atan2 form, which does
+    not care about a vector's length) decide and order it, both in float64.  The margin is wide
+    because the index stores float32 vectors: their lengths are off by up to 5e-8 (the demo
+    index), and near 1 a cosine that far off is a ~1 arcmin angle (cos(1') = 1 - 4e-8), so a
+    small cone cut without it missed objects at its own centre.  Objects without a position (NaN
+    vectors) are never inside.
     """
     center = np.asarray(center, np.float64)
     xyz = np.asarray(xyz, np.float64)
-    margin = np.radians(1.0 / 3600.0)
+    margin = np.radians(5.0 / 60.0)
     inside = xyz @ center >= np.cos(min(np.radians(radius_deg) + margin, np.pi))
     if allowed is not None:
         inside &= allowed

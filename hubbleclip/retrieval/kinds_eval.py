@@ -35,12 +35,15 @@ import time
 
 import numpy as np
 
+from hubbleclip.io import atomic_write_json
 from hubbleclip.metrics import bootstrap, bootstrap_difference, resample_indices
+from hubbleclip.metrics.graded import RELEVANT_GRADE, average_precision_at_k
 from hubbleclip.retrieval.config import KindsConfig
-from hubbleclip.retrieval.metrics import average_precision_at_k
+from hubbleclip.retrieval.queries import save_queries
 from hubbleclip.retrieval.query_kinds import KINDS, generate_kind_queries
-from hubbleclip.retrieval.relevance import RELEVANT_GRADE
+from hubbleclip.retrieval.search import Searcher
 from hubbleclip.retrieval.text import FAMILIES
+from hubbleclip.runs import setup_run_dir
 
 log = logging.getLogger(__name__)
 SYSTEMS = ("today", "new")
@@ -108,10 +111,6 @@ def _estimates(rows: list[dict], cfg: KindsConfig) -> dict:
 
 
 def run_kinds(cfg: KindsConfig, searcher=None) -> dict:
-    from hubbleclip.io import atomic_write_json, setup_run_dir
-    from hubbleclip.retrieval.queries import save_queries
-    from hubbleclip.retrieval.search import Searcher
-
     run_dir = setup_run_dir(cfg.run_dir, cfg)
     timings = {}
     t0 = time.time()

@@ -12,7 +12,8 @@ from lists sorted by corpus order:
   Grade 5: the objects carrying the name.
 * **coordinates**: an object's position moved by 0-10 arcsec in a random direction, written in
   one of six formats (three sexagesimal, two decimal, galactic), sometimes with a radius.
-  Grade 5: that object.
+  Grade 5: that object; targets that another object is nearer to (by less than 1 arcsec of
+  printed rounding) are skipped, since the right answer to such a position is the other object.
 * **near**: "objects near X" and its variants for a well-known X (Messier number, common name
   or V <= 10) with neighbours, sometimes with a radius or a type family ("galaxies near M81").
   Grade 5: every object within the radius (1 degree unless the query says) of the family.
@@ -53,6 +54,7 @@ from hubbleclip.retrieval.text import FAMILIES, plural
 
 KINDS = ("designation", "typo", "coordinates", "near", "brightness", "fields")
 MAX_OFFSET_ARCSEC = 10.0
+ROUNDING_ARCSEC = 1.0  # printed digits round by 0.75" at most (0.05 s of RA; 4 decimals: 0.18")
 ATTEMPTS = 20  # draws per wanted query before a small corpus gives up on a kind
 SPELLINGS = {
     "m": ("M {n}", "M{n}", "Messier {n}", "messier{n}", "m {n}", "messier {n}"),
@@ -205,13 +207,22 @@ def _coordinate_queries(corpus, rng: random.Random, count: int) -> list[tuple]:
     placed = [
         i for i in range(len(corpus)) if np.isfinite(corpus.ra_deg[i]) and np.isfinite(corpus.dec_deg[i])
     ]
+    xyz = np.nan_to_num(corpus.unit_vectors(), nan=0.0)
     out = []
-    for n, i in enumerate(sorted(rng.sample(placed, min(count, len(placed))))):
+    for i in rng.sample(placed, len(placed)):
+        if len(out) == count:
+            break
         true = SkyCoord(float(corpus.ra_deg[i]) * u.deg, float(corpus.dec_deg[i]) * u.deg)
         moved = true.directional_offset_by(
             rng.uniform(0.0, 360.0) * u.deg, rng.uniform(0.0, MAX_OFFSET_ARCSEC) * u.arcsec
         )
-        fmt = COORDINATE_FORMATS[n % len(COORDINATE_FORMATS)]
+        # the answer to a position is the object nearest to it: skip a target that another
+        # object is nearer to (or within the printed digits' rounding of), e.g. a galaxy's pair
+        sep = separation_arcsec(xyz, np.asarray(moved.cartesian.xyz.value, np.float64))
+        target, sep[i] = sep[i], np.inf
+        if sep.min() <= target + ROUNDING_ARCSEC:
+            continue
+        fmt = COORDINATE_FORMATS[len(out) % len(COORDINATE_FORMATS)]
         text = _coordinate_text(moved, fmt)
         if rng.random() < 0.3:
             text += " " + rng.choice(('30"', "r=1'", "within 2'"))

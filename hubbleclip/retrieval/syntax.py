@@ -17,11 +17,12 @@ Quotes are double quotes; an apostrophe is part of a word (``30'``, ``Hubble's``
 
 from __future__ import annotations
 
-import shlex
+import re
 from dataclasses import dataclass, field
 
 from astropy import units as u
 
+from hubbleclip.errors import UserError
 from hubbleclip.retrieval.coordinates import angle
 from hubbleclip.retrieval.subjects import constellation, type_labels
 
@@ -29,7 +30,7 @@ COMPARATORS = ("<=", ">=", "<", ">")
 FIELD_NAMES = ("type", "con", "constellation", "near", "r", "radius")
 
 
-class QuerySyntaxError(ValueError):
+class QuerySyntaxError(UserError):
     """A query field with a value that means nothing (``type:foo``, ``mag<bright``)."""
 
 
@@ -49,14 +50,16 @@ class Fields:
         return bool(self.read)
 
 
+# a word is a run of non-space characters and "quoted phrases" (spaces kept inside the quotes)
+WORD = re.compile(r'(?:[^\s"]+|"[^"]*")+')
+
+
 def split_words(text: str) -> list[str]:
-    """Whitespace-separated words, double-quoted phrases kept together (quotes removed)."""
-    lexer = shlex.shlex(text, posix=True)
-    lexer.whitespace_split, lexer.quotes, lexer.commenters, lexer.escape = True, '"', "", ""
-    try:
-        return list(lexer)
-    except ValueError:  # an unclosed quote: read it as a plain character
+    """Whitespace-separated words, double-quoted phrases kept together (quotes removed); an
+    unclosed quote is read as a plain character."""
+    if text.count('"') % 2:
         return text.split()
+    return [w.replace('"', "") for w in WORD.findall(text)]
 
 
 def _magnitude(op: str, value: str, out: Fields, word: str) -> None:

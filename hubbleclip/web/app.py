@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hubbleclip import __version__
+from hubbleclip.errors import UserError
 from hubbleclip.web.config import Limits
 from hubbleclip.web.engine import SkyEngine, finite_or_none
 from hubbleclip.web.schemas import (
@@ -166,7 +167,7 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
         t0 = time.perf_counter()
         try:
             result = engine.searcher.search(text=q.strip(), k=k)
-        except ValueError as exc:  # a query field that means nothing, e.g. type:foo
+        except UserError as exc:  # a query field that means nothing, e.g. type:foo
             raise HTTPException(422, f"query.q: {exc}") from exc
         return SearchResponse(
             query=q, took_ms=_ms(t0), results=[object_card(h) for h in result.hits], note=result.note
