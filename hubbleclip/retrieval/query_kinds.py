@@ -207,7 +207,8 @@ def _coordinate_queries(corpus, rng: random.Random, count: int) -> list[tuple]:
     placed = [
         i for i in range(len(corpus)) if np.isfinite(corpus.ra_deg[i]) and np.isfinite(corpus.dec_deg[i])
     ]
-    xyz = np.nan_to_num(corpus.unit_vectors(), nan=0.0)
+    xyz = corpus.unit_vectors()
+    unplaced = ~np.isfinite(xyz).all(axis=1)
     out = []
     for i in rng.sample(placed, len(placed)):
         if len(out) == count:
@@ -219,7 +220,7 @@ def _coordinate_queries(corpus, rng: random.Random, count: int) -> list[tuple]:
         # the answer to a position is the object nearest to it: skip a target that another
         # object is nearer to (or within the printed digits' rounding of), e.g. a galaxy's pair
         sep = separation_arcsec(xyz, np.asarray(moved.cartesian.xyz.value, np.float64))
-        target, sep[i] = sep[i], np.inf
+        target, sep[i], sep[unplaced] = sep[i], np.inf, np.inf
         if sep.min() <= target + ROUNDING_ARCSEC:
             continue
         fmt = COORDINATE_FORMATS[len(out) % len(COORDINATE_FORMATS)]
