@@ -186,6 +186,11 @@ def test_fields_filter_and_free_words_go_to_the_ranker(searcher):
         searcher.search(text="type:foo con:Lyr")
 
 
+def test_a_resolved_name_says_so_and_nothing_else(searcher):
+    note = searcher.search(text="messier42", k=1).note
+    assert note.startswith("'messier42' is the name of NGC 1976") and "no word" not in note
+
+
 def test_a_fuzzy_name_never_outranks_an_exact_one(searcher):
     resolver = searcher.resolver
     # two real names one edit apart: the exact spelling of either wins, never its neighbour

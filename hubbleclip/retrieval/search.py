@@ -239,7 +239,8 @@ class Searcher:
         lift = float(scores.max() - scores[named].min()) + 1.0 if named.any() else 0.0
         order = np.concatenate([np.flatnonzero(named), np.flatnonzero(~named)])
         label = f"{match.how} name"
-        note = "; ".join(filter(None, [plan.describe(), query.note]))
+        # the ranker's own note ("no word of the query is in the catalog") would contradict the name
+        note = plan.describe()
         return Ranking(
             rows[order],
             np.where(named, scores + lift, scores)[order],
