@@ -80,8 +80,6 @@ def _major_axes() -> dict[str, float]:
 
 
 def _identifiers() -> dict[str, list[str]]:
-    from hubbleclip.data.sources.openngc import load_catalog
-
     return {o.object_id: o.identifiers for o in load_catalog() if o.identifiers}
 
 
