@@ -1,4 +1,4 @@
-"""`hubbleclip data build` and `hubbleclip data info`."""
+"""`hubbleclip data build`, `hubbleclip data export` and `hubbleclip data info`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 
 def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.config import add_config_arguments
-    from hubbleclip.data.config import SkysetConfig
+    from hubbleclip.data.config import ExportConfig, SkysetConfig
 
     data = sub.add_parser("data", help="build and inspect datasets")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -42,6 +42,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_config_arguments(build, SkysetConfig)
     build.set_defaults(func=run_build)
+
+    export = dsub.add_parser(
+        "export",
+        help="write a dataset as WebDataset shards or as open_clip_train's CSV",
+        description="Export a saved dataset (skyset, folder + CSV, archives) split by split: "
+        "--format webdataset writes OUT/SPLIT/{00000..}.tar (image, txt caption, json of the other "
+        "fields) with sizes.json; each shard is written atomically, and rerunning an interrupted "
+        "export writes only the missing shards. --format csv writes OUT/SPLIT.csv + OUT/SPLIT/images/.",
+    )
+    export.add_argument("--force", action="store_true", help="replace an existing export")
+    add_config_arguments(export, ExportConfig)
+    export.set_defaults(func=run_export)
 
     info = dsub.add_parser("info", help="counts per split/source/class and example records")
     info.add_argument("path", help="a dataset directory written by `hubbleclip data build`")
@@ -84,6 +96,17 @@ def run_build(args: argparse.Namespace) -> int:
     )
     for name, hint in report.get("missing_sources", {}).items():
         print(f"  missing {name}: {hint}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from hubbleclip.config import config_from_args
+    from hubbleclip.data.config import ExportConfig
+    from hubbleclip.data.export import export_dataset
+
+    cfg = config_from_args(args, ExportConfig)
+    for split, done in export_dataset(cfg, force=args.force).items():
+        print(f"{split}: {json.dumps(done)}")
     return 0
 
 

@@ -38,3 +38,24 @@ class SkysetConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     workers: int = field(default=2, metadata={"help": "processes decoding images"})
+
+
+@dataclass
+class ExportConfig:
+    """``hubbleclip data export``: a saved dataset as WebDataset shards or as open_clip_train's CSV."""
+
+    dataset: str = field(default="data/skyset", metadata={"help": "saved DatasetDict to export"})
+    out: str = field(default="data/shards", metadata={"help": "output directory (one folder per split)"})
+    format: Literal["webdataset", "csv"] = field(
+        default="webdataset",
+        metadata={
+            "help": "webdataset = tar shards (open_clip, img2dataset, clip-retrieval); "
+            "csv = image files + a tab-separated SPLIT.csv (open_clip_train --dataset-type csv)"
+        },
+    )
+    splits: list[str] = field(default_factory=list, metadata={"help": "splits to export (default: all)"})
+    shard_size: int = field(default=1000, metadata={"help": "webdataset: samples per shard"})
+    captions: Literal["auto", "caption_llm", "caption"] = field(
+        default="auto",
+        metadata={"help": "caption column of txt: auto = caption_llm where that column exists, else caption"},
+    )

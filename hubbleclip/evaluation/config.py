@@ -43,6 +43,12 @@ class BootstrapConfig:
 class EvalConfig:
     dataset: str = field(default="data/skyset", metadata=_help("DatasetDict saved with save_to_disk"))
     split: str = field(default="test", metadata=_help("split to evaluate"))
+    webdataset: str = field(
+        default="",
+        metadata=_help(
+            "evaluate WebDataset shards instead of dataset/split, e.g. 'DIR/test/{00000..00001}.tar'"
+        ),
+    )
     models: list[str] = field(
         default_factory=lambda: ["base=lit-mini"],
         metadata=_help("NAME=SPEC entries; the first is the reference for deltas"),

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from hubbleclip.data.load import load_split
+from hubbleclip.data.shards import shards_to_dataset
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation import retrieval, zero_shot
 from hubbleclip.evaluation.classes import load_classes, load_templates
@@ -68,6 +69,8 @@ def load_eval_set(cfg: EvalConfig) -> EvalSet:
     if unknown or not cfg.tasks:
         raise UserError(f"tasks {cfg.tasks}: expected some of {list(TASKS)}")
     parse_models(cfg.models, cfg.random_baseline)
+    if cfg.webdataset:
+        return build_eval_set(shards_to_dataset(cfg.webdataset), cfg.webdataset, cfg.text_column)
     return build_eval_set(load_split(cfg.dataset, cfg.split), cfg.split, cfg.text_column)
 
 
@@ -108,8 +111,8 @@ def score_models(
 
 def _dataset_info(cfg: EvalConfig, eval_set: EvalSet) -> dict:
     return {
-        "path": str(cfg.dataset),
-        "split": cfg.split,
+        "path": cfg.webdataset or str(cfg.dataset),
+        "split": eval_set.split,
         "fingerprint": eval_set.fingerprint,
         "text_column": eval_set.text_column,
         "n_images": eval_set.n_images,

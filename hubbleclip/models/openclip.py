@@ -79,18 +79,20 @@ class OpenClipModel(ClipModel):
             net.ln_final,
             net.text_projection,
         ]
+        # LoRA on each block's nn.MultiheadAttention (peft adapts its in_proj and out_proj together)
+        # and on both MLP layers
         return {
             "image": Tower(
                 [net.visual],
                 list(net.visual.transformer.resblocks),
                 [net.visual.ln_post, net.visual.proj],
-                r"net\.visual\.transformer\.resblocks\.\d+\.mlp\.(c_fc|c_proj)",
+                r"net\.visual\.transformer\.resblocks\.\d+\.(attn|mlp\.c_fc|mlp\.c_proj)",
             ),
             "text": Tower(
                 text_trunk,
                 list(net.transformer.resblocks),
                 [net.ln_final, net.text_projection],
-                r"net\.transformer\.resblocks\.\d+\.mlp\.(c_fc|c_proj)",
+                r"net\.transformer\.resblocks\.\d+\.(attn|mlp\.c_fc|mlp\.c_proj)",
             ),
         }
 

@@ -24,6 +24,7 @@ from hubbleclip.similarity.images import load_images
 from hubbleclip.similarity.losses import margin_contrastive, nt_xent, pair_batch
 from hubbleclip.similarity.ssl_models import SimCLRModel
 from hubbleclip.training.data import BatchPlan, item_seed
+from hubbleclip.training.optim import build_scheduler
 from hubbleclip.training.run import TrainingRun, ValidationSums, make_accelerator
 
 log = logging.getLogger(__name__)
@@ -99,9 +100,7 @@ def train_simclr(cfg: SimCLRConfig) -> dict:
     steps = cfg.optim.epochs * per_epoch
     steps = min(steps, cfg.optim.max_steps) if cfg.optim.max_steps else steps
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / max(1, cfg.optim.warmup_steps))
-    )
+    scheduler = build_scheduler(optimizer, cfg.optim.warmup_steps)
     ddp_model, optimizer = accelerator.prepare(model, optimizer)
     step = run.restore(model, optimizer, scheduler) if run.resume_from else 0
     log.info("SimCLR (%s loss): %d images, batch %d, %d steps", cfg.loss, len(images), batch, steps)

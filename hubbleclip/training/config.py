@@ -31,6 +31,21 @@ class DataSection:
         default=0, metadata={"help": "use only the first N imaged train rows (0 = all)"}
     )
     num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
+    webdataset: str = field(
+        default="",
+        metadata={
+            "help": "train from WebDataset shards instead of data.path, e.g. 'DIR/train/{00000..00009}.tar' "
+            "(brace patterns as in open_clip; hubbleclip data export --format webdataset writes them)"
+        },
+    )
+    val_webdataset: str = field(
+        default="", metadata={"help": "with data.webdataset: validation shards ('' = no validation)"}
+    )
+    resampled: bool = field(
+        default=False,
+        metadata={"help": "webdataset: draw shards with replacement (open_clip's --dataset-resampled)"},
+    )
+    shuffle_buffer: int = field(default=1000, metadata={"help": "webdataset: samples in the shuffle buffer"})
 
 
 @dataclass

@@ -49,6 +49,13 @@ def item_seed(seed: int, epoch: int, row: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, row]).generate_state(1)[0])
 
 
+def seeded_transform(transform, image, seed: int) -> torch.Tensor:
+    """``transform(image)`` with its random draws seeded by ``seed`` (the global RNG left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return transform(image)
+
+
 class PairDataset(Dataset):
     """``dataset[(epoch, row)] -> (image tensor or cached feature, caption or cached feature, caption)``."""
 
@@ -84,9 +91,9 @@ class PairDataset(Dataset):
         if self.image_feats is not None:
             image = self.image_feats[row]
         else:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(item_seed(self.seed, epoch, row))
-                image = self.transform(self.images[row]["image"])
+            image = seeded_transform(
+                self.transform, self.images[row]["image"], item_seed(self.seed, epoch, row)
+            )
         text = self.text_feats[row] if self.text_feats is not None else caption
         return image, text, caption
 

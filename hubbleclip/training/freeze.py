@@ -83,14 +83,23 @@ def set_train_modes(model: ClipModel, freeze: FreezeSection) -> None:
 
 
 def merge_lora(model: nn.Module) -> nn.Module:
-    """Fold LoRA adapters into their base layers and remove them (in place)."""
+    """Fold LoRA adapters into their base layers and remove them (in place).  An adapted
+    nn.MultiheadAttention goes through peft's own unload, which folds in_proj and out_proj and
+    registers the merged weights as parameters again (so they are in the state dict)."""
     from peft.tuners.tuners_utils import BaseTunerLayer
 
+    replaced: list[str] = []
     for name, module in list(model.named_modules()):
-        if isinstance(module, BaseTunerLayer):
+        if not isinstance(module, BaseTunerLayer) or any(name.startswith(f"{r}.") for r in replaced):
+            continue  # an adapter inside one already unloaded (the attention's out_proj)
+        if hasattr(module, "unload_and_optionally_merge_module"):
+            base = module.unload_and_optionally_merge_module(merge=True, safe_merge=False, adapter_names=None)
+        else:
             module.merge()
-            parent, _, attr = name.rpartition(".")
-            setattr(model.get_submodule(parent), attr, module.get_base_layer())
+            base = module.get_base_layer()
+        parent, _, attr = name.rpartition(".")
+        setattr(model.get_submodule(parent), attr, base)
+        replaced.append(name)
     return model
 
 

@@ -1,6 +1,9 @@
-"""AdamW with decoupled weight decay on weight matrices only, and the warm-up schedules."""
+"""AdamW with decoupled weight decay on weight matrices only, and the warm-up schedules (one place for
+both trainers)."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -23,9 +26,20 @@ def build_optimizer(model: nn.Module, cfg: OptimSection) -> torch.optim.AdamW:
     )
 
 
-def build_scheduler(optimizer, cfg: OptimSection):
-    from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup
+def build_scheduler(optimizer, warmup_steps: int, schedule: str = "constant", max_steps: int = 0):
+    """Linear warm-up, then constant or cosine to zero at ``max_steps``, in open_clip_train's
+    convention: step ``s`` (from 0) of the warm-up runs at ``lr * (s + 1) / warmup_steps``, so no step
+    is spent at lr 0 and the same settings give the same learning rates in both trainers."""
+    if schedule == "cosine" and max_steps <= warmup_steps:
+        raise UserError(
+            f"optim.schedule=cosine needs max_steps > warmup_steps, got {max_steps} <= {warmup_steps}"
+        )
 
-    if cfg.schedule == "cosine":
-        return get_cosine_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.max_steps)
-    return get_constant_schedule_with_warmup(optimizer, cfg.warmup_steps)
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / (max_steps - warmup_steps)))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -15,18 +15,22 @@ import contextlib
 import logging
 import math
 import time
+from pathlib import Path
 
 import torch
-from accelerate.utils import set_seed
+from accelerate.utils import gather_object, set_seed
 from torch.utils.data import DataLoader
 
 from hubbleclip.data.load import caption_column, encoded_images
+from hubbleclip.data.shards import shards_to_dataset
+from hubbleclip.errors import UserError
 from hubbleclip.models import load_model
 from hubbleclip.models.base import ClipModel
 from hubbleclip.models.feature_cache import FeatureCache, feature_cache, image_features, text_features
 from hubbleclip.training.config import TrainConfig
 from hubbleclip.training.data import BatchPlan, PairDataset, collate, imaged_split
 from hubbleclip.training.freeze import (
+    TOWERS,
     configure_trainable,
     merge_lora,
     parameter_counts,
@@ -36,6 +40,7 @@ from hubbleclip.training.freeze import (
 from hubbleclip.training.losses import contrastive_loss, in_batch_hit_counts
 from hubbleclip.training.optim import build_optimizer, build_scheduler
 from hubbleclip.training.run import TrainingRun, ValidationSums, make_accelerator
+from hubbleclip.training.shards import ShardBatches
 
 log = logging.getLogger(__name__)
 
@@ -181,19 +186,66 @@ class LossWindow:
         return record
 
 
-def _pair_datasets(cfg: TrainConfig, model: ClipModel, accelerator) -> tuple[PairDataset, PairDataset | None]:
+def _pair_datasets(
+    cfg: TrainConfig, model: ClipModel, accelerator
+) -> tuple[PairDataset | None, PairDataset | None]:
+    """Training pairs of a saved dataset (None when training reads shards), and validation pairs."""
+    data = cfg.data
+    if data.webdataset and data.max_train_rows:
+        raise UserError("data.max_train_rows applies to data.path, not to data.webdataset shards")
     cache = feature_cache(cfg.freeze.cache_dir)
-    train_ds = imaged_split(cfg.data.path, cfg.data.train_split, cfg.data.max_train_rows)
-    train_pairs = pair_dataset(cfg, model, train_ds, True, cache, accelerator)
-    val_pairs = None
-    if cfg.data.val_split:
-        val_ds = imaged_split(cfg.data.path, cfg.data.val_split)
+    train_pairs = val_pairs = None
+    if not data.webdataset:
+        train_ds = imaged_split(data.path, data.train_split, data.max_train_rows)
+        train_pairs = pair_dataset(cfg, model, train_ds, True, cache, accelerator)
+    elif any(tower_is_static(cfg.freeze, t) for t in TOWERS) and cfg.freeze.cache_features:
+        log.info("webdataset input: locked towers run every step (the feature cache serves saved datasets)")
+    if data.val_webdataset:
+        val_pairs = pair_dataset(
+            cfg, model, shards_to_dataset(data.val_webdataset), False, cache, accelerator
+        )
+    elif data.val_split and not data.webdataset:
+        val_ds = imaged_split(data.path, data.val_split)
         val_pairs = pair_dataset(cfg, model, val_ds, False, cache, accelerator)
-    log.info("%d training pairs, %d validation pairs", len(train_pairs), len(val_pairs) if val_pairs else 0)
     return train_pairs, val_pairs
 
 
-def _log_start(run: TrainingRun, model, train_pairs, val_pairs, cfg: TrainConfig, accelerator) -> None:
+def _lazily(loader):
+    """Iterate ``loader`` from the first ``next()`` on: its iterator draws its seed from torch's RNG
+    then, after the run has seeded it."""
+    yield from loader
+
+
+def _training_batches(cfg: TrainConfig, model, train_pairs, accelerator, run: TrainingRun, step: int):
+    """The run's contrastive batches from optimizer step ``step`` on, and how many pairs an epoch has."""
+    accum, world, rank = cfg.optim.grad_accum_steps, accelerator.num_processes, accelerator.process_index
+    start, stop = step * accum, cfg.optim.max_steps * accum
+    if train_pairs is not None:
+        plan = BatchPlan(
+            len(train_pairs), cfg.optim.batch_size, world, rank, cfg.seed, start=start, stop=stop
+        )
+        loader = DataLoader(
+            train_pairs, batch_sampler=plan, collate_fn=collate, num_workers=cfg.data.num_workers
+        )
+        return _lazily(loader), len(train_pairs)
+    if cfg.optim.batch_size % world:
+        raise UserError(f"optim.batch_size={cfg.optim.batch_size} must be divisible by the {world} processes")
+    shards = ShardBatches(cfg, model.image_transform(train=True, augment=cfg.augment), world, rank)
+
+    def log_epoch(epoch: int, index: int, read: list[str], samples: int) -> None:
+        per_process = gather_object([(read, samples)])  # every process calls this at the same batch
+        run.log(
+            step=-(-index // accum),
+            event="webdataset_epoch",
+            epoch=epoch,
+            shards_per_process=[[Path(u).name for u in r] for r, _ in per_process],
+            samples_per_process=[n for _, n in per_process],
+        )
+
+    return shards.batches(start, stop, log_epoch), shards.n_samples
+
+
+def _log_start(run: TrainingRun, model, n_train: int, val_pairs, cfg: TrainConfig, accelerator) -> None:
     n_train, n_total = parameter_counts(model)
     run.log(
         step=0,
@@ -201,7 +253,7 @@ def _log_start(run: TrainingRun, model, train_pairs, val_pairs, cfg: TrainConfig
         trainable_params=n_train,
         total_params=n_total,
         processes=accelerator.num_processes,
-        train_pairs=len(train_pairs),
+        train_pairs=n_train,
         val_pairs=len(val_pairs) if val_pairs else 0,
     )
     if val_pairs is not None:  # the starting point, to compare the fine-tuned numbers with
@@ -222,24 +274,15 @@ def train(cfg: TrainConfig) -> dict:
     model = _setup_model(cfg, accelerator.device)
     train_pairs, val_pairs = _pair_datasets(cfg, model, accelerator)
     optimizer = build_optimizer(model, cfg.optim)
-    scheduler = build_scheduler(optimizer, cfg.optim)  # stepped once per optimizer step by us
+    scheduler = build_scheduler(optimizer, cfg.optim.warmup_steps, cfg.optim.schedule, cfg.optim.max_steps)
     ddp_model, optimizer = accelerator.prepare(model, optimizer)
     step = run.restore(model, optimizer, scheduler) if run.resume_from else 0
+    batches, n_train = _training_batches(cfg, model, train_pairs, accelerator, run, step)
     if not run.resume_from:
         set_seed(cfg.seed + accelerator.process_index)  # distinct dropout per process
-        _log_start(run, model, train_pairs, val_pairs, cfg, accelerator)
-    accum, max_steps = cfg.optim.grad_accum_steps, cfg.optim.max_steps
-    plan = BatchPlan(
-        len(train_pairs),
-        cfg.optim.batch_size,
-        accelerator.num_processes,
-        accelerator.process_index,
-        cfg.seed,
-        start=step * accum,
-        stop=max_steps * accum,
-    )
-    loader = DataLoader(train_pairs, batch_sampler=plan, collate_fn=collate, num_workers=cfg.data.num_workers)
-    batches, window, result = iter(loader), LossWindow(), {}
+        _log_start(run, model, n_train, val_pairs, cfg, accelerator)
+    max_steps = cfg.optim.max_steps
+    window, result = LossWindow(), {}
     while step < max_steps:
         t0 = time.perf_counter()
         loss = _optimizer_step(cfg, model, ddp_model, batches, optimizer, scheduler, accelerator)
@@ -247,7 +290,7 @@ def train(cfg: TrainConfig) -> dict:
         step += 1
         last = step == max_steps
         if step % cfg.log_every == 0 or last:
-            record = window.record(cfg, step, len(train_pairs), scheduler, model)
+            record = window.record(cfg, step, n_train, scheduler, model)
             result.update(record)
             run.log(**record)
         val = {}
