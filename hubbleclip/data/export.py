@@ -71,6 +71,7 @@ def _split_settings(cfg: ExportConfig, ds: datasets.Dataset, split: str, txt_col
         "source_fingerprint": getattr(ds, "_fingerprint", ""),
         "split": split,
         "txt_column": txt_column,
+        "features": ds.features.to_dict(),  # column types, for reading the shards back as a Dataset
         "shard_size": cfg.shard_size,
         "samples": n,
         "shards": math.ceil(n / cfg.shard_size),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,11 +47,21 @@ def expand_shards(pattern: str) -> list[str]:
     return urls
 
 
+_reported: set[tuple[str, str]] = set()
+_STREAM_NAME = re.compile(r"name='([^']+)'")
+
+
 def report_and_continue(exn: Exception) -> bool:
-    """webdataset error handler: log the unreadable shard (webdataset appends its url to the
-    exception's args) and go on with the next one."""
-    url = next((a for a in reversed(exn.args) if isinstance(a, str) and a.endswith(".tar")), "?")
-    log.warning("webdataset: skipping unreadable data in %s (%s: %s)", url, type(exn).__name__, exn.args[0])
+    """webdataset error handler: warn once per shard and error kind, and go on with the next shard.
+    webdataset names the shard in the exception: its url or open file in the args, or the file in
+    the message ("... @ <_io.BufferedReader name='...'>")."""
+    names = [a if isinstance(a, str) else getattr(a, "name", "") for a in exn.args]
+    names += _STREAM_NAME.findall(str(exn.args[0])) if exn.args else []
+    url = next((n for n in reversed(names) if isinstance(n, str) and n.endswith(".tar")), "a shard")
+    if (url, type(exn).__name__) not in _reported:
+        _reported.add((url, type(exn).__name__))
+        message = str(exn.args[0]).split(" @ ")[0] if exn.args else ""
+        log.warning("webdataset: skipping unreadable data in %s (%s: %s)", url, type(exn).__name__, message)
     return True
 
 
@@ -112,9 +123,17 @@ def txt_column_of(urls: list[str]) -> str:
     return columns.pop()
 
 
-def _clean(value):
-    # NaN is not JSON: exported as null, read back as NaN only where the column is numeric
-    return None if isinstance(value, float) and math.isnan(value) else value
+def _features(urls: list[str], columns: list[str]) -> datasets.Features | None:
+    """The column types the export recorded (None for shards from elsewhere: inferred)."""
+    recorded = manifest(Path(urls[0]).parent).get("features")
+    if not recorded:
+        return None
+    features = datasets.Features.from_dict(recorded)
+    return datasets.Features({c: features[c] for c in columns}) if set(columns) <= set(features) else None
+
+
+def _is_float(feature) -> bool:
+    return isinstance(feature, datasets.Value) and feature.dtype.startswith("float")
 
 
 def shards_to_dataset(pattern: str) -> datasets.Dataset:
@@ -134,6 +153,11 @@ def shards_to_dataset(pattern: str) -> datasets.Dataset:
     if not rows:
         raise UserError(f"webdataset {pattern!r}: no readable sample with an image")
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    data = {c: [_clean(row.get(c)) for row in rows] for c in columns}
-    ds = datasets.Dataset.from_dict(data)
-    return ds.cast_column("image", datasets.Image())
+    features = _features(urls, columns)
+    data = {c: [row.get(c) for row in rows] for c in columns}
+    for c in columns if features else []:
+        if _is_float(features[c]):  # JSON has no NaN: the export wrote null
+            data[c] = [math.nan if v is None else v for v in data[c]]
+    if features is None:
+        return datasets.Dataset.from_dict(data).cast_column("image", datasets.Image())
+    return datasets.Dataset.from_dict(data, features=features)

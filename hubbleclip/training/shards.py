@@ -131,12 +131,21 @@ class WorkerStream(IterableDataset):
         pipeline = wds.DataPipeline(
             partial(self._shard_source, worker),
             wds.tarfile_to_samples(handler=report_and_continue),
+            wds.select(has_image),
             wds.shuffle(self.shuffle, min(self.shuffle, 100), seed=seed),
             partial(skip, count=self.skips[worker] * self.plan.batch),
             wds.map(partial(self.item, self.epoch)),
             wds.batched(self.plan.batch, collation_fn=collate_items, partial=False),
         )
         return iter(pipeline)
+
+
+def has_image(sample: dict) -> bool:
+    """Samples without an image (or cut short in a truncated shard) are left out, with a warning."""
+    if image_bytes(sample) is not None:
+        return True
+    log.warning("webdataset: %s: sample %s has no image; left out", sample["__url__"], sample["__key__"])
+    return False
 
 
 def skip(samples: Iterator, count: int) -> Iterator:
@@ -157,8 +166,6 @@ class SampleDecoder:
 
     def __call__(self, epoch: int, sample: dict):
         image = image_bytes(sample)
-        if image is None:
-            raise UserError(f"{sample['__url__']}: sample {sample['__key__']} has no image")
         fields = record(sample, self.txt_column)
         key = sample["__key__"]
         row = int(key) if key.isdigit() else zlib.crc32(key.encode())
@@ -207,7 +214,9 @@ class ShardBatches:
         stream = WorkerStream(self.urls, self.plan, epoch, skips, self.decoder, self.shuffle)
         return iter(DataLoader(stream, batch_size=None, num_workers=self.num_workers))
 
-    def batches(self, start: int, stop: int, on_epoch: Callable[[int, int, list[str], int], None]) -> Iterator:
+    def batches(
+        self, start: int, stop: int, on_epoch: Callable[[int, int, list[str], int], None]
+    ) -> Iterator:
         """Batches ``start`` to ``stop`` of the run (``on_epoch`` is called before the last one of each
         epoch and of the run is handed out, so that it runs in every process at the same batch)."""
         epoch, done = self.plan.locate(start)
