@@ -245,7 +245,7 @@ def _training_batches(cfg: TrainConfig, model, train_pairs, accelerator, run: Tr
     return shards.batches(start, stop, log_epoch), shards.n_samples
 
 
-def _log_start(run: TrainingRun, model, n_train: int, val_pairs, cfg: TrainConfig, accelerator) -> None:
+def _log_start(run: TrainingRun, model, n_pairs: int, val_pairs, cfg: TrainConfig, accelerator) -> None:
     n_train, n_total = parameter_counts(model)
     run.log(
         step=0,
@@ -253,7 +253,7 @@ def _log_start(run: TrainingRun, model, n_train: int, val_pairs, cfg: TrainConfi
         trainable_params=n_train,
         total_params=n_total,
         processes=accelerator.num_processes,
-        train_pairs=n_train,
+        train_pairs=n_pairs,
         val_pairs=len(val_pairs) if val_pairs else 0,
     )
     if val_pairs is not None:  # the starting point, to compare the fine-tuned numbers with
