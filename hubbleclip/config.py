@@ -95,6 +95,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return dict(value)
         if origin is typing.Literal:
             allowed = typing.get_args(tp)
+            # YAML reads a bare `no`/`off`/`yes`/`on` as a bool: the choice spelled that way
+            spelled = [a for a in allowed if isinstance(a, str) and yaml.safe_load(a) is value]
+            if isinstance(value, bool) and value not in allowed and len(spelled) == 1:
+                return spelled[0]
             if value not in allowed:
                 raise ConfigError(f"{where}: expected one of {list(allowed)}, got {value!r}")
             return value

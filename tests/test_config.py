@@ -104,3 +104,11 @@ def test_run_dir_writes_config_log_and_metrics(tmp_path):
     assert "hello from the test" in (run / "run.log").read_text()
     atomic_write_json(run / "r.json", {"x": 1})
     assert (run / "r.json").read_text().strip() == '{\n  "x": 1\n}'
+
+
+def test_a_choice_spelled_like_a_yaml_bool_is_read_as_the_choice():
+    from hubbleclip.training import TrainConfig
+
+    assert load_config(TrainConfig, None, ["optim.mixed_precision=no"]).optim.mixed_precision == "no"
+    with pytest.raises(ConfigError, match="expected one of"):
+        load_config(TrainConfig, None, ["optim.mixed_precision=yes"])

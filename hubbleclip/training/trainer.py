@@ -158,18 +158,20 @@ class LossWindow:
     """Training loss and throughput since the last log line (validation and checkpoints not timed)."""
 
     def __init__(self):
-        self.loss, self.steps, self.seconds = 0.0, 0, 0.0
+        self.loss, self.steps, self.seconds, self.lr = 0.0, 0, 0.0, 0.0
 
-    def add(self, loss: float, seconds: float) -> None:
+    def add(self, loss: float, seconds: float, lr: float) -> None:
+        """``lr``: the learning rate the step trained with (as open_clip_train logs it)."""
         self.loss, self.steps, self.seconds = self.loss + loss, self.steps + 1, self.seconds + seconds
+        self.lr = lr
 
-    def record(self, cfg: TrainConfig, step: int, n_pairs: int, scheduler, model) -> dict:
+    def record(self, cfg: TrainConfig, step: int, n_pairs: int, model) -> dict:
         pairs = cfg.optim.grad_accum_steps * cfg.optim.batch_size
         record = {
             "step": step,
             "epoch": round(step * pairs / n_pairs, 3),
             "loss": self.loss / self.steps,
-            "lr": scheduler.get_last_lr()[0],
+            "lr": self.lr,
             "logit_scale": float(model.logit_scale.detach().exp()),
             "pairs_per_s": self.steps * pairs / self.seconds,
         }
@@ -284,13 +286,13 @@ def train(cfg: TrainConfig) -> dict:
     max_steps = cfg.optim.max_steps
     window, result = LossWindow(), {}
     while step < max_steps:
-        t0 = time.perf_counter()
+        t0, lr = time.perf_counter(), scheduler.get_last_lr()[0]
         loss = _optimizer_step(cfg, model, ddp_model, batches, optimizer, scheduler, accelerator)
-        window.add(loss, time.perf_counter() - t0)
+        window.add(loss, time.perf_counter() - t0, lr)
         step += 1
         last = step == max_steps
         if step % cfg.log_every == 0 or last:
-            record = window.record(cfg, step, n_train, scheduler, model)
+            record = window.record(cfg, step, n_train, model)
             result.update(record)
             run.log(**record)
         val = {}
