@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "hubbleclip.cli.data",  # data build / data info
     "hubbleclip.cli.captions",  # captions generate / check
     "hubbleclip.cli.train",  # train (same as training/train.py)
+    "hubbleclip.cli.interpolate",  # interpolate (WiSE-FT)
     "hubbleclip.cli.evaluate",  # evaluate / classify / compare
     "hubbleclip.cli.study",  # study (PAPERCLIP's ablation grid)
     "hubbleclip.cli.judge",  # judge (LLM-judged relevance)
