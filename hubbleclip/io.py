@@ -1,13 +1,15 @@
 """Atomic file writing and the cache root.
 
 Nothing half-written is left behind: files are written to a temporary sibling and renamed into
-place; directories are built in a temporary sibling and renamed when complete.  Every cache of
-the package lives under :func:`cache_root`.
+place; directories are built in a temporary sibling and renamed when complete.  Temporary names
+carry the writer's pid, so the leftovers of a killed writer are removed by the next write of the
+same target.  Every cache of the package lives under :func:`cache_root`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -36,10 +38,33 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale(final: Path, suffix: str) -> None:
+    """Delete temporary siblings of ``final`` left by writers that no longer run (SIGKILL, power)."""
+    for stale in final.parent.glob(f".{glob.escape(final.name)}.*{suffix}"):
+        pid = stale.name[len(final.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    stale.unlink()
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_stale(path, ".tmp")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -84,7 +109,8 @@ def atomic_directory(final: str | Path, overwrite: bool = False) -> Iterator[Pat
     if final.exists() and not overwrite:
         raise FileExistsError(f"{final} already exists (pass overwrite/--force to replace it)")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    _remove_stale(final, ".partial")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".partial", dir=final.parent))
     try:
         yield tmp
         if final.exists():

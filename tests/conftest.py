@@ -60,3 +60,37 @@ def catalog_skyset(tmp_path_factory) -> str:
     )
     build_skyset(cfg)
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def access_world(tiny_skyset, tmp_path_factory):
+    """Public rows and private near-copies of them, with indexes and tokens (tests/access_world.py)."""
+    from access_world import build_world
+
+    return build_world(tiny_skyset, tmp_path_factory.mktemp("access"))
+
+
+@pytest.fixture(scope="session")
+def forkserver():
+    """A forkserver with the heavy modules imported (tests/kill_jobs.py PRELOAD): a job or a server
+    process forked from it starts in milliseconds instead of importing torch again."""
+    import multiprocessing
+
+    from kill_jobs import PRELOAD, child
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    tests = str(Path(__file__).parent)
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([tests, *(p for p in [saved] if p)])  # kill_jobs importable
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH")
+        else:
+            os.environ["PYTHONPATH"] = saved
+    warm = ctx.Process(target=child, args=("nothing", [], tests, os.devnull, {}, None))
+    warm.start()  # returns once the preloading is done, before anything is timed
+    warm.join()
+    return ctx

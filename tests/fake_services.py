@@ -90,7 +90,8 @@ def make_sky(
 
 
 def make_proposals(n: int, seed: int = 0) -> tuple[dict[int, dict], dict[int, list[dict]]]:
-    """Proposals (one without an abstract) and, per proposal, observations with products."""
+    """Proposals (one without an abstract) and, per proposal, observations with products and
+    release dates (the second proposal is still proprietary)."""
     rng = np.random.default_rng(seed)
     proposals, observations = {}, {}
     for i in range(n):
@@ -133,6 +134,8 @@ def make_proposals(n: int, seed: int = 0) -> tuple[dict[int, dict], dict[int, li
                     "s_dec": float(rng.uniform(-60, 60)),
                     "instrument_name": "WFC3/UVIS",
                     "filters": "F656N",
+                    # CAOM release date (MJD): the second proposal stays proprietary until 2105
+                    "t_obs_release": 90000.25 + k if i == 1 else 55000.5 + 30 * i + k,
                     "products": previews + science,
                 }
             )

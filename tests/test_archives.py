@@ -7,7 +7,7 @@ import asyncio
 import json
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import datasets
@@ -133,6 +133,8 @@ def test_simbad_build_pages_skips_malformed_and_keeps_six_papers(tmp_path):
     assert 1 <= len(papers) <= 6
     assert any("Study" in p and "<jats" not in p and "&amp;" not in p for p in papers)
     assert row["caption"].endswith("; " + row["caption"].split("; ")[1]) and row["type"] in row["caption"]
+    # SIMBAD, Crossref and the HiPS surveys are public services: no row has a proprietary period
+    assert all(r["release_date"] is None and r["program_id"] is None for r in rows)
 
 
 def test_interrupted_simbad_build_resumes_without_duplicate_fetches(tmp_path):
@@ -207,6 +209,14 @@ def test_hst_build_pages_mast_excludes_colour_and_splits_by_proposal(tmp_path):
     assert im.shape == (512, 512)
     assert (im[:40] == 255).all() and im[200:300].std() > 20  # 320x240 preview padded with white bands
     assert all("colour" not in r["id"] for r in rows)
+    # access: the proposal is the program; its rows are released with its last chosen observation
+    for pid in kept:
+        mine = [r for r in rows if r["object_id"] == pid]
+        assert {r["program_id"] for r in mine} == {pid[4:]}
+        assert len({r["release_date"] for r in mine}) == 1
+    private = {r["object_id"] for r in rows if r["release_date"] > date(2100, 1, 1)}
+    assert private == {f"hst:{ids[1]}"}
+    assert all(r["release_date"] < date(2010, 1, 1) for r in rows if r["object_id"] != f"hst:{ids[1]}")
 
 
 def test_parse_phase2_strips_page_headers():

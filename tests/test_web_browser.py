@@ -129,3 +129,58 @@ def test_search_similar_select_and_upload(page, base_url, tmp_path, web_engine):
     bad.write_text("not an image")
     page.set_input_files("#upload", str(bad))
     expect(page.locator("#status.error")).to_contain_text("unsupported upload type")
+
+
+def test_url_reflects_the_view_and_restores_it(page, base_url, tmp_path):
+    from urllib.parse import parse_qs, urlparse
+
+    from playwright.sync_api import expect
+
+    def query() -> dict[str, list[str]]:
+        return parse_qs(urlparse(page.url).query)
+
+    # a shared search link runs the search on load
+    page.goto(f"{base_url}/?q=andromeda%20galaxy")
+    page.wait_for_selector("#results .card")
+    assert page.input_value("#q") == "andromeda galaxy"
+    assert page.locator("#results .card h3").first.inner_text() == "NGC 224"
+
+    # a new search is a new history entry
+    page.fill("#q", "planetary nebula")
+    page.press("#q", "Enter")
+    expect(page.locator("#status")).to_contain_text("planetary nebula")
+    assert query() == {"q": ["planetary nebula"]}
+    page.go_back()
+    expect(page.locator("#status")).to_contain_text("andromeda galaxy")
+    assert query() == {"q": ["andromeda galaxy"]} and page.input_value("#q") == "andromeda galaxy"
+
+    # the similar view and its selection live in the URL
+    page.locator("#results .card").first.locator("button.similar-button").click()
+    page.wait_for_selector("#sim-grid .tile")
+    assert query() == {"similar": ["stellarium:m31"]}
+    before = tile_ids(page)
+    page.click(f'#sim-grid .tile[data-image-id="{before[2]}"]')
+    page.click(f'#sim-grid .tile[data-image-id="{before[4]}"]')
+    expect(page.locator("#sim-status")).to_contain_text("2 selected images")
+    assert query() == {"similar": ["stellarium:m31"], "selected": [before[2], before[4]]}
+    ranked = tile_ids(page)
+
+    # reload: the same view, selection and order
+    page.reload()
+    expect(page.locator("#sim-status")).to_contain_text("2 selected images")
+    expect(page.locator("#sim-grid .tile.selected")).to_have_count(2)
+    assert tile_ids(page)[:10] == ranked[:10]
+    shoot(page, tmp_path, "05-restored")
+
+    # back: the search it came from; forward: the selection again
+    page.go_back()
+    expect(page.locator("#search-view")).to_be_visible()
+    expect(page.locator("#results .card").first.locator("h3")).to_have_text("NGC 224")
+    assert query() == {"q": ["andromeda galaxy"]}
+    page.go_forward()
+    expect(page.locator("#similar-view")).to_be_visible()
+    expect(page.locator("#sim-grid .tile.selected")).to_have_count(2)
+    # the page's own back button goes back in history too
+    page.click("#back")
+    expect(page.locator("#search-view")).to_be_visible()
+    assert query() == {"q": ["andromeda galaxy"]}

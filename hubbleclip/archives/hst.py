@@ -4,12 +4,17 @@ Per proposal: the public Phase II file (title, category, cycle, PI, abstract) an
 ``images_per_proposal`` randomly chosen greyscale preview JPEGs of its image observations from
 MAST, each padded to a white square and resized to ``image_size``.  Colour previews are excluded.
 Every image of a proposal shares its ``object_id`` (``hst:<id>``), so splits are by proposal.
+Access: ``program_id`` is the proposal ID and ``release_date`` the latest MAST ``t_obs_release``
+(CAOM, MJD) of the proposal's chosen observations, so a proposal's rows are released together,
+never before any of them is public.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import math
 import random
 import re
 from dataclasses import dataclass, field
@@ -25,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CREDIT = "NASA/ESA Hubble Space Telescope preview via MAST (STScI); proposal {pid}, PI {pi}"
 _RULE = r"\n-{20,}[ \t]*\n"
+MJD_EPOCH = dt.date(1858, 11, 17)
 _PAGE_HEADER = re.compile(r"^\s*\d+\(\s*\d+\) - .* - \[\s*\d+\]\s*$", re.MULTILINE)
 
 
@@ -66,6 +72,13 @@ def proposal_ids(cfg: HSTConfig) -> list[int]:
     if not ids:
         raise UserError("no proposals: set proposal_ids=[...] or proposal_id_file=FILE (one ID per line)")
     return sorted(set(ids))
+
+
+def release_date(mjds) -> dt.date | None:
+    """The UTC date on which the last of the observations (MAST ``t_obs_release``, MJD) is public;
+    None when MAST gives no release date."""
+    days = [float(m) for m in mjds if m not in (None, "") and math.isfinite(float(m))]
+    return MJD_EPOCH + dt.timedelta(days=math.ceil(max(days))) if days else None
 
 
 def parse_phase2(text: str) -> dict[str, str]:
@@ -153,6 +166,7 @@ async def proposal_rows(
         return []
     text = f"{info['title']}\n\n{info['abstract']}"
     caption = f"{info['title']}; {info['category']} program, cycle {info['cycle']}".strip()
+    released = release_date(by_obsid[str(p["obsid"])].get("t_obs_release") for p, _ in chosen)
     rows = []
     for product, path in chosen:
         obs = by_obsid[str(product["obsid"])]
@@ -171,6 +185,8 @@ async def proposal_rows(
                 "text": text,
                 "caption": caption,
                 "credit": CREDIT.format(pid=pid, pi=info["pi"] or "unknown"),
+                "release_date": released,
+                "program_id": str(pid),
             }
         )
     return rows

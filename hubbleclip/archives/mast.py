@@ -67,7 +67,10 @@ async def hst_image_observations(
         client,
         base_url,
         "Mast.Caom.Filtered",
-        {"columns": "obsid,obs_id,target_name,s_ra,s_dec,instrument_name,filters", "filters": filters},
+        {
+            "columns": "obsid,obs_id,target_name,s_ra,s_dec,instrument_name,filters,t_obs_release",
+            "filters": filters,
+        },
         page_size,
     )
 

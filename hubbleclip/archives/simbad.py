@@ -4,7 +4,8 @@ papers (title + abstract from Crossref) and a grey ``image_size``² cut-out from
 
 Requests: the object list in keyset pages (``oid > last``), references in batches of objects,
 Crossref in batches of DOIs, one cut-out per object; the services run concurrently, each at its
-own polite rate.
+own polite rate.  SIMBAD, Crossref abstracts and HiPS surveys are public, so every row is public
+(``release_date`` and ``program_id`` stay null).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import logging
 import sys
 
 from hubbleclip import __version__
-from hubbleclip.errors import UserError
+from hubbleclip.errors import UserError, disk_full
 
 # area modules, in the order their commands appear in --help
 COMMAND_MODULES = [
@@ -31,10 +31,28 @@ COMMAND_MODULES = [
     "hubbleclip.cli.search",  # index build / search
     "hubbleclip.cli.similar",  # similar / similarity index
     "hubbleclip.cli.serve",  # serve
+    "hubbleclip.cli.tokens",  # tokens add / list / remove
     "hubbleclip.cli.demo",  # demo
 ]
 
 USER_ERRORS = (UserError, FileNotFoundError, FileExistsError)
+
+
+def add_access_argument(parser: argparse.ArgumentParser) -> None:
+    """``--access``: which proprietary rows a command that prints rows may show."""
+    parser.add_argument(
+        "--access",
+        default="public",
+        metavar="SCOPE",
+        help="rows to include: public (default: only rows whose release date has passed), all, "
+        "or comma-separated program ids",
+    )
+
+
+def access_viewer(args: argparse.Namespace):
+    from hubbleclip.access.policy import parse_access
+
+    return parse_access(args.access)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +104,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"hubbleclip {args.command}: error: {exc} (rerun with -v for the traceback)", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        print(
+            f"hubbleclip {args.command}: error: could not write {exc.filename or 'the output'}: "
+            f"{exc.strerror or exc} (disk full or file size limit); outputs are written atomically, so "
+            "any previous output is unchanged",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -7,6 +7,7 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from hubbleclip.cli import add_access_argument
     from hubbleclip.config import add_config_arguments
     from hubbleclip.data.config import ExportConfig, SkysetConfig
 
@@ -58,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     info = dsub.add_parser("info", help="counts per split/source/class and example records")
     info.add_argument("path", help="a dataset directory written by `hubbleclip data build`")
     info.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    add_access_argument(info)
     info.set_defaults(func=run_info)
 
 
@@ -114,9 +116,10 @@ def run_info(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from hubbleclip.cli import access_viewer
     from hubbleclip.data.info import summarize
 
-    summary = summarize(args.path)
+    summary = summarize(args.path, viewer=access_viewer(args))
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

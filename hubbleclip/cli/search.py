@@ -7,6 +7,7 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from hubbleclip.cli import add_access_argument
     from hubbleclip.config import add_config_arguments
     from hubbleclip.retrieval.config import KindsConfig, RetrievalIndexConfig
 
@@ -52,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     search.add_argument("--device", default="cpu")
     search.add_argument("--json", action="store_true", help="print JSON for scripts")
+    add_access_argument(search)
     search.set_defaults(func=run_search)
 
 
@@ -81,7 +83,8 @@ def run_kinds(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from hubbleclip.cli import UserError
+    from hubbleclip.access.policy import AccessPolicy
+    from hubbleclip.cli import UserError, access_viewer
     from hubbleclip.retrieval.search import Searcher, format_table, open_image
 
     if (args.text is None) == (args.image is None):
@@ -94,6 +97,7 @@ def run_search(args: argparse.Namespace) -> int:
         raise UserError(f"-k must be at least 1, got {args.k}")
     image = open_image(args.image) if args.image else None
     searcher = Searcher.open(args.index, args.ranker, device=args.device, n_candidates=args.candidates)
-    result = searcher.search(text=args.text, image=image, k=args.k)
+    visible = AccessPolicy().visible(searcher.index.access, access_viewer(args))
+    result = searcher.search(text=args.text, image=image, k=args.k, visible=visible)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_table(result))
     return 0

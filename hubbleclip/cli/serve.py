@@ -29,6 +29,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def exposure_warning(cfg) -> str | None:
+    """The warning for a non-loopback address when no access decision was made."""
+    if is_loopback(cfg.host) or cfg.tokens or cfg.public_only:
+        return None
+    return (
+        f"binding to {cfg.host}: the page is reachable from other machines. They see public rows only; "
+        "pass --public-only true to confirm that, or --tokens FILE to let token holders see their "
+        "programs' proprietary rows"
+    )
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -47,12 +58,16 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     if not 0 < cfg.port < 65536:
         raise UserError(f"--port: expected 1-65535, got {cfg.port}")
+    if cfg.tokens and cfg.public_only:
+        raise UserError("--tokens and --public-only exclude each other: choose one")
     log = logging.getLogger("hubbleclip.web")
-    if not is_loopback(cfg.host):
-        log.warning(
-            "binding to %s: the page is reachable from other machines (it has no authentication)", cfg.host
-        )
-    app = create_app(load_engine(cfg), cfg.limits)
+    warning = exposure_warning(cfg)
+    if warning:
+        log.warning(warning)
+    engine = load_engine(cfg)
+    if engine.tokens is not None:
+        log.info("access tokens: %d from %s (token values are never logged)", len(engine.tokens), cfg.tokens)
+    app = create_app(engine, cfg.limits)
     log.info("serving %s on http://%s:%d/ (API docs at /docs)", cfg.index, cfg.host, cfg.port)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")
     return 0

@@ -10,6 +10,7 @@ DEFAULT_INDEX = "runs/similarity/index"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from hubbleclip.cli import add_access_argument
     from hubbleclip.config import add_config_arguments
     from hubbleclip.similarity.config import SimCLRConfig, SimilarityEvalConfig, SimilarityIndexConfig
 
@@ -61,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="contact sheet path (default runs/similar/QUERY.png; '' = none)",
     )
     similar.add_argument("--json", action="store_true", help="print JSON")
+    add_access_argument(similar)
     similar.set_defaults(func=run_similar)
 
     group = sub.add_parser(
@@ -79,6 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pairs.add_argument("--backend", choices=["exact", "faiss"], default="exact", help="neighbour search")
     pairs.add_argument("--faiss-factory", default="Flat", help="faiss index factory string (Flat = exact)")
     pairs.add_argument("--force", action="store_true", help="replace an existing output")
+    add_access_argument(pairs)
     pairs.set_defaults(func=run_pairs)
 
     for name, cls, func in (
@@ -133,18 +136,25 @@ def run_index(args: argparse.Namespace) -> int:
 def run_pairs(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    import numpy as np
+
+    from hubbleclip.access.policy import AccessPolicy
+    from hubbleclip.cli import access_viewer
     from hubbleclip.similarity.index import load_index
     from hubbleclip.similarity.neighbours import all_pairs_topk
 
     index = load_index(args.index)
     out = Path(args.out or Path(args.index) / f"pairs-{args.k}")
+    visible = AccessPolicy().visible(index.access, access_viewer(args))
+    subset = None if visible.all() else np.flatnonzero(visible)  # lines and neighbours: visible rows only
     all_pairs_topk(
-        index.vectors(),
+        index.vectors() if subset is None else index.vectors()[subset],
         args.k,
         out,
         backend=args.backend,
         faiss_factory=args.faiss_factory,
         overwrite=args.force,
+        row_ids=subset,
     )
     meta = json.loads((out / "meta.json").read_text())
     print(
@@ -162,12 +172,14 @@ def _label(item: dict) -> str:
 def run_similar(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from hubbleclip.cli import UserError
+    from hubbleclip.access.policy import AccessPolicy
+    from hubbleclip.cli import UserError, access_viewer
     from hubbleclip.similarity.contact_sheet import similar_sheet
     from hubbleclip.similarity.index import load_index
     from hubbleclip.similarity.search import find_similar
 
     index = load_index(args.index)
+    visible = AccessPolicy().visible(index.access, access_viewer(args))
     try:
         result = find_similar(
             index,
@@ -181,6 +193,7 @@ def run_similar(args: argparse.Namespace) -> int:
             restrict=args.restrict,
             table=args.compat,
             backend=args.backend,
+            visible=visible,
         )
     except KeyError as exc:
         raise UserError(exc.args[0]) from None
@@ -217,7 +230,7 @@ def run_similar(args: argparse.Namespace) -> int:
     print(
         f"query {args.query}"
         + (f" + {', '.join(report['selected'][1:])}" if len(report["selected"]) > 1 else "")
-        + f" — index {args.index} ({index.meta.get('encoder')}, {len(items)} images)"
+        + f" — index {args.index} ({index.meta.get('encoder')}, {int(visible.sum())} images)"
     )
     for rank, (i, score) in enumerate(result.neighbours, 1):
         print(f"{rank:3d}  {score:.4f}  {_label(items[i])}")

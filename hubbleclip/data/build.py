@@ -22,7 +22,7 @@ from PIL import Image
 
 from hubbleclip.config import to_dict
 from hubbleclip.data.config import ALL_SOURCES, SkysetConfig
-from hubbleclip.data.schema import COLUMNS, FEATURES
+from hubbleclip.data.schema import ACCESS_COLUMNS, COLUMNS, FEATURES
 from hubbleclip.data.sources import first, hdf, kstars, openngc, stellarium
 from hubbleclip.data.splits import SPLITS, assign_splits
 from hubbleclip.data.text import sexagesimal, template_caption
@@ -275,6 +275,7 @@ def save_skyset(
 
     if not rows:
         raise UserError("nothing to save: every source was missing or empty (see the messages above)")
+    rows = [dict.fromkeys(ACCESS_COLUMNS) | row for row in rows]
     for i, row in enumerate(rows):
         missing = [c for c in COLUMNS if c not in row]
         if missing:

@@ -3,13 +3,16 @@
 The CSV needs two columns, ``file`` (a path relative to the image folder) and ``caption``.
 Optional columns fill the rest of the record format: ``text`` (a longer description; default:
 the caption), ``object_id`` (images of one object stay in one split; default: the file),
-``type``, ``names`` (separated by ``|``), ``ra_deg``, ``dec_deg``, ``mag`` and ``credit``.
+``type``, ``names`` (separated by ``|``), ``ra_deg``, ``dec_deg``, ``mag`` and ``credit``, and the
+access columns ``release_date`` (``YYYY-MM-DD``, UTC: the row stays private until that day; empty =
+public) and ``program_id`` (the proposal/program an access token may name).
 Any problem is an error naming the CSV line and column; nothing is written until all rows pass.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,7 +23,18 @@ from hubbleclip.data.build import IMAGE_ERRORS, encode_image, save_skyset
 from hubbleclip.errors import UserError
 
 REQUIRED = ("file", "caption")
-OPTIONAL = ("text", "object_id", "type", "names", "ra_deg", "dec_deg", "mag", "credit")
+OPTIONAL = (
+    "text",
+    "object_id",
+    "type",
+    "names",
+    "ra_deg",
+    "dec_deg",
+    "mag",
+    "credit",
+    "release_date",
+    "program_id",
+)
 NUMERIC = ("ra_deg", "dec_deg", "mag")
 
 
@@ -43,6 +57,15 @@ def _number(value: str, where: str) -> float:
         return float(value)
     except ValueError:
         raise UserError(f"{where}: {value!r} is not a number") from None
+
+
+def _date(value: str, where: str) -> dt.date | None:
+    if not value.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise UserError(f"{where}: {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
 def read_rows(cfg: FolderConfig) -> list[dict[str, Any]]:
@@ -98,6 +121,8 @@ def read_rows(cfg: FolderConfig) -> list[dict[str, Any]]:
                 "text": " ".join((line.get("text") or "").split()) or caption,
                 "caption": caption,
                 "credit": (line.get("credit") or "").strip() or cfg.credit,
+                "release_date": _date(line.get("release_date") or "", f"{where}, column release_date"),
+                "program_id": (line.get("program_id") or "").strip() or None,
             }
         )
     if not rows:

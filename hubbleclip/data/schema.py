@@ -2,6 +2,10 @@
 
 Each row is one image with its object and text.  Several rows may share an ``object_id``
 (several images of one object); splits never put one object in two splits.
+
+``release_date`` (a UTC date; null = public) is the end of a row's proprietary period and
+``program_id`` the proposal/program that owns it (what an access token names); see
+:mod:`hubbleclip.access`.  Builders that know neither leave them null.
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ COLUMNS = (
     "text",
     "caption",
     "credit",
+    "release_date",
+    "program_id",
 )
+# columns a builder may leave out: they default to null (public, no program)
+ACCESS_COLUMNS = ("release_date", "program_id")
 
 FEATURES = datasets.Features(
     {
@@ -37,6 +45,8 @@ FEATURES = datasets.Features(
         "text": datasets.Value("string"),  # long description from every catalog field
         "caption": datasets.Value("string"),  # short "objects; science use cases" caption
         "credit": datasets.Value("string"),  # image credit / licence line
+        "release_date": datasets.Value("date32"),  # end of the proprietary period (UTC); null = public
+        "program_id": datasets.Value("string"),  # owning proposal/program, e.g. "11360"; null = none
     }
 )
 

@@ -1,7 +1,9 @@
 """The retrieval corpus: one entry per sky object.
 
 Skyset rows are grouped by ``object_id``: the OpenNGC catalog row gives names, text, type and
-magnitude; Stellarium (and FIRST, HDF) rows give the images of the same object.  Named bright
+magnitude; Stellarium (and FIRST, HDF) rows give the images of the same object.  Rows of one object
+with a different access key (release date, program) form an entry of their own, so no entry mixes
+proprietary data into public names, texts or image vectors (see :mod:`hubbleclip.access`).  Named bright
 stars from the ``ephem`` star list (which ships offline, J2000 positions and V magnitudes) are
 added as objects of type "star", since OpenNGC covers only deep-sky objects.
 """
@@ -13,12 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hubbleclip.data.schema import COLUMNS
+from hubbleclip.access.policy import AccessTable
+from hubbleclip.data.schema import ACCESS_COLUMNS, COLUMNS
 from hubbleclip.data.sources.openngc import load_catalog
 from hubbleclip.data.text import sexagesimal, template_caption
 from hubbleclip.errors import UserError
 
-CORPUS_COLUMNS = tuple(c for c in COLUMNS if c != "credit")
+CORPUS_COLUMNS = tuple(c for c in COLUMNS if c not in ("credit", *ACCESS_COLUMNS))  # access: optional
 
 
 @dataclass
@@ -38,6 +41,8 @@ class Corpus:
     identifiers: list[list[str]]  # other catalogue identifiers (OpenNGC's UGC, PGC, ESO, Caldwell, ...)
     image_rows: list[list[tuple[str, int]]] = field(default_factory=list)  # (split, row) of each image
     image_ids: list[list[str]] = field(default_factory=list)  # dataset row ids of the images
+    release_date: list = field(default_factory=list)  # datetime.date or None (public) per entry
+    program_id: list = field(default_factory=list)  # owning program id or None per entry
 
     def __len__(self) -> int:
         return len(self.object_id)
@@ -54,6 +59,12 @@ class Corpus:
 
     def unit_vectors(self) -> np.ndarray:
         return radec_to_xyz(self.ra_deg, self.dec_deg)
+
+    def access(self):
+        """The entries' :class:`hubbleclip.access.policy.AccessTable` (all public when unknown)."""
+        if not self.release_date:
+            return AccessTable.public(len(self))
+        return AccessTable.from_rows(self.release_date, self.program_id)
 
 
 def radec_to_xyz(ra_deg, dec_deg) -> np.ndarray:
@@ -95,11 +106,15 @@ def corpus_from_dataset(dsd, include_stars: bool = True) -> Corpus:
                 "expected the skyset record format"
             )
         has_image = np.asarray(ds.data.column("image").is_valid())
-        meta = ds.select_columns([c for c in CORPUS_COLUMNS if c != "image"])
+        access = [c for c in ACCESS_COLUMNS if c in ds.column_names]
+        meta = ds.select_columns([c for c in CORPUS_COLUMNS if c != "image"] + access)
         for row, (rec, img) in enumerate(zip(meta.to_list(), has_image)):
-            obj = objects.get(rec["object_id"])
+            rec.setdefault("release_date", None)
+            rec.setdefault("program_id", None)
+            key = (rec["object_id"], rec["release_date"], rec["program_id"])
+            obj = objects.get(key)
             if obj is None:
-                obj = objects[rec["object_id"]] = {
+                obj = objects[key] = {
                     **rec,
                     "split": split,
                     "names": list(rec["names"] or []),
@@ -137,6 +152,8 @@ def corpus_from_dataset(dsd, include_stars: bool = True) -> Corpus:
         identifiers=[identifiers.get(r["object_id"], []) for r in rows],
         image_rows=[r["image_rows"] for r in rows],
         image_ids=[r["image_ids"] for r in rows],
+        release_date=[r["release_date"] for r in rows],
+        program_id=[r["program_id"] for r in rows],
     )
 
 
@@ -203,6 +220,8 @@ def star_records() -> list[dict]:
                 "split": "",
                 "image_rows": [],
                 "image_ids": [],
+                "release_date": None,
+                "program_id": None,
             }
         )
     return records

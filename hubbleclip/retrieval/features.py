@@ -1,9 +1,10 @@
 """Candidates from the whole corpus and the features of each (query, object) pair.
 
 Candidates are the union of BM25 top-N (names, texts) and CLIP top-N (query against object
-texts and object images) over every object; an image query adds the objects in the same field
-as its best image match.  One feature vector serves text and image queries (LightGBM treats NaN
-as missing), so one ranker handles both.
+texts and object images) over every object the caller may see (``visible``: a boolean mask from
+:mod:`hubbleclip.access`; BM25 statistics are those of the visible objects too); an image query
+adds the objects in the same field as its best image match.  One feature vector serves text and
+image queries (LightGBM treats NaN as missing), so one ranker handles both.
 """
 
 from __future__ import annotations
@@ -75,10 +76,10 @@ def top_n(scores: np.ndarray, n: int, valid: np.ndarray | None = None) -> np.nda
     return idx[part]
 
 
-def _same_field(index, best: int) -> np.ndarray:
-    """Objects within FIELD_RADIUS_DEG of the best image match, nearest first (a patch of sky)."""
+def _same_field(index, best: int, visible: np.ndarray) -> np.ndarray:
+    """Visible objects within FIELD_RADIUS_DEG of the best image match, nearest first (a patch of sky)."""
     cos = index.xyz @ np.asarray(index.xyz[best], np.float32)
-    near = np.flatnonzero(cos >= np.cos(np.radians(FIELD_RADIUS_DEG)))
+    near = np.flatnonzero((cos >= np.cos(np.radians(FIELD_RADIUS_DEG))) & visible)
     return near[np.argsort(-cos[near])[:FIELD_MAX]]
 
 
@@ -92,26 +93,40 @@ def _object_features(index, cand: np.ndarray, X: np.ndarray) -> None:
     X[:, col["n_names"]] = [len(index.corpus.names[i]) for i in cand]
 
 
+def _visible(index, visible: np.ndarray | None) -> np.ndarray:
+    return np.ones(len(index), bool) if visible is None else visible
+
+
 def text_query(
-    index, encoder, text: str, n: int = 100, allowed: np.ndarray | None = None, include=()
+    index,
+    encoder,
+    text: str,
+    n: int = 100,
+    visible: np.ndarray | None = None,
+    allowed: np.ndarray | None = None,
+    include=(),
 ) -> Query:
-    """Candidates and features of a text query; ``allowed`` (a boolean mask over the corpus)
-    limits the candidates, ``include`` adds corpus indices to them (a resolved name)."""
+    """Candidates and features of a text query; ``visible`` (the caller's access mask) and
+    ``allowed`` (a resolver's filter) limit the candidates, ``include`` adds corpus indices to them
+    (a resolved name) when the caller may see them."""
+    visible = _visible(index, visible)
+    within = visible if allowed is None else visible & allowed
+    include = np.asarray([i for i in include if visible[i]], np.int64)
     tokens = tokenize(text)
-    s_names, s_text = index.bm25_names.scores(tokens), index.bm25_text.scores(tokens)
+    names_field, text_field = index.bm25(visible)
+    s_names, s_text = names_field.scores(tokens), text_field.scores(tokens)
     q = np.asarray(encoder.embed_texts([text])[0], np.float32)
     c_text = index.emb_text @ q
     c_image = np.where(index.has_image, index.emb_image @ q, np.nan)
     clip = np.fmax(c_text, c_image)
-    within = np.ones(len(c_text), bool) if allowed is None else allowed
     cand = np.unique(
         np.concatenate(
             [
                 top_n(s_names, n, (s_names > 0) & within),
                 top_n(s_text, n, (s_text > 0) & within),
-                top_n(c_text, n, within if allowed is not None else None),
+                top_n(c_text, n, within),
                 top_n(np.nan_to_num(c_image, nan=-2.0), n, index.has_image & within),
-                np.asarray(include, np.int64),
+                include,
             ]
         )
     )
@@ -147,24 +162,26 @@ def text_query(
     _object_features(index, cand, X)
     note = (
         ""
-        if (s_names > 0).any() or (s_text > 0).any()
+        if (s_names[visible] > 0).any() or (s_text[visible] > 0).any()
         else "no word of the query is in the catalog; ranked by CLIP similarity only"
     )
     return Query("text", cand, X, s_names + s_text, clip, note)
 
 
-def image_query(index, encoder, image, n: int = 100) -> Query:
+def image_query(index, encoder, image, n: int = 100, visible: np.ndarray | None = None) -> Query:
+    visible = _visible(index, visible)
     q = np.asarray(encoder.embed_images([image.convert("RGB")])[0], np.float32)
     i_img = np.where(index.has_image, index.emb_image @ q, np.nan)
     i_text = index.emb_text @ q
     clip = np.fmax(i_img, i_text)
-    parts = [top_n(i_text, n)]
+    parts = [top_n(i_text, n, visible)]
     best = None
-    if index.has_image.any():
-        masked = np.nan_to_num(i_img, nan=-2.0)
-        parts.append(top_n(masked, n, index.has_image))
+    with_image = index.has_image & visible
+    if with_image.any():
+        masked = np.where(with_image, np.nan_to_num(i_img, nan=-2.0), -np.inf)
+        parts.append(top_n(masked, n, with_image))
         best = int(np.argmax(masked))
-        parts.append(_same_field(index, best))
+        parts.append(_same_field(index, best, visible))
     cand = np.unique(np.concatenate(parts))
     col = {f: i for i, f in enumerate(FEATURES)}
     X = np.full((len(cand), len(FEATURES)), np.nan, np.float32)

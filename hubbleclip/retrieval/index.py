@@ -5,7 +5,8 @@ Layout of an index directory::
     manifest.json        format, version, model spec, embedding size, dataset path + fingerprint,
                          object count, build time, per-array shapes
     objects.parquet      one row per object: object_id, names, name_tokens, type, source, split,
-                         constellation, text, caption, identifiers, image_ids, image_rows
+                         constellation, text, caption, identifiers, image_ids, image_rows,
+                         release_date (YYYY-MM-DD, '' = public) and program_id ('' = none)
     <name>.npy           ra_deg, dec_deg, mag, size_arcmin, xyz (unit vectors), has_image,
                          emb_text, emb_image (L2-normalised CLIP embeddings; zero rows where an
                          object has no image) -- loaded with numpy mmap_mode="r"
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -126,6 +128,8 @@ def build_retrieval_index(cfg: RetrievalIndexConfig, encoder=None) -> Path:
                 "identifiers": corpus.identifiers,
                 "image_ids": corpus.image_ids,
                 "image_rows": [[f"{s}:{r}" for s, r in rows] for rows in corpus.image_rows],
+                "release_date": [d.isoformat() if d else "" for d in corpus.release_date],
+                "program_id": [p or "" for p in corpus.program_id],
             }
         )
         pq.write_table(table, tmp / OBJECTS)
@@ -151,6 +155,50 @@ def build_retrieval_index(cfg: RetrievalIndexConfig, encoder=None) -> Path:
     return Path(cfg.out)
 
 
+class VisibleBM25:
+    """BM25 fields built over the visible entries only, so that term statistics (idf, mean length)
+    of rows a caller may not see never shape its scores.  Built on the first query of each visible
+    set (a release day or a token scope) and kept for the next ones; scores are 0 for hidden rows."""
+
+    def __init__(self, index: RetrievalIndex, keep: int = 8):
+        self.index, self.keep = index, keep
+        self._tokens: tuple[list[list[str]], list[list[str]]] | None = None
+        self._fields: dict[bytes, tuple[BM25Field, BM25Field]] = {}
+        self._lock = threading.Lock()
+
+    def fields(self, visible: np.ndarray) -> tuple[SubsetBM25, SubsetBM25]:
+        key = hashlib.sha256(np.packbits(visible).tobytes()).digest()
+        with self._lock:
+            if key not in self._fields:
+                if self._tokens is None:
+                    corpus = self.index.corpus
+                    self._tokens = (tokenize_many(corpus.bm25_names()), tokenize_many(corpus.bm25_texts()))
+                rows = np.flatnonzero(visible)
+                built = tuple(
+                    SubsetBM25(
+                        BM25Field.build([tokens[i] for i in rows]) if len(rows) else None, rows, len(visible)
+                    )
+                    for tokens in self._tokens
+                )
+                if len(self._fields) >= self.keep:
+                    self._fields.pop(next(iter(self._fields)))
+                self._fields[key] = built
+            return self._fields[key]
+
+
+class SubsetBM25:
+    """A BM25 field over some rows of the corpus, scoring every row (0 outside the subset)."""
+
+    def __init__(self, field: BM25Field | None, rows: np.ndarray, n: int):
+        self.field, self.rows, self.n_docs = field, rows, n
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        out = np.zeros(self.n_docs, np.float32)
+        if self.field is not None:
+            out[self.rows] = self.field.scores(query_tokens)
+        return out
+
+
 class RetrievalIndex:
     """A loaded index: the corpus, memory-mapped arrays and the two BM25 fields."""
 
@@ -167,7 +215,11 @@ class RetrievalIndex:
         self.xyz, self.emb_text, self.emb_image = arrays["xyz"], arrays["emb_text"], arrays["emb_image"]
         self.has_image = np.asarray(arrays["has_image"], bool)
         self.bm25_names, self.bm25_text = bm25["bm25_names"], bm25["bm25_text"]
-        self.row_of = {oid: i for i, oid in enumerate(corpus.object_id)}
+        self.row_of = {}  # object id -> its first entry (an object may have a private entry too)
+        for i, oid in enumerate(corpus.object_id):
+            self.row_of.setdefault(oid, i)
+        self.access = corpus.access()
+        self._visible_bm25 = VisibleBM25(self)
 
     def __len__(self) -> int:
         return len(self.corpus)
@@ -208,6 +260,12 @@ class RetrievalIndex:
             if bm25[name].n_docs != n:
                 raise IndexFormatError(f"{path / name}: {bm25[name].n_docs} documents, the manifest says {n}")
         return cls(path, manifest, corpus, arrays, name_tokens, bm25)
+
+    def bm25(self, visible: np.ndarray | None = None) -> tuple:
+        """The (names, text) BM25 fields over the ``visible`` entries only (None = all)."""
+        if visible is None or visible.all():
+            return self.bm25_names, self.bm25_text
+        return self._visible_bm25.fields(visible)
 
     def image_path(self, i: int) -> str:
         """Where the object's first image lives: ``DATASET::split:row (row id)``, or ''."""
@@ -295,5 +353,8 @@ def _read_objects(file: Path, arrays: dict[str, np.ndarray], n: int) -> tuple[Co
             [(ref.rsplit(":", 1)[0], int(ref.rsplit(":", 1)[1])) for ref in refs]
             for refs in cols["image_rows"]
         ],
+        # indexes written before access control have no such columns: everything in them is public
+        release_date=[d or None for d in cols.get("release_date", [])],
+        program_id=[p or None for p in cols.get("program_id", [])],
     )
     return corpus, [[t.split() for t in toks] for toks in cols["name_tokens"]]

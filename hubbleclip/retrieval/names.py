@@ -86,6 +86,15 @@ class NameResolver:
                 shown.setdefault(key, alias)
         return cls({k: tuple(v) for k, v in table.items()}, shown)
 
+    def restricted(self, visible) -> NameResolver:
+        """The same table over the ``visible`` entries only (a boolean mask over the corpus)."""
+        table = {}
+        for key, rows in self.table.items():
+            kept = tuple(i for i in rows if visible[i])
+            if kept:
+                table[key] = kept
+        return NameResolver(table, {k: self.shown[k] for k in table})
+
     def resolve(self, text: str) -> NameMatch | None:
         """The objects ``text`` names: exactly if any trimming of it is a name, else fuzzily."""
         return self.exact(text) or self.fuzzy(text)

@@ -6,8 +6,10 @@ and the ranker in ``INDEX_DIR/ranker`` if one was installed there (else BM25 + C
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from hubbleclip.retrieval.understand import plan_query
 
 log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
+MAX_RESTRICTED_RESOLVERS = 8  # distinct access masks (callers) whose name tables are kept
 RANKER_DIR = "ranker"
 
 
@@ -46,6 +49,7 @@ class Hit:
     image_id: str  # the dataset row id of that image, e.g. stellarium:m31 ('' if none)
     match: str = "ranker"  # why it is here: exact name | fuzzy name | cone | magnitude | ranker
     separation_arcsec: float | None = None  # from the centre of a cone search
+    n_images: int = 0  # images of this entry
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,6 +113,8 @@ class Searcher:
         # resolver stage; evaluations compare the two)
         self.understand = understand
         self.resolver = NameResolver.from_corpus(index.corpus)
+        self._restricted: dict[str, NameResolver] = {}  # resolvers over an access mask's entries
+        self._restricted_lock = threading.Lock()  # the web server searches from several threads
         self._types = np.asarray(index.corpus.type)
         # A query's matrix-vector products are small: extra BLAS threads only fight torch's OpenMP
         # threads for the cores (measured: median query 24 ms -> 10 ms on 2 cores).
@@ -145,14 +151,17 @@ class Searcher:
             raise UserError(f"query is {len(text)} characters long; keep it under {MAX_QUERY_CHARS}")
         return text
 
-    def text(self, text: str, allowed: np.ndarray | None = None, include=()) -> Query:
+    # ``visible``: boolean mask of the entries the caller may see (hubbleclip.access; None = all)
+    def text(
+        self, text: str, visible: np.ndarray | None = None, allowed: np.ndarray | None = None, include=()
+    ) -> Query:
         text = self._checked(text)
         with self._one_blas_thread():
-            return text_query(self.index, self.encoder, text, self.n_candidates, allowed, include)
+            return text_query(self.index, self.encoder, text, self.n_candidates, visible, allowed, include)
 
-    def image(self, image) -> Query:
+    def image(self, image, visible: np.ndarray | None = None) -> Query:
         with self._one_blas_thread():
-            return image_query(self.index, self.encoder, image, self.n_candidates)
+            return image_query(self.index, self.encoder, image, self.n_candidates, visible)
 
     def scores(self, query: Query) -> np.ndarray:
         """Scores of the query's candidates: the learned ranker's, or the fallback's."""
@@ -168,15 +177,20 @@ class Searcher:
         return "learned" if self.ranker is not None else "fallback"
 
     # --- text queries, read before ranking ------------------------------------------------------
-    def rank_text(self, text: str) -> Ranking:
-        """Every object this text query returns, best first (see :mod:`hubbleclip.retrieval.understand`)."""
+    def rank_text(self, text: str, visible: np.ndarray | None = None) -> Ranking:
+        """Every object this text query returns among the ``visible`` entries, best first (see
+        :mod:`hubbleclip.retrieval.understand`)."""
         text = self._checked(text)
         if not self.understand:
-            query = self.text(text)
+            query = self.text(text, visible)
             rows, scores = self.ranked(query)
             return Ranking(rows, scores, ["ranker"] * len(rows), self.ranker_name, query.note)
-        plan = plan_query(text, self.resolver, self.index.corpus, FIELD_RADIUS_DEG)
+        # names resolve only to entries the caller may see: a private object is never a centre,
+        # a name match or a fuzzy reading
+        plan = plan_query(text, self._resolver_for(visible), self.index.corpus, FIELD_RADIUS_DEG)
         allowed = plan.allowed(self.index.corpus, self._types)
+        if visible is not None:
+            allowed = visible if allowed is None else allowed & visible
         if allowed is not None and not allowed.any():
             return self._empty(plan, "no object passes these limits")
         if plan.mode == "cone":
@@ -184,11 +198,22 @@ class Searcher:
         if plan.mode == "catalogue":
             return self._catalogue(plan, allowed)
         if plan.mode == "name":
-            return self._named(plan)
-        query = self.text(text)
+            return self._named(plan, visible)
+        query = self.text(text, visible)
         rows, scores = self.ranked(query)
         note = "; ".join(filter(None, [plan.describe(), query.note]))
         return Ranking(rows, scores, ["ranker"] * len(rows), self.ranker_name, note)
+
+    def _resolver_for(self, visible: np.ndarray | None) -> NameResolver:
+        if visible is None or visible.all():
+            return self.resolver
+        key = hashlib.sha1(np.packbits(visible).tobytes()).hexdigest()
+        with self._restricted_lock:
+            if key not in self._restricted:
+                if len(self._restricted) >= MAX_RESTRICTED_RESOLVERS:
+                    self._restricted.pop(next(iter(self._restricted)))
+                self._restricted[key] = self.resolver.restricted(visible)
+            return self._restricted[key]
 
     def _empty(self, plan, why: str) -> Ranking:
         note = "; ".join(filter(None, [plan.describe(), why]))
@@ -231,9 +256,9 @@ class Searcher:
         ranking.separation_arcsec = separation
         return ranking
 
-    def _named(self, plan) -> Ranking:
+    def _named(self, plan, visible: np.ndarray | None) -> Ranking:
         match = plan.name
-        query = self.text(plan.ranker_text, include=match.rows)
+        query = self.text(plan.ranker_text, visible, include=match.rows)
         rows, scores = self.ranked(query)
         named = np.isin(rows, match.rows)
         lift = float(scores.max() - scores[named].min()) + 1.0 if named.any() else 0.0
@@ -276,19 +301,23 @@ class Searcher:
                     image_id=(c.image_ids[i] or [""])[0],
                     match=match,
                     separation_arcsec=None if sep is None else round(float(sep), 2),
+                    n_images=len(c.image_ids[i]),
                 )
             )
         return out
 
-    def search(self, text: str | None = None, image=None, k: int = 10) -> SearchResult:
+    def search(
+        self, text: str | None = None, image=None, k: int = 10, visible: np.ndarray | None = None
+    ) -> SearchResult:
+        """Top ``k`` objects among the ``visible`` entries (a mask from hubbleclip.access; None = all)."""
         if (text is None) == (image is None):
             raise UserError("give either a text query or an image, not both or neither")
         if image is not None:
-            query = self.image(image)
+            query = self.image(image, visible)
             rows, scores = self.ranked(query)
             ranking = Ranking(rows, scores, ["ranker"] * len(rows), self.ranker_name, query.note)
         else:
-            ranking = self.rank_text(text)
+            ranking = self.rank_text(text, visible)
         return SearchResult(
             query=text if text is not None else "<image>",
             kind="text" if text is not None else "image",

@@ -1,7 +1,8 @@
 """The similarity index: one L2-normalised vector per image of a dataset, stored on disk.
 
 Layout of an index directory: ``embeddings.npy`` [N, D] (float32 or float16), ``items.json``
-(id, object_id, names, type, source, split and row of each image in the dataset) and
+(id, object_id, names, type, source, split and row of each image in the dataset, and its
+``release_date`` / ``program_id`` when the dataset has them) and
 ``meta.json`` (encoder spec, dataset path, dimension).  Loading memory-maps the vectors.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
+from hubbleclip.access.policy import AccessTable
 from hubbleclip.config import save_config
 from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.errors import UserError
@@ -26,6 +28,7 @@ from hubbleclip.similarity.encoders import load_image_encoder
 log = logging.getLogger(__name__)
 
 ITEM_FIELDS = ("id", "object_id", "names", "type", "source")
+ACCESS_FIELDS = ("release_date", "program_id")  # optional: missing = public
 
 
 @dataclass
@@ -35,6 +38,7 @@ class SimilarityIndex:
     items: list[dict]  # one record per row (ITEM_FIELDS + split, row)
     meta: dict
     _dataset: object = field(default=None, repr=False)
+    _access: object = field(default=None, repr=False)
 
     def image(self, row: int):
         """The RGB PIL image of an index row, read from the indexed dataset."""
@@ -48,19 +52,31 @@ class SimilarityIndex:
         e = self.embeddings
         return e if e.dtype == np.float32 else np.asarray(e, np.float32)
 
-    def find(self, key: str) -> int:
-        """Row of an image by id, then by object id or name (case-insensitive; first image wins)."""
-        for i, item in enumerate(self.items):
-            if item["id"] == key:
+    @property
+    def access(self):
+        """The rows' :class:`hubbleclip.access.policy.AccessTable`."""
+        if self._access is None:
+            dates = [item.get("release_date") for item in self.items]
+            self._access = AccessTable.from_rows(dates, [item.get("program_id") for item in self.items])
+        return self._access
+
+    def find(self, key: str, visible: np.ndarray | None = None) -> int:
+        """Row of an image by id, then by object id or name (case-insensitive; first image wins),
+        among the ``visible`` rows only (None = all): a hidden row is as absent as an unknown one."""
+        rows = range(len(self.items)) if visible is None else np.flatnonzero(visible).tolist()
+        for i in rows:
+            if self.items[i]["id"] == key:
                 return i
         low = key.lower().replace(" ", "")
-        for i, item in enumerate(self.items):
+        for i in rows:
+            item = self.items[i]
             names = [item["object_id"], *item.get("names", [])]
             if any(n and n.lower().replace(" ", "") == low for n in names):
                 return i
+        example = self.items[rows[0]]["id"] if len(rows) else "-"
         raise KeyError(
             f"no image with id, object id or name {key!r} in the index "
-            f"{self.path or ''} ({len(self.items)} images; e.g. {self.items[0]['id'] if self.items else '-'})"
+            f"{self.path or ''} ({len(rows)} images; e.g. {example})"
         )
 
     def types(self) -> list[str]:
@@ -78,11 +94,17 @@ def image_rows(dataset_path: str | Path, splits: list[str] | None = None, source
     for split in splits:
         ds = dd[split].cast_column("image", datasets.Image(decode=False))
         out[split] = ds
-        cols = ds.select_columns(["image", *ITEM_FIELDS])
+        fields = [*ITEM_FIELDS, *(f for f in ACCESS_FIELDS if f in ds.column_names)]
+        cols = ds.select_columns(["image", *fields])
         for row, rec in enumerate(cols):
             if rec["image"] is None or (sources and rec["source"] not in sources):
                 continue
-            items.append({**{f: rec[f] for f in ITEM_FIELDS}, "split": split, "row": row})
+            item = {f: rec[f] for f in ITEM_FIELDS}
+            if rec.get("release_date") is not None:
+                item["release_date"] = rec["release_date"].isoformat()
+            if rec.get("program_id") is not None:
+                item["program_id"] = rec["program_id"]
+            items.append({**item, "split": split, "row": row})
     return out, items
 
 

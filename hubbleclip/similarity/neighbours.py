@@ -36,6 +36,24 @@ class Restriction:
     allowed: np.ndarray  # [G, G] bool compatibility table
 
 
+def only_visible(
+    visible: np.ndarray | None, restriction: Restriction | None = None, query_group: int | None = None
+) -> tuple[Restriction | None, int | None]:
+    """A restriction (and the query's group) that also masks the database rows ``visible`` is
+    False for (rows a caller may not see; :mod:`hubbleclip.access`).  Masked rows score ``-inf``
+    inside the blocked products, so they never take a place in any top-k."""
+    if visible is None or visible.all():
+        return restriction, query_group
+    seen = np.asarray(visible, np.int64)
+    if restriction is None:
+        return Restriction(seen, np.array([[False, True]])), 0
+    # group g becomes 2g (hidden) and 2g + 1 (visible); only visible columns stay allowed
+    groups = np.asarray(restriction.column_groups, np.int64) * 2 + seen
+    allowed = np.zeros((2 * len(restriction.allowed),) * 2, bool)
+    allowed[:, 1::2] = np.repeat(np.asarray(restriction.allowed, bool), 2, axis=0)
+    return Restriction(groups, allowed), None if query_group is None else 2 * query_group
+
+
 def _as_f32(a: np.ndarray):
     import torch
 
@@ -269,10 +287,13 @@ def all_pairs_topk(
     faiss_factory: str = "Flat",
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    row_ids: np.ndarray | None = None,
 ) -> Path:
     """Top-``k`` neighbours of every row of ``embeddings``, streamed into ``out_dir``:
     ``indices.npy`` [N, k] int32 and ``scores.npy`` [N, k], plus ``meta.json``.
-    Open the results with ``load_all_pairs`` (memory-mapped).  No N x N matrix is formed."""
+    Open the results with ``load_all_pairs`` (memory-mapped).  No N x N matrix is formed.
+    ``row_ids``: the index rows that ``embeddings`` are (e.g. the visible ones); indices are then
+    written as index rows and ``rows.npy`` says which index row each output line belongs to."""
     n = embeddings.shape[0]
     k = min(k, n - 1 if exclude_self else n)
     if k < 1:
@@ -300,6 +321,8 @@ def all_pairs_topk(
                     )
                 else:
                     vals, idx = faiss_topk(embeddings[r0:r1], embeddings, k, exclude=excl, index=fidx)
+                if row_ids is not None:
+                    idx = np.where(idx >= 0, row_ids[np.maximum(idx, 0)], -1)
                 idx_out.write(idx)
                 val_out.write(vals)
                 if progress:
@@ -307,9 +330,12 @@ def all_pairs_topk(
         finally:
             idx_out.close()
             val_out.close()
+        if row_ids is not None:
+            np.save(tmp / "rows.npy", np.asarray(row_ids, np.int64))
         atomic_write_json(
             tmp / "meta.json",
             {
+                **({"rows": "rows.npy"} if row_ids is not None else {}),
                 "n": n,
                 "k": k,
                 "backend": backend,

@@ -14,6 +14,7 @@ from hubbleclip.errors import UserError
 from hubbleclip.similarity.categories import build_restriction, load_table
 from hubbleclip.similarity.encoders import load_image_encoder
 from hubbleclip.similarity.index import SimilarityIndex
+from hubbleclip.similarity.neighbours import only_visible
 from hubbleclip.similarity.quickselect import Cluster, quick_select
 from hubbleclip.similarity.refine import refine
 
@@ -42,9 +43,14 @@ def find_similar(
     table: str | None = None,
     backend: str = "exact",
     seed: int = 0,
+    visible: np.ndarray | None = None,
 ) -> SimilarResult:
-    """``query`` is an index id/object name or an image file (embedded with the index's encoder)."""
-    rows = [index.find(s) for s in select]
+    """``query`` is an index id/object name or an image file (embedded with the index's encoder).
+    ``visible`` (a mask from :mod:`hubbleclip.access`; None = all) limits queries, selections,
+    neighbours and clusters to the rows the caller may see."""
+    if backend != "exact" and visible is not None and not visible.all():
+        raise UserError("hiding rows that are not public needs the exact backend (--backend exact)")
+    rows = [index.find(s, visible) for s in select]
     extra, query_row, query_image = None, None, None
     is_file = Path(query).is_file()
     if restrict and is_file:  # checked before paying for the encoder
@@ -53,12 +59,13 @@ def find_similar(
         query_image = Image.open(query).convert("RGB")
         extra = load_image_encoder(index.meta["encoder"]).embed([query_image])
     else:
-        query_row = index.find(query)
+        query_row = index.find(query, visible)
         rows = [query_row, *rows]
     restriction = group = None
     if restrict:
         restriction, groups = build_restriction(index.types(), load_table(table))
         group = groups[index.items[query_row]["type"]]
+    restriction, group = only_visible(visible, restriction, group)
     emb = index.vectors()
     depth = max(k, pool if n_clusters else 0)
     vals, idx = refine(

@@ -7,6 +7,7 @@ Frozen weights are not stored: a resumed run rebuilds them from the model spec.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -94,7 +95,18 @@ def prune_checkpoints(run_dir: Path, keep_best: int) -> None:
         keep |= set(ckpts[-keep_best:]) if keep_best else set()
     for p in ckpts:
         if p not in keep:
-            shutil.rmtree(p, ignore_errors=True)
+            _remove(p)
+    for stale in (Path(run_dir) / CHECKPOINTS).glob(".step-*.deleting"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    """Rename out of sight, then delete: a kill during the removal never leaves a half-deleted
+    checkpoint that looks like a real one."""
+    trash = path.with_name(f".{path.name}.deleting")
+    shutil.rmtree(trash, ignore_errors=True)
+    os.replace(path, trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def best_checkpoint(run_dir: Path) -> Path | None:

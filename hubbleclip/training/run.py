@@ -114,6 +114,7 @@ class TrainingRun:
             if overwrite and not self.resume_from:
                 shutil.rmtree(self.dir / CHECKPOINTS, ignore_errors=True)
                 shutil.rmtree(self.dir / EXPORT, ignore_errors=True)
+            if not self.resume_from:  # also what a run killed before its first checkpoint logged
                 self.metrics.path.unlink(missing_ok=True)
             setup_run_dir(self.dir, config)
         accelerator.wait_for_everyone()

@@ -2,6 +2,11 @@
 
 ``create_app(engine)`` takes any :class:`~hubbleclip.web.engine.SkyEngine`, so tests and the CLI
 inject theirs.  Every error answers a one-line JSON ``detail``; tracebacks stay in the log.
+
+Access: a request without ``Authorization`` is anonymous and sees public rows only; ``Bearer
+TOKEN`` sees what the token names (``hubbleclip tokens``).  Every route computes its answer over
+the caller's :class:`~hubbleclip.web.engine.View`; an id the caller may not see answers exactly
+like an id that does not exist.  Tokens are never logged or echoed.
 """
 
 from __future__ import annotations
@@ -9,19 +14,24 @@ from __future__ import annotations
 import logging
 import time
 from importlib import resources
+from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hubbleclip import __version__
+from hubbleclip.access.policy import ANONYMOUS, Viewer
 from hubbleclip.errors import UserError
 from hubbleclip.web.config import Limits
-from hubbleclip.web.engine import SkyEngine, finite_or_none
+from hubbleclip.web.engine import SkyEngine, View, finite_or_none
 from hubbleclip.web.schemas import (
+    ERROR_RESPONSES,
     ClassScore,
     ClusterOut,
     ClustersRequest,
@@ -56,12 +66,39 @@ def _error_location(loc) -> str:
     return ".".join(str(p) for p in loc)
 
 
+UNAUTHORIZED = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="an access token from `hubbleclip tokens add`; without one, public rows only",
+)
+
+
+def caller_view(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+) -> View:
+    """The caller's view.  A bad, unknown or unaccepted token is a 401 that never echoes it."""
+    engine: SkyEngine = request.app.state.engine
+    viewer: Viewer | None = ANONYMOUS
+    if request.headers.get("authorization") is not None:
+        token = credentials.credentials if credentials else ""
+        viewer = engine.tokens.viewer(token) if engine.tokens is not None and token else None
+    if viewer is None:
+        raise HTTPException(401, "invalid access token", headers=UNAUTHORIZED)
+    return engine.view(viewer)
+
+
+Caller = Annotated[View, Depends(caller_view)]
+
+
 def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
     limits = limits or Limits()
     app = FastAPI(
         title="hubbleclip sky search",
         version=__version__,
-        description="Find sky objects by text or image, browse similar images, classify an upload.",
+        description="Find sky objects by text or image, browse similar images, classify an upload. "
+        "Without a token only public rows are visible; send `Authorization: Bearer TOKEN` for "
+        "proprietary rows of the programs the token names.",
+        responses=ERROR_RESPONSES,
     )
     app.state.engine = engine
 
@@ -98,9 +135,9 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
         log.exception("error while answering %s %s", request.method, request.url.path)
         return JSONResponse(status_code=500, content={"detail": "internal server error (see the server log)"})
 
-    def object_card(hit) -> ObjectCard:
-        """A card from a :class:`hubbleclip.retrieval.search.Hit`."""
-        image_id = hit.image_id if hit.image_id in engine.store else None
+    def object_card(hit, view: View) -> ObjectCard:
+        """A card from a :class:`hubbleclip.retrieval.search.Hit` (of the caller's visible objects)."""
+        image_id = hit.image_id if engine.image_visible(view, hit.image_id) else None
         return ObjectCard(
             object_id=hit.object_id,
             names=list(hit.names),
@@ -114,7 +151,7 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
             match=hit.match,
             separation_arcsec=hit.separation_arcsec,
             image_id=image_id,
-            n_images=engine.n_images(hit.object_id),
+            n_images=hit.n_images,
             credit=engine.store.meta(image_id)["credit"] if image_id else None,
         )
 
@@ -130,9 +167,9 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
             score=score,
         )
 
-    def require_images(*image_ids: str) -> None:
-        for image_id in image_ids:
-            if image_id not in engine.store or image_id not in engine.space.row_of:
+    def require_images(view: View, *image_ids: str) -> None:
+        for image_id in image_ids:  # unknown and not yet public: the same answer
+            if not (engine.image_visible(view, image_id) and engine.space.contains(image_id, view.space)):
                 raise HTTPException(404, f"no image {image_id!r} in this index")
 
     @app.get("/", include_in_schema=False)
@@ -142,13 +179,13 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.get("/api/info", response_model=Info, summary="what this server searches")
-    def info() -> Info:
+    def info(view: Caller) -> Info:
         index = engine.searcher.index
         return Info(
             index=str(index.path),
             model=index.model_spec,
-            objects=len(index),
-            images=len(engine.store),
+            objects=int(view.objects.sum()),
+            images=int(view.images.sum()),
             similarity=engine.space.description,
             limits={
                 "max_upload_bytes": limits.max_upload_bytes,
@@ -159,6 +196,7 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
 
     @app.get("/api/search", response_model=SearchResponse, summary="objects matching a text query")
     def search(
+        view: Caller,
         q: str = Query(min_length=1, max_length=300, description="free text, e.g. 'andromeda galaxy'"),
         k: int = Query(24, ge=1, le=limits.max_results),
     ) -> SearchResponse:
@@ -166,11 +204,11 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
             raise HTTPException(422, "query.q: the query is blank")
         t0 = time.perf_counter()
         try:
-            result = engine.searcher.search(text=q.strip(), k=k)
+            result = engine.searcher.search(text=q.strip(), k=k, visible=view.objects)
         except UserError as exc:  # a query field that means nothing, e.g. type:foo
             raise HTTPException(422, f"query.q: {exc}") from exc
         return SearchResponse(
-            query=q, took_ms=_ms(t0), results=[object_card(h) for h in result.hits], note=result.note
+            query=q, took_ms=_ms(t0), results=[object_card(h, view) for h in result.hits], note=result.note
         )
 
     @app.post(
@@ -186,10 +224,9 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
                 "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in ALLOWED_TYPES},
             }
         },
-        responses={413: {"description": "upload too large"}, 415: {"description": "not a supported image"}},
     )
     async def search_image(
-        request: Request, k: int = Query(24, ge=1, le=limits.max_results)
+        request: Request, view: Caller, k: int = Query(24, ge=1, le=limits.max_results)
     ) -> ImageSearchResponse:
         content_type = check_content_type(request.headers.get("content-type"))
         declared = request.headers.get("content-length")
@@ -213,13 +250,13 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
         )
 
         def answer() -> ImageSearchResponse:
-            hits = engine.searcher.search(image=image, k=k).hits
-            classes = engine.classify(image, 5)
+            hits = engine.searcher.search(image=image, k=k, visible=view.objects).hits
+            classes = engine.classify(image, 5)  # class lists only: no row is involved
             return ImageSearchResponse(
                 took_ms=_ms(t0),
                 width=image.width,
                 height=image.height,
-                results=[object_card(h) for h in hits],
+                results=[object_card(h, view) for h in hits],
                 classes=[
                     ClassScore(label=c["class"], probability=c["probability"], similarity=c["similarity"])
                     for c in classes
@@ -231,24 +268,26 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
     @app.get(
         "/api/images/{image_id:path}",
         summary="a stored image (a WebP thumbnail, or the original file)",
-        responses={200: {"content": {"image/*": {}}}, 404: {"description": "no such image in the store"}},
+        responses={200: {"content": {"image/*": {}}}},
     )
-    def image(image_id: str, size: str = Query("thumb", pattern="^(thumb|full)$")):
-        if image_id not in engine.store:  # ids are looked up, never used as paths
+    def image(image_id: str, view: Caller, size: str = Query("thumb", pattern="^(thumb|full)$")):
+        if not engine.image_visible(view, image_id):  # ids are looked up, never used as paths
             raise HTTPException(404, f"no image {image_id!r} in this index")
         data, media = engine.store.thumbnail(image_id) if size == "thumb" else engine.store.original(image_id)
-        return Response(data, media_type=media, headers={"Cache-Control": "public, max-age=86400"})
+        public = view.viewer is ANONYMOUS  # a token's images must not sit in shared caches
+        cache = "public, max-age=86400" if public else "private, no-store"
+        return Response(data, media_type=media, headers={"Cache-Control": cache, "Vary": "Authorization"})
 
     @app.post(
         "/api/similar",
         response_model=SimilarResponse,
         summary="images most similar to one image, or ranked by the combination of selected images",
     )
-    def similar(req: SimilarRequest) -> SimilarResponse:
+    def similar(req: SimilarRequest, view: Caller) -> SimilarResponse:
         selected = list(dict.fromkeys(req.selected))
-        require_images(req.image_id, *selected)
+        require_images(view, req.image_id, *selected)
         t0 = time.perf_counter()
-        page = engine.space.similar(req.image_id, selected, req.offset, req.limit)
+        page = engine.space.similar(req.image_id, selected, req.offset, req.limit, view.space)
         return SimilarResponse(
             query=image_card(req.image_id),
             selected=[image_card(i) for i in selected],
@@ -264,11 +303,11 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
         response_model=ClustersResponse,
         summary="quick select: k-means clusters of an image's nearest neighbours",
     )
-    def clusters(req: ClustersRequest) -> ClustersResponse:
-        require_images(req.image_id)
+    def clusters(req: ClustersRequest, view: Caller) -> ClustersResponse:
+        require_images(view, req.image_id)
         t0 = time.perf_counter()
         try:
-            found = engine.space.clusters(req.image_id, req.n_clusters, req.n_members, req.pool)
+            found = engine.space.clusters(req.image_id, req.n_clusters, req.n_members, req.pool, view.space)
         except ValueError as exc:  # too few images for that many clusters
             raise HTTPException(422, f"body.n_clusters: {exc}") from None
         return ClustersResponse(
@@ -279,4 +318,22 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
             took_ms=_ms(t0),
         )
 
+    def openapi() -> dict:
+        """The schema, with examples drawn from what an anonymous caller may see."""
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            public = engine.view(ANONYMOUS)
+            example = next((i for i in engine.space.ids if engine.image_visible(public, i)), None)
+            if example is not None and engine.space.contains(example, public.space):
+                for name in ("SimilarRequest", "ClustersRequest"):
+                    schema["components"]["schemas"][name]["properties"]["image_id"]["examples"] = [example]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app

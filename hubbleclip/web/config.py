@@ -30,4 +30,11 @@ class ServeConfig:
     host: str = field(default="127.0.0.1", metadata={"help": "address to bind (loopback by default)"})
     port: int = field(default=8000, metadata={"help": "TCP port"})
     device: str = field(default="cpu", metadata={"help": "torch device of the model"})
+    tokens: str = field(
+        default="",
+        metadata={"help": "file of hashed bearer tokens (hubbleclip tokens add); '' = anonymous only"},
+    )
+    public_only: bool = field(
+        default=False, metadata={"help": "serve public rows only and accept no tokens (true/false)"}
+    )
     limits: Limits = field(default_factory=Limits)

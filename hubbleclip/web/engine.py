@@ -3,6 +3,8 @@
 ``SkyEngine`` is injected into :func:`hubbleclip.web.app.create_app`; :func:`load_engine` builds
 the real one from a retrieval index directory (and optionally a similarity index).  Search,
 ranking, similarity and zero-shot scoring are the library's; this module only connects them.
+Every request first takes a :class:`View`: the caller's masks over the objects, the stored images
+and the image space, from the engine's one :class:`~hubbleclip.access.policy.AccessPolicy`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PIL import Image
 
+from hubbleclip.access.policy import AccessPolicy, AccessTable, Viewer
+from hubbleclip.access.tokens import TokenStore
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation.classes import load_classes, load_templates
 from hubbleclip.evaluation.zero_shot import class_embeddings, top_classes
@@ -34,19 +39,42 @@ log = logging.getLogger(__name__)
 Classifier = Callable[[Image.Image, int], list[dict]]
 
 
+@dataclass(frozen=True)
+class View:
+    """What one caller may see: boolean masks over the index objects, the stored images (in
+    ``store.ids`` order) and the rows of the image space."""
+
+    viewer: Viewer
+    objects: np.ndarray
+    images: np.ndarray
+    space: np.ndarray
+
+
 @dataclass
 class SkyEngine:
-    """``searcher`` is a :class:`hubbleclip.retrieval.search.Searcher` (``search(text=|image=, k=)``
-    and its ``index``); ``space`` holds the vectors of the similarity view."""
+    """``searcher`` is a :class:`hubbleclip.retrieval.search.Searcher` (``search(text=|image=, k=,
+    visible=)`` and its ``index``); ``space`` holds the vectors of the similarity view; ``tokens``
+    the accepted bearer tokens (None: every caller is anonymous)."""
 
     searcher: Searcher
     classify: Classifier
     store: ImageStore
     space: ImageSpace
+    policy: AccessPolicy = field(default_factory=AccessPolicy)
+    tokens: TokenStore | None = None
 
-    def n_images(self, object_id: str) -> int:
-        index = self.searcher.index
-        return len(index.corpus.image_ids[index.row_of[object_id]])
+    def view(self, viewer: Viewer) -> View:
+        see = self.policy.visible
+        return View(
+            viewer,
+            see(self.searcher.index.access, viewer),
+            see(self.store.access, viewer),
+            see(self.space.access, viewer),
+        )
+
+    def image_visible(self, view: View, image_id: str) -> bool:
+        """Stored, and visible to the caller (unknown and not-yet-public ids are the same: False)."""
+        return self.store.visible(image_id, view.images)
 
 
 def finite_or_none(x) -> float | None:
@@ -69,22 +97,25 @@ class ZeroShot:
         return top_classes(sims, self.classes, self.logit_scale, k)
 
 
-def image_locations(index) -> dict[str, tuple[str, int]]:
-    """image id -> (split, row) for every object image of a retrieval index."""
-    corpus = index.corpus
-    return {
-        image_id: ref
-        for ids, refs in zip(corpus.image_ids, corpus.image_rows)
-        for image_id, ref in zip(ids, refs)
-    }
+def image_locations(index) -> tuple[dict[str, tuple[str, int]], AccessTable]:
+    """image id -> (split, row) for every object image of a retrieval index, and their access table
+    (each image has the release date and program of its index entry)."""
+    corpus, access = index.corpus, index.access
+    locations, owners = {}, []
+    for entry, (ids, refs) in enumerate(zip(corpus.image_ids, corpus.image_rows)):
+        for image_id, ref in zip(ids, refs):
+            locations[image_id] = ref
+            owners.append(entry)
+    return locations, access.subset(np.asarray(owners, np.int64))
 
 
-def load_engine(cfg: ServeConfig) -> SkyEngine:
+def load_engine(cfg: ServeConfig, policy: AccessPolicy | None = None) -> SkyEngine:
     """The real engine: the retrieval index's searcher and encoder, its dataset as the image store, and
     a similarity index (``cfg.similarity``) or else the index's per-object image vectors."""
     searcher = Searcher.open(cfg.index, device=cfg.device)
     index = searcher.index
-    store = ImageStore(index.manifest["dataset"], image_locations(index), thumb_size=cfg.limits.thumb_size)
+    locations, access = image_locations(index)
+    store = ImageStore(index.manifest["dataset"], locations, thumb_size=cfg.limits.thumb_size, access=access)
     if cfg.similarity:
         space = ImageSpace.from_similarity_index(cfg.similarity)
     else:
@@ -96,4 +127,12 @@ def load_engine(cfg: ServeConfig) -> SkyEngine:
             f"dataset of the index {cfg.index}; build both indexes from the same dataset"
         )
     log.info("engine: %d objects, %d images, similarity from %s", len(index), len(store), space.description)
-    return SkyEngine(searcher=searcher, classify=ZeroShot(searcher.encoder.model), store=store, space=space)
+    tokens = TokenStore.load(cfg.tokens) if cfg.tokens and not cfg.public_only else None
+    return SkyEngine(
+        searcher=searcher,
+        classify=ZeroShot(searcher.encoder.model),
+        store=store,
+        space=space,
+        policy=policy or AccessPolicy(),
+        tokens=tokens,
+    )

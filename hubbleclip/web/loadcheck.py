@@ -4,7 +4,8 @@ The server runs in its own process (so client and server do not share a GIL).  A
 real requests (text search, similar pages, re-ranking by a selection, thumbnails, image search)
 is sent by ``clients`` concurrent clients until ``requests`` are done or ``max_seconds`` pass.
 Baselines measured in the same run: the same mix called directly on the engine in-process, and
-sent over HTTP by one client at a time.
+sent over HTTP by one client at a time.  The server's resident memory is sampled every
+``rss_every_s`` during the load phase (``server_rss_mb`` in the report).
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import logging
 import multiprocessing
 import random
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image
 
+from hubbleclip.access.policy import ANONYMOUS
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_write_json
 from hubbleclip.web.app import create_app
@@ -59,6 +63,11 @@ class LoadConfig:
     )
     image_fraction: float = field(default=0.02, metadata={"help": "share of image-search uploads in the mix"})
     seed: int = field(default=0, metadata={"help": "seed of the request mix"})
+    rss_every_s: float = field(default=0.5, metadata={"help": "server memory sampling interval, seconds"})
+    start_method: Literal["spawn", "forkserver"] = field(
+        default="spawn",
+        metadata={"help": "how the server process starts (forkserver: from a running forkserver's imports)"},
+    )
     out: str = field(default="runs/bench-web", metadata={"help": "directory for report.json"})
 
 
@@ -200,6 +209,41 @@ def direct_baseline(engine, calls: list[Call], upload_image) -> dict:
     }
 
 
+class RssSampler:
+    """Resident memory (MB) of a process, sampled in a background thread while the block runs."""
+
+    def __init__(self, pid: int, every_s: float):
+        import psutil
+
+        self.process, self.every_s = psutil.Process(pid), every_s
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(self.process.memory_info().rss / 2**20)
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict:
+        a = np.asarray(self.samples)
+        third = max(1, len(a) // 3)
+        return {
+            "samples": [round(float(x), 1) for x in a],
+            "first_third": float(a[:third].mean()),
+            "last_third": float(a[-third:].mean()),
+            "max": float(a.max()),
+        }
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -228,14 +272,22 @@ def _wait_ready(base_url: str, process, timeout: float = 300.0) -> None:
     raise RuntimeError(f"the server at {base_url} was not ready within {timeout:.0f} s")
 
 
-def run_load_check(cfg: LoadConfig) -> dict:
-    """Start the server on loopback, measure the baselines and the load phase, stop the server."""
+def run_load_check(cfg: LoadConfig, engine=None) -> dict:
+    """Start the server on loopback, measure the baselines and the load phase, stop the server.
+    ``engine``: an engine already loaded from ``cfg.serve`` for the in-process baseline (else loaded)."""
     from dataclasses import replace
 
     if not cfg.serve.index:
         raise UserError("serve.index: give the retrieval index directory (hubbleclip index build)")
-    engine = load_engine(cfg.serve)  # the in-process baseline, and the request mix's image ids
-    image_ids = list(engine.space.ids)
+    started = time.perf_counter()
+    phases: dict[str, float] = {}
+    engine = engine or load_engine(cfg.serve)  # the in-process baseline, and the request mix's ids
+    public = engine.view(ANONYMOUS)  # the clients are anonymous: they ask for ids they may see
+    image_ids = [
+        i
+        for i in engine.space.ids
+        if engine.image_visible(public, i) and engine.space.contains(i, public.space)
+    ]
     upload_id = next((i for i in image_ids if i.startswith("stellarium:")), image_ids[0])
     upload = engine.store.original(upload_id)
     upload_image = Image.open(io.BytesIO(upload[0])).convert("RGB")
@@ -244,10 +296,12 @@ def run_load_check(cfg: LoadConfig) -> dict:
 
     serve = replace(cfg.serve, host="127.0.0.1", port=_free_port())
     base_url = f"http://{serve.host}:{serve.port}"
-    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(serve,), daemon=True)
+    process = multiprocessing.get_context(cfg.start_method).Process(target=_serve, args=(serve,), daemon=True)
     process.start()
+    phases["load_engine"] = time.perf_counter() - started
     try:
         _wait_ready(base_url, process)
+        phases["server_start"] = time.perf_counter() - started - sum(phases.values())
         # warm-up of both sides (thumbnail and query caches, lazy imports) before anything is timed
         drive(base_url, base_calls[:50], 4, cfg.max_seconds)
         direct_baseline(engine, base_calls[:50], upload_image)
@@ -263,11 +317,17 @@ def run_load_check(cfg: LoadConfig) -> dict:
             },
             "direct": direct_baseline(engine, base_calls, upload_image),
             "one_client": drive(base_url, base_calls, 1, cfg.max_seconds),
-            "load": drive(base_url, calls, cfg.clients, cfg.max_seconds),
         }
+        phases["baselines"] = time.perf_counter() - started - sum(phases.values())
+        with RssSampler(process.pid, cfg.rss_every_s) as rss:
+            report["load"] = drive(base_url, calls, cfg.clients, cfg.max_seconds)
+        report["server_rss_mb"] = rss.summary()
+        phases["load"] = time.perf_counter() - started - sum(phases.values())
     finally:
         process.terminate()
         process.join(10)
+    phases["stop"] = time.perf_counter() - started - sum(phases.values())
+    report["phases_s"] = {k: round(v, 2) for k, v in phases.items()}
     direct, one, load = report["direct"], report["one_client"], report["load"]
     report["ratios"] = {
         "one_client_p50_over_direct_p50": one["p50_ms"] / direct["p50_ms"],

@@ -117,3 +117,29 @@ class Info(BaseModel):
     images: int
     similarity: str
     limits: dict[str, int]
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error: one line that names the field or the problem (never a traceback)."""
+
+    detail: str
+    errors: list[FieldError] | None = Field(None, description="each invalid field (422 only)")
+
+
+ERROR_RESPONSES = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "an upload that cannot be decoded"),
+        (401, "an invalid access token (anonymous callers send no Authorization header)"),
+        (404, "no such id (ids that are not public yet answer the same)"),
+        (413, "upload too large"),
+        (415, "not a supported image"),
+        (422, "a field is missing or invalid"),
+        (500, "internal error (details in the server log)"),
+    )
+}

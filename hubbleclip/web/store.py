@@ -2,6 +2,7 @@
 
 Files are looked up by id in a table built from the index, never by a path from the request,
 so nothing outside the dataset can be served.  Thumbnails are made once and kept in memory.
+``access`` (one row per stored image, in ``ids`` order) says when each image becomes public.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from collections import OrderedDict
 from pathlib import Path
 
 import datasets
+import numpy as np
 from PIL import Image
 
+from hubbleclip.access.policy import AccessTable
 from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.errors import UserError
 
@@ -28,8 +31,10 @@ class ImageStore:
         locations: dict[str, tuple[str, int]],
         thumb_size: int = 256,
         cache_items: int = 4096,
+        access: AccessTable | None = None,
     ):
-        """``locations``: image id -> (split, row) in the saved ``DatasetDict`` at ``dataset_path``."""
+        """``locations``: image id -> (split, row) in the saved ``DatasetDict`` at ``dataset_path``;
+        ``access``: the images' access table in ``locations`` order (None = all public)."""
         path = Path(dataset_path)
         dd = load_dataset_dict(
             path, hint="the index points to it: rebuild the index or pass the dataset it was built from"
@@ -44,6 +49,11 @@ class ImageStore:
         self._images = {s: ds.select_columns(["image"]) for s, ds in raw.items()}
         self._meta = {s: ds.select_columns(META) for s, ds in raw.items()}
         self.locations = dict(locations)
+        self.ids = list(self.locations)
+        self.position = {image_id: i for i, image_id in enumerate(self.ids)}
+        self.access = access or AccessTable.public(len(self.ids))
+        if len(self.access) != len(self.ids):
+            raise ValueError(f"image store: {len(self.ids)} images but {len(self.access)} access rows")
         self.thumb_size = thumb_size
         self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._cache_items = cache_items
@@ -54,6 +64,11 @@ class ImageStore:
 
     def __len__(self) -> int:
         return len(self.locations)
+
+    def visible(self, image_id: str, mask: np.ndarray) -> bool:
+        """Whether ``image_id`` is stored and ``mask`` (over ``ids``) lets the caller see it."""
+        pos = self.position.get(image_id)
+        return pos is not None and bool(mask[pos])
 
     def meta(self, image_id: str) -> dict:
         """id, object_id, names, type, source and credit of a stored image (KeyError if not stored)."""

@@ -1,5 +1,7 @@
 // hubbleclip sky search page: plain JS against the JSON API (see /docs).  All text from the
-// server is inserted with textContent, never as HTML.
+// server is inserted with textContent, never as HTML.  The URL holds the view (?q=TEXT, or
+// ?similar=ID&selected=ID...), so a view can be bookmarked, shared, reloaded and reached with the
+// browser's back and forward buttons.
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -88,7 +90,45 @@ function showResults(results) {
 
 function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
 
-async function searchText(query) {
+// ---- the URL --------------------------------------------------------------------------------
+function viewUrl(params) {
+  const search = new URLSearchParams();
+  if (params.similar) {
+    search.set("similar", params.similar);
+    for (const id of params.selected || []) search.append("selected", id);
+  } else if (params.q) {
+    search.set("q", params.q);
+  }
+  const text = search.toString();
+  return text ? `?${text}` : location.pathname;
+}
+
+// push: a new history entry (a new view); otherwise the current entry is updated in place
+function setUrl(params, push) {
+  const url = viewUrl(params);
+  if (url === location.search || (url === location.pathname && !location.search)) return;
+  const state = { ...params, fromSearch: Boolean(params.fromSearch) };
+  if (push) history.pushState(state, "", url); else history.replaceState(state, "", url);
+}
+
+function restoreFromUrl() {
+  const params = new URLSearchParams(location.search);
+  const similar = params.get("similar");
+  if (similar) {
+    openSimilar(similar, params.getAll("selected"), { fromUrl: true });
+  } else if (params.get("q")) {
+    $("#q").value = params.get("q");
+    searchText(params.get("q"), { fromUrl: true });
+  } else {
+    showView("search");
+  }
+}
+
+let lastQuery = "";
+
+async function searchText(query, { fromUrl = false } = {}) {
+  lastQuery = query;
+  if (!fromUrl) setUrl({ q: query }, true);
   showView("search");
   $("#upload-panel").hidden = true;
   setStatus("Searching…");
@@ -107,6 +147,7 @@ let previewUrl = null;
 async function searchImage(file) {
   showView("search");
   $("#q").value = "";
+  setUrl({}, true);  // an uploaded image cannot live in a URL
   setStatus(`Searching with ${file.name}…`);
   try {
     const data = await api("/api/search/image", {
@@ -159,9 +200,10 @@ function showView(name) {
   $("#similar-view").hidden = name !== "similar";
 }
 
-async function openSimilar(imageId) {
+async function openSimilar(imageId, selected = [], { fromUrl = false } = {}) {
   sim.imageId = imageId;
-  sim.selected = [];
+  sim.selected = [...selected];
+  if (!fromUrl) setUrl({ similar: imageId, selected: sim.selected, fromSearch: true }, true);
   showView("similar");
   window.scrollTo(0, 0);
   $("#clusters").replaceChildren();
@@ -198,6 +240,8 @@ async function fetchPage(offset) {
 
 // Re-rank from the top for the current selection; stale answers are dropped.
 async function rerank() {
+  setUrl({ similar: sim.imageId, selected: sim.selected, fromSearch: history.state && history.state.fromSearch },
+         false);
   const generation = ++sim.generation;
   sim.loading = true;
   $("#clear-selection").disabled = sim.selected.length === 0;
@@ -271,9 +315,15 @@ document.addEventListener("DOMContentLoaded", () => {
     const fig = event.target.closest(".tile");
     if (fig) toggle(fig.dataset.imageId);
   });
-  $("#back").addEventListener("click", () => showView("search"));
+  $("#back").addEventListener("click", () => {
+    if (history.state && history.state.fromSearch) history.back();  // the search it came from
+    else if (lastQuery) searchText(lastQuery);
+    else { setUrl({}, true); showView("search"); }
+  });
+  window.addEventListener("popstate", restoreFromUrl);
   $("#clear-selection").addEventListener("click", () => { sim.selected = []; rerank(); });
   new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting)) loadMore();
   }, { rootMargin: "200px" }).observe($("#sentinel"));
+  restoreFromUrl();
 });
