@@ -20,10 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-stars", action="store_true", help="leave out the named bright stars")
     args = parser.parse_args(argv)
-    from hubbleclip.retrieval.queries import make_queries_file
+    from hubbleclip.retrieval.queries import COUNTS, cross_family_overlap, make_queries_file
 
     try:
-        path, queries = make_queries_file(args.dataset, args.out, args.seed, include_stars=not args.no_stars)
+        path, queries, eligible = make_queries_file(
+            args.dataset, args.out, args.seed, include_stars=not args.no_stars
+        )
     except (FileNotFoundError, ValueError) as exc:
         print(f"make_queries: error: {exc}", file=sys.stderr)
         return 2
@@ -31,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"wrote {path}: {len(queries)} queries; "
         + ", ".join(f"{k}/{s} {n}" for (k, s), n in sorted(counts.items()))
+    )
+    print("eligible (drawn): " + ", ".join(f"{k} {n} ({COUNTS[k]})" for k, n in eligible.items()))
+    overlap = cross_family_overlap(queries)
+    print(
+        "held-out queries with a relevant object that is relevant in a training query of the other "
+        "family: " + ", ".join(f"{family} {share:.0%}" for family, share in overlap.items())
     )
     return 0
 

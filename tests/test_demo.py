@@ -81,7 +81,7 @@ def demo_run(tiny_skyset, tmp_path_factory):
     work = tmp_path_factory.mktemp("demo")
     skyset = work / "skyset"
     shutil.copytree(tiny_skyset, skyset)  # the caption stage writes into it
-    queries, _ = make_queries_file(skyset, work / "queries.json", seed=0)
+    queries, _, _ = make_queries_file(skyset, work / "queries.json", seed=0)
     train_config = work / "train.yaml"
     train_config.write_text(
         yaml.safe_dump(
@@ -208,8 +208,8 @@ def test_report_numbers_come_from_the_results_files(demo_run):
     tuned = compare["retrieval"]["models"]["tuned"]["image_to_text"]["all"]["metrics"]["acc@10%"]
     assert f"{tuned['value']:.3f} [{tuned['low']:.3f}, {tuned['high']:.3f}]" in report
     rerank = json.loads((run_dir / "retrieval" / "rerank" / "results.json").read_text())
-    learned = rerank["metrics"]["test"]["text"]["learned"]
-    assert f"{learned['map@10']:.3f} / {learned['ndcg@10']:.3f}" in report
+    learned = rerank["intervals"]["test"]["text"]["learned"]["map@10"]
+    assert f"{learned['value']:.3f} [{learned['low']:.3f}, {learned['high']:.3f}]" in report
     judged = json.loads((run_dir / "judge" / "results.json").read_text())["models"]["tuned"][
         "judged_relevant"
     ]

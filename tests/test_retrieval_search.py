@@ -8,8 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hubbleclip.data.load import load_dataset_dict
+from hubbleclip.metrics.graded import RELEVANT_GRADE
 from hubbleclip.retrieval.config import RankerConfig, RerankConfig, RetrievalIndexConfig
+from hubbleclip.retrieval.corpus import corpus_from_dataset
+from hubbleclip.retrieval.evaluate import format_summary
 from hubbleclip.retrieval.index import IndexFormatError, RetrievalIndex, build_retrieval_index
+from hubbleclip.retrieval.queries import FAMILY, held_out_keys, load_queries
 from hubbleclip.retrieval.search import Searcher, open_image
 
 STELLARIUM = Path(__file__).parent / "data" / "stellarium" / "nebulae" / "default"
@@ -125,7 +130,7 @@ def rerank_results(index_dir, tiny_skyset, tmp_path_factory):
     from hubbleclip.retrieval.queries import make_queries_file
 
     work = tmp_path_factory.mktemp("rerank")
-    queries, _ = make_queries_file(tiny_skyset, work / "queries.json", seed=0)
+    queries, _, _ = make_queries_file(tiny_skyset, work / "queries.json", seed=0)
     cfg = RerankConfig(
         index=str(index_dir),
         queries=str(queries),
@@ -148,6 +153,59 @@ def test_rerank_job_writes_results_and_ranker(rerank_results):
         for metrics in filter(None, row["metrics"].values()):
             assert 0.0 <= metrics["map@10"] <= 1.0 and 0.0 <= metrics["ndcg@10"] <= 1.0
     assert (work / "run" / "config.yaml").is_file() and (work / "run" / "metrics.jsonl").is_file()
+
+
+def test_rerank_intervals_contain_the_means_and_decide_the_targets(rerank_results):
+    results, _ = rerank_results
+    for split, groups in results["intervals"].items():
+        for group, systems in filter(lambda item: item[1], groups.items()):
+            assert results["counts"][split][group] > 0
+            for system, est in systems.items():
+                assert (est is None) == (results["metrics"][split][group][system] is None)
+                for metric, e in (est or {}).items():
+                    assert e["low"] <= e["value"] <= e["high"]
+                    assert e["value"] == pytest.approx(results["metrics"][split][group][system][metric])
+            for name, diff in results["differences"][split][group].items():
+                other = name.removeprefix("learned-")
+                for metric, e in diff.items():
+                    assert e["low"] <= e["value"] <= e["high"]
+                    assert e["value"] == pytest.approx(
+                        systems["learned"][metric]["value"] - systems[other][metric]["value"]
+                    )
+    text = results["differences"]["test"]["text"]["learned-bm25"]
+    assert results["targets"]["learned_beats_bm25_heldout_text"] == all(e["low"] > 0 for e in text.values())
+    assert "bootstrap intervals" in format_summary(results)
+
+
+def _relevant(queries, split, family):
+    return {
+        o
+        for q in queries
+        if q.split == split and FAMILY[q.kind] == family
+        for o, g in q.judgments.items()
+        if g >= RELEVANT_GRADE
+    }
+
+
+@pytest.mark.parametrize("packaged", [False, True], ids=["tiny", "packaged"])
+def test_held_out_queries_share_no_relevant_object_with_training_queries(rerank_results, packaged):
+    _, work = rerank_results
+    queries = load_queries(None if packaged else work / "queries.json")
+    for family in ("location", "type"):
+        test, train = _relevant(queries, "test", family), _relevant(queries, "train", family)
+        assert test and train and not test & train, family
+    if packaged:
+        assert sum(q.split == "test" for q in queries) >= 100
+
+
+def test_held_out_location_queries_lie_in_held_out_constellations(rerank_results, tiny_skyset):
+    corpus = corpus_from_dataset(load_dataset_dict(tiny_skyset), include_stars=True)
+    held_out = held_out_keys(corpus, seed=0)
+    const = dict(zip(corpus.object_id, corpus.constellation))
+    for q in load_queries(rerank_results[1] / "queries.json"):
+        if FAMILY[q.kind] == "location":
+            inside = {const[o] in held_out["location"] for o, g in q.judgments.items() if g >= RELEVANT_GRADE}
+            assert inside == {q.split == "test"}, q.text
 
 
 def test_ranker_save_load_round_trip(rerank_results, index_dir, tmp_path):

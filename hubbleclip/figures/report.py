@@ -10,6 +10,7 @@ from typing import Any
 from hubbleclip.figures import study
 from hubbleclip.io import atomic_write_text
 from hubbleclip.judge.report import render_lines
+from hubbleclip.metrics import format_estimate
 
 
 def _load(path: Path) -> Any | None:
@@ -17,7 +18,7 @@ def _load(path: Path) -> Any | None:
 
 
 def _ci(est: dict, digits: int = 3) -> str:
-    return f"{est['value']:.{digits}f} [{est['low']:.{digits}f}, {est['high']:.{digits}f}]"
+    return format_estimate(est, digits)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -186,34 +187,43 @@ def _retrieval(run_dir: Path) -> list[str]:
     if not res:
         return []
     k = res["k"]
+    conf = round(100 * res["bootstrap"]["confidence"])
     lines = [
         "## Object retrieval",
         "",
-        f"MAP@{k} and NDCG@{k} on held-out queries (grades ≥ {res['relevant_grade']} "
-        "relevant); `n/a`: the system does not apply to that query type.",
+        f"MAP@{k} / NDCG@{k} on held-out queries (grades ≥ {res['relevant_grade']} relevant), "
+        f"each with its {conf}% bootstrap interval over queries; `n/a`: the system does not apply "
+        "to that query type. Held-out text queries concern held-out constellations or types "
+        "(`hubbleclip.retrieval.queries`).",
         "",
     ]
-    rows = []
+    rows, diff_rows = [], []
     for group in res["groups"]:
-        entry = res["metrics"]["test"].get(group)
+        entry = res["intervals"]["test"].get(group)
         if not entry or not res["counts"]["test"].get(group):
             continue
-        rows.append(
+        n = str(res["counts"]["test"][group])
+        rows += [
             [
                 group,
-                str(res["counts"]["test"][group]),
-                *(
-                    (
-                        "n/a"
-                        if entry[s] is None
-                        else f"{entry[s][f'map@{k}']:.3f} / {entry[s][f'ndcg@{k}']:.3f}"
-                    )
-                    for s in res["systems"]
-                ),
+                n,
+                metric.upper(),
+                *("n/a" if entry[s] is None else _ci(entry[s][metric]) for s in res["systems"]),
             ]
-        )
-    lines += _table(["query type", "queries", *(f"{s} MAP/NDCG" for s in res["systems"])], rows)
-    lines += [f"Targets: {', '.join(f'{key} = {val}' for key, val in res['targets'].items())}.", ""]
+            for metric in (f"map@{k}", f"ndcg@{k}")
+        ]
+        diff_rows += [
+            [group, n, name, *(_ci(est[m]) for m in (f"map@{k}", f"ndcg@{k}"))]
+            for name, est in res["differences"]["test"][group].items()
+        ]
+    lines += _table(["query type", "queries", "metric", *res["systems"]], rows)
+    lines += ["Paired differences on the same resampled held-out queries:", ""]
+    lines += _table(["query type", "queries", "difference", f"MAP@{k}", f"NDCG@{k}"], diff_rows)
+    lines += [
+        "Targets (true when the paired interval lies above 0 for both metrics): "
+        f"{', '.join(f'{key} = {val}' for key, val in res['targets'].items())}.",
+        "",
+    ]
     return lines
 
 

@@ -1,4 +1,5 @@
-"""MAP@10 and NDCG@10 of random, BM25-only, CLIP-only and the learned ranker, per query type."""
+"""MAP@10 and NDCG@10 of random, BM25-only, CLIP-only and the learned ranker, per query type, with
+bootstrap 95 % intervals over queries as error bars."""
 
 from __future__ import annotations
 
@@ -12,19 +13,25 @@ from hubbleclip.figures.style import color_for, plt, save, setup
 def draw(results: dict, out_stem: str | Path, split: str = "test") -> list[Path]:
     setup()
     k = results["k"]
-    metrics = results["metrics"][split]
-    groups = [g for g in results["groups"] if g in metrics and results["counts"][split].get(g)]
+    intervals = results["intervals"][split]
+    groups = [g for g in results["groups"] if intervals.get(g) and results["counts"][split].get(g)]
     systems = results["systems"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     width = 0.8 / len(systems)
     x = np.arange(len(groups))
     for ax, metric in zip(axes, (f"map@{k}", f"ndcg@{k}")):
         for s, system in enumerate(systems):
-            vals = [np.nan if metrics[g].get(system) is None else metrics[g][system][metric] for g in groups]
+            ests = [intervals[g].get(system) for g in groups]
+            vals = np.array([np.nan if e is None else e[metric]["value"] for e in ests])
+            lows = np.array([np.nan if e is None else e[metric]["low"] for e in ests])
+            highs = np.array([np.nan if e is None else e[metric]["high"] for e in ests])
             bars = ax.bar(
                 x + (s - (len(systems) - 1) / 2) * width,
                 vals,
                 width,
+                yerr=np.nan_to_num([vals - lows, highs - vals]),
+                capsize=2,
+                error_kw={"elinewidth": 0.8},
                 label=system,
                 color=color_for(system, s),
             )
@@ -35,7 +42,10 @@ def draw(results: dict, out_stem: str | Path, split: str = "test") -> list[Path]
         ax.set_title(metric.upper().replace("@", "@"))
         ax.set_ylim(0, 1.1)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel(f"{split} queries (grades ≥ {results['relevant_grade']} relevant)")
+    conf = round(100 * results["bootstrap"]["confidence"])
+    axes[0].set_ylabel(
+        f"{split} queries (grades ≥ {results['relevant_grade']} relevant)\n{conf}% bootstrap intervals"
+    )
     # below the panels: inside them it would hide the tallest bars' labels
     fig.legend(
         *axes[0].get_legend_handles_labels(),

@@ -3,7 +3,13 @@ and retrieval (``ranking``), graded relevance MAP/NDCG (``graded``), classificat
 similarity (``similarity``) and agreement between two binary raters (``agreement``)."""
 
 from hubbleclip.metrics.agreement import binary_agreement
-from hubbleclip.metrics.bootstrap import Estimate, bootstrap, bootstrap_difference, resample_indices
+from hubbleclip.metrics.bootstrap import (
+    Estimate,
+    bootstrap,
+    bootstrap_difference,
+    format_estimate,
+    resample_indices,
+)
 from hubbleclip.metrics.classification import classification_columns, confusion_matrix, true_class_ranks
 from hubbleclip.metrics.graded import RELEVANT_GRADE, average_precision_at_k, ndcg_at_k, query_metrics
 from hubbleclip.metrics.ranking import (
@@ -31,6 +37,7 @@ __all__ = [
     "classification_columns",
     "confusion_matrix",
     "first_relevant_ranks",
+    "format_estimate",
     "fraction_cutoff",
     "galaxidnet_similarity",
     "hits_at_fraction",

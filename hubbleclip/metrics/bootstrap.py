@@ -29,6 +29,11 @@ class Estimate:
         return asdict(self)
 
 
+def format_estimate(est: Mapping[str, float], digits: int = 3) -> str:
+    """``value [low, high]`` of an ``Estimate.to_dict()``."""
+    return f"{est['value']:.{digits}f} [{est['low']:.{digits}f}, {est['high']:.{digits}f}]"
+
+
 def resample_indices(n: int, n_boot: int = 1000, seed: int = 0, strata: Sequence | None = None) -> np.ndarray:
     """[n_boot, n] indices drawn with replacement; within each stratum if ``strata`` is given.
 

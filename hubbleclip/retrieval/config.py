@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hubbleclip.evaluation.config import BootstrapConfig
 from hubbleclip.models.specs import SPEC_HELP
 
 
@@ -59,6 +60,7 @@ class RerankConfig:
     )
     device: str = field(default="cpu", metadata={"help": "torch device for the encoder"})
     ranker: RankerConfig = field(default_factory=RankerConfig)
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
 
 
 @dataclass

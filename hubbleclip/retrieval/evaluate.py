@@ -16,12 +16,15 @@ candidate set).
 
 ``RUN_DIR/results.json`` (read by the demo and the paper figures)::
 
-    {"format": "hubbleclip-rerank-results", "version": 1,
+    {"format": "hubbleclip-rerank-results", "version": 2,
      "index": str, "model_spec": str, "dataset_fingerprint": str, "queries_file": str,
      "k": 10, "relevant_grade": 4, "systems": ["random", "bm25", "clip", "learned"],
      "groups": ["name", "descriptive", "text", "image"],       # text = name + descriptive
      "counts": {split: {group: n_queries}},                     # split: "train" | "test"
      "metrics": {split: {group: {system: {"map@10": float, "ndcg@10": float} | null}}},
+     "intervals": {split: {group: {system: {"map@10": EST, "ndcg@10": EST} | null}}},
+     "differences": {split: {group: {"learned-<system>": {"map@10": EST, "ndcg@10": EST}}}},
+     "bootstrap": {"samples": int, "confidence": float, "seed": int},
      "per_query": [{"id", "split", "group", "kind", "query", "n_relevant",
                     "metrics": {system: {"map@10", "ndcg@10"} | null},
                     "top_learned": [object_id, ...]}],           # first k of the learned ranking
@@ -29,7 +32,11 @@ candidate set).
      "targets": {"learned_beats_bm25_heldout_text": bool, "learned_beats_clip_heldout_image": bool},
      "timings_s": {...}}
 
-``null`` marks a system that does not apply (BM25 for image queries).
+``EST`` is ``{"value", "low", "high"}``: the mean over the group's queries with a percentile
+bootstrap interval over queries; ``differences`` are paired (learned minus the other system on the
+same resampled queries).  A target is true when the paired interval of learned − BM25 (held-out
+text) or learned − CLIP (held-out image) lies above 0 for both MAP and NDCG.  ``null`` marks a
+system that does not apply (BM25 for image queries).
 """
 
 from __future__ import annotations
@@ -37,13 +44,14 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.io import atomic_write_json
+from hubbleclip.metrics import bootstrap, bootstrap_difference, format_estimate, resample_indices
 from hubbleclip.metrics.graded import RELEVANT_GRADE, query_metrics, random_baseline
 from hubbleclip.retrieval.config import RerankConfig
 from hubbleclip.retrieval.features import Query
@@ -162,19 +170,28 @@ def score_query(q: EvalQuery, ranker, cfg: RerankConfig) -> tuple[dict, list[int
     return metrics, rankings["learned"].tolist()
 
 
-def _aggregate(rows: list[dict], k: int) -> dict:
-    out = {}
+def _columns(rows: list[dict], system: str, k: int) -> dict[str, np.ndarray]:
+    return {m: np.array([r["metrics"][system][m] for r in rows]) for m in (f"map@{k}", f"ndcg@{k}")}
+
+
+def _aggregate(rows: list[dict], cfg: RerankConfig) -> tuple[dict, dict, dict]:
+    """Means, bootstrap intervals and paired learned − other differences of one group's queries."""
+    boot = cfg.bootstrap
+    idx = resample_indices(len(rows), boot.samples, boot.seed)
+    means, intervals, differences = {}, {}, {}
+    learned = _columns(rows, "learned", cfg.k)
     for system in SYSTEMS:
-        values = [r["metrics"][system] for r in rows if r["metrics"][system] is not None]
-        out[system] = (
-            {
-                f"map@{k}": float(np.mean([v[f"map@{k}"] for v in values])),
-                f"ndcg@{k}": float(np.mean([v[f"ndcg@{k}"] for v in values])),
-            }
-            if values
-            else None
-        )
-    return out
+        if any(r["metrics"][system] is None for r in rows):
+            means[system] = intervals[system] = None
+            continue
+        columns = _columns(rows, system, cfg.k)
+        est = bootstrap(columns, {}, idx, boot.confidence)
+        intervals[system] = {m: e.to_dict() for m, e in est.items()}
+        means[system] = {m: e.value for m, e in est.items()}
+        if system != "learned":
+            diff = bootstrap_difference(learned, columns, {}, idx, boot.confidence)
+            differences[f"learned-{system}"] = {m: e.to_dict() for m, e in diff.items()}
+    return means, intervals, differences
 
 
 def training_rows(queries: list[EvalQuery]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -225,9 +242,9 @@ def run_rerank(cfg: RerankConfig, encoder=None) -> dict:
                 "top_learned": [searcher.index.corpus.object_id[i] for i in top],
             }
         )
-    results_metrics, counts = {}, {}
+    results_metrics, intervals, differences, counts = {}, {}, {}, {}
     for split in ("train", "test"):
-        results_metrics[split], counts[split] = {}, {}
+        results_metrics[split], intervals[split], differences[split], counts[split] = {}, {}, {}, {}
         for group in GROUPS:
             rows = [
                 r
@@ -236,7 +253,9 @@ def run_rerank(cfg: RerankConfig, encoder=None) -> dict:
                 and (r["group"] == group or (group == "text" and r["group"] != "image"))
             ]
             counts[split][group] = len(rows)
-            results_metrics[split][group] = _aggregate(rows, cfg.k) if rows else None
+            results_metrics[split][group], intervals[split][group], differences[split][group] = (
+                _aggregate(rows, cfg) if rows else (None, None, None)
+            )
             if rows:
                 metrics_log.log(
                     event="metrics",
@@ -249,17 +268,15 @@ def run_rerank(cfg: RerankConfig, encoder=None) -> dict:
                         for m, v in ms.items()
                     },
                 )
-    test = results_metrics["test"]
     k = cfg.k
 
     def beats(group: str, other: str) -> bool:
-        if not test.get(group) or not test[group].get(other):
-            return False
-        return all(test[group]["learned"][m] > test[group][other][m] for m in (f"map@{k}", f"ndcg@{k}"))
+        diff = (differences["test"].get(group) or {}).get(f"learned-{other}")
+        return bool(diff) and all(diff[m]["low"] > 0 for m in (f"map@{k}", f"ndcg@{k}"))
 
     results = {
         "format": "hubbleclip-rerank-results",
-        "version": 1,
+        "version": 2,
         "index": str(Path(cfg.index).resolve()),
         "model_spec": searcher.index.model_spec,
         "dataset_fingerprint": searcher.index.manifest["dataset_fingerprint"],
@@ -270,6 +287,9 @@ def run_rerank(cfg: RerankConfig, encoder=None) -> dict:
         "groups": list(GROUPS),
         "counts": counts,
         "metrics": results_metrics,
+        "intervals": intervals,
+        "differences": differences,
+        "bootstrap": asdict(cfg.bootstrap),
         "per_query": per_query,
         "ranker": {"path": str((run_dir / RANKER_DIR).resolve()), **ranker.meta},
         "targets": {
@@ -283,6 +303,7 @@ def run_rerank(cfg: RerankConfig, encoder=None) -> dict:
 
 
 def format_summary(results: dict) -> str:
+    """Held-out and training means per group and system, then the held-out intervals and differences."""
     k = results["k"]
     lines = [
         f"{'split':6} {'group':12} {'n':>4}  " + "  ".join(f"{s:>15}" for s in SYSTEMS),
@@ -298,5 +319,15 @@ def format_summary(results: dict) -> str:
                 f"{split:6} {group:12} {results['counts'][split][group]:>4}  "
                 + "  ".join(f"{c:>15}" for c in cells)
             )
-    lines.append(f"targets: {results['targets']}")
+    conf = round(100 * results["bootstrap"]["confidence"])
+    lines.append(f"held-out, {conf}% bootstrap intervals over queries (MAP@{k} | NDCG@{k}):")
+    for group in GROUPS:
+        entries = results["intervals"]["test"][group]
+        if not entries:
+            continue
+        for name, est in [*entries.items(), *results["differences"]["test"][group].items()]:
+            if est:
+                cells = " | ".join(format_estimate(est[m]) for m in (f"map@{k}", f"ndcg@{k}"))
+                lines.append(f"  {group:12} {name:15} {cells}")
+    lines.append(f"targets (paired interval above 0): {results['targets']}")
     return "\n".join(lines)

@@ -2,24 +2,35 @@
 
 ``generate_queries(corpus, seed)`` writes four kinds of query (every choice below is drawn with
 ``random.Random(seed)`` from lists sorted by object id, so the same corpus and seed give the
-same file):
+same file; ``COUNTS`` caps each kind, a small pool caps it lower, see ``eligible_counts``):
 
-* **name** (30): a common name (no digits) of a deep-sky object (22) or a named bright star (8), in one of a
+* **name**: a common name (no digits) of a deep-sky object or a named bright star, in one of a
   few phrasings ("where is the ...", lower case or not).  Grade 5: every object carrying that
   name; 3: other objects within 30 arcmin (same field); 2: same type in the same constellation.
-* **type_constellation** (16): "<types> in <constellation>" for (type, constellation) pairs with
+* **type_constellation**: "<types> in <constellation>" for (type, constellation) pairs with
   3-60 members.  Grade 5: member that is bright (V ≤ 10) or well known (Messier number or a
   common name); 4: other members; 2: same type family in that constellation.
-* **bright_type** (10): "bright / brightest / naked-eye <types>" (magnitude limits 9 / 8 / 6) for
+* **bright_type**: "bright / brightest / naked-eye <types>" (magnitude limits 9 / 8 / 6) for
   types with at most 700 objects.  Grade 5: that type within the limit; 4: up to 2 mag fainter;
   2: fainter or no magnitude.
-* **use_case** (8): the science use case of a type ("objects to study <use case>").  Grade 5: a
+* **use_case**: the science use case of a type ("objects to study <use case>").  Grade 5: a
   bright or well-known member; 4: other members, and members of any type the use case names
   outright ("interacting galaxies, galaxy groups" makes galaxy groups relevant).
 
-Unlisted objects have grade 1 (not relevant).  Every third query of each kind (by id) is
-``split: "test"``, held out from training; the rest are ``"train"``.  Queries are reported as
-"name" (the name kind) or "descriptive" (the others).
+Unlisted objects have grade 1 (not relevant).  **Held-out split, by object** (so the ranker never
+trains on a query whose relevant objects, grade ≥ 4, are a held-out query's): a seeded choice of
+``HELD_OUT_FRACTION`` of the constellations and of the query types is held out.
+
+* location kinds (name, type_constellation): ``split: "test"`` when all the query's relevant
+  objects lie in held-out constellations, ``"train"`` when none does;
+* type kinds (bright_type, use_case): ``"test"`` when all its relevant objects are of held-out
+  types, ``"train"`` when none is;
+* a query that straddles (some relevant objects held out, some not) is dropped.
+
+So within a family a test query's relevant objects are never relevant in a training query.
+Across families they can be: a held-out "Ring Nebula" (Lyra held out) is a planetary nebula, a
+type that may train "bright planetary nebulae".  ``cross_family_overlap`` measures that share.
+Queries are reported as "name" (the name kind) or "descriptive" (the others).
 """
 
 from __future__ import annotations
@@ -38,14 +49,17 @@ from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.data.text import USE_CASES
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_write_json
+from hubbleclip.metrics.graded import RELEVANT_GRADE
 from hubbleclip.retrieval.corpus import Corpus, corpus_from_dataset
 from hubbleclip.retrieval.index import dataset_fingerprint
 from hubbleclip.retrieval.relevance import separation_arcsec
 from hubbleclip.retrieval.text import plural, tokenize, type_family, type_mention
 
-FORMAT, VERSION = "hubbleclip-text-queries", 1
+FORMAT, VERSION = "hubbleclip-text-queries", 2
 SKIP_TYPES = {"galaxy", "other", "star", "nonexistent", "duplicate", "deep field source", "double star"}
-COUNTS = {"name_deep_sky": 22, "name_star": 8, "type_constellation": 16, "bright_type": 10, "use_case": 8}
+COUNTS = {"name_deep_sky": 150, "name_star": 40, "type_constellation": 120, "bright_type": 22, "use_case": 14}
+FAMILY = {"name": "location", "type_constellation": "location", "bright_type": "type", "use_case": "type"}
+HELD_OUT_FRACTION = 0.4
 BRIGHT = (("bright {t}", 9.0), ("brightest {t}", 8.0), ("naked-eye {t}", 6.0))
 NAME_TEMPLATES = ("{n}", "where is the {n}", "{n} position", "find the {n}")
 STAR_TEMPLATES = ("{n}", "where is {n}", "the star {n}")
@@ -79,7 +93,7 @@ def _famous(corpus: Corpus, i: int) -> bool:
     )
 
 
-def _name_queries(corpus: Corpus, rng: random.Random, xyz: np.ndarray) -> list[tuple[str, str, dict]]:
+def _name_pools(corpus: Corpus) -> tuple[dict[str, set[int]], list[str], list[str]]:
     by_name: dict[str, set[int]] = defaultdict(set)
     for i, names in enumerate(corpus.names):
         if corpus.source[i] not in ("openngc", "stellarium", "star"):
@@ -88,6 +102,11 @@ def _name_queries(corpus: Corpus, rng: random.Random, xyz: np.ndarray) -> list[t
             by_name[n.lower()].add(i)
     deep = sorted(n for n, objs in by_name.items() if all(corpus.source[i] != "star" for i in objs))
     stars = sorted(n for n, objs in by_name.items() if all(corpus.source[i] == "star" for i in objs))
+    return by_name, deep, stars
+
+
+def _name_queries(corpus: Corpus, rng: random.Random, xyz: np.ndarray) -> list[tuple[str, str, dict]]:
+    by_name, deep, stars = _name_pools(corpus)
     out = []
     for pool, count, templates in (
         (deep, COUNTS["name_deep_sky"], NAME_TEMPLATES),
@@ -125,12 +144,16 @@ def _members(corpus: Corpus) -> dict[str, list[int]]:
     return members
 
 
-def _type_constellation_queries(corpus: Corpus, rng: random.Random) -> list[tuple[str, str, dict]]:
+def _type_constellation_pool(corpus: Corpus) -> tuple[dict[tuple[str, str], list[int]], list]:
     groups = defaultdict(list)
     for i, (label, const) in enumerate(zip(corpus.type, corpus.constellation)):
         if label not in SKIP_TYPES and corpus.source[i] in ("openngc", "stellarium"):
             groups[(label, const)].append(i)
-    eligible = sorted(k for k, v in groups.items() if 3 <= len(v) <= 60)
+    return groups, sorted(k for k, v in groups.items() if 3 <= len(v) <= 60)
+
+
+def _type_constellation_queries(corpus: Corpus, rng: random.Random) -> list[tuple[str, str, dict]]:
+    groups, eligible = _type_constellation_pool(corpus)
     out = []
     for label, const in rng.sample(eligible, min(COUNTS["type_constellation"], len(eligible))):
         family = type_family(label)
@@ -146,9 +169,7 @@ def _type_constellation_queries(corpus: Corpus, rng: random.Random) -> list[tupl
     return out
 
 
-def _bright_type_queries(
-    corpus: Corpus, rng: random.Random, members: dict[str, list[int]]
-) -> list[tuple[str, str, dict]]:
+def _bright_type_options(corpus: Corpus, members: dict[str, list[int]]) -> list[tuple[str, str, float]]:
     options = []
     for label in sorted(members):
         if label in SKIP_TYPES or len(members[label]) > 700:
@@ -157,6 +178,13 @@ def _bright_type_queries(
         for template, limit in BRIGHT:
             if int((mags <= limit).sum()) >= 3:
                 options.append((label, template, limit))
+    return options
+
+
+def _bright_type_queries(
+    corpus: Corpus, rng: random.Random, members: dict[str, list[int]]
+) -> list[tuple[str, str, dict]]:
+    options = _bright_type_options(corpus, members)
     out = []
     for label, template, limit in rng.sample(options, min(COUNTS["bright_type"], len(options))):
         judgments = {}
@@ -167,12 +195,16 @@ def _bright_type_queries(
     return out
 
 
+def _use_case_labels(members: dict[str, list[int]]) -> list[str]:
+    return sorted(
+        t for t in members if t in USE_CASES and t not in SKIP_TYPES and 20 <= len(members[t]) <= 700
+    )
+
+
 def _use_case_queries(
     corpus: Corpus, rng: random.Random, members: dict[str, list[int]]
 ) -> list[tuple[str, str, dict]]:
-    labels = sorted(
-        t for t in members if t in USE_CASES and t not in SKIP_TYPES and 20 <= len(members[t]) <= 700
-    )
+    labels = _use_case_labels(members)
     out = []
     for label in rng.sample(labels, min(COUNTS["use_case"], len(labels))):
         text = f"objects to study {USE_CASES[label]}"
@@ -187,9 +219,49 @@ def _use_case_queries(
     return out
 
 
+def eligible_counts(corpus: Corpus) -> dict[str, int]:
+    """How many queries of each ``COUNTS`` entry the corpus can give (the pools before sampling)."""
+    members = _members(corpus)
+    _, deep, stars = _name_pools(corpus)
+    return {
+        "name_deep_sky": len(deep),
+        "name_star": len(stars),
+        "type_constellation": len(_type_constellation_pool(corpus)[1]),
+        "bright_type": len(_bright_type_options(corpus, members)),
+        "use_case": len(_use_case_labels(members)),
+    }
+
+
+def held_out_keys(corpus: Corpus, seed: int) -> dict[str, set[str]]:
+    """The seeded held-out constellations (location kinds) and types (type kinds)."""
+    rng = random.Random(f"held-out-{seed}")
+    out = {}
+    for family, values, skip in (
+        ("location", corpus.constellation, set()),
+        ("type", corpus.type, SKIP_TYPES),
+    ):
+        pool = sorted(set(values) - skip - {""})  # "": position unknown
+        out[family] = set(rng.sample(pool, round(HELD_OUT_FRACTION * len(pool))))
+    return out
+
+
+def query_split(
+    corpus: Corpus, kind: str, judgments: dict[int, int], held_out: dict[str, set[str]]
+) -> str | None:
+    """The query's split: "test", "train", or None when its relevant objects straddle held-out and kept."""
+    family = FAMILY[kind]
+    keys = corpus.constellation if family == "location" else corpus.type
+    relevant = {keys[j] for j, g in judgments.items() if g >= RELEVANT_GRADE}
+    inside = relevant & held_out[family]
+    if relevant and inside == relevant:
+        return "test"
+    return None if inside else "train"
+
+
 def generate_queries(corpus: Corpus, seed: int = 0) -> list[TextQuery]:
     rng = random.Random(seed)
     members = _members(corpus)
+    held_out = held_out_keys(corpus, seed)
     raw = (
         _name_queries(corpus, rng, corpus.unit_vectors())
         + _type_constellation_queries(corpus, rng)
@@ -198,6 +270,9 @@ def generate_queries(corpus: Corpus, seed: int = 0) -> list[TextQuery]:
     )
     queries, per_kind = [], defaultdict(int)
     for kind, text, judgments in raw:
+        split = query_split(corpus, kind, judgments, held_out)
+        if split is None:
+            continue
         n = per_kind[kind]
         per_kind[kind] += 1
         queries.append(
@@ -205,11 +280,29 @@ def generate_queries(corpus: Corpus, seed: int = 0) -> list[TextQuery]:
                 id=f"{kind}-{n:03d}",
                 text=text,
                 kind=kind,
-                split="test" if n % 3 == 2 else "train",
+                split=split,
                 judgments={corpus.object_id[j]: int(g) for j, g in sorted(judgments.items())},
             )
         )
     return queries
+
+
+def cross_family_overlap(queries: list[TextQuery]) -> dict[str, float]:
+    """Per family: the share of test queries with a relevant object that is relevant in a training query
+    (one of the other family: within a family the split keeps them apart)."""
+    train_relevant = {
+        o for q in queries if q.split == "train" for o, g in q.judgments.items() if g >= RELEVANT_GRADE
+    }
+    out = {}
+    for family in sorted(set(FAMILY.values())):
+        test = [q for q in queries if q.split == "test" and FAMILY[q.kind] == family]
+        hit = [
+            q
+            for q in test
+            if any(g >= RELEVANT_GRADE and o in train_relevant for o, g in q.judgments.items())
+        ]
+        out[family] = len(hit) / len(test) if test else 0.0
+    return out
 
 
 def save_queries(queries: list[TextQuery], path: str | Path, seed: int, source: str) -> Path:
@@ -268,14 +361,16 @@ def load_queries(path: str | Path | None = None) -> list[TextQuery]:
 
 def make_queries_file(
     dataset: str | Path, out: str | Path | None = None, seed: int = 0, include_stars: bool = True
-) -> tuple[Path, list[TextQuery]]:
-    """Regenerate the query file from a skyset (plus the named stars), as the index corpus sees it."""
+) -> tuple[Path, list[TextQuery], dict[str, int]]:
+    """Regenerate the query file from a skyset (plus the named stars), as the index corpus sees it;
+    also returns ``eligible_counts`` of that corpus."""
     dsd = load_dataset_dict(dataset)
-    queries = generate_queries(corpus_from_dataset(dsd, include_stars=include_stars), seed)
+    corpus = corpus_from_dataset(dsd, include_stars=include_stars)
+    queries = generate_queries(corpus, seed)
     path = save_queries(
         queries,
         out or default_queries_path(),
         seed,
         source=f"skyset fingerprint {dataset_fingerprint(dsd)}, stars {'on' if include_stars else 'off'}",
     )
-    return path, queries
+    return path, queries, eligible_counts(corpus)
