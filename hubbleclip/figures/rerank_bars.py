@@ -27,7 +27,7 @@ def draw(results: dict, out_stem: str | Path, split: str = "test") -> list[Path]
             highs = np.array([np.nan if e is None else e[metric]["high"] for e in ests])
             bars = ax.bar(
                 x + (s - (len(systems) - 1) / 2) * width,
-                vals,
+                np.nan_to_num(vals),  # a 0-high bar keeps the "n/a" label visible
                 width,
                 yerr=np.nan_to_num([vals - lows, highs - vals]),
                 capsize=2,
