@@ -50,6 +50,7 @@ def test_judge_reports_fractions_agreement_and_resumes(tiny_skyset, tmp_path):
         cache=str(tmp_path / "judge.jsonl"),
         out=str(tmp_path / "judge"),
         n_boot=200,
+        max_queries=10,
     )
     queries = load_judge_queries(cfg)
     assert len(queries) == 10 and all(j is not None for _, j in queries)  # held-out descriptive queries

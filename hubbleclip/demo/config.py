@@ -66,7 +66,8 @@ class DemoConfig:
     )
     examples: int = field(default=6, metadata={"help": "images / text queries shown in the example figures"})
     judge: JudgeConfig = field(
-        default_factory=JudgeConfig,
+        # 10 queries, as before the query file held out 67 descriptive ones: the LLM judge's time budget
+        default_factory=lambda: JudgeConfig(max_queries=10),
         metadata={
             "help": "LLM judge of base vs tuned top images (the demo sets its dataset, split, models and out)"
         },
