@@ -46,6 +46,8 @@ PRELOAD = [
     "timm",
     "bm25s",
     "pyarrow.parquet",
+    "hubbleclip.data.export",
+    "webdataset",
 ]
 
 

@@ -6,7 +6,7 @@ time to the end.  Throughout, the output location is polled: an output that is v
 complete (directories appear atomically).  At the end the job must have finished and its result must
 equal the reference (byte-equal where the job is deterministic, the same metrics otherwise).
 
-A new long job (e.g. a WebDataset export) is one more ``Job(...)`` row in ``JOBS`` plus its row in the
+A new long job is one more ``Job(...)`` row in ``JOBS`` plus its row in the
 README table.  ``HUBBLECLIP_KILL_POINTS`` (default 2) and ``HUBBLECLIP_KILL_SEED`` (default 0) change
 the schedule; a failure names the seed and the kill times so it reproduces.
 """
@@ -99,6 +99,11 @@ class Job:
 
 def training_units(run: Path) -> list[Path]:
     return [run / "export", *sorted((run / "checkpoints").glob("step-*"))]
+
+
+def shard_units(out: Path) -> list[Path]:
+    """Each shard and each split's bookkeeping file is written atomically on its own."""
+    return sorted(p for p in out.glob("*/*") if not p.name.startswith("."))
 
 
 def write_pairs_index(work: Path, inputs: dict) -> None:
@@ -211,6 +216,23 @@ def jobs(inputs: dict) -> list[Job]:
             "similarity index",
             ["similarity", "index", "--dataset", tiny, "--encoder", "tiny-lit", "--out", "sim", "--force"],
             "sim",
+        ),
+        Job(
+            "webdataset export",
+            [
+                "data",
+                "export",
+                "--dataset",
+                tiny,
+                "--out",
+                "shards",
+                "--format",
+                "webdataset",
+                "--shard_size",
+                "2",
+            ],
+            "shards",
+            units=shard_units,
         ),
         Job(
             "all-pairs neighbours",

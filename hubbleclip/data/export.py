@@ -32,6 +32,7 @@ from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
+SHARD_MTIME = 0.0  # fixed member times: the same samples give byte-identical shards (checksums, resume)
 
 FORMAT_VERSION = 1
 PARTIAL = ".partial"
@@ -106,7 +107,7 @@ def _write_shard(path: Path, samples: list[dict]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}{PARTIAL}")
     try:
         with open(tmp, "wb") as fh:
-            writer = wds.TarWriter(fh)
+            writer = wds.TarWriter(fh, mtime=SHARD_MTIME)
             for sample in samples:
                 writer.write(sample)
             writer.close()
