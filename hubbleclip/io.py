@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from hubbleclip.errors import UserError
+
 CACHE_ENV = "HUBBLECLIP_CACHE"
 
 
@@ -86,6 +88,14 @@ def atomic_write_json(path: str | Path, obj: Any, indent: int = 2) -> Path:
     return atomic_write_text(
         path, json.dumps(obj, indent=indent, sort_keys=False, default=json_default) + "\n"
     )
+
+
+def read_json(path: Path, error: type[Exception] = UserError) -> Any:
+    """The JSON in ``path``; ``error`` (naming the file) when it is not valid JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: not valid JSON ({exc})") from exc
 
 
 def json_default(obj: Any) -> Any:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from hubbleclip.access.policy import Viewer
 from hubbleclip.errors import UserError
-from hubbleclip.io import atomic_write_text
+from hubbleclip.io import atomic_write_text, read_json
 
 FORMAT = "hubbleclip-tokens"
 VERSION = 1
@@ -75,10 +75,7 @@ class TokenStore:
             raise FileNotFoundError(
                 f"{path}: token file not found (create one with `hubbleclip tokens add {path} --name NAME`)"
             )
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise TokenFileError(f"{path}: not valid JSON ({exc})") from None
+        data = read_json(path, TokenFileError)
         if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
             raise TokenFileError(f'{path}: expected "format": "{FORMAT}", "version": {VERSION}')
         entries = []

@@ -19,7 +19,6 @@ Anything missing or inconsistent raises :class:`IndexFormatError` naming the fil
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
@@ -31,7 +30,7 @@ import pyarrow.parquet as pq
 
 from hubbleclip.data.load import encoded_images, load_dataset_dict
 from hubbleclip.errors import UserError
-from hubbleclip.io import atomic_directory, atomic_write_json
+from hubbleclip.io import atomic_directory, atomic_write_json, read_json
 from hubbleclip.models.embed import ClipEncoder
 from hubbleclip.models.feature_cache import feature_cache
 from hubbleclip.retrieval.bm25 import BM25Field
@@ -292,10 +291,7 @@ def read_manifest(path: Path) -> dict:
         raise IndexFormatError(
             f"{path}: not a retrieval index (no {MANIFEST}; build one with `hubbleclip index build`)"
         )
-    try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IndexFormatError(f"{file}: not valid JSON ({exc})") from exc
+    manifest = read_json(file, IndexFormatError)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexFormatError(f'{file}: expected "format": "{FORMAT}"')
     if manifest.get("version") != VERSION:

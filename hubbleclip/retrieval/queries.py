@@ -35,7 +35,6 @@ Queries are reported as "name" (the name kind) or "descriptive" (the others).
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -48,7 +47,7 @@ import numpy as np
 from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.data.text import USE_CASES
 from hubbleclip.errors import UserError
-from hubbleclip.io import atomic_write_json
+from hubbleclip.io import atomic_write_json, read_json
 from hubbleclip.metrics.graded import RELEVANT_GRADE
 from hubbleclip.retrieval.corpus import Corpus, corpus_from_dataset
 from hubbleclip.retrieval.index import dataset_fingerprint
@@ -330,10 +329,7 @@ def load_queries(path: str | Path | None = None) -> list[TextQuery]:
         raise FileNotFoundError(
             f"{path}: query file not found (regenerate it with data_prep/make_queries.py)"
         )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from exc
+    data = read_json(path)
     if (
         not isinstance(data, dict)
         or data.get("format") != FORMAT

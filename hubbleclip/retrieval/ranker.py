@@ -8,14 +8,13 @@ version, feature list, parameters, CV scores); loading checks the feature list a
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from hubbleclip.errors import UserError
-from hubbleclip.io import atomic_directory, atomic_write_json
+from hubbleclip.io import atomic_directory, atomic_write_json, read_json
 from hubbleclip.metrics.graded import ndcg_at_k
 from hubbleclip.retrieval.config import RankerConfig
 from hubbleclip.retrieval.features import FEATURES
@@ -59,10 +58,7 @@ class Ranker:
                 f"{directory}: not a saved ranker (expected ranker.json and model.txt; "
                 "train one with eval/rerank.py)"
             )
-        try:
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{meta_file}: not valid JSON ({exc})") from exc
+        meta = read_json(meta_file)
         if meta.get("format") != FORMAT or meta.get("version") != VERSION:
             raise UserError(f"{meta_file}: expected format {FORMAT} version {VERSION}")
         if tuple(meta.get("features", ())) != FEATURES:
