@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hubbleclip.metrics.bootstrap import format_estimate
+
 ARROWS = {"image_to_text": "image → text", "text_to_image": "text → image"}
 
 
@@ -10,7 +12,7 @@ def _fmt(value: float, rank: bool) -> str:
 
 
 def _cell(est: dict, rank: bool = False) -> str:
-    return f"{_fmt(est['value'], rank)} [{_fmt(est['low'], rank)}, {_fmt(est['high'], rank)}]"
+    return format_estimate(est, 1 if rank else 3)
 
 
 def _delta(est: dict, rank: bool = False) -> str:

@@ -17,10 +17,6 @@ def _load(path: Path) -> Any | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _ci(est: dict, digits: int = 3) -> str:
-    return format_estimate(est, digits)
-
-
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [
         "| " + " | ".join(header) + " |",
@@ -157,7 +153,7 @@ def _compare(run_dir: Path) -> list[str]:
                         str(first["n_queries"]),
                         str(first["n_candidates"]),
                         metric,
-                        *(_ci(models[m][direction][subset]["metrics"][metric]) for m in models),
+                        *(format_estimate(models[m][direction][subset]["metrics"][metric]) for m in models),
                     ]
                 )
     lines += _table(["direction", "queries", "n", "candidates", "metric", *models], rows)
@@ -165,8 +161,8 @@ def _compare(run_dir: Path) -> list[str]:
         zrows = [
             [
                 m,
-                _ci(v["metrics"]["top1"]),
-                _ci(v["metrics"]["top5"]),
+                format_estimate(v["metrics"]["top1"]),
+                format_estimate(v["metrics"]["top5"]),
                 f"{v['chance']['top1']:.3f}",
                 str(v["n_images"]),
             ]
@@ -208,12 +204,12 @@ def _retrieval(run_dir: Path) -> list[str]:
                 group,
                 n,
                 metric.upper(),
-                *("n/a" if entry[s] is None else _ci(entry[s][metric]) for s in res["systems"]),
+                *("n/a" if entry[s] is None else format_estimate(entry[s][metric]) for s in res["systems"]),
             ]
             for metric in (f"map@{k}", f"ndcg@{k}")
         ]
         diff_rows += [
-            [group, n, name, *(_ci(est[m]) for m in (f"map@{k}", f"ndcg@{k}"))]
+            [group, n, name, *(format_estimate(est[m]) for m in (f"map@{k}", f"ndcg@{k}"))]
             for name, est in res["differences"]["test"][group].items()
         ]
     lines += _table(["query type", "queries", "metric", *res["systems"]], rows)
@@ -236,8 +232,8 @@ def _query_kinds(run_dir: Path) -> list[str]:
         [
             kind,
             str(res["counts"]["test"][kind]),
-            *(_ci(test[kind][s]["top1"]) for s in systems),
-            *(_ci(test[kind][s][f"map@{k}"]) for s in systems),
+            *(format_estimate(test[kind][s]["top1"]) for s in systems),
+            *(format_estimate(test[kind][s][f"map@{k}"]) for s in systems),
         ]
         for kind in res["kinds"]
         if test.get(kind)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _ci(est: dict[str, float]) -> str:
-    return f"{est['value']:.3f} [{est['low']:.3f}, {est['high']:.3f}]"
+from hubbleclip.metrics.bootstrap import format_estimate
 
 
 def render_lines(results: dict[str, Any]) -> list[str]:
@@ -22,14 +20,18 @@ def render_lines(results: dict[str, Any]) -> list[str]:
     catalog = all("catalog_relevant" in m for m in results["models"].values())
     header = ["model", "judged relevant"] + (["catalog-relevant (grade ≥ 4)"] if catalog else [])
     rows = [
-        [name, _ci(m["judged_relevant"])] + ([_ci(m["catalog_relevant"])] if catalog else [])
+        [name, format_estimate(m["judged_relevant"])]
+        + ([format_estimate(m["catalog_relevant"])] if catalog else [])
         for name, m in results["models"].items()
     ]
     for key, est in results["differences"].items():
         pair, what = key.split("/")
         if what == "judged":
             other = results["differences"].get(f"{pair}/catalog")
-            rows.append([f"difference {pair}", _ci(est)] + ([_ci(other)] if catalog and other else []))
+            rows.append(
+                [f"difference {pair}", format_estimate(est)]
+                + ([format_estimate(other)] if catalog and other else [])
+            )
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows] + [""]
     agreement = results.get("agreement_with_catalog")

@@ -17,8 +17,8 @@ import torch
 
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation.report import ARROWS
-from hubbleclip.evaluation.report import _cell as cell
 from hubbleclip.io import atomic_write_json, atomic_write_text
+from hubbleclip.metrics.bootstrap import format_estimate
 from hubbleclip.models import load_model
 from hubbleclip.models.base import META_FILE
 from hubbleclip.training.config import InterpolateConfig
@@ -95,7 +95,7 @@ def render_alpha_curve(rows: list[dict]) -> str:
     columns = [c for c in rows[0] if c != "alpha"]
     lines = ["| alpha | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for row in rows:
-        lines.append(f"| {row['alpha']:.2f} | " + " | ".join(cell(row[c]) for c in columns) + " |")
+        lines.append(f"| {row['alpha']:.2f} | " + " | ".join(format_estimate(row[c]) for c in columns) + " |")
     return "\n".join(lines) + "\n"
 
 
