@@ -8,10 +8,13 @@ import json
 import datasets
 import numpy as np
 
+from hubbleclip.data.load import load_split
+from hubbleclip.evaluation.evalset import build_eval_set
 from hubbleclip.judge.config import JudgeConfig
 from hubbleclip.judge.prompt import judge_messages, judge_text
 from hubbleclip.judge.run import load_judge_queries, run_judge
 from hubbleclip.metrics import RELEVANT_GRADE
+from hubbleclip.retrieval.queries import load_queries
 
 WORDS = ("cluster", "galax", "nebula", "radio")
 
@@ -52,8 +55,15 @@ def test_judge_reports_fractions_agreement_and_resumes(tiny_skyset, tmp_path):
         n_boot=200,
         max_queries=10,
     )
-    queries = load_judge_queries(cfg)
-    assert len(queries) == 10 and all(j is not None for _, j in queries)  # held-out descriptive queries
+    imaged = {str(o) for o in build_eval_set(load_split(tiny_skyset, "train"), "train").object_ids}
+    queries = load_judge_queries(cfg, imaged)
+    # held-out descriptive queries, each with a catalog-relevant image among those searched
+    assert 3 <= len(queries) <= 10 and all(j is not None for _, j in queries)
+    assert all(any(g >= RELEVANT_GRADE and o in imaged for o, g in j.items()) for _, j in queries)
+    assert len(load_judge_queries(cfg)) == 10  # without the searched objects: no relevance filter
+    kind_of = {q.text: q.kind for q in load_queries(None)}
+    first = [kind_of[q] for q, _ in queries[:3]]
+    assert len(set(first)) == 3  # kinds taken in turn
     fake = FakeJudge()
     results = run_judge(cfg, backend=fake)
 
@@ -62,7 +72,7 @@ def test_judge_reports_fractions_agreement_and_resumes(tiny_skyset, tmp_path):
     object_of = dict(zip(rows["id"], rows["object_id"]))
     pairs, agree = set(), []
     for model in results["models"].values():
-        assert [len(t) for t in model["top_images"]] == [3] * 10
+        assert [len(t) for t in model["top_images"]] == [3] * len(queries)
         fractions = []
         for (query, judgments), ids in zip(queries, model["top_images"]):
             verdicts = [rule(query, text_of[i]) for i in ids]

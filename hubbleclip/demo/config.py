@@ -32,7 +32,7 @@ class DemoConfig:
     )
     caption_model: str = field(default="smollm2", metadata={"help": "LLM for the caption stage"})
     caption_live: int = field(
-        default=8,
+        default=4,
         metadata={
             "help": "texts the LLM captions live; every imaged text also gets its shipped caption "
             "(hubbleclip/resources/captions)"
@@ -66,8 +66,8 @@ class DemoConfig:
     )
     examples: int = field(default=6, metadata={"help": "images / text queries shown in the example figures"})
     judge: JudgeConfig = field(
-        # 10 queries, as before the query file held out 67 descriptive ones: the LLM judge's time budget
-        default_factory=lambda: JudgeConfig(max_queries=10),
+        # three held-out queries of each kind that have a relevant test image: the LLM judge's time budget
+        default_factory=lambda: JudgeConfig(max_queries=9),
         metadata={
             "help": "LLM judge of base vs tuned top images (the demo sets its dataset, split, models and out)"
         },

@@ -29,7 +29,16 @@ class JudgeConfig(ServedConfig):
         default_factory=lambda: ["type_constellation", "bright_type", "use_case"],
         metadata={"help": "only builtin queries of these kinds"},
     )
-    max_queries: int | None = field(default=None, metadata={"help": "at most this many queries"})
+    require_relevant: bool = field(
+        default=True,
+        metadata={
+            "help": "only catalog-judged queries with at least one catalog-relevant image in the split "
+            "(a query with none can only measure the judge's false yeses)"
+        },
+    )
+    max_queries: int | None = field(
+        default=None, metadata={"help": "at most this many queries, taken from each kind in turn"}
+    )
     k: int = field(default=10, metadata={"help": "top images per query and model that are judged"})
     text_chars: int = field(
         default=400, metadata={"help": "characters of each image's source text shown to the judge"}

@@ -8,6 +8,7 @@ once.  Intervals resample queries, paired across models.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections import Counter
@@ -46,8 +47,13 @@ from hubbleclip.runs import setup_run_dir
 log = logging.getLogger(__name__)
 
 
-def load_judge_queries(cfg: JudgeConfig) -> list[tuple[str, dict[str, int] | None]]:
-    """(query text, catalog judgements or None) for the configured query set."""
+def load_judge_queries(
+    cfg: JudgeConfig, split_objects: set[str] | None = None
+) -> list[tuple[str, dict[str, int] | None]]:
+    """(query text, catalog judgements or None) for the configured query set.  With
+    ``split_objects`` (the object ids of the searched images) and ``cfg.require_relevant``, only
+    queries with a catalog-relevant object among them; ``cfg.max_queries`` takes them from each
+    kind in turn, so a short run still covers every kind."""
     path = Path(cfg.queries)
     if cfg.queries != "builtin" and path.suffix.lower() == ".txt":
         if not path.is_file():
@@ -55,17 +61,36 @@ def load_judge_queries(cfg: JudgeConfig) -> list[tuple[str, dict[str, int] | Non
         queries: list[tuple[str, dict[str, int] | None]] = [
             (line.strip(), None) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
         ]
+        kinds = ["txt"] * len(queries)
     else:
-        loaded = load_queries(None if cfg.queries == "builtin" else path)
-        queries = [
-            (q.text, q.judgments)
-            for q in loaded
+        loaded = [
+            q
+            for q in load_queries(None if cfg.queries == "builtin" else path)
             if (cfg.query_split is None or q.split == cfg.query_split) and (q.kind in cfg.query_kinds)
         ]
+        if split_objects is not None and cfg.require_relevant:
+            loaded = [
+                q
+                for q in loaded
+                if any(g >= RELEVANT_GRADE and o in split_objects for o, g in q.judgments.items())
+            ]
+        queries = [(q.text, q.judgments) for q in loaded]
+        kinds = [q.kind for q in loaded]
     if cfg.max_queries is not None:
-        queries = queries[: cfg.max_queries]
+        by_kind: dict[str, list[int]] = {}
+        for i, kind in enumerate(kinds):
+            by_kind.setdefault(kind, []).append(i)
+        turns = [i for group in itertools.zip_longest(*by_kind.values()) for i in group if i is not None]
+        queries = [queries[i] for i in turns[: cfg.max_queries]]
     if not queries:
-        raise UserError(f"--queries {cfg.queries}: no query left after the split/kind selection")
+        raise UserError(
+            f"--queries {cfg.queries}: no query left after the split/kind selection"
+            + (
+                " and the catalog-relevant filter (--require_relevant false keeps them)"
+                if cfg.require_relevant
+                else ""
+            )
+        )
     return queries
 
 
@@ -96,8 +121,8 @@ def run_judge(cfg: JudgeConfig, backend=None) -> dict[str, Any]:
     if cfg.k < 1 or cfg.text_chars < 1:
         raise UserError("k and text_chars must be >= 1")
     out = setup_run_dir(cfg.out, cfg)
-    queries = load_judge_queries(cfg)
     eval_set = build_eval_set(load_split(cfg.dataset, cfg.split), cfg.split)
+    queries = load_judge_queries(cfg, {str(o) for o in eval_set.object_ids})
     meta = eval_set.images.select_columns(["id", "text"]).to_dict()
     image_ids, source_texts = meta["id"], meta["text"]
     specs = parse_models(cfg.models, random_baseline=False)
