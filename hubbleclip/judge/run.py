@@ -69,11 +69,7 @@ def load_judge_queries(
             if (cfg.query_split is None or q.split == cfg.query_split) and (q.kind in cfg.query_kinds)
         ]
         if split_objects is not None and cfg.require_relevant:
-            loaded = [
-                q
-                for q in loaded
-                if any(g >= RELEVANT_GRADE and o in split_objects for o, g in q.judgments.items())
-            ]
+            loaded = [q for q in loaded if q.relevant_objects & split_objects]
         queries = [(q.text, q.judgments) for q in loaded]
         kinds = [q.kind for q in loaded]
     if cfg.max_queries is not None:

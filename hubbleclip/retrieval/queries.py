@@ -77,6 +77,11 @@ class TextQuery:
     def group(self) -> str:
         return "name" if self.kind == "name" else "descriptive"
 
+    @property
+    def relevant_objects(self) -> set[str]:
+        """Object ids judged relevant (grade >= RELEVANT_GRADE)."""
+        return {o for o, g in self.judgments.items() if g >= RELEVANT_GRADE}
+
 
 def common_names(names: list[str]) -> list[str]:
     """Names that are words, not catalogue designations ("Ring Nebula", not "M57" or "MWSC 3171")."""
@@ -289,17 +294,11 @@ def generate_queries(corpus: Corpus, seed: int = 0) -> list[TextQuery]:
 def cross_family_overlap(queries: list[TextQuery]) -> dict[str, float]:
     """Per family: the share of test queries with a relevant object that is relevant in a training query
     (one of the other family: within a family the split keeps them apart)."""
-    train_relevant = {
-        o for q in queries if q.split == "train" for o, g in q.judgments.items() if g >= RELEVANT_GRADE
-    }
+    train_relevant = set().union(*(q.relevant_objects for q in queries if q.split == "train"))
     out = {}
     for family in sorted(set(FAMILY.values())):
         test = [q for q in queries if q.split == "test" and FAMILY[q.kind] == family]
-        hit = [
-            q
-            for q in test
-            if any(g >= RELEVANT_GRADE and o in train_relevant for o, g in q.judgments.items())
-        ]
+        hit = [q for q in test if q.relevant_objects & train_relevant]
         out[family] = len(hit) / len(test) if test else 0.0
     return out
 
