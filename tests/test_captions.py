@@ -220,6 +220,18 @@ def test_model_processes_each_get_a_batch_and_a_given_executor_stays_open(tmp_pa
     assert stats.generated == 5 and all(r["status"] == "ok" for r in results.values())
     assert not pool.closed  # the caller's executor: the caller closes it
 
+    # one long text does not share a batch with short ones: every row would be padded to it
+    long_text = "Long " + "description of an emission nebula with dust lanes, " * 20
+    pool = Workers()
+    results, _ = caption_texts(
+        [long_text, *(f"Short {i} nebula" for i in range(7))],
+        CaptionCache(tmp_path / "d.jsonl"),
+        FakeBackend(),
+        RunSettings(batch_size=32),
+        executor=pool,
+    )
+    assert pool.batches == [4, 3, 1] and results[long_text]["status"] == "ok"
+
 
 # --- datasets and the command line -----------------------------------------------------------------
 

@@ -72,14 +72,25 @@ class RunStats:
 
 
 _WORKER: Backend | None = None
+_WARMED = None  # a barrier all model processes reach after their warm-up generation
 
 
-def _init_worker(spec: ModelSpec, task: LLMTask, settings: RunSettings, threads: int) -> None:
+def _init_worker(spec: ModelSpec, task: LLMTask, settings: RunSettings, threads: int, warmed) -> None:
     import torch
 
-    global _WORKER
+    global _WORKER, _WARMED
     torch.set_num_threads(threads)
     _WORKER = _load(spec, task, settings)
+    _WARMED = warmed
+
+
+def _worker_warm(conversations: list[list[dict[str, str]]], attempt: int) -> list[str]:
+    """Generate once, then wait for the other processes: each one takes exactly one warm-up call,
+    instead of the first loaded process taking them all while another is still loading."""
+    outputs = _worker_generate(conversations, attempt)
+    if _WARMED is not None:
+        _WARMED.wait(timeout=600)
+    return outputs
 
 
 def _worker_generate(conversations: list[list[dict[str, str]]], attempt: int) -> list[str]:
@@ -187,7 +198,7 @@ def open_executor(
     executor = _executor(model, task, settings)
     if warm_text is not None:
         calls = [
-            executor.submit(_worker_generate, [task.messages(warm_text)], 0)
+            executor.submit(_worker_warm, [task.messages(warm_text)], 0)
             for _ in range(getattr(executor, "workers", 1))
         ]
         for call in calls:
@@ -200,17 +211,33 @@ def _executor(model: ModelSpec | Backend, task: LLMTask, settings: RunSettings):
         import multiprocessing as mp
 
         threads = max(1, (os.cpu_count() or 1) // settings.workers)
+        context = mp.get_context("spawn")
         pool = cf.ProcessPoolExecutor(
             settings.workers,
-            mp_context=mp.get_context("spawn"),
+            mp_context=context,
             initializer=_init_worker,
-            initargs=(model, task, settings, threads),
+            initargs=(model, task, settings, threads, context.Barrier(settings.workers)),
         )
         pool.in_flight = 2 * settings.workers  # type: ignore[attr-defined]
         pool.workers = settings.workers  # type: ignore[attr-defined]
         return pool
     backend = _load(model, task, settings) if isinstance(model, ModelSpec) else model
     return _Threads(backend) if getattr(backend, "concurrency", 1) > 1 else _InProcess(backend)
+
+
+def _batches(todo: list[str], size: int, by_length: bool) -> list[list[str]]:
+    """Batches of at most ``size`` items.  Of texts sorted by length, a batch also ends where the
+    next text is over twice as long as its first (plus 100 characters): every row is padded to the
+    longest, so one long text among short ones would multiply the batch's prefill."""
+    if not by_length:
+        return [todo[i : i + size] for i in range(0, len(todo), size)]
+    batches: list[list[str]] = []
+    for text in todo:
+        if batches and len(batches[-1]) < size and len(text) <= 2 * len(batches[-1][0]) + 100:
+            batches[-1].append(text)
+        else:
+            batches.append([text])
+    return batches
 
 
 def _run(todo, executor, cache, name, task: LLMTask, settings, results, stats, start) -> None:
@@ -220,7 +247,7 @@ def _run(todo, executor, cache, name, task: LLMTask, settings, results, stats, s
     else:  # model processes: every worker gets a batch, even when the texts are few
         batch_size = min(batch_size, -(-len(todo) // executor.workers))
     errors: dict[str, list[str]] = {text: [] for text in todo}
-    queue = collections.deque((todo[i : i + batch_size], 0) for i in range(0, len(todo), batch_size))
+    queue = collections.deque((batch, 0) for batch in _batches(todo, batch_size, settings.sort_by_length))
     pending: dict[cf.Future, tuple[list[str], int, float]] = {}
     # few batches in flight, so results reach the cache as they come (a crash loses little)
     while queue or pending:
