@@ -291,6 +291,8 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 def test_shipped_smollm2_through_outlines_writes_schema_captions():
     """The real default path: SmolLM2-135M GGUF via transformers, constrained by outlines; the
     shared-prefix path writes exactly what full prefill of every prompt writes."""
+    from outlines.inputs import Chat
+
     from hubbleclip.captions.backends import load_backend
     from hubbleclip.captions.schema import generation_schema
 
@@ -306,8 +308,15 @@ def test_shipped_smollm2_through_outlines_writes_schema_captions():
     for out in map(json.loads, raw):  # constrained by the JSON schema: always this shape
         assert set(out) == {"objects_and_phenomena", "science_use_cases"}
         assert all(1 <= len(v) <= 3 and all(isinstance(x, str) for x in v) for v in out.values())
+    reference = shared._generator.batch([Chat(m) for m in conversations], max_new_tokens=96, do_sample=False)
+    assert list(reference) == raw  # outlines' own batch generation, every prompt prefilled whole
     full = load_backend("smollm2", schema=generation_schema(3), prefix_cache=False)
     assert full.generate(conversations, attempt=0) == raw
+    # a retry's sample is the text's own: the same alone or in a batch, with or without sharing
+    sampled = shared.generate(conversations, attempt=1)
+    assert shared.generate(conversations[1:], attempt=1) == sampled[1:]
+    assert full.generate(conversations, attempt=1) == sampled
+    assert shared.generate(conversations, attempt=2) != sampled  # another attempt, another sample
     captions = []
     for r in raw:
         with contextlib.suppress(ValueError):  # a valid shape can still break a rule (retried in a run)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from typing import Protocol
 
 from hubbleclip.errors import UserError
@@ -16,15 +18,12 @@ class Sampling:
     temperature: float = 0.8
     top_p: float = 0.95
 
-    def kwargs(self, attempt: int) -> dict:
-        if attempt == 0:
-            return {"max_new_tokens": self.max_new_tokens, "do_sample": False}
-        return {
-            "max_new_tokens": self.max_new_tokens,
-            "do_sample": True,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-        }
+    @staticmethod
+    def seed(attempt: int, messages: list[dict[str, str]]) -> int:
+        """The seed of one sampled answer, from the attempt and the prompt: a text's retry gives the
+        same answer whatever texts share its batch, and whichever backend or batch size runs it."""
+        digest = hashlib.sha256(json.dumps([attempt, messages], sort_keys=True).encode()).digest()
+        return int.from_bytes(digest[:4], "little")
 
 
 class BackendUnavailable(UserError):

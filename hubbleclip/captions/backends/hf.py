@@ -60,25 +60,15 @@ class TransformersBackend:
         self._model = outlines.from_transformers(model, tokenizer)
         # one space at most between JSON tokens: free whitespace lets a small model wander
         self._generator = outlines.Generator(self._model, JsonSchema(schema, whitespace_pattern=r"[ ]?"))
-        # the rules and worked examples every prompt shares are computed once (same outputs)
-        self._shared = (
-            SharedPrefixGenerator(model, tokenizer, self._generator.logits_processor)
-            if prefix_cache
-            else None
+        # the rules and worked examples every prompt shares are computed once (same outputs as
+        # outlines' own batch generation, which prefills every prompt whole)
+        self._shared = SharedPrefixGenerator(
+            model, tokenizer, self._generator.logits_processor, sampling, share_prefix=prefix_cache
         )
         self.name = name
         self.sampling = sampling
 
     def generate(self, conversations: list[list[dict[str, str]]], attempt: int) -> list[str]:
-        from outlines.inputs import Chat
-
-        if attempt:
-            self._torch.manual_seed(attempt)
-        kwargs = self.sampling.kwargs(attempt)
+        seeds = [self.sampling.seed(attempt, messages) for messages in conversations] if attempt else None
         with self._torch.inference_mode():
-            if self._shared is not None:
-                return self._shared.generate(conversations, **kwargs)
-            chats = [Chat(messages) for messages in conversations]
-            if len(chats) == 1:
-                return [self._generator(chats[0], **kwargs)]
-            return list(self._generator.batch(chats, **kwargs))
+            return self._shared.generate(conversations, seeds)

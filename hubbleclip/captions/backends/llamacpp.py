@@ -46,6 +46,9 @@ class LlamaCppBackend:
     def generate(self, conversations: list[list[dict[str, str]]], attempt: int) -> list[str]:
         from outlines.inputs import Chat
 
-        kwargs = {"max_tokens": self.sampling.max_new_tokens, "seed": attempt}
+        kwargs = {"max_tokens": self.sampling.max_new_tokens}
         kwargs["temperature"] = self.sampling.temperature if attempt else 0.0
-        return [self._generator(Chat(messages), **kwargs) for messages in conversations]
+        return [
+            self._generator(Chat(messages), seed=self.sampling.seed(attempt, messages), **kwargs)
+            for messages in conversations
+        ]

@@ -6,6 +6,10 @@ shares are run through the model once; their KV cache is copied for each batch, 
 laid out as ``[shared prefix][padding][own suffix]``: transformers derives position ids from the
 attention mask, so every suffix continues at the prefix's end, exactly as without padding.
 outlines' logits processor only reads each row's last token, so it constrains the same way.
+
+Sampled answers (retries) draw from one random stream per row, seeded from the row's prompt, so a
+text's answer does not depend on which texts share its batch.  Without sharing (``share_prefix``
+off) every prompt is prefilled whole, left-padded, as outlines' own batch generation does.
 """
 
 from __future__ import annotations
@@ -14,16 +18,50 @@ import copy
 import logging
 from typing import Any
 
+from hubbleclip.captions.backends.base import Sampling
+
 log = logging.getLogger(__name__)
 
 
-class SharedPrefixGenerator:
-    """``generate(conversations, **generate_kwargs)`` with outlines' ``logits_processor``."""
+class SeededSampling:
+    """Temperature and top-p sampling as transformers does it, after the constraint's mask, but
+    with each row's own generator (Gumbel-max: the argmax of the logits plus Gumbel noise is a
+    sample), to be run with greedy decoding."""
 
-    def __init__(self, model, tokenizer, logits_processor, max_prefixes: int = 2):
+    def __init__(self, seeds: list[int], temperature: float, top_p: float):
+        import torch
+        from transformers import TemperatureLogitsWarper, TopPLogitsWarper
+
+        self._torch = torch
+        self.warpers = [TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]
+        self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+
+    def __call__(self, input_ids, scores):
+        for warp in self.warpers:
+            scores = warp(input_ids, scores)
+        torch = self._torch
+        uniform = torch.stack([torch.rand(scores.shape[1], generator=g) for g in self.generators])
+        return scores - torch.log(-torch.log(uniform.clamp_min(1e-20)))
+
+
+class SharedPrefixGenerator:
+    """``generate(conversations, seeds=None, **generate_kwargs)`` with outlines' ``logits_processor``:
+    greedy, or sampled with one seed per conversation."""
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        logits_processor,
+        sampling: Sampling,
+        share_prefix: bool = True,
+        max_prefixes: int = 2,
+    ):
         self.model = model
         self.tokenizer = tokenizer
         self.logits_processor = logits_processor
+        self.sampling = sampling
+        self.share_prefix = share_prefix
         self.max_prefixes = max_prefixes
         self._caches: dict[tuple[int, ...], Any] = {}  # prefix token ids -> its KV cache (batch 1)
 
@@ -32,7 +70,7 @@ class SharedPrefixGenerator:
         apply = self.tokenizer.apply_chat_template
         full = apply(messages, tokenize=False, add_generation_prompt=True)
         ids = self.tokenizer(full)["input_ids"]  # as outlines tokenizes the whole prompt
-        if len(messages) > 1:
+        if self.share_prefix and len(messages) > 1:
             head = apply(messages[:-1], tokenize=False)
             head_ids = self.tokenizer(head)["input_ids"] if full.startswith(head) else []
             # a token spanning the boundary would make the split differ from the whole: no sharing
@@ -51,19 +89,28 @@ class SharedPrefixGenerator:
             log.debug("shared prompt prefix: %d tokens computed once", len(prefix))
         return self._caches[prefix]
 
-    def generate(self, conversations: list[list[dict[str, str]]], **generate_kwargs) -> list[str]:
+    def generate(
+        self, conversations: list[list[dict[str, str]]], seeds: list[int] | None = None
+    ) -> list[str]:
         split = [self._split(messages) for messages in conversations]
         outputs: list[str | None] = [None] * len(conversations)
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, (prefix, _) in enumerate(split):
             groups.setdefault(prefix, []).append(i)
         for prefix, rows in groups.items():
-            texts = self._generate_group(prefix, [split[i][1] for i in rows], generate_kwargs)
+            sampler = (
+                SeededSampling([seeds[i] for i in rows], self.sampling.temperature, self.sampling.top_p)
+                if seeds is not None
+                else None
+            )
+            texts = self._generate_group(prefix, [split[i][1] for i in rows], sampler)
             for i, text in zip(rows, texts):
                 outputs[i] = text
         return outputs  # type: ignore[return-value]
 
-    def _generate_group(self, prefix: tuple[int, ...], suffixes: list[list[int]], kwargs: dict) -> list[str]:
+    def _generate_group(
+        self, prefix: tuple[int, ...], suffixes: list[list[int]], sampler: SeededSampling | None
+    ) -> list[str]:
         import torch
         from transformers import LogitsProcessorList
 
@@ -81,12 +128,14 @@ class SharedPrefixGenerator:
             cache.batch_repeat_interleave(len(suffixes))
             extra["cache"] = cache
         self.logits_processor.reset()
+        processors = [self.logits_processor] + ([sampler] if sampler is not None else [])
         out = self.model.generate(
             input_ids=input_ids,
             attention_mask=torch.tensor(masks),
-            logits_processor=LogitsProcessorList([self.logits_processor]),
+            logits_processor=LogitsProcessorList(processors),
             pad_token_id=pad,
+            max_new_tokens=self.sampling.max_new_tokens,
+            do_sample=False,  # a sample is the argmax after SeededSampling's noise
             **extra,
-            **kwargs,
         )
         return self.tokenizer.batch_decode(out[:, input_ids.shape[1] :], skip_special_tokens=True)

@@ -91,7 +91,7 @@ class ServedBackend:
             else {
                 "temperature": self.sampling.temperature,
                 "top_p": self.sampling.top_p,
-                "seed": attempt,
+                "seed": self.sampling.seed(attempt, messages),
             }
         )
         try:
