@@ -45,7 +45,7 @@ class SeededSampling:
 
 
 class SharedPrefixGenerator:
-    """``generate(conversations, seeds=None, **generate_kwargs)`` with outlines' ``logits_processor``:
+    """``generate(conversations, seeds=None)`` constrained by outlines' ``logits_processor``:
     greedy, or sampled with one seed per conversation."""
 
     def __init__(
