@@ -6,7 +6,8 @@ exactly what ``captions generate`` does by default now (:class:`CaptionsConfig`'
 ``workers`` model processes, the rules and worked examples every prompt shares computed once per
 process (:mod:`hubbleclip.captions.backends.prefix`), batches of texts of similar length).  Both
 caption the same texts with a fresh cache; model loading and a one-text warm-up per process are
-timed apart and not counted in the rates.
+timed apart and not counted in the rates.  Retries sample per text (seeded from the prompt) on both
+paths, so the two write the same captions and their quality compares exactly.
 """
 
 from __future__ import annotations
