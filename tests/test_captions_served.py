@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from hubbleclip.captions.backends import BackendUnavailable
+from hubbleclip.captions.backends import BackendUnavailable, Sampling
 from hubbleclip.captions.backends.served import strict_schema
 from hubbleclip.captions.cache import CaptionCache
 from hubbleclip.captions.config import CaptionsConfig
@@ -154,6 +154,9 @@ def test_faults_are_retried_the_schema_is_sent_and_a_rerun_sends_nothing(
     attempts = sorted(r["attempts"] for r in cache.entries.values())
     assert attempts == [1, 1, 1, 2]  # HTTP faults are the client's retries; a bad answer is a new attempt
     assert len(server.bodies) == 4 + 3 + 1  # every fault cost exactly one extra request
+    (retry,) = [b for b in server.bodies if b["temperature"] > 0]  # the malformed answer's new attempt
+    # sampled with the text's own seed: the same whatever else is in flight or in its batch
+    assert retry["seed"] == Sampling.seed(1, retry["messages"]) and retry["top_p"] == 0.95
 
     expected = strict_schema(generation_schema(3))
     for body in server.bodies:
