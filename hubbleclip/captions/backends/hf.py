@@ -62,7 +62,7 @@ class TransformersBackend:
         self._generator = outlines.Generator(self._model, JsonSchema(schema, whitespace_pattern=r"[ ]?"))
         # the rules and worked examples every prompt shares are computed once (same outputs as
         # outlines' own batch generation, which prefills every prompt whole)
-        self._shared = SharedPrefixGenerator(
+        self._decoder = SharedPrefixGenerator(
             model, tokenizer, self._generator.logits_processor, sampling, share_prefix=prefix_cache
         )
         self.name = name
@@ -71,4 +71,4 @@ class TransformersBackend:
     def generate(self, conversations: list[list[dict[str, str]]], attempt: int) -> list[str]:
         seeds = [self.sampling.seed(attempt, messages) for messages in conversations] if attempt else None
         with self._torch.inference_mode():
-            return self._shared.generate(conversations, seeds)
+            return self._decoder.generate(conversations, seeds)

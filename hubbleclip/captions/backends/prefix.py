@@ -28,12 +28,12 @@ class SeededSampling:
     with each row's own generator (Gumbel-max: the argmax of the logits plus Gumbel noise is a
     sample), to be run with greedy decoding."""
 
-    def __init__(self, seeds: list[int], temperature: float, top_p: float):
+    def __init__(self, seeds: list[int], sampling: Sampling):
         import torch
         from transformers import TemperatureLogitsWarper, TopPLogitsWarper
 
         self._torch = torch
-        self.warpers = [TemperatureLogitsWarper(temperature), TopPLogitsWarper(top_p)]
+        self.warpers = [TemperatureLogitsWarper(sampling.temperature), TopPLogitsWarper(sampling.top_p)]
         self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
 
     def __call__(self, input_ids, scores):
@@ -98,11 +98,7 @@ class SharedPrefixGenerator:
         for i, (prefix, _) in enumerate(split):
             groups.setdefault(prefix, []).append(i)
         for prefix, rows in groups.items():
-            sampler = (
-                SeededSampling([seeds[i] for i in rows], self.sampling.temperature, self.sampling.top_p)
-                if seeds is not None
-                else None
-            )
+            sampler = SeededSampling([seeds[i] for i in rows], self.sampling) if seeds is not None else None
             texts = self._generate_group(prefix, [split[i][1] for i in rows], sampler)
             for i, text in zip(rows, texts):
                 outputs[i] = text
