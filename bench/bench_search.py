@@ -12,7 +12,7 @@ and within 1.2x of the search without the resolver stage.
 import argparse
 import json
 
-from hubbleclip.retrieval.bench import bench_search
+from hubbleclip.search.bench import bench_search
 
 
 def main() -> None:

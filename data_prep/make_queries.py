@@ -2,7 +2,7 @@
 
     python data_prep/make_queries.py --dataset data/skyset
 
-The procedure (hubbleclip.retrieval.queries.generate_queries) draws every choice from a seeded
+The procedure (hubbleclip.search.queries.generate_queries) draws every choice from a seeded
 random generator over the skyset's objects plus the named stars, so it is reproducible.
 """
 
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-stars", action="store_true", help="leave out the named bright stars")
     args = parser.parse_args(argv)
-    from hubbleclip.retrieval.queries import COUNTS, cross_family_overlap, make_queries_file
+    from hubbleclip.search.queries import COUNTS, cross_family_overlap, make_queries_file
 
     try:
         path, queries, eligible = make_queries_file(

@@ -2,7 +2,7 @@
 
     python eval/rerank.py --index runs/index --run_dir runs/rerank
 
-Writes RUN_DIR/results.json (schema in hubbleclip.retrieval.evaluate), RUN_DIR/ranker/ and, with
+Writes RUN_DIR/results.json (schema in hubbleclip.search.evaluate), RUN_DIR/ranker/ and, with
 --install true (default), INDEX/ranker/ so that `hubbleclip search` uses the learned ranker.
 """
 
@@ -13,7 +13,7 @@ import sys
 
 from hubbleclip.cli import setup_logging
 from hubbleclip.config import add_config_arguments, config_from_args
-from hubbleclip.retrieval.config import RerankConfig
+from hubbleclip.search.config import RerankConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     add_config_arguments(parser, RerankConfig)
     args = parser.parse_args(argv)
     setup_logging()
-    from hubbleclip.retrieval.evaluate import format_summary, run_rerank
+    from hubbleclip.search.evaluate import format_summary, run_rerank
 
     try:
         results = run_rerank(config_from_args(args, RerankConfig))

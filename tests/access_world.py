@@ -94,8 +94,8 @@ def build_world(tiny_skyset: str, root: Path) -> World:
     from hubbleclip.access.tokens import add_token
     from hubbleclip.data.schema import COLUMNS, FEATURES
     from hubbleclip.models.embed import ClipEncoder
-    from hubbleclip.retrieval.config import RetrievalIndexConfig
-    from hubbleclip.retrieval.index import build_retrieval_index
+    from hubbleclip.search.config import SearchIndexConfig
+    from hubbleclip.search.index import build_retrieval_index
     from hubbleclip.similarity.config import SimilarityIndexConfig
     from hubbleclip.similarity.index import build_similarity_index
 
@@ -160,7 +160,7 @@ def build_world(tiny_skyset: str, root: Path) -> World:
     index, similarity = {}, {}
     for name, data in (("mixed", str(mixed)), ("public", tiny_skyset)):
         index[name] = str(root / f"index-{name}")
-        build_retrieval_index(RetrievalIndexConfig(dataset=data, model="tiny-lit", out=index[name]), encoder)
+        build_retrieval_index(SearchIndexConfig(dataset=data, model="tiny-lit", out=index[name]), encoder)
         similarity[name] = str(root / f"similarity-{name}")
         # one image at a time: a private row's vector never depends on its batch neighbours
         build_similarity_index(

@@ -76,7 +76,7 @@ def test_unknown_stage_names_are_refused(tmp_path):
 def demo_run(tiny_skyset, tmp_path_factory):
     """``hubbleclip demo`` on a copy of the tiny skyset: the real SmolLM2 captions two texts, tiny-lit
     trains a few steps, the reranker trains on queries made for this skyset."""
-    from hubbleclip.retrieval.queries import make_queries_file
+    from hubbleclip.search.queries import make_queries_file
 
     work = tmp_path_factory.mktemp("demo")
     skyset = work / "skyset"

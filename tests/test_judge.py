@@ -14,7 +14,7 @@ from hubbleclip.judge.config import JudgeConfig
 from hubbleclip.judge.prompt import judge_messages, judge_text
 from hubbleclip.judge.run import load_judge_queries, run_judge
 from hubbleclip.metrics import RELEVANT_GRADE
-from hubbleclip.retrieval.queries import load_queries
+from hubbleclip.search.queries import load_queries
 
 WORDS = ("cluster", "galax", "nebula", "radio")
 

@@ -17,8 +17,8 @@ def web_engine(tiny_skyset, tmp_path_factory):
     """The real engine: a retrieval index and a per-image similarity index of the tiny skyset."""
     import torch
 
-    from hubbleclip.retrieval.config import RetrievalIndexConfig
-    from hubbleclip.retrieval.index import build_retrieval_index
+    from hubbleclip.search.config import SearchIndexConfig
+    from hubbleclip.search.index import build_retrieval_index
     from hubbleclip.similarity.config import SimilarityIndexConfig
     from hubbleclip.similarity.index import build_similarity_index
     from hubbleclip.web.config import ServeConfig
@@ -26,9 +26,7 @@ def web_engine(tiny_skyset, tmp_path_factory):
 
     torch.manual_seed(0)
     root = tmp_path_factory.mktemp("web")
-    build_retrieval_index(
-        RetrievalIndexConfig(dataset=tiny_skyset, model="tiny-lit", out=str(root / "index"))
-    )
+    build_retrieval_index(SearchIndexConfig(dataset=tiny_skyset, model="tiny-lit", out=str(root / "index")))
     build_similarity_index(
         SimilarityIndexConfig(dataset=tiny_skyset, encoder="tiny-lit", out=str(root / "similarity"))
     )

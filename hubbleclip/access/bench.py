@@ -14,8 +14,8 @@ import time
 import numpy as np
 
 from hubbleclip.access.policy import ANONYMOUS, AccessPolicy, AccessTable, to_day
-from hubbleclip.retrieval.queries import load_queries
-from hubbleclip.retrieval.search import Searcher
+from hubbleclip.search.queries import load_queries
+from hubbleclip.search.searcher import Searcher
 from hubbleclip.web.similar import ImageSpace
 
 

@@ -9,7 +9,7 @@ import json
 def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.cli import add_access_argument
     from hubbleclip.config import add_config_arguments
-    from hubbleclip.retrieval.config import KindsConfig, RetrievalIndexConfig
+    from hubbleclip.search.config import KindsConfig, SearchIndexConfig
 
     index = sub.add_parser("index", help="build the object retrieval index")
     isub = index.add_subparsers(dest="index_command", metavar="ACTION", required=True)
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Group a skyset by object, add the named bright stars, and write BM25 "
         "indexes, CLIP embeddings and numeric features (memory-mapped on load).",
     )
-    add_config_arguments(build, RetrievalIndexConfig)
+    add_config_arguments(build, SearchIndexConfig)
     build.set_defaults(func=run_build)
     kinds = isub.add_parser(
         "kinds",
@@ -59,11 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
-    from hubbleclip.retrieval.config import RetrievalIndexConfig
-    from hubbleclip.retrieval.index import RetrievalIndex, build_retrieval_index
+    from hubbleclip.search.config import SearchIndexConfig
+    from hubbleclip.search.index import SearchIndex, build_retrieval_index
 
-    cfg = config_from_args(args, RetrievalIndexConfig)
-    index = RetrievalIndex.load(build_retrieval_index(cfg))
+    cfg = config_from_args(args, SearchIndexConfig)
+    index = SearchIndex.load(build_retrieval_index(cfg))
     m = index.manifest
     print(
         f"wrote {cfg.out}: {m['n_objects']} objects ({m['n_with_image']} with images), "
@@ -75,8 +75,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_kinds(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
-    from hubbleclip.retrieval.config import KindsConfig
-    from hubbleclip.retrieval.kinds_eval import format_summary, run_kinds
+    from hubbleclip.search.config import KindsConfig
+    from hubbleclip.search.kinds_eval import format_summary, run_kinds
 
     print(format_summary(run_kinds(config_from_args(args, KindsConfig))))
     return 0
@@ -85,7 +85,7 @@ def run_kinds(args: argparse.Namespace) -> int:
 def run_search(args: argparse.Namespace) -> int:
     from hubbleclip.access.policy import AccessPolicy
     from hubbleclip.cli import UserError, access_viewer
-    from hubbleclip.retrieval.search import Searcher, format_table, open_image
+    from hubbleclip.search.searcher import Searcher, format_table, open_image
 
     if (args.text is None) == (args.image is None):
         raise UserError('give a text query ("andromeda galaxy") or --image FILE, not both or neither')

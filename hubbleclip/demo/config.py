@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hubbleclip.judge.config import JudgeConfig
-from hubbleclip.retrieval.config import KindsConfig, RerankConfig
+from hubbleclip.search.config import KindsConfig, RerankConfig
 
 STAGE_NAMES = [
     "skyset",

@@ -28,10 +28,10 @@ from hubbleclip.figures.make_all import make_all
 from hubbleclip.figures.report import write_report
 from hubbleclip.io import atomic_write_json, atomic_write_text
 from hubbleclip.judge.run import run_judge
-from hubbleclip.retrieval.config import RetrievalIndexConfig
-from hubbleclip.retrieval.evaluate import run_rerank
-from hubbleclip.retrieval.index import build_retrieval_index
-from hubbleclip.retrieval.kinds_eval import run_kinds
+from hubbleclip.search.config import SearchIndexConfig
+from hubbleclip.search.evaluate import run_rerank
+from hubbleclip.search.index import build_retrieval_index
+from hubbleclip.search.kinds_eval import run_kinds
 from hubbleclip.training.config import TrainConfig
 from hubbleclip.training.trainer import train
 
@@ -152,7 +152,7 @@ def _study(cfg: DemoConfig, out: Path) -> dict[str, Any]:
 
 
 def _retrieval(cfg: DemoConfig, out: Path, export: str) -> dict[str, Any]:
-    index_cfg = RetrievalIndexConfig(
+    index_cfg = SearchIndexConfig(
         dataset=cfg.skyset, model=export, out=str(out / "index"), cache_dir=cfg.cache_dir, force=True
     )
     index = build_retrieval_index(index_cfg)

@@ -190,7 +190,7 @@ def _retrieval(run_dir: Path) -> list[str]:
         f"MAP@{k} / NDCG@{k} on held-out queries (grades ≥ {res['relevant_grade']} relevant), "
         f"each with its {conf}% bootstrap interval over queries; `n/a`: the system does not apply "
         "to that query type. Held-out text queries concern held-out constellations or types "
-        "(`hubbleclip.retrieval.queries`).",
+        "(`hubbleclip.search.queries`).",
         "",
     ]
     rows, diff_rows = [], []

@@ -41,8 +41,8 @@ from hubbleclip.metrics import (
 from hubbleclip.models.embed import embed_images, embed_texts
 from hubbleclip.models.feature_cache import FeatureCache, feature_cache
 from hubbleclip.models.loader import load_model
-from hubbleclip.retrieval.queries import load_queries
 from hubbleclip.runs import setup_run_dir
+from hubbleclip.search.queries import load_queries
 
 log = logging.getLogger(__name__)
 

@@ -136,7 +136,7 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
         return JSONResponse(status_code=500, content={"detail": "internal server error (see the server log)"})
 
     def object_card(hit, view: View) -> ObjectCard:
-        """A card from a :class:`hubbleclip.retrieval.search.Hit` (of the caller's visible objects)."""
+        """A card from a :class:`hubbleclip.search.searcher.Hit` (of the caller's visible objects)."""
         image_id = hit.image_id if engine.image_visible(view, hit.image_id) else None
         return ObjectCard(
             object_id=hit.object_id,

@@ -24,13 +24,13 @@ from hubbleclip.errors import UserError
 from hubbleclip.evaluation.classes import load_classes, load_templates
 from hubbleclip.evaluation.zero_shot import class_embeddings, top_classes
 from hubbleclip.models import embed_images
-from hubbleclip.retrieval.search import Searcher
+from hubbleclip.search.searcher import Searcher
 from hubbleclip.web.config import ServeConfig
 from hubbleclip.web.similar import ImageSpace
 from hubbleclip.web.store import ImageStore
 
 if TYPE_CHECKING:
-    from hubbleclip.retrieval.search import Searcher
+    from hubbleclip.search.searcher import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class View:
 
 @dataclass
 class SkyEngine:
-    """``searcher`` is a :class:`hubbleclip.retrieval.search.Searcher` (``search(text=|image=, k=,
+    """``searcher`` is a :class:`hubbleclip.search.searcher.Searcher` (``search(text=|image=, k=,
     visible=)`` and its ``index``); ``space`` holds the vectors of the similarity view; ``tokens``
     the accepted bearer tokens (None: every caller is anonymous)."""
 

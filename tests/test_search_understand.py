@@ -10,12 +10,12 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from rapidfuzz.distance import OSA
 
-from hubbleclip.retrieval.brightness import parse_brightness
-from hubbleclip.retrieval.cone import cone
-from hubbleclip.retrieval.coordinates import Position, parse_position, take_radius
-from hubbleclip.retrieval.designations import name_key
-from hubbleclip.retrieval.kinds_eval import EXAMPLES, expected_ids, passed
-from hubbleclip.retrieval.syntax import QuerySyntaxError, parse_fields, split_words
+from hubbleclip.search.brightness import parse_brightness
+from hubbleclip.search.cone import cone
+from hubbleclip.search.coordinates import Position, parse_position, take_radius
+from hubbleclip.search.designations import name_key
+from hubbleclip.search.kinds_eval import EXAMPLES, expected_ids, passed
+from hubbleclip.search.syntax import QuerySyntaxError, parse_fields, split_words
 
 M51 = SkyCoord(202.4695833 * u.deg, 47.1952778 * u.deg)
 
@@ -116,18 +116,18 @@ def test_brightness_words(text, order, mag_max, mag_min, rest):
 
 @pytest.fixture(scope="module")
 def catalog_index(catalog_skyset, tmp_path_factory):
-    from hubbleclip.retrieval.config import RetrievalIndexConfig
-    from hubbleclip.retrieval.index import build_retrieval_index
+    from hubbleclip.search.config import SearchIndexConfig
+    from hubbleclip.search.index import build_retrieval_index
 
     out = tmp_path_factory.mktemp("catalog-index") / "index"
     return build_retrieval_index(
-        RetrievalIndexConfig(dataset=catalog_skyset, model="tiny-lit", out=str(out), batch_size=256)
+        SearchIndexConfig(dataset=catalog_skyset, model="tiny-lit", out=str(out), batch_size=256)
     )
 
 
 @pytest.fixture(scope="module")
 def searcher(catalog_index):
-    from hubbleclip.retrieval.search import Searcher
+    from hubbleclip.search.searcher import Searcher
 
     return Searcher.open(catalog_index)
 
@@ -214,8 +214,8 @@ def test_a_fuzzy_name_never_outranks_an_exact_one(searcher):
 
 
 def test_generated_query_kinds_old_vs_new(searcher, tmp_path):
-    from hubbleclip.retrieval.config import KindsConfig
-    from hubbleclip.retrieval.kinds_eval import run_kinds
+    from hubbleclip.search.config import KindsConfig
+    from hubbleclip.search.kinds_eval import run_kinds
 
     results = run_kinds(KindsConfig(run_dir=str(tmp_path), per_kind=24, n_boot=100), searcher=searcher)
     assert json.loads((tmp_path / "results.json").read_text())["targets"] == results["targets"]

@@ -39,18 +39,18 @@ from rapidfuzz.distance import OSA
 
 from hubbleclip.data.schema import OPENNGC_TYPES
 from hubbleclip.data.text import constellation_names
-from hubbleclip.retrieval.designations import (
+from hubbleclip.search.designations import (
     GREEK,
     catalogue_word,
     common_name_key,
     designation_key,
     name_key,
 )
-from hubbleclip.retrieval.features import FIELD_RADIUS_DEG
-from hubbleclip.retrieval.names import NameResolver, allowed_edits
-from hubbleclip.retrieval.queries import TextQuery, common_names
-from hubbleclip.retrieval.relevance import separation_arcsec
-from hubbleclip.retrieval.text import FAMILIES, plural
+from hubbleclip.search.features import FIELD_RADIUS_DEG
+from hubbleclip.search.names import NameResolver, allowed_edits
+from hubbleclip.search.queries import TextQuery, common_names
+from hubbleclip.search.relevance import separation_arcsec
+from hubbleclip.search.text import FAMILIES, plural
 
 KINDS = ("designation", "typo", "coordinates", "near", "brightness", "fields")
 MAX_OFFSET_ARCSEC = 10.0

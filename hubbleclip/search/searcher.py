@@ -19,12 +19,12 @@ from hubbleclip.data.build import IMAGE_ERRORS, encode_image
 from hubbleclip.data.text import sexagesimal
 from hubbleclip.errors import UserError
 from hubbleclip.models.embed import ClipEncoder
-from hubbleclip.retrieval.cone import cone
-from hubbleclip.retrieval.features import FIELD_RADIUS_DEG, Query, fallback_scores, image_query, text_query
-from hubbleclip.retrieval.index import RetrievalIndex
-from hubbleclip.retrieval.names import NameResolver
-from hubbleclip.retrieval.ranker import Ranker
-from hubbleclip.retrieval.understand import plan_query
+from hubbleclip.search.cone import cone
+from hubbleclip.search.features import FIELD_RADIUS_DEG, Query, fallback_scores, image_query, text_query
+from hubbleclip.search.index import SearchIndex
+from hubbleclip.search.names import NameResolver
+from hubbleclip.search.ranker import Ranker
+from hubbleclip.search.understand import plan_query
 
 log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
@@ -100,7 +100,7 @@ def _catalog_float(x) -> float | None:
 class Searcher:
     def __init__(
         self,
-        index: RetrievalIndex,
+        index: SearchIndex,
         encoder,
         ranker=None,
         n_candidates: int = 100,
@@ -132,7 +132,7 @@ class Searcher:
         n_candidates: int = 100,
         encoder=None,
     ) -> Searcher:
-        index = RetrievalIndex.load(index_dir)
+        index = SearchIndex.load(index_dir)
         if ranker_dir is None and (Path(index_dir) / RANKER_DIR).is_dir():
             ranker_dir = Path(index_dir) / RANKER_DIR
         ranker = Ranker.load(ranker_dir) if ranker_dir else None
@@ -179,7 +179,7 @@ class Searcher:
     # --- text queries, read before ranking ------------------------------------------------------
     def rank_text(self, text: str, visible: np.ndarray | None = None) -> Ranking:
         """Every object this text query returns among the ``visible`` entries, best first (see
-        :mod:`hubbleclip.retrieval.understand`)."""
+        :mod:`hubbleclip.search.understand`)."""
         text = self._checked(text)
         if not self.understand:
             query = self.text(text, visible)

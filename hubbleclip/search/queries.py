@@ -49,10 +49,10 @@ from hubbleclip.data.text import USE_CASES
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_write_json, read_json
 from hubbleclip.metrics.graded import RELEVANT_GRADE
-from hubbleclip.retrieval.corpus import Corpus, corpus_from_dataset
-from hubbleclip.retrieval.index import dataset_fingerprint
-from hubbleclip.retrieval.relevance import separation_arcsec
-from hubbleclip.retrieval.text import plural, tokenize, type_family, type_mention
+from hubbleclip.search.corpus import Corpus, corpus_from_dataset
+from hubbleclip.search.index import dataset_fingerprint
+from hubbleclip.search.relevance import separation_arcsec
+from hubbleclip.search.text import plural, tokenize, type_family, type_mention
 
 FORMAT, VERSION = "hubbleclip-text-queries", 2
 SKIP_TYPES = {"galaxy", "other", "star", "nonexistent", "duplicate", "deep field source", "double star"}
@@ -311,7 +311,7 @@ def save_queries(queries: list[TextQuery], path: str | Path, seed: int, source: 
             "version": VERSION,
             "seed": seed,
             "source": source,
-            "procedure": "hubbleclip.retrieval.queries.generate_queries (see its docstring)",
+            "procedure": "hubbleclip.search.queries.generate_queries (see its docstring)",
             "queries": [asdict(q) for q in queries],
         },
         indent=1,

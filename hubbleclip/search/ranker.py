@@ -16,8 +16,8 @@ import numpy as np
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json, read_json
 from hubbleclip.metrics.graded import ndcg_at_k
-from hubbleclip.retrieval.config import RankerConfig
-from hubbleclip.retrieval.features import FEATURES
+from hubbleclip.search.config import RankerConfig
+from hubbleclip.search.features import FEATURES
 
 FORMAT = "hubbleclip-ranker"
 VERSION = 1

@@ -10,12 +10,12 @@ import pytest
 
 from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.metrics.graded import RELEVANT_GRADE
-from hubbleclip.retrieval.config import RankerConfig, RerankConfig, RetrievalIndexConfig
-from hubbleclip.retrieval.corpus import corpus_from_dataset
-from hubbleclip.retrieval.evaluate import format_summary
-from hubbleclip.retrieval.index import IndexFormatError, RetrievalIndex, build_retrieval_index
-from hubbleclip.retrieval.queries import FAMILY, held_out_keys, load_queries
-from hubbleclip.retrieval.search import Searcher, open_image
+from hubbleclip.search.config import RankerConfig, RerankConfig, SearchIndexConfig
+from hubbleclip.search.corpus import corpus_from_dataset
+from hubbleclip.search.evaluate import format_summary
+from hubbleclip.search.index import IndexFormatError, SearchIndex, build_retrieval_index
+from hubbleclip.search.queries import FAMILY, held_out_keys, load_queries
+from hubbleclip.search.searcher import Searcher, open_image
 
 STELLARIUM = Path(__file__).parent / "data" / "stellarium" / "nebulae" / "default"
 
@@ -24,7 +24,7 @@ STELLARIUM = Path(__file__).parent / "data" / "stellarium" / "nebulae" / "defaul
 def index_dir(tiny_skyset, tmp_path_factory):
     out = tmp_path_factory.mktemp("retrieval") / "index"
     build_retrieval_index(
-        RetrievalIndexConfig(dataset=tiny_skyset, model="tiny-lit", out=str(out), batch_size=16)
+        SearchIndexConfig(dataset=tiny_skyset, model="tiny-lit", out=str(out), batch_size=16)
     )
     return out
 
@@ -39,7 +39,7 @@ def _ids(result):
 
 
 def test_index_is_memory_mapped_and_described(index_dir, tiny_skyset):
-    index = RetrievalIndex.load(index_dir)
+    index = SearchIndex.load(index_dir)
     m = index.manifest
     assert m["model_spec"] == "tiny-lit" and m["n_objects"] == len(index)
     assert isinstance(index.emb_text, np.memmap) and isinstance(index.xyz, np.memmap)
@@ -104,7 +104,7 @@ def _break(index_dir, tmp_path, how):
 def test_malformed_index_gives_a_clear_error(index_dir, tmp_path, how, message):
     bad = _break(index_dir, tmp_path, how)
     with pytest.raises(IndexFormatError, match=message):
-        RetrievalIndex.load(bad)
+        SearchIndex.load(bad)
 
 
 def test_cli_reports_a_malformed_index_in_one_line(index_dir, tmp_path, capsys):
@@ -126,8 +126,8 @@ def test_cli_json_output(index_dir, capsys):
 
 @pytest.fixture(scope="module")
 def rerank_results(index_dir, tiny_skyset, tmp_path_factory):
-    from hubbleclip.retrieval.evaluate import run_rerank
-    from hubbleclip.retrieval.queries import make_queries_file
+    from hubbleclip.search.evaluate import run_rerank
+    from hubbleclip.search.queries import make_queries_file
 
     work = tmp_path_factory.mktemp("rerank")
     queries, _, _ = make_queries_file(tiny_skyset, work / "queries.json", seed=0)
@@ -209,7 +209,7 @@ def test_held_out_location_queries_lie_in_held_out_constellations(rerank_results
 
 
 def test_ranker_save_load_round_trip(rerank_results, index_dir, tmp_path):
-    from hubbleclip.retrieval.ranker import Ranker
+    from hubbleclip.search.ranker import Ranker
 
     _, work = rerank_results
     ranker = Ranker.load(work / "run" / "ranker")
@@ -229,7 +229,7 @@ def test_ranker_save_load_round_trip(rerank_results, index_dir, tmp_path):
 
 
 def test_index_records_a_relative_model_dir_as_absolute(tmp_path, monkeypatch):
-    from hubbleclip.retrieval.index import _portable_spec
+    from hubbleclip.search.index import _portable_spec
 
     (tmp_path / "runs" / "export").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)

@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from hubbleclip.retrieval.bm25 import okapi_reference
-from hubbleclip.retrieval.queries import load_queries
-from hubbleclip.retrieval.search import Searcher
-from hubbleclip.retrieval.text import tokenize, tokenize_many
+from hubbleclip.search.bm25 import okapi_reference
+from hubbleclip.search.queries import load_queries
+from hubbleclip.search.searcher import Searcher
+from hubbleclip.search.text import tokenize, tokenize_many
 
 
 def _timed(fn, *args) -> tuple[float, object]:

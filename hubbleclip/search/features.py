@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hubbleclip.retrieval.text import (
+from hubbleclip.search.text import (
     cached_tokens,
     contains_phrase,
     mentions_brightness,

@@ -5,7 +5,7 @@
 * ``naked-eye`` / ``naked eye`` -> mag <= 6, brightest first.
 
 Magnitudes are the corpus's (V where known, else B, J, H, K).  The query syntax's ``mag<10``
-is read by :mod:`hubbleclip.retrieval.syntax`.
+is read by :mod:`hubbleclip.search.syntax`.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from hubbleclip.data.sources.openngc import describe, load_catalog
-from hubbleclip.retrieval.bm25 import BM25Field, okapi_reference
-from hubbleclip.retrieval.text import tokenize, tokenize_many, type_mention
+from hubbleclip.search.bm25 import BM25Field, okapi_reference
+from hubbleclip.search.text import tokenize, tokenize_many, type_mention
 
 
 @pytest.fixture(scope="module")

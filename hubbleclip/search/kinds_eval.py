@@ -2,7 +2,7 @@
 
     python eval/query_kinds.py --index runs/index --run_dir runs/kinds
 
-The queries come from :mod:`hubbleclip.retrieval.query_kinds` (generated from the index's own
+The queries come from :mod:`hubbleclip.search.query_kinds` (generated from the index's own
 corpus).  Both systems answer every query in the same run with the same index and ranker:
 ``today`` is the search as it was before the resolver stage (``Searcher(understand=False)``:
 BM25 + CLIP candidates ranked by the learned ranker), ``new`` is ``hubbleclip search`` now.
@@ -38,12 +38,12 @@ import numpy as np
 from hubbleclip.io import atomic_write_json
 from hubbleclip.metrics import bootstrap, bootstrap_difference, resample_indices
 from hubbleclip.metrics.graded import RELEVANT_GRADE, average_precision_at_k
-from hubbleclip.retrieval.config import KindsConfig
-from hubbleclip.retrieval.queries import save_queries
-from hubbleclip.retrieval.query_kinds import KINDS, generate_kind_queries
-from hubbleclip.retrieval.search import Searcher
-from hubbleclip.retrieval.text import FAMILIES
 from hubbleclip.runs import setup_run_dir
+from hubbleclip.search.config import KindsConfig
+from hubbleclip.search.queries import save_queries
+from hubbleclip.search.query_kinds import KINDS, generate_kind_queries
+from hubbleclip.search.searcher import Searcher
+from hubbleclip.search.text import FAMILIES
 
 log = logging.getLogger(__name__)
 SYSTEMS = ("today", "new")
@@ -119,7 +119,7 @@ def run_kinds(cfg: KindsConfig, searcher=None) -> dict:
     t0 = time.time()
     corpus = searcher.index.corpus
     queries = generate_kind_queries(corpus, searcher.resolver, cfg.per_kind, cfg.seed)
-    save_queries(queries, run_dir / "queries.json", cfg.seed, "hubbleclip.retrieval.query_kinds")
+    save_queries(queries, run_dir / "queries.json", cfg.seed, "hubbleclip.search.query_kinds")
     timings["generate"] = time.time() - t0
     log.info("%d generated queries of %d kinds", len(queries), len(KINDS))
 

@@ -1,7 +1,7 @@
 """Resolve a name or designation to corpus objects: exact lookups first, fuzzy ones only without.
 
 Every name and OpenNGC identifier of every object goes into one table under its
-:func:`~hubbleclip.retrieval.designations.name_key`.  A query resolves when, after trimming
+:func:`~hubbleclip.search.designations.name_key`.  A query resolves when, after trimming
 filler words at its edges ("where is the ...", "... position"), it *is* one of those keys: the
 exact tier.  Only when nothing resolves exactly does the fuzzy tier run (rapidfuzz, optimal
 string alignment distance, so a swap of two letters is one edit):
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from hubbleclip.retrieval.designations import (
+from hubbleclip.search.designations import (
     CATALOGUE_SYNONYMS,
     catalogue_word,
     common_name_key,
@@ -31,7 +31,7 @@ from hubbleclip.retrieval.designations import (
     fold,
     name_key,
 )
-from hubbleclip.retrieval.text import STOPWORDS
+from hubbleclip.search.text import STOPWORDS
 
 EDGE_WORDS = STOPWORDS | {"position", "coordinates", "called", "named", "star", "the"}
 MIN_FUZZY_CHARS = 4

@@ -2,7 +2,7 @@
 
 "brightest globular clusters in Sagittarius" -> types {globular cluster}, constellation
 Sagittarius; "galaxies near M81" -> every galaxy type.  Words are matched through the same
-stemmed tokens as BM25 (``hubbleclip.retrieval.text``), longest phrase first, so "planetary
+stemmed tokens as BM25 (``hubbleclip.search.text``), longest phrase first, so "planetary
 nebulae" is the planetary nebula type and not the nebula family.  A family word on its own
 ("galaxies", "nebulae", "clusters", "stars") stands for every type of the family, and a type
 includes its more specific forms ("spiral galaxies" includes barred spirals).  The words left
@@ -16,8 +16,8 @@ from functools import lru_cache
 
 from hubbleclip.data.schema import OPENNGC_TYPES
 from hubbleclip.data.text import constellation_names
-from hubbleclip.retrieval.designations import constellation_abbreviation
-from hubbleclip.retrieval.text import FAMILIES, cached_tokens, contains_phrase, type_phrases
+from hubbleclip.search.designations import constellation_abbreviation
+from hubbleclip.search.text import FAMILIES, cached_tokens, contains_phrase, type_phrases
 
 NOISE = ("constellation", "constellations", "type", "types", "catalog", "catalogue")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hubbleclip.retrieval.relevance import separation_arcsec
+from hubbleclip.search.relevance import separation_arcsec
 
 
 def cone(

@@ -9,7 +9,7 @@ from hubbleclip.models.specs import SPEC_HELP
 
 
 @dataclass
-class RetrievalIndexConfig:
+class SearchIndexConfig:
     dataset: str = field(
         default="data/skyset", metadata={"help": "skyset DatasetDict directory (save_to_disk)"}
     )

@@ -8,8 +8,8 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 
 from hubbleclip.metrics.graded import average_precision_at_k, ndcg_at_k, random_baseline
-from hubbleclip.retrieval.corpus import radec_to_xyz
-from hubbleclip.retrieval.relevance import (
+from hubbleclip.search.corpus import radec_to_xyz
+from hubbleclip.search.relevance import (
     grade_from_loss,
     image_query_grades,
     relevance_loss,

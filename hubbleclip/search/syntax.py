@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from astropy import units as u
 
 from hubbleclip.errors import UserError
-from hubbleclip.retrieval.coordinates import angle
-from hubbleclip.retrieval.subjects import constellation, type_labels
+from hubbleclip.search.coordinates import angle
+from hubbleclip.search.subjects import constellation, type_labels
 
 COMPARATORS = ("<=", ">=", "<", ">")
 FIELD_NAMES = ("type", "con", "constellation", "near", "r", "radius")

@@ -5,7 +5,7 @@ Queries:
   are held out;
 * image queries: each imaged Stellarium object, and ``image_queries_first`` FIRST radio galaxies
   per split, queried with a rotated (k·90°), possibly flipped, 80-95 % crop of its own image;
-  graded with the relevance rule of :mod:`hubbleclip.retrieval.relevance`.  Objects in the
+  graded with the relevance rule of :mod:`hubbleclip.search.relevance`.  Objects in the
   skyset's test split are held out, train/val ones train the ranker.
 
 Systems, each scored with MAP@k (grades >= 4 relevant) and NDCG@k against all judged objects:
@@ -53,13 +53,13 @@ from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.io import atomic_write_json
 from hubbleclip.metrics import bootstrap, bootstrap_difference, format_estimate, resample_indices
 from hubbleclip.metrics.graded import RELEVANT_GRADE, query_metrics, random_baseline
-from hubbleclip.retrieval.config import RerankConfig
-from hubbleclip.retrieval.features import Query
-from hubbleclip.retrieval.queries import default_queries_path, load_queries
-from hubbleclip.retrieval.ranker import train_ranker
-from hubbleclip.retrieval.relevance import image_query_grades
-from hubbleclip.retrieval.search import RANKER_DIR, Searcher
 from hubbleclip.runs import MetricsLog, setup_run_dir
+from hubbleclip.search.config import RerankConfig
+from hubbleclip.search.features import Query
+from hubbleclip.search.queries import default_queries_path, load_queries
+from hubbleclip.search.ranker import train_ranker
+from hubbleclip.search.relevance import image_query_grades
+from hubbleclip.search.searcher import RANKER_DIR, Searcher
 
 log = logging.getLogger(__name__)
 SYSTEMS = ("random", "bm25", "clip", "learned")

@@ -4,13 +4,13 @@
 
 1. **an exact name or designation** (the whole query, filler words at its edges aside):
    ``M 42``, ``ngc224``, ``UGC 454``, ``eps Ori``, ``triangulum galaxy`` -> those objects first;
-2. **fields** of the query syntax (:mod:`hubbleclip.retrieval.syntax`): ``type:``, ``con:``,
+2. **fields** of the query syntax (:mod:`hubbleclip.search.syntax`): ``type:``, ``con:``,
    ``mag<``, ``near:``, ``r=``;
 3. **"near X" / "around X"** (or ``near:X``): X resolved as a position, a name or a designation
    (fuzzily if need be), then a cone of the field radius (``within 2 deg``, ``r=30'`` to change);
-4. **a position** (:mod:`hubbleclip.retrieval.coordinates`), optionally with a radius: a cone;
-5. **brightness words** (:mod:`hubbleclip.retrieval.brightness`); with 2-5, type words and a
-   constellation (:mod:`hubbleclip.retrieval.subjects`) become filters;
+4. **a position** (:mod:`hubbleclip.search.coordinates`), optionally with a radius: a cone;
+5. **brightness words** (:mod:`hubbleclip.search.brightness`); with 2-5, type words and a
+   constellation (:mod:`hubbleclip.search.subjects`) become filters;
 6. **a fuzzy name** (1-2 typos), only when 1-5 found nothing;
 7. otherwise **free text**, ranked by the learned ranker exactly as before.
 
@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hubbleclip.retrieval.brightness import parse_brightness
-from hubbleclip.retrieval.coordinates import Position, parse_position, take_radius
-from hubbleclip.retrieval.names import NameMatch, NameResolver
-from hubbleclip.retrieval.subjects import parse_subject
-from hubbleclip.retrieval.syntax import Fields, parse_fields, split_words
+from hubbleclip.search.brightness import parse_brightness
+from hubbleclip.search.coordinates import Position, parse_position, take_radius
+from hubbleclip.search.names import NameMatch, NameResolver
+from hubbleclip.search.subjects import parse_subject
+from hubbleclip.search.syntax import Fields, parse_fields, split_words
 
 NEAR_WORDS = ("near", "around", "nearby")
 CLOSE_TO = ("close", "to")

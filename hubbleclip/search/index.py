@@ -11,7 +11,7 @@ Layout of an index directory::
                          emb_text, emb_image (L2-normalised CLIP embeddings; zero rows where an
                          object has no image) -- loaded with numpy mmap_mode="r"
     bm25_names/, bm25_text/   bm25s indexes over names and over text + caption (memory-mapped)
-    ranker/              optional learned ranker (see hubbleclip.retrieval.ranker)
+    ranker/              optional learned ranker (see hubbleclip.search.ranker)
 
 Anything missing or inconsistent raises :class:`IndexFormatError` naming the file.
 """
@@ -33,10 +33,10 @@ from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json, read_json
 from hubbleclip.models.embed import ClipEncoder
 from hubbleclip.models.feature_cache import feature_cache
-from hubbleclip.retrieval.bm25 import BM25Field
-from hubbleclip.retrieval.config import RetrievalIndexConfig
-from hubbleclip.retrieval.corpus import Corpus, corpus_from_dataset
-from hubbleclip.retrieval.text import tokenize, tokenize_many
+from hubbleclip.search.bm25 import BM25Field
+from hubbleclip.search.config import SearchIndexConfig
+from hubbleclip.search.corpus import Corpus, corpus_from_dataset
+from hubbleclip.search.text import tokenize, tokenize_many
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def embed_corpus(dsd, corpus: Corpus, encoder) -> tuple[np.ndarray, np.ndarray]:
     return emb_text, emb_image
 
 
-def build_retrieval_index(cfg: RetrievalIndexConfig, encoder=None) -> Path:
+def build_retrieval_index(cfg: SearchIndexConfig, encoder=None) -> Path:
     """Corpus + BM25 indexes + CLIP embeddings + numeric features, written atomically to ``cfg.out``."""
     dsd = load_dataset_dict(cfg.dataset)
     corpus = corpus_from_dataset(dsd, include_stars=cfg.include_stars)
@@ -159,7 +159,7 @@ class VisibleBM25:
     of rows a caller may not see never shape its scores.  Built on the first query of each visible
     set (a release day or a token scope) and kept for the next ones; scores are 0 for hidden rows."""
 
-    def __init__(self, index: RetrievalIndex, keep: int = 8):
+    def __init__(self, index: SearchIndex, keep: int = 8):
         self.index, self.keep = index, keep
         self._tokens: tuple[list[list[str]], list[list[str]]] | None = None
         self._fields: dict[bytes, tuple[BM25Field, BM25Field]] = {}
@@ -198,7 +198,7 @@ class SubsetBM25:
         return out
 
 
-class RetrievalIndex:
+class SearchIndex:
     """A loaded index: the corpus, memory-mapped arrays and the two BM25 fields."""
 
     def __init__(
@@ -228,7 +228,7 @@ class RetrievalIndex:
         return self.manifest["model_spec"]
 
     @classmethod
-    def load(cls, path: str | Path) -> RetrievalIndex:
+    def load(cls, path: str | Path) -> SearchIndex:
         path = Path(path)
         manifest = read_manifest(path)
         n = manifest["n_objects"]
