@@ -1,6 +1,6 @@
 """Query-time cost of hiding proprietary rows, against no filtering in the same run.
 
-    python bench/bench_access.py --index runs/demo/retrieval/index --similarity runs/demo/similarity/index
+    python -m bench.bench_access --index runs/demo/retrieval/index --similarity runs/demo/similarity/index
 
 Marks a seeded 10% of the objects and images as proprietary, then prints the median text-search,
 similar-page and selection re-ranking latency without a mask and with the anonymous mask, their
@@ -10,7 +10,7 @@ ratios, and the one-off cost of the first filtered query (it builds the visible 
 import argparse
 import json
 
-from hubbleclip.access.bench import bench_access
+from bench.harness.access import bench_access
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from hubbleclip.archives.throughput import benchmark_simbad
+from bench.harness.archives import benchmark_simbad
 from tests.fake_services import FakeServices
 
 

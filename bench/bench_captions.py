@@ -2,13 +2,13 @@
 (one process, every prompt prefilled in full, batches of 8) against what `captions generate` does by
 default now, on the same texts in the same run, and their ratio.
 
-python bench/bench_captions.py --dataset data/skyset --n 32 --out runs/bench_captions.json
+python -m bench.bench_captions --dataset data/skyset --n 32 --out runs/bench_captions.json
 """
 
 import argparse
 import json
 
-from hubbleclip.captions.benchmark import benchmark
+from bench.harness.captions import benchmark
 from hubbleclip.io import atomic_write_text
 
 if __name__ == "__main__":

@@ -2,13 +2,13 @@
 scikit-learn's NearestNeighbors on a 20k subset, with an exactness check against brute force.
 Long: run it inside the heavy lock.
 
-    flock /tmp/hubbleclip-heavy.lock python bench/bench_neighbours.py --out runs/bench/neighbours.json
+    flock /tmp/hubbleclip-heavy.lock python -m bench.bench_neighbours --out runs/bench/neighbours.json
 """
 
 import argparse
 
+from bench.harness.neighbours import run_benchmark
 from hubbleclip.io import atomic_write_json
-from hubbleclip.similarity.bench import run_benchmark
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(

@@ -3,9 +3,9 @@ architecture from one random init (no pretrained weights offline), the same imag
 AdamW settings, warm-up, clipping, precision and steps.  Prints both throughputs (samples/s), their ratio
 (target >= 0.95), both peak RSS (target <= 1.1x) and the per-step loss agreement; writes a JSON.
 
-python bench/bench_parity.py --data data/skyset --batch-size 8 --steps 6          # CPU, ViT-B-32
-python bench/bench_parity.py --lora                                                # + LoRA, export check
-python bench/bench_parity.py --precision amp_bf16 --batch-size 128 --steps 20      # GPU (bench/gpu_check.sh)
+python -m bench.bench_parity --data data/skyset --batch-size 8 --steps 6          # CPU, ViT-B-32
+python -m bench.bench_parity --lora                                                # + LoRA, export check
+python -m bench.bench_parity --precision amp_bf16 --batch-size 128 --steps 20      # GPU (bench/gpu_check.sh)
 """
 
 import argparse
@@ -13,8 +13,8 @@ import json
 import tempfile
 from pathlib import Path
 
+from bench.harness.parity import ParitySettings, run_parity
 from hubbleclip.io import atomic_write_json
-from hubbleclip.training.parity import ParitySettings, run_parity
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,6 +1,6 @@
 """Median text-query latency over the whole corpus, beside rank_bm25 measured in the same run.
 
-    python bench/bench_search.py --index runs/index [--repeats 3]
+    python -m bench.bench_search --index runs/index [--repeats 3]
 
 Prints the median (and p90) milliseconds of the full search, of the same search without its
 resolver stage (the search before it, timed in turn on the same searcher), of BM25 alone with
@@ -12,7 +12,7 @@ and within 1.2x of the search without the resolver stage.
 import argparse
 import json
 
-from hubbleclip.search.bench import bench_search
+from bench.harness.search import bench_search
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Time the full skyset build against its floor: decoding every source image once.
 
-    python bench/bench_skyset.py [--stellarium-dir DIR] [--kstars-dir DIR]
+    python -m bench.bench_skyset [--stellarium-dir DIR] [--kstars-dir DIR]
 
 Prints the build's wall time, the time to just open and decode the same images in one process
 (the baseline, measured in the same run), and their ratio.  Target: the full build under 120 s

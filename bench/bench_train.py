@@ -1,13 +1,13 @@
 """Training pairs/s of our trainer vs a minimal plain-PyTorch loop (same model, batch, data), and peak memory.
 
-python bench/bench_train.py --data data/skyset              # lit-mini, batch 32 (target ratio >= 0.9)
-python bench/bench_train.py --spec tiny-lit --steps 20      # quick check
+python -m bench.bench_train --data data/skyset              # lit-mini, batch 32 (target ratio >= 0.9)
+python -m bench.bench_train --spec RUN/export --steps 20    # quick check, any saved model
 """
 
 import argparse
 import json
 
-from hubbleclip.training.bench import run_bench
+from bench.harness.train import run_bench
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,6 +1,6 @@
 """Bounded load check of the web API on loopback: p50/p99 latency and errors under concurrent clients.
 
-    python bench/bench_web.py --serve.index runs/index [--serve.similarity SIM_DIR] [--clients 20] [--requests 5000]
+    python -m bench.bench_web --serve.index runs/index [--serve.similarity SIM_DIR] [--clients 20] [--requests 5000]
 
 Starts `hubbleclip serve` in a child process on 127.0.0.1, measures two baselines in the same run
 (the same request mix answered by the library in-process, and over HTTP by one client), then
@@ -11,8 +11,8 @@ Writes OUT/report.json.
 import argparse
 import json
 
+from bench.harness.loadcheck import LoadConfig, run_load_check
 from hubbleclip.config import add_config_arguments, config_from_args
-from hubbleclip.web.loadcheck import LoadConfig, run_load_check
 
 
 def main() -> None:

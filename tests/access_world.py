@@ -88,7 +88,7 @@ def _nudged(png: bytes) -> bytes:
     return out.getvalue()
 
 
-def build_world(tiny_skyset: str, root: Path) -> World:
+def build_world(tiny_skyset: str, root: Path, model: str) -> World:
     import datasets
 
     from hubbleclip.access.tokens import add_token
@@ -156,17 +156,17 @@ def build_world(tiny_skyset: str, root: Path) -> World:
             for s, rows in splits.items()
         }
     ).save_to_disk(str(mixed))
-    encoder = MemoEncoder(ClipEncoder("tiny-lit"))  # identical vectors for identical rows
+    encoder = MemoEncoder(ClipEncoder(model))  # identical vectors for identical rows
     index, similarity = {}, {}
     for name, data in (("mixed", str(mixed)), ("public", tiny_skyset)):
         index[name] = str(root / f"index-{name}")
-        build_retrieval_index(SearchIndexConfig(dataset=data, model="tiny-lit", out=index[name]), encoder)
+        build_retrieval_index(SearchIndexConfig(dataset=data, model=model, out=index[name]), encoder)
         similarity[name] = str(root / f"similarity-{name}")
         # one image at a time: a private row's vector never depends on its batch neighbours
         build_similarity_index(
             SimilarityIndexConfig(
                 dataset=data,
-                encoder="tiny-lit",
+                encoder=model,
                 out=similarity[name],
                 batch_size=1,
                 cache_dir=str(root / "cache"),

@@ -63,11 +63,11 @@ def catalog_skyset(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def access_world(tiny_skyset, tmp_path_factory):
+def access_world(tiny_skyset, tiny, tmp_path_factory):
     """Public rows and private near-copies of them, with indexes and tokens (tests/access_world.py)."""
     from access_world import build_world
 
-    return build_world(tiny_skyset, tmp_path_factory.mktemp("access"))
+    return build_world(tiny_skyset, tmp_path_factory.mktemp("access"), tiny["tiny-lit"])
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +94,12 @@ def forkserver():
     warm.start()  # returns once the preloading is done, before anything is timed
     warm.join()
     return ctx
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """Tiny random-init models (tests/tiny_models.py): ``tiny["tiny-lit"]`` is the directory of a
+    saved model, a spec for ``load_model``, configs and CLI arguments alike."""
+    from tiny_models import TinyModels
+
+    return TinyModels(tmp_path_factory.mktemp("tiny-models"))

@@ -11,6 +11,8 @@ Serves, on 127.0.0.1 and a free port:
 
 Tests inject failures per route (``fail_next``), add latency (``latency``), start an outage after
 N answers (``outage_after``) and count requests per route and per exact request (``served``).
+``hold_after`` holds a route's answers after the first N until the test sets ``release``; ``holding``
+is set when the first one is held, so a test acts at a known point of a build without sleeping.
 """
 
 from __future__ import annotations
@@ -188,6 +190,9 @@ class FakeServices:
         self.latency: dict[str, float] = {}
         self.fail_next: dict[str, deque] = defaultdict(deque)  # route -> (status, headers) to answer first
         self.outage_after: dict[str, int] = {}  # route -> answers served before 503s
+        self.hold_after: dict[str, int] = {}  # route -> answers served before the rest wait for `release`
+        self.holding = threading.Event()  # a request is being held
+        self.release = threading.Event()
         self.requests: Counter = Counter()  # route -> requests received
         self.served: Counter = Counter()  # exact request -> 200 answers
         self._admitted: Counter = Counter()  # route -> requests let through
@@ -204,6 +209,7 @@ class FakeServices:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.release.set()  # no handler thread stays blocked after a failed test
         self._server.shutdown()
         self._server.server_close()
 
@@ -237,6 +243,10 @@ class FakeServices:
             if route in self.outage_after and self._admitted[route] >= self.outage_after[route]:
                 return 503, {}, b"outage"
             self._admitted[route] += 1
+            held = self._admitted[route] > self.hold_after.get(route, math.inf)
+        if held:
+            self.holding.set()
+            self.release.wait()
         time.sleep(self.latency.get(route, 0.0))
         handler = {
             "/simbad/sync": self._tap,

@@ -32,7 +32,7 @@ PRELOAD = [
     "hubbleclip.training.trainer",
     "hubbleclip.similarity.train",
     "hubbleclip.captions.pipeline",
-    "hubbleclip.web.loadcheck",
+    "bench.harness.loadcheck",
     "uvicorn",
     "httpx",
     "hubbleclip.models",

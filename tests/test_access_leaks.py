@@ -456,7 +456,7 @@ def cmd_similar(world, capsys):
         "--access",
         world.private[private_m31]["program_id"],
     )
-    assert full["neighbours"][0]["id"] == private_m31
+    assert full["neighbours"][0]["image_id"] == private_m31
 
 
 def cmd_pairs(world, capsys, tmp_path):
@@ -593,7 +593,8 @@ def test_access_table_masks_are_fast_and_exact():
 
 
 def test_folder_csv_release_dates_and_programs(tmp_path):
-    from hubbleclip.data.folder import FolderConfig, read_rows
+    from hubbleclip.data.config import FolderConfig
+    from hubbleclip.data.folder import read_rows
 
     img = tmp_path / "imgs"
     img.mkdir()

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import re
-import time
+import signal
+import subprocess
+import sys
+import threading
 from datetime import date, datetime, timedelta, timezone
 from email.utils import format_datetime
+from types import SimpleNamespace
 
 import datasets
 import h5py
@@ -17,14 +23,10 @@ import pytest
 from fake_services import FakeServices
 
 from hubbleclip import archives
+from hubbleclip.archives import client as client_module
 from hubbleclip.archives.cache import ResponseCache
-from hubbleclip.archives.client import (
-    ArchiveClient,
-    HttpConfig,
-    ServiceLimits,
-    ServiceUnavailable,
-    retry_after_seconds,
-)
+from hubbleclip.archives.client import ArchiveClient, ServiceUnavailable, retry_after_seconds
+from hubbleclip.archives.config import HttpConfig, ServiceLimits
 from hubbleclip.archives.hst import parse_phase2
 from hubbleclip.config import ConfigError
 
@@ -59,23 +61,24 @@ def load_rows(path) -> list[dict]:
     return [dict(r, split=s) for s in dd for r in dd[s]]
 
 
-def test_client_retries_429_and_500_and_honours_retry_after(tmp_path):
+def test_client_retries_429_and_500_and_honours_retry_after(tmp_path, caplog):
     async def run(fake):
         http = HttpConfig(backoff_s=0.01, max_retries=3)
         cache = ResponseCache(tmp_path / "c.sqlite")
         async with ArchiveClient(cache, http, {"hips2fits": ServiceLimits(100, 2)}) as client:
             params = {"ra": "10", "dec": "20", "width": "50", "height": "40"}
-            t0 = time.monotonic()
             first = await client.fetch("hips2fits", fake.urls()["hips2fits_url"], params=params)
-            waited = time.monotonic() - t0
             again = await client.fetch("hips2fits", fake.urls()["hips2fits_url"], params=params)
-        return first, again, waited, client.report()["hips2fits"]
+        return first, again, client.report()["hips2fits"]
 
+    caplog.set_level(logging.INFO, logger=client_module.__name__)
     with FakeServices(n_objects=1) as fake:
         fake.fail_next["/hips2fits"].extend([(429, {"Retry-After": "1"}), (500, {})])
-        first, again, waited, stats = asyncio.run(run(fake))
+        first, again, stats = asyncio.run(run(fake))
         assert first.ok and first.body == again.body and first.content_type == "image/jpeg"
-        assert waited >= 0.95  # Retry-After: 1 was honoured, not the 0.01 s back-off
+        # the delay before each retry: Retry-After's 1 s, then the 0.01-0.02 s back-off (with jitter)
+        delays = [r.args[-1] for r in caplog.records if "retry" in r.msg]
+        assert delays[0] == 1.0 and 0.005 <= delays[1] <= 0.02 and len(delays) == 2
         assert stats == {"requests": 3, "cache_hits": 1, "retries": 2, "bytes": stats["bytes"]}
         assert fake.requests["/hips2fits"] == 3  # the cached answer was not fetched again
 
@@ -95,10 +98,12 @@ def test_client_gives_up_with_a_resumable_error(tmp_path):
         assert fake.requests["/simbad/sync"] == 3
 
 
-def test_retry_after_header_forms():
+def test_retry_after_header_forms(monkeypatch):
     assert retry_after_seconds("7") == 7.0
-    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
-    assert 25 < retry_after_seconds(later) <= 30
+    now = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+    monkeypatch.setattr(client_module, "time", SimpleNamespace(time=now.timestamp))  # a fixed clock
+    assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True)) == 30.0
+    assert retry_after_seconds(format_datetime(now - timedelta(seconds=30), usegmt=True)) == 0.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
 
 
@@ -301,39 +306,79 @@ def test_galaxy10_bad_files_name_the_problem(tmp_path):
         archives.build("galaxy10", tmp_path / "o", None, [f"path={tmp_path / 'x.h5'}"], False)
 
 
-def test_ctrl_c_keeps_what_was_fetched(tmp_path):
-    """SIGINT mid-build (a user's Ctrl-C): exit 130, no output, and the rerun asks nothing twice."""
-    import signal
-    import subprocess
-    import sys
+# how a terminal starts a command: Ctrl-C neither ignored nor blocked, whatever the test runner's state
+INTERACTIVE = (
+    "import signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+    "signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from hubbleclip.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
-    with FakeServices(n_objects=40, malformed=0) as fake:
-        fake.latency["/hips2fits"] = 0.05
-        overrides = simbad_overrides(fake, tmp_path)
-        overrides = [o for o in overrides if not o.startswith("hips2fits.rate")] + ["hips2fits.rate_per_s=20"]
-        cmd = [
-            sys.executable,
-            "-c",
-            "import sys; from hubbleclip.cli import main; sys.exit(main(sys.argv[1:]))",
-            "data",
-            "build",
-            "--source",
-            "simbad",
-            "--out",
-            str(tmp_path / "out"),
-        ]
-        proc = subprocess.Popen(
-            cmd + [a for o in overrides for a in ("--set", o)], stderr=subprocess.PIPE, text=True
+
+class Child:
+    """``hubbleclip data build --source simbad`` in a subprocess, its stderr read line by line."""
+
+    def __init__(self, fake: FakeServices, tmp_path):
+        argv = ["data", "build", "--source", "simbad", "--out", str(tmp_path / "out")]
+        argv += [a for o in simbad_overrides(fake, tmp_path) for a in ("--set", o)]
+        env = {**os.environ, "COLUMNS": "250"}  # log lines unwrapped
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", INTERACTIVE, *argv], stderr=subprocess.PIPE, text=True, env=env
         )
-        deadline = time.monotonic() + 60
-        while fake.requests["/hips2fits"] < 5 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 130, err
+        self.lines: list[str] = []
+        self.stopping = threading.Event()  # the build noticed the interrupt
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            if "stopping (interrupted)" in line:
+                self.stopping.set()
+
+    def err(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, event: threading.Event, what: str) -> None:
+        """Until ``event``; fails at once if the child exits first (the cap only bounds a hang)."""
+        for _ in range(1200):
+            if event.wait(0.1):
+                return
+            assert self.proc.poll() is None, f"exit {self.proc.returncode} before {what}: {self.err()}"
+        pytest.fail(f"no {what} in 120 s: {self.err()}")
+
+    def exit_code(self) -> int:
+        self.proc.wait(timeout=120)
+        self._reader.join(timeout=10)
+        return self.proc.returncode
+
+
+def test_ctrl_c_keeps_what_was_fetched(tmp_path):
+    """SIGINT mid-build (a user's Ctrl-C): exit 130, no output, the cut-outs on the wire when it
+    came are cached, and the rerun asks nothing twice."""
+    with FakeServices(n_objects=40, malformed=0) as fake:
+        fake.hold_after["/hips2fits"] = 4  # the 5th cut-out and later wait: the signal lands mid-build
+        child = Child(fake, tmp_path)
+        child.wait_for(fake.holding, "a held cut-out request")
+        child.proc.send_signal(signal.SIGINT)
+        child.wait_for(child.stopping, "'stopping (interrupted)'")
+        fake.release.set()  # the requests in flight are answered and must reach the cache
+        assert child.exit_code() == 130, child.err()
         assert not (tmp_path / "out").exists()
         fetched = sum(n for k, n in fake.served.items() if k.startswith("/hips2fits"))
         assert 5 <= fetched < len(bright_wellformed(fake))
-        report = archives.build("simbad", tmp_path / "out", None, overrides, False)
+        report = archives.build("simbad", tmp_path / "out", None, simbad_overrides(fake, tmp_path), False)
         assert fake.duplicates() == {}
         assert report["http"]["hips2fits"]["cache_hits"] == fetched
+        assert report["rows"] == len(bright_wellformed(fake))
+
+
+def test_second_ctrl_c_stops_without_waiting_for_requests_in_flight(tmp_path):
+    with FakeServices(n_objects=12, malformed=0) as fake:
+        fake.hold_after["/hips2fits"] = 0  # no cut-out is ever answered while the build runs
+        child = Child(fake, tmp_path)
+        child.wait_for(fake.holding, "a held cut-out request")
+        child.proc.send_signal(signal.SIGINT)
+        child.wait_for(child.stopping, "'stopping (interrupted)'")
+        child.proc.send_signal(signal.SIGINT)
+        assert child.exit_code() == 130, child.err()
+        assert "interrupted\n" in child.lines and not (tmp_path / "out").exists()

@@ -11,16 +11,24 @@ import re
 import datasets
 import pytest
 
-from hubbleclip.captions.cache import CaptionCache
+from hubbleclip.captions.cache import CaptionCache, default_cache
 from hubbleclip.captions.check import caption_quality
 from hubbleclip.captions.config import CaptionsConfig
 from hubbleclip.captions.generate import RunSettings, caption_texts
-from hubbleclip.captions.pipeline import default_cache, generate_captions
+from hubbleclip.captions.pipeline import generate_captions
 from hubbleclip.captions.prompt import chat_messages, clean_text
 from hubbleclip.captions.schema import format_caption, parse_caption, parse_output
 from hubbleclip.captions.tokens import clip_token_count, fits_clip
+from hubbleclip.io import cache_root
 
 CAPTION_RE = re.compile(r"^[a-z][a-z -]*(, [a-z][a-z -]*)*; [a-z][a-z -]*(, [a-z][a-z -]*)*$")
+
+
+@pytest.fixture
+def own_cache_root(tmp_path, monkeypatch):
+    """Default caption caches live under the cache root: this test's own."""
+    monkeypatch.setenv("HUBBLECLIP_CACHE", str(tmp_path / "cache-root"))
+    return tmp_path / "cache-root"
 
 
 def answer(objects, uses):
@@ -137,7 +145,7 @@ def test_retry_then_fallback_never_crashes(tmp_path):
     assert backend.seen.count("Crab garbage text") == 3
 
 
-def test_failed_rows_keep_the_template_caption_in_a_table(tmp_path):
+def test_failed_rows_keep_the_template_caption_in_a_table(tmp_path, own_cache_root):
     src = write_jsonl(
         tmp_path / "abstracts.jsonl",
         [
@@ -157,6 +165,20 @@ def test_failed_rows_keep_the_template_caption_in_a_table(tmp_path):
         and report["llm_captions"] == 1
     )
     assert default_cache(src) == default_cache(tmp_path / "abstracts.captions.jsonl")
+    assert len(CaptionCache(default_cache(src))) == 2 and not list(tmp_path.glob("*cache*.jsonl"))
+
+
+def test_default_cache_is_one_file_per_dataset_under_the_cache_root(tmp_path, monkeypatch, own_cache_root):
+    monkeypatch.chdir(tmp_path)
+    a, b = tmp_path / "a" / "sky", tmp_path / "b" / "sky"
+    assert default_cache(a).parent == cache_root("captions") == own_cache_root / "captions"
+    assert default_cache(a) != default_cache(b) and default_cache("a/sky") == default_cache(a)
+    assert default_cache(a).name.startswith("sky-") and default_cache("t.csv").name.startswith("t-")
+    # the explicit option still wins
+    src = write_jsonl(tmp_path / "t.jsonl", [{"id": 1, "text": "Orion is bright."}])
+    own = tmp_path / "own.jsonl"
+    generate_captions(CaptionsConfig(dataset=str(src), cache=str(own)), backend=FakeBackend())
+    assert len(CaptionCache(own)) == 1 and not default_cache(src).exists()
 
 
 def test_prompt_text_loses_identifiers_the_caption_may_not_contain():
@@ -236,7 +258,7 @@ def test_model_processes_each_get_a_batch_and_a_given_executor_stays_open(tmp_pa
 # --- datasets and the command line -----------------------------------------------------------------
 
 
-def test_dataset_gets_caption_llm_and_check_reports(tiny_skyset, tmp_path, capsys):
+def test_dataset_gets_caption_llm_and_check_reports(tiny_skyset, tmp_path, capsys, own_cache_root):
     from hubbleclip.cli import main
 
     out = tmp_path / "sky"
@@ -270,7 +292,7 @@ def test_dataset_gets_caption_llm_and_check_reports(tiny_skyset, tmp_path, capsy
     assert checked["template_baseline"]["captions"] == 5
 
 
-def test_cli_errors_are_one_line(tmp_path, capsys):
+def test_cli_errors_are_one_line(tmp_path, capsys, own_cache_root):
     from hubbleclip.cli import main
 
     assert main(["captions", "generate", "--dataset", str(tmp_path / "missing")]) == 2
@@ -324,7 +346,7 @@ def test_shipped_smollm2_through_outlines_writes_schema_captions():
     assert captions and all(CAPTION_RE.match(c) for c in captions), captions
 
 
-def test_shipped_captions_are_written_in_chunks_and_seed_a_fresh_run(tiny_skyset, tmp_path):
+def test_shipped_captions_are_written_in_chunks_and_seed_a_fresh_run(tiny_skyset, tmp_path, own_cache_root):
     import shutil
 
     from hubbleclip.captions.inputs import imaged_texts, load_dataset_dict

@@ -73,7 +73,7 @@ def test_unknown_stage_names_are_refused(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def demo_run(tiny_skyset, tmp_path_factory):
+def demo_run(tiny_skyset, tiny, tmp_path_factory):
     """``hubbleclip demo`` on a copy of the tiny skyset: the real SmolLM2 captions two texts, tiny-lit
     trains a few steps, the reranker trains on queries made for this skyset."""
     from hubbleclip.search.queries import make_queries_file
@@ -112,9 +112,9 @@ def demo_run(tiny_skyset, tmp_path_factory):
         "--train_config",
         str(train_config),
         "--base_model",
-        "tiny-lit",
+        tiny["tiny-lit"],
         "--scratch_model",
-        "tiny-lit",
+        tiny["tiny-lit"],
         "--crossval_folds",
         "3",
         "--cache_dir",
@@ -139,7 +139,7 @@ def demo_run(tiny_skyset, tmp_path_factory):
         "5",
         "--kinds.per_kind",
         "8",
-        "--kinds.n_boot",
+        "--kinds.bootstrap.samples",
         "50",
     ]
     assert main(args) == 0
@@ -177,8 +177,8 @@ def test_demo_runs_every_stage_and_writes_results(demo_run):
     similar = json.loads((run_dir / "similarity" / "similar.json").read_text())
     assert [q["query"] for q in similar["queries"]] == ["M42", "M57"]
     for q in similar["queries"]:
-        assert q["neighbours"] and q["query_item"]["id"] not in {n["id"] for n in q["neighbours"]}
-        reps = [c["representative"]["id"] for c in q["clusters"]]
+        assert q["neighbours"] and q["query_item"]["image_id"] not in {n["image_id"] for n in q["neighbours"]}
+        reps = [c["representative"]["image_id"] for c in q["clusters"]]
         assert len(set(reps)) == len(reps) and sum(c["size"] for c in q["clusters"]) >= len(q["neighbours"])
 
 

@@ -28,13 +28,13 @@ def train_split(tiny_skyset):
 
 
 @pytest.fixture(scope="module")
-def tiny_lit():
+def tiny_lit(tiny):
     import torch
 
     from hubbleclip.models import load_model
 
     torch.manual_seed(0)
-    return load_model("tiny-lit")
+    return load_model(tiny["tiny-lit"])
 
 
 def test_eval_set_deduplicates_captions_and_resolves_partners(train_split):
@@ -71,7 +71,7 @@ def test_retrieval_suite_with_oracle_and_random_scores(train_split):
         block = per_model["oracle"][direction]
         assert set(block) == {"all", *set(es.sources)}
         metrics = block["all"]["metrics"]
-        assert metrics["R@1"] == {"value": 1.0, "low": 1.0, "high": 1.0}
+        assert metrics["R@1"] == {"value": 1.0, "low": 1.0, "high": 1.0, "n": block["all"]["n_queries"]}
         assert metrics["median_rank"]["value"] == 1.0 and metrics["in_batch_top10"]["value"] == 1.0
         assert block["all"]["curve"]["accuracy"][-1] == 1.0
         n_cand = block["all"]["n_candidates"]
@@ -150,16 +150,16 @@ def test_model_fingerprint_follows_the_weights(tiny_lit):
             param.sub_(1e-3)
 
 
-def test_compare_cli_writes_results_and_reuses_the_cache(tiny_skyset, tmp_path, monkeypatch, capsys):
+def test_compare_cli_writes_results_and_reuses_the_cache(tiny, tiny_skyset, tmp_path, monkeypatch, capsys):
     out, cache = tmp_path / "cmp", tmp_path / "cache"
     run_dir = tmp_path / "run"
     from hubbleclip.models import load_model
 
-    load_model("tiny-lit").save(run_dir / "export")  # a run directory stands for its export
+    load_model(tiny["tiny-lit"]).save(run_dir / "export")  # a run directory stands for its export
     argv = [
         "compare",
         "--model",
-        "base=tiny-lit",
+        f"base={tiny['tiny-lit']}",
         "--model",
         f"tuned={run_dir}",
         "--dataset",
@@ -175,17 +175,27 @@ def test_compare_cli_writes_results_and_reuses_the_cache(tiny_skyset, tmp_path, 
     ]
     assert main(argv) == 0
     results = load_results(out)
-    assert list(results["models"]) == ["base", "tuned", "random"]
-    assert results["models"]["tuned"]["path"] == str(run_dir / "export")
-    ret = results["retrieval"]
-    assert set(ret["deltas"]) == {"tuned"}
-    for name in results["models"]:
+    # the typed reader keeps every field: it writes back the very file
+    assert results.to_dict() == json.loads((out / "results.json").read_text())
+    # a results.json from before estimates stored their n reads as well
+    old = json.loads(
+        (out / "results.json").read_text(), object_hook=lambda d: {k: v for k, v in d.items() if k != "n"}
+    )
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "results.json").write_text(json.dumps(old))
+    assert load_results(tmp_path / "old").to_dict() == old
+    assert list(results.models) == ["base", "tuned", "random"]
+    assert results.models["tuned"].path == str(run_dir / "export")
+    ret = results.retrieval
+    assert set(ret.deltas) == {"tuned"}
+    for name in results.models:
         for direction in ("image_to_text", "text_to_image"):
-            for est in ret["models"][name][direction]["all"]["metrics"].values():
-                assert est["low"] <= est["value"] <= est["high"]
-    first = results["zero_shot"]["first"]["models"]["tuned"]
-    assert first["n_images"] == sum(sum(r) for r in first["confusion"]["matrix"])
-    assert first["chance"]["top1"] == 0.25
+            block = ret.models[name][direction]["all"]
+            for est in block.metrics.values():
+                assert est.low <= est.value <= est.high and est.n == block.n_queries
+    first = results.zero_shot["first"].models["tuned"]
+    assert first.n_images == sum(sum(r) for r in first.confusion.matrix)
+    assert first.chance["top1"] == 0.25
     md = (out / "results.md").read_text()
     assert "| acc@10% |" in md and "Δ tuned − base" in md and "Confusion matrix of tuned" in md
     assert "image → text acc@10%, all" in capsys.readouterr().out
@@ -198,13 +208,16 @@ def test_compare_cli_writes_results_and_reuses_the_cache(tiny_skyset, tmp_path, 
     monkeypatch.setattr(LitModel, "text_features", no_embedding)
     assert main(argv + ["--tasks", "retrieval"]) == 0
     again = load_results(out)
-    assert "zero_shot" not in again
-    assert again["retrieval"]["models"]["base"] == ret["models"]["base"]
+    assert again.zero_shot is None
+    assert again.retrieval.models["base"] == ret.models["base"]
 
 
-def test_classify_cli_ranks_classes(tmp_path, capsys):
+def test_classify_cli_ranks_classes(tiny, tmp_path, capsys):
     image = str(STELLARIUM / "m31.png")
-    assert main(["classify", image, "--model", "tiny-lit", "--classes", "first", "--top", "3", "--json"]) == 0
+    assert (
+        main(["classify", image, "--model", tiny["tiny-lit"], "--classes", "first", "--top", "3", "--json"])
+        == 0
+    )
     ranked = json.loads(capsys.readouterr().out)["classes"]
     assert [r["rank"] for r in ranked] == [1, 2, 3]
     assert {r["class"] for r in ranked} <= set(FIRST_CLASSES.values())
@@ -212,17 +225,17 @@ def test_classify_cli_ranks_classes(tmp_path, capsys):
     assert sims == sorted(sims, reverse=True) and all(0 < r["probability"] < 1 for r in ranked)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not an image")
-    assert main(["classify", str(broken), "--model", "tiny-lit"]) == 2
+    assert main(["classify", str(broken), "--model", tiny["tiny-lit"]]) == 2
     assert "not a readable image" in capsys.readouterr().err
 
 
-def test_bad_inputs_give_clear_errors(tiny_skyset, tmp_path, capsys):
+def test_bad_inputs_give_clear_errors(tiny, tiny_skyset, tmp_path, capsys):
     with pytest.raises(ValueError, match="used twice"):
-        parse_models(["a=tiny-lit", "a=tiny-hf"], random_baseline=True)
+        parse_models(["a=lit-mini", "a=lit-mini@scratch"], random_baseline=True)
     with pytest.raises(ValueError, match="random"):
-        parse_models(["random=tiny-lit"], random_baseline=True)
+        parse_models(["random=lit-mini"], random_baseline=True)
     assert parse_models(["lit-mini"], random_baseline=True) == {"lit-mini": "lit-mini"}
-    assert resolve_export("tiny-lit") == "tiny-lit"
+    assert resolve_export(tiny["tiny-lit"]) == tiny["tiny-lit"]
     split = datasets.load_from_disk(tiny_skyset)["train"]
     with pytest.raises(ValueError, match="caption_llm"):
         build_eval_set(split, "train", text_column="caption_llm")

@@ -42,15 +42,15 @@ def tower_calls(monkeypatch):
     return calls
 
 
-def test_each_input_goes_through_a_tower_once_and_heads_apply_on_the_fly(images, tmp_path, tower_calls):
+def test_each_input_goes_through_a_tower_once_and_heads_apply_on_the_fly(tiny, images, tmp_path, tower_calls):
     cache = FeatureCache(tmp_path)
-    base = load_model("tiny-lit")
+    base = load_model(tiny["tiny-lit"])
     uncached = embed_images(base, images), embed_texts(base, TEXTS)
     assert tower_calls == {"image": 6, "text": 3}
     first = embed_images(base, images[:4], cache=cache), embed_texts(base, TEXTS, cache=cache)
     assert tower_calls == {"image": 10, "text": 5}  # the repeated text only once
     # a model with the same towers and other heads (a head-only fine-tune) reuses every feature
-    tuned = load_model("tiny-lit")
+    tuned = load_model(tiny["tiny-lit"])
     with torch.no_grad():
         tuned.image_proj.weight.mul_(-1)
         tuned.text_proj.bias.add_(0.5)
@@ -67,9 +67,9 @@ def test_each_input_goes_through_a_tower_once_and_heads_apply_on_the_fly(images,
     assert tower_calls["image"] == 13
 
 
-def test_other_tower_weights_or_transform_are_other_features(images, tmp_path, tower_calls):
+def test_other_tower_weights_or_transform_are_other_features(tiny, images, tmp_path, tower_calls):
     cache = FeatureCache(tmp_path)
-    model = load_model("tiny-lit")
+    model = load_model(tiny["tiny-lit"])
     embed_images(model, images, cache=cache)
     with torch.no_grad():
         next(model.image_trunk.parameters()).add_(1e-3)
@@ -78,9 +78,9 @@ def test_other_tower_weights_or_transform_are_other_features(images, tmp_path, t
     assert len(list(tmp_path.glob("image-*"))) == 2
 
 
-def test_broken_shards_are_recomputed_and_the_cache_can_be_off(images, tmp_path, tower_calls):
+def test_broken_shards_are_recomputed_and_the_cache_can_be_off(tiny, images, tmp_path, tower_calls):
     cache = FeatureCache(tmp_path)
-    model = load_model("tiny-lit")
+    model = load_model(tiny["tiny-lit"])
     reference = embed_texts(model, TEXTS, cache=cache)
     (shard,) = tmp_path.glob("text-*/*.safetensors")
     shard.write_bytes(b"not a safetensors file")

@@ -31,9 +31,9 @@ def test_general_base_knows_everyday_photos(checks):
     assert scratch.text_to_photo < base.text_to_photo and scratch.photo_to_text < base.photo_to_text
 
 
-def test_general_projections_are_deterministic_cached_and_rebuilt(tmp_path, monkeypatch):
+def test_general_projections_are_deterministic_cached_and_rebuilt(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("HUBBLECLIP_CACHE", str(tmp_path))
-    model = load_model("tiny-lit")
+    model = load_model(tiny["tiny-lit"])
     classifier = torch.randn(1000, model.image_proj.in_features, generator=torch.Generator().manual_seed(1))
     cache = feature_cache(str(tmp_path / "features"))
     first = general_projections(model, classifier, cache, steps=60)

@@ -7,16 +7,16 @@ from hubbleclip.cli import main
 from hubbleclip.config import load_config
 from hubbleclip.errors import UserError
 from hubbleclip.models import load_model
+from hubbleclip.studies.interpolate import write_interpolations
 from hubbleclip.training import TrainConfig, train
 from hubbleclip.training.config import InterpolateConfig
-from hubbleclip.training.interpolate import write_interpolations
 
 
-def test_wise_ft_exports_mix_the_weights_and_give_an_alpha_curve(tiny_skyset, tmp_path):
+def test_wise_ft_exports_mix_the_weights_and_give_an_alpha_curve(tiny, tiny_skyset, tmp_path):
     run = tmp_path / "run"
     overrides = {
         "run_dir": str(run),
-        "model.spec": "tiny-lit",
+        "model.spec": tiny["tiny-lit"],
         "data.path": tiny_skyset,
         "data.val_split": "",
         "optim.batch_size": 8,
@@ -28,10 +28,20 @@ def test_wise_ft_exports_mix_the_weights_and_give_an_alpha_curve(tiny_skyset, tm
     }
     train(load_config(TrainConfig, None, overrides))
     out = tmp_path / "wise"
-    args = ["interpolate", "--base", "tiny-lit", "--tuned", str(run), "--alpha", "0,0.5,1", "--out", str(out)]
+    args = [
+        "interpolate",
+        "--base",
+        tiny["tiny-lit"],
+        "--tuned",
+        str(run),
+        "--alpha",
+        "0,0.5,1",
+        "--out",
+        str(out),
+    ]
     assert main([*args, "--evaluate", "true", "--eval_dataset", tiny_skyset]) == 0
 
-    base, tuned = load_model("tiny-lit").state_dict(), load_model(run).state_dict()
+    base, tuned = load_model(tiny["tiny-lit"]).state_dict(), load_model(run).state_dict()
     mixed = {a: load_model(out / f"alpha-{a}").state_dict() for a in ("0.00", "0.50", "1.00")}
     changed = [k for k in base if base[k].is_floating_point() and not torch.equal(base[k], tuned[k])]
     assert changed
@@ -52,5 +62,5 @@ def test_wise_ft_exports_mix_the_weights_and_give_an_alpha_curve(tiny_skyset, tm
     assert (out / "alpha-0.50" / "hubbleclip.json").stat().st_mtime_ns == stamp
     with pytest.raises(UserError, match="differ in their weights"):
         write_interpolations(
-            InterpolateConfig(base="tiny-open_clip", tuned=str(run), out=str(tmp_path / "x"))
+            InterpolateConfig(base=tiny["tiny-open_clip"], tuned=str(run), out=str(tmp_path / "x"))
         )

@@ -14,6 +14,7 @@ from hubbleclip.judge.config import JudgeConfig
 from hubbleclip.judge.prompt import judge_messages, judge_text
 from hubbleclip.judge.run import load_judge_queries, run_judge
 from hubbleclip.metrics import RELEVANT_GRADE
+from hubbleclip.metrics.config import BootstrapConfig
 from hubbleclip.search.queries import load_queries
 
 WORDS = ("cluster", "galax", "nebula", "radio")
@@ -44,15 +45,15 @@ class FakeJudge:
         return out
 
 
-def test_judge_reports_fractions_agreement_and_resumes(tiny_skyset, tmp_path):
+def test_judge_reports_fractions_agreement_and_resumes(tiny_skyset, tiny, tmp_path):
     cfg = JudgeConfig(
         dataset=tiny_skyset,
         split="train",
-        models=["base=tiny-lit", "tuned=tiny-open_clip"],
+        models=[f"base={tiny['tiny-lit']}", f"tuned={tiny['tiny-open_clip']}"],
         k=3,
         cache=str(tmp_path / "judge.jsonl"),
         out=str(tmp_path / "judge"),
-        n_boot=200,
+        bootstrap=BootstrapConfig(samples=200),
         max_queries=10,
     )
     imaged = {str(o) for o in build_eval_set(load_split(tiny_skyset, "train"), "train").object_ids}
@@ -118,3 +119,16 @@ def test_judge_prompt_shows_query_and_text_and_the_text_file_has_no_catalog(tmp_
         ("spiral galaxies", None),
         ("planetary nebulae", None),
     ]
+
+
+def test_default_cache_lives_under_the_cache_root_one_file_per_dataset(tmp_path, monkeypatch):
+    from hubbleclip.judge.run import default_judge_cache
+
+    monkeypatch.setenv("HUBBLECLIP_CACHE", str(tmp_path / "cache"))
+    a, b = tmp_path / "one" / "skyset", tmp_path / "two" / "skyset"
+    assert default_judge_cache(a).parent == tmp_path / "cache" / "judge"
+    assert default_judge_cache(a).name.startswith("skyset-") and default_judge_cache(a).suffix == ".jsonl"
+    assert default_judge_cache(a) != default_judge_cache(b)  # same name, other dataset
+    a.parent.mkdir()
+    monkeypatch.chdir(a.parent)
+    assert default_judge_cache("skyset") == default_judge_cache(a)  # keyed by the resolved path

@@ -31,7 +31,7 @@ from kill_jobs import child
 
 KILL_POINTS = int(os.environ.get("HUBBLECLIP_KILL_POINTS", "2"))
 SEED = int(os.environ.get("HUBBLECLIP_KILL_SEED", "0"))
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"  # the kill-anywhere table
 VOLATILE = {"created", "timings_s", "seconds", "time", "took_s", "elapsed_s", "run", "wall_s", "started"}
 RESULTS: dict[str, dict] = {}
 
@@ -136,7 +136,7 @@ def write_texts(work: Path, inputs: dict) -> None:
 
 
 def jobs(inputs: dict) -> list[Job]:
-    tiny = inputs["tiny_skyset"]
+    tiny, model = inputs["tiny_skyset"], inputs["tiny_lit"]
     return [
         Job(
             "skyset build",
@@ -178,7 +178,7 @@ def jobs(inputs: dict) -> list[Job]:
                 "--run_dir",
                 "run",
                 "--model.spec",
-                "tiny-lit",
+                model,
                 "--data.path",
                 tiny,
                 "--optim.batch_size",
@@ -209,12 +209,12 @@ def jobs(inputs: dict) -> list[Job]:
         ),
         Job(
             "retrieval index build",
-            ["index", "build", "--dataset", tiny, "--model", "tiny-lit", "--out", "idx", "--force", "true"],
+            ["index", "build", "--dataset", tiny, "--model", model, "--out", "idx", "--force", "true"],
             "idx",
         ),
         Job(
             "similarity index",
-            ["similarity", "index", "--dataset", tiny, "--encoder", "tiny-lit", "--out", "sim", "--force"],
+            ["similarity", "index", "--dataset", tiny, "--encoder", model, "--out", "sim", "--force"],
             "sim",
         ),
         Job(
@@ -298,11 +298,11 @@ def stale_temporaries(work: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def inputs(tiny_skyset):
-    return {"tiny_skyset": tiny_skyset}
+def inputs(tiny_skyset, tiny):
+    return {"tiny_skyset": tiny_skyset, "tiny_lit": tiny["tiny-lit"]}
 
 
-@pytest.mark.parametrize("name", [j.name for j in jobs({"tiny_skyset": ""})])
+@pytest.mark.parametrize("name", [j.name for j in jobs({"tiny_skyset": "", "tiny_lit": ""})])
 def test_job_survives_sigkill_anywhere(name, forkserver, inputs, tmp_path):
     job = next(j for j in jobs(inputs) if j.name == name)
     work = tmp_path / "work"
@@ -379,4 +379,4 @@ def test_readme_kill_table_lists_every_job():
         for line in table.splitlines()
         if line.startswith("| ") and "---" not in line
     }
-    assert rows - {"job"} == {j.name for j in jobs({"tiny_skyset": ""})}
+    assert rows - {"job"} == {j.name for j in jobs({"tiny_skyset": "", "tiny_lit": ""})}

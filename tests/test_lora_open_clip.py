@@ -10,14 +10,16 @@ from hubbleclip.training.checkpoint import list_checkpoints
 from hubbleclip.training.lora_export import plain_open_clip_gap
 
 
-def test_lora_on_open_clip_attention_and_mlp_merges_into_a_plain_open_clip_export(tiny_skyset, tmp_path):
+def test_lora_on_open_clip_attention_and_mlp_merges_into_a_plain_open_clip_export(
+    tiny, tiny_skyset, tmp_path
+):
     run = tmp_path / "run"
     cfg = load_config(
         TrainConfig,
         None,
         {
             "run_dir": str(run),
-            "model.spec": "tiny-open_clip",
+            "model.spec": tiny["tiny-open_clip"],
             "data.path": tiny_skyset,
             "data.val_split": "",
             "freeze.lora_image": True,
@@ -41,7 +43,7 @@ def test_lora_on_open_clip_attention_and_mlp_merges_into_a_plain_open_clip_expor
             for layer in ("attn", "attn.out_proj", "mlp.c_fc", "mlp.c_proj"):
                 assert f"{tower}.resblocks.{block}.{layer}" in adapted, sorted(adapted)
 
-    before = load_model("tiny-open_clip").net.state_dict()
+    before = load_model(tiny["tiny-open_clip"]).net.state_dict()
     after = load_file(str(run / "export" / "open_clip_model.safetensors"))
     assert set(after) == set(before)  # merged: open_clip's own keys, no adapter left
     changed = {k for k in after if not torch.equal(after[k], before[k])}

@@ -4,18 +4,25 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, recall_score, top_k_accuracy_score
 
+from hubbleclip.errors import UserError
 from hubbleclip.metrics import (
+    BootstrapConfig,
+    Comparison,
+    Estimate,
     accuracy_curve,
     bootstrap,
     bootstrap_difference,
     chance_hit_rate,
     chance_mean_rank,
     classification_columns,
+    compare_systems,
+    comparison_table,
     confusion_matrix,
     first_relevant_ranks,
     fraction_cutoff,
     hits_at_fraction,
     in_batch_hits,
+    markdown_table,
     relevance_from_keys,
     resample_indices,
     true_class_ranks,
@@ -191,6 +198,79 @@ def test_stratified_resampling_keeps_class_sizes():
     idx = resample_indices(len(strata), 50, seed=1, strata=strata)
     for row in idx:
         assert sorted(strata[row].tolist()) == sorted(strata.tolist())
+
+
+def test_compare_systems_pairs_every_system_on_the_same_resamples():
+    a, b = np.array([1.0, 0, 1, 1]), np.array([0.0, 0, 1, 0])
+    # three resamples by hand: a's means .75 .75 .75, b's .25 0 .25, so b - a is -.5 -.75 -.5
+    indices = np.array([[0, 0, 1, 2], [3, 3, 3, 1], [1, 2, 3, 0]])
+    cmp = compare_systems(
+        {"a": {"hit": a}, "b": {"hit": b}},
+        bootstrap=BootstrapConfig(samples=3, confidence=0.5),
+        indices=indices,
+    )
+    assert cmp.reference == "a" and cmp.n == 4 and list(cmp.differences) == ["b"]
+    assert cmp.estimates["a"]["hit"] == Estimate(0.75, 0.75, 0.75, 4)
+    # percentiles 25 and 75 of [-.75, -.5, -.5], linearly interpolated: -.625 and -.5
+    assert cmp.differences["b"]["hit"] == Estimate(-0.5, -0.625, -0.5, 4)
+    # drawn indices: a copy of the reference differs from it by exactly 0 on every resample
+    rng = np.random.default_rng(3)
+    x, rank = rng.random(50), rng.integers(1, 20, 50).astype(float)
+    per_unit = {
+        "x": {"m": x, "rank": rank},
+        "copy": {"m": x.copy(), "rank": rank.copy()},
+        "y": {"m": x**2, "rank": rank},
+    }
+    boot = BootstrapConfig(samples=200, seed=7)
+    drawn = compare_systems(per_unit, bootstrap=boot, reducers={"rank": "median"})
+    assert drawn.differences["copy"]["m"] == Estimate(0.0, 0.0, 0.0, 50)
+    assert drawn.differences["copy"]["rank"] == Estimate(0.0, 0.0, 0.0, 50)
+    assert drawn.estimates["x"]["rank"].value == np.median(rank)
+    # the same numbers as the per-metric kernel on resample_indices(n, samples, seed)
+    idx = resample_indices(50, 200, seed=7)
+    assert drawn.differences["y"] == bootstrap_difference(
+        per_unit["y"], per_unit["x"], {"rank": "median"}, idx
+    )
+    assert Comparison.from_dict(drawn.to_dict()) == drawn
+    by_y = compare_systems(per_unit, bootstrap=boot, reference="y")
+    assert list(by_y.differences) == ["x", "copy"]
+    with pytest.raises(UserError, match="reference 'z'"):
+        compare_systems(per_unit, bootstrap=boot, reference="z")
+    with pytest.raises(UserError, match="differ in length"):
+        compare_systems({"x": {"m": x}, "short": {"m": x[:10]}}, bootstrap=boot)
+
+
+def test_estimate_reads_old_dicts_and_formats():
+    old = {"value": 0.5, "low": 0.25, "high": 0.75}  # written before n was stored
+    est = Estimate.from_dict(old)
+    assert est == Estimate(0.5, 0.25, 0.75) and est.n is None and est.to_dict() == old
+    assert Estimate.from_dict(Estimate(0.5, 0.25, 0.75, 12).to_dict()).n == 12
+    assert est.format() == "0.500 [0.250, 0.750]" and est.format(1) == "0.5 [0.2, 0.8]"
+    diff = Estimate(0.1, 0.02, 0.3)
+    assert diff.excludes_zero and not Estimate(0.1, -0.02, 0.3).excludes_zero
+    assert diff.format(2, signed=True, bold=True) == "**+0.10** [+0.02, +0.30]"
+    assert est.format(mark="†") == "0.500† [0.250, 0.750]"
+    with pytest.raises(UserError, match="value, low, high"):
+        Estimate.from_dict({"value": 0.5})
+
+
+def test_markdown_and_comparison_tables():
+    assert (
+        markdown_table(["a", "b"], [["1", "2"], ["3", "4"]]) == "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |"
+    )
+    cmp = Comparison(
+        "base",
+        10,
+        {"base": {"R@1": Estimate(0.2, 0.1, 0.3)}, "tuned": {"R@1": Estimate(0.5, 0.4, 0.6)}},
+        {"tuned": {"R@1": Estimate(0.3, 0.2, 0.4)}},
+    )
+    assert comparison_table(cmp, digits=1).splitlines() == [
+        "| system | R@1 |",
+        "|---|---|",
+        "| base | 0.2 [0.1, 0.3] |",
+        "| tuned | 0.5 [0.4, 0.6] |",
+        "| tuned − base | 0.3 [0.2, 0.4] |",
+    ]
 
 
 @pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_models import BUILDERS
 
 from hubbleclip.models import ClipModel, embed_images, embed_texts, load_model
 
 DATA = Path(__file__).parent / "data"
 IMAGES = sorted((DATA / "stellarium/nebulae/default").glob("*.png"))
 TEXTS = ["spiral galaxy in Andromeda", "planetary nebula; stellar evolution", "globular cluster of old stars"]
-TINY = ["tiny-lit", "tiny-open_clip", "tiny-hf"]
 
 
 @pytest.fixture(scope="module")
@@ -22,31 +22,51 @@ def images():
     return [Image.open(p) for p in IMAGES[:4]]
 
 
-@pytest.mark.parametrize("spec", TINY)
+@pytest.mark.parametrize("spec", sorted(BUILDERS))
 def test_tiny_models_embed_and_round_trip(spec, images, tmp_path):
-    model = load_model(spec)
-    assert isinstance(model, ClipModel) and model.spec == spec and not model.training
+    model = BUILDERS[spec]().eval()
+    assert isinstance(model, ClipModel) and model.spec == spec
     img, txt = embed_images(model, images, batch_size=3), embed_texts(model, TEXTS, batch_size=2)
     assert img.shape == (len(images), model.embed_dim) and txt.shape == (len(TEXTS), model.embed_dim)
     assert img.dtype == txt.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(img, axis=1), 1, atol=1e-5)
     assert not np.allclose(img[0], img[1])  # different images, different vectors
-    # the tiny configs are seeded: a second build is the same model
-    np.testing.assert_allclose(embed_texts(load_model(spec), TEXTS), txt, atol=1e-6)
+    # the tiny builders are seeded: a second build is the same model
+    np.testing.assert_allclose(embed_texts(BUILDERS[spec]().eval(), TEXTS), txt, atol=1e-6)
     with torch.no_grad():
         model.logit_bias.fill_(-3.5)
     model.save(tmp_path / "export")
     again = load_model(tmp_path / "export")
-    assert type(again) is type(model) and again.spec == spec and again.logit_bias.item() == -3.5
+    assert (
+        type(again) is type(model)
+        and again.spec == spec
+        and not again.training
+        and again.logit_bias.item() == -3.5
+    )
     np.testing.assert_allclose(embed_images(again, images), img, atol=1e-5)
     np.testing.assert_allclose(embed_texts(again, TEXTS), txt, atol=1e-5)
     assert embed_images(model, []).shape == (0, model.embed_dim)
 
 
-def test_open_clip_export_loads_in_open_clip(images, tmp_path):
+def test_similarity_encoders_embed_through_the_same_path(tiny, images):
+    """A CLIP model as a similarity encoder gives ``embed_images``' vectors, and every encoder
+    answers no images with a (0, dim) float32 array."""
+    from hubbleclip.similarity.encoders import load_image_encoder
+
+    model = load_model(tiny["tiny-lit"])
+    encoder = load_image_encoder(str(tiny["tiny-lit"]))
+    np.testing.assert_allclose(encoder.embed(images, batch_size=3), embed_images(model, images), atol=1e-5)
+    empty = encoder.embed([])
+    assert empty.shape == (0, model.embed_dim) and empty.dtype == np.float32
+    width = load_image_encoder(f"features:{tiny['tiny-lit']}").embed(images[:1]).shape[1]
+    empty = load_image_encoder(f"features:{tiny['tiny-lit']}").embed([])  # a fresh one: width unknown
+    assert empty.shape == (0, width) and empty.dtype == np.float32
+
+
+def test_open_clip_export_loads_in_open_clip(tiny, images, tmp_path):
     import open_clip
 
-    model = load_model("tiny-open_clip")
+    model = load_model(tiny["tiny-open_clip"])
     model.save(tmp_path / "export")
     net, _, _preprocess = open_clip.create_model_and_transforms(f"local-dir:{tmp_path / 'export'}")
     tokenizer = open_clip.get_tokenizer(f"local-dir:{tmp_path / 'export'}")
@@ -56,10 +76,10 @@ def test_open_clip_export_loads_in_open_clip(images, tmp_path):
     torch.testing.assert_close(theirs, ours)
 
 
-def test_hf_export_loads_in_transformers(tmp_path):
+def test_hf_export_loads_in_transformers(tiny, tmp_path):
     from transformers import CLIPModel, CLIPProcessor
 
-    model = load_model("tiny-hf")
+    model = load_model(tiny["tiny-hf"])
     model.save(tmp_path / "export")
     net = CLIPModel.from_pretrained(tmp_path / "export").eval()
     enc = CLIPProcessor.from_pretrained(tmp_path / "export")(text=TEXTS, padding=True, return_tensors="pt")
@@ -69,10 +89,10 @@ def test_hf_export_loads_in_transformers(tmp_path):
     torch.testing.assert_close(getattr(theirs, "pooler_output", theirs), ours)
 
 
-def test_hf_tokenizer_matches_open_clip_bpe():
+def test_hf_tokenizer_matches_open_clip_bpe(tiny):
     import open_clip
 
-    model = load_model("tiny-hf")
+    model = load_model(tiny["tiny-hf"])
     ids = model.tokenize(["The Whirlpool Galaxy, M51!"])["input_ids"][0]
     ref = open_clip.get_tokenizer("ViT-B-32")(["The Whirlpool Galaxy, M51!"])[0]
     assert ids.tolist() == ref[: len(ids)].tolist()

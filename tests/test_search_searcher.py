@@ -21,10 +21,10 @@ STELLARIUM = Path(__file__).parent / "data" / "stellarium" / "nebulae" / "defaul
 
 
 @pytest.fixture(scope="module")
-def index_dir(tiny_skyset, tmp_path_factory):
+def index_dir(tiny, tiny_skyset, tmp_path_factory):
     out = tmp_path_factory.mktemp("retrieval") / "index"
     build_retrieval_index(
-        SearchIndexConfig(dataset=tiny_skyset, model="tiny-lit", out=str(out), batch_size=16)
+        SearchIndexConfig(dataset=tiny_skyset, model=tiny["tiny-lit"], out=str(out), batch_size=16)
     )
     return out
 
@@ -38,10 +38,10 @@ def _ids(result):
     return [h.object_id for h in result.hits]
 
 
-def test_index_is_memory_mapped_and_described(index_dir, tiny_skyset):
+def test_index_is_memory_mapped_and_described(tiny, index_dir, tiny_skyset):
     index = SearchIndex.load(index_dir)
     m = index.manifest
-    assert m["model_spec"] == "tiny-lit" and m["n_objects"] == len(index)
+    assert m["model_spec"] == str(Path(tiny["tiny-lit"]).resolve()) and m["n_objects"] == len(index)
     assert isinstance(index.emb_text, np.memmap) and isinstance(index.xyz, np.memmap)
     # every skyset object plus the named stars, each once
     assert len(set(index.corpus.object_id)) == len(index)

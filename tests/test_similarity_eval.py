@@ -23,7 +23,7 @@ def test_label_metrics_by_hand():
     assert m["mAP@4"] == pytest.approx(np.mean(ap))
 
 
-def test_evaluate_job_on_first_images(tiny_skyset, tmp_path, capsys):
+def test_evaluate_job_on_first_images(tiny_skyset, tiny, tmp_path, capsys):
     out = tmp_path / "eval"
     code = main(
         [
@@ -34,7 +34,7 @@ def test_evaluate_job_on_first_images(tiny_skyset, tmp_path, capsys):
             "--splits",
             "train,val,test",
             "--encoders",
-            "random,features:tiny-lit",
+            f"random,features:{tiny['tiny-lit']}",
             "--precision_k",
             "3",
             "--map_k",
@@ -47,9 +47,9 @@ def test_evaluate_job_on_first_images(tiny_skyset, tmp_path, capsys):
     )
     assert code == 0
     results = json.loads((out / "results.json").read_text())
-    assert [r["encoder"] for r in results] == ["random", "features:tiny-lit"]
+    assert [r["encoder"] for r in results] == ["random", f"features:{tiny['tiny-lit']}"]
     for r in results:
         assert r["images"] == 12 and 0 <= r["precision@3"] <= 1 and 0 <= r["mAP@5"] <= 1
         assert 0 <= r["loose_accuracy"] <= 1
-    assert "| features:tiny-lit |" in (out / "results.md").read_text()
+    assert f"| features:{tiny['tiny-lit']} |" in (out / "results.md").read_text()
     assert "precision@3" in capsys.readouterr().out

@@ -2,17 +2,20 @@
 
 import json
 import re
+from dataclasses import fields
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from hubbleclip.cli import main
+from hubbleclip.search.names import NameResolver
 from hubbleclip.similarity.categories import build_restriction, load_table
 from hubbleclip.similarity.config import SimilarityIndexConfig
 from hubbleclip.similarity.index import build_similarity_index, load_index
 from hubbleclip.similarity.quickselect import quick_select
-from hubbleclip.similarity.refine import combine, refine
+from hubbleclip.similarity.refine import combine, rank_similar, refine
+from hubbleclip.similarity.results import SimilarImage
 from hubbleclip.similarity.search import find_similar
 
 
@@ -47,6 +50,22 @@ def test_refine_max_ranks_by_best_match():
     np.testing.assert_allclose(vals, best[idx], atol=1e-5)
     with pytest.raises(ValueError, match="method"):
         refine(emb, selected, 5, method="median")
+
+
+def test_rank_similar_combines_the_query_with_the_selection_and_hides_rows():
+    rng = np.random.default_rng(3)
+    emb = normalised(rng, 200, 16)
+    examples = [4, 9, 30]  # the query, then the selection
+    scores = emb @ combine(emb[examples])
+    scores[examples] = -np.inf
+    found = rank_similar(emb, examples, 20)
+    assert [i for i, _ in found] == np.argsort(-scores, kind="stable")[:20].tolist()
+    np.testing.assert_allclose([s for _, s in found], scores[[i for i, _ in found]], atol=1e-5)
+    visible = np.arange(200) % 2 == 1
+    seen = rank_similar(emb, [5], 500, visible=visible)
+    assert len(seen) == 99 and all(i % 2 == 1 and i != 5 for i, _ in seen)
+    with pytest.raises(ValueError, match="exact backend"):
+        rank_similar(emb, [5], 5, visible=visible, backend="faiss")
 
 
 def test_quick_select_representatives_are_cluster_members():
@@ -88,7 +107,7 @@ def tiny_index(tiny_skyset, tmp_path_factory):
     out = tmp_path_factory.mktemp("sim") / "index"
     return build_similarity_index(
         SimilarityIndexConfig(dataset=tiny_skyset, encoder="imagenet", out=str(out), dtype="float16")
-    )
+    ).read_names(NameResolver.from_aliases)
 
 
 def test_index_holds_every_image(tiny_index, tiny_skyset):
@@ -99,6 +118,9 @@ def test_index_holds_every_image(tiny_index, tiny_skyset):
         sum(1 for im in dd[s].cast_column("image", datasets.Image(decode=False))["image"] if im) for s in dd
     )
     index = load_index(tiny_index.path)
+    with pytest.raises(KeyError, match="no image"):
+        index.find("M31")  # a name: read only through a resolver (the CLI passes search's)
+    index.read_names(NameResolver.from_aliases)
     assert index.embeddings.dtype == np.float16 and len(index.items) == n_images
     np.testing.assert_allclose(np.linalg.norm(index.vectors(), axis=1), 1, atol=1e-2)
     first = index.find("M31")
@@ -146,7 +168,7 @@ def test_similar_cli_prints_neighbours_and_writes_sheet(tiny_index, tmp_path, ca
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["neighbours"]) == 6 and len(out["clusters"]) == 3
-    assert not {n["id"] for n in out["neighbours"]} & set(out["selected"])
+    assert not {n["image_id"] for n in out["neighbours"]} & set(out["selected"])
     with Image.open(sheet) as im:
         assert im.width > 6 * 100
     assert main(["similar", "nothing-like-this", "--index", str(tiny_index.path)]) == 2
@@ -158,3 +180,19 @@ def test_pairs_cli(tiny_index, tmp_path, capsys):
     assert main(["similarity", "pairs", "--index", str(tiny_index.path), "-k", "4", "--out", str(out)]) == 0
     idx = np.load(out / "indices.npy", mmap_mode="r")
     assert idx.shape == (len(tiny_index.items), 4) and (idx != np.arange(len(idx))[:, None]).all()
+
+
+def test_similar_reads_names_as_search_does(tiny_index, capsys):
+    """Catalogue prefixes, zero padding, spelled-out catalogues and typos name the same object."""
+
+    def similar(query: str) -> dict:
+        assert main(["similar", query, "--index", str(tiny_index.path), "--sheet", "", "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    m57 = similar("M57")
+    assert m57["selected"] == [next(it["id"] for it in tiny_index.items if it["object_id"] == "NGC6720")]
+    for spelling in ("Messier 57", "NGC 06720", "ngc6720", "Mesier 57", "Ring Nebula"):
+        assert similar(spelling) == {**m57, "query": spelling}, spelling
+    scores = [n["score"] for n in m57["neighbours"]]
+    assert scores == sorted(scores, reverse=True)
+    assert list(m57["neighbours"][0]) == [f.name for f in fields(SimilarImage)]  # the one typed result

@@ -11,10 +11,11 @@ from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.data.splits import object_folds
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation.config import CrossValConfig, StudyConfig
-from hubbleclip.evaluation.crossval import run_crossval
-from hubbleclip.evaluation.study import parse_cell, run_study
-from hubbleclip.evaluation.study_report import render_crossval
+from hubbleclip.evaluation.results import load_results
 from hubbleclip.figures.study import draw
+from hubbleclip.studies.crossval import run_crossval
+from hubbleclip.studies.study import parse_cell, run_study
+from hubbleclip.studies.study_report import render_crossval
 
 TRAIN_YAML = """\
 log_every: 1
@@ -33,13 +34,13 @@ def train_yaml(tmp_path):
     return str(path)
 
 
-def test_study_trains_the_grid_and_writes_table_and_figure(tiny_skyset, tmp_path, train_yaml):
+def test_study_trains_the_grid_and_writes_table_and_figure(tiny, tiny_skyset, tmp_path, train_yaml):
     cfg = StudyConfig(
         dataset=tiny_skyset,
         out=str(tmp_path / "study"),
         train_config=train_yaml,
-        base="tiny-lit",
-        scratch="tiny-lit",
+        base=tiny["tiny-lit"],
+        scratch=tiny["tiny-lit"],
         cells=["heads/caption", "heads/caption_llm", "heads/text_chunks", "scratch/caption"],
         split="train",
         cache_dir=str(tmp_path / "cache"),
@@ -60,10 +61,8 @@ def test_study_trains_the_grid_and_writes_table_and_figure(tiny_skyset, tmp_path
         and "`heads/caption_llm` skipped" in table
     )
     assert set(study["general_domain"]) == set(study["models"])
-    assert [p.suffix for p in draw(tmp_path / "study" / "eval" / "results.json", tmp_path / "fig")] == [
-        ".png",
-        ".pdf",
-    ]
+    figure = draw(load_results(tmp_path / "study" / "eval"), tmp_path / "fig")
+    assert [p.suffix for p in figure] == [".png", ".pdf"]
     # a rerun reuses the finished cells instead of training them again
     assert run_study(cfg)["cells"] == study["cells"]
 
@@ -85,14 +84,14 @@ def test_object_folds_keep_objects_together_and_balance():
         object_folds(ids, 21)
 
 
-def test_crossval_evaluates_every_image_once(tiny_skyset, tmp_path, train_yaml):
+def test_crossval_evaluates_every_image_once(tiny, tiny_skyset, tmp_path, train_yaml):
     cfg = CrossValConfig(
         dataset=tiny_skyset,
         out=str(tmp_path / "cv"),
         folds=3,
         train_config=train_yaml,
-        base="tiny-lit",
-        scratch="tiny-lit",
+        base=tiny["tiny-lit"],
+        scratch=tiny["tiny-lit"],
         cache_dir=str(tmp_path / "cache"),
     )
     cfg.bootstrap.samples = 50

@@ -27,10 +27,10 @@ from hubbleclip.training.losses import contrastive_loss, in_batch_hit_counts
 REPO = Path(__file__).resolve().parents[1]
 
 
-def config(tiny_skyset, run_dir, **overrides) -> TrainConfig:
+def config(tiny, tiny_skyset, run_dir, **overrides) -> TrainConfig:
     base = {
         "run_dir": str(run_dir),
-        "model.spec": "tiny-lit",
+        "model.spec": tiny["tiny-lit"],
         "data.path": tiny_skyset,
         "optim.batch_size": 8,
         "optim.max_steps": 8,
@@ -117,8 +117,9 @@ def test_sentence_chunks_and_batch_plan():
 # ---------------------------------------------------------------- freezing and LoRA
 
 
-def test_locked_towers_with_unlocked_blocks_leave_frozen_weights_unchanged(tiny_skyset, tmp_path):
+def test_locked_towers_with_unlocked_blocks_leave_frozen_weights_unchanged(tiny, tiny_skyset, tmp_path):
     cfg = config(
+        tiny,
         tiny_skyset,
         tmp_path / "run",
         **{
@@ -128,7 +129,7 @@ def test_locked_towers_with_unlocked_blocks_leave_frozen_weights_unchanged(tiny_
             "optim.max_steps": 4,
         },
     )
-    before = state_of(load_model("tiny-lit"))
+    before = state_of(load_model(tiny["tiny-lit"]))
     train(cfg)
     after = load_model(tmp_path / "run" / "export")
     changed = {k for k, v in after.state_dict().items() if not torch.equal(v, before[k])}
@@ -146,19 +147,20 @@ def test_locked_towers_with_unlocked_blocks_leave_frozen_weights_unchanged(tiny_
     assert any(k.startswith(last_block) for k in changed) and any(k.startswith("text_proj.") for k in changed)
 
 
-def test_lora_trains_only_adapters_and_merges_on_export(tiny_skyset, tmp_path):
+def test_lora_trains_only_adapters_and_merges_on_export(tiny, tiny_skyset, tmp_path):
     cfg = config(
+        tiny,
         tiny_skyset,
         tmp_path / "run",
         **{
-            "model.spec": "tiny-hf",
+            "model.spec": tiny["tiny-hf"],
             "freeze.lora_text": True,
             "freeze.lock_image": True,
             "optim.max_steps": 4,
             "freeze.lora_r": 4,
         },
     )
-    model = load_model("tiny-hf")
+    model = load_model(tiny["tiny-hf"])
     before = state_of(model)
     configure_trainable(model, cfg.freeze, train_bias=False)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
@@ -188,8 +190,8 @@ def test_lora_trains_only_adapters_and_merges_on_export(tiny_skyset, tmp_path):
     assert all(may_change(k) for k in changed), sorted(changed)
 
 
-def test_merge_lora_keeps_outputs():
-    model = load_model("tiny-open_clip")
+def test_merge_lora_keeps_outputs(tiny):
+    model = load_model(tiny["tiny-open_clip"])
     cfg = load_config(TrainConfig, None, {"freeze.lora_text": True, "freeze.lora_image": True})
     configure_trainable(model, cfg.freeze, train_bias=False)
     with torch.no_grad():
@@ -208,11 +210,12 @@ def test_merge_lora_keeps_outputs():
 # ---------------------------------------------------------------- training runs
 
 
-def test_short_training_on_real_images_lowers_the_loss_and_exports(tiny_skyset, tmp_path):
+def test_short_training_on_real_images_lowers_the_loss_and_exports(tiny, tiny_skyset, tmp_path):
     from hubbleclip.models.feature_cache import FeatureCache
     from hubbleclip.training.trainer import pair_dataset, validate
 
     cfg = config(
+        tiny,
         tiny_skyset,
         tmp_path / "run",
         **{
@@ -243,7 +246,7 @@ def test_short_training_on_real_images_lowers_the_loss_and_exports(tiny_skyset, 
         train(cfg)
 
 
-def test_export_best_is_the_checkpoint_with_the_lowest_validation_loss(tiny_skyset, tmp_path):
+def test_export_best_is_the_checkpoint_with_the_lowest_validation_loss(tiny, tiny_skyset, tmp_path):
     from accelerate import Accelerator
 
     from hubbleclip.models.feature_cache import FeatureCache
@@ -251,7 +254,11 @@ def test_export_best_is_the_checkpoint_with_the_lowest_validation_loss(tiny_skys
 
     steps = {"optim.max_steps": 12, "eval.every_steps": 2, "checkpoint.every_steps": 2, "optim.lr": 0.003}
     cfg = config(
-        tiny_skyset, tmp_path / "run", **steps, **{"checkpoint.keep_best": 1, "checkpoint.export": "best"}
+        tiny,
+        tiny_skyset,
+        tmp_path / "run",
+        **steps,
+        **{"checkpoint.keep_best": 1, "checkpoint.export": "best"},
     )
     result = train(cfg)
     run = tmp_path / "run"
@@ -273,11 +280,16 @@ def test_export_best_is_the_checkpoint_with_the_lowest_validation_loss(tiny_skys
     )
     with pytest.raises(ValueError, match="keep_best"):
         train(
-            config(tiny_skyset, tmp_path / "none", **{"checkpoint.export": "best", "checkpoint.keep_best": 0})
+            config(
+                tiny,
+                tiny_skyset,
+                tmp_path / "none",
+                **{"checkpoint.export": "best", "checkpoint.keep_best": 0},
+            )
         )
 
 
-def test_cached_locked_towers_match_uncached_training(tiny_skyset, tmp_path):
+def test_cached_locked_towers_match_uncached_training(tiny, tiny_skyset, tmp_path):
     fixed = {
         "freeze.lock_image": True,
         "freeze.lock_text": True,
@@ -285,7 +297,7 @@ def test_cached_locked_towers_match_uncached_training(tiny_skyset, tmp_path):
         "augment.flips": False,
         "optim.max_steps": 6,
     }
-    train(config(tiny_skyset, tmp_path / "cached", **fixed))
+    train(config(tiny, tiny_skyset, tmp_path / "cached", **fixed))
     # one image and one text namespace, holding each train/val image and distinct caption once
     cache = tmp_path / "cache"
     assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["image", "text"]
@@ -297,15 +309,15 @@ def test_cached_locked_towers_match_uncached_training(tiny_skyset, tmp_path):
     assert len(stored["image"]) == len({image_key(im) for ds in splits for im in encoded_images(ds)})
     assert len(stored["text"]) == len({c for ds in splits for c in ds["caption"]})
     shards = sorted(cache.rglob("*.safetensors"))
-    train(config(tiny_skyset, tmp_path / "again", **fixed))
+    train(config(tiny, tiny_skyset, tmp_path / "again", **fixed))
     assert sorted(cache.rglob("*.safetensors")) == shards  # nothing computed twice
-    train(config(tiny_skyset, tmp_path / "plain", **fixed, **{"freeze.cache_features": False}))
+    train(config(tiny, tiny_skyset, tmp_path / "plain", **fixed, **{"freeze.cache_features": False}))
     a, b = records(tmp_path / "cached"), records(tmp_path / "plain")
     assert len(a) == 6 and np.allclose([v for _, v in a], [v for _, v in b], rtol=1e-5)
 
 
 @pytest.mark.slow
-def test_resume_after_kill_matches_uninterrupted_run(tiny_skyset, tmp_path):
+def test_resume_after_kill_matches_uninterrupted_run(tiny, tiny_skyset, tmp_path):
     steps = {
         "optim.max_steps": 60,
         "checkpoint.every_steps": 4,
@@ -314,13 +326,13 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_skyset, tmp_path):
         "optim.warmup_steps": 5,
         "checkpoint.keep_best": 1,
     }
-    train(config(tiny_skyset, tmp_path / "whole", **steps))
-    killed = config(tiny_skyset, tmp_path / "killed", **steps)
+    train(config(tiny, tiny_skyset, tmp_path / "whole", **steps))
+    killed = config(tiny, tiny_skyset, tmp_path / "killed", **steps)
     args = [
         f"--{k}={v}"
         for k, v in {
             "run_dir": killed.run_dir,
-            "model.spec": "tiny-lit",
+            "model.spec": tiny["tiny-lit"],
             "data.path": tiny_skyset,
             "optim.batch_size": 8,
             "log_every": 1,
@@ -342,7 +354,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_skyset, tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert list_checkpoints(tmp_path / "killed") and not (tmp_path / "killed" / "export").exists()
-    train(config(tiny_skyset, tmp_path / "killed", resume="latest", **steps))
+    train(config(tiny, tiny_skyset, tmp_path / "killed", resume="latest", **steps))
     for key in ("loss", "val_loss", "lr"):
         whole, resumed = records(tmp_path / "whole", key), records(tmp_path / "killed", key)
         assert [s for s, _ in whole] == [s for s, _ in resumed]
@@ -350,17 +362,17 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny_skyset, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_processes_give_the_same_losses_as_one(tiny_skyset, tmp_path):
+def test_two_processes_give_the_same_losses_as_one(tiny, tiny_skyset, tmp_path):
     steps = {
-        "model.spec": "tiny-open_clip",
+        "model.spec": tiny["tiny-open_clip"],
         "optim.max_steps": 5,
         "augment.rotate_degrees": 30,
         "threads": 1,
         "eval.every_steps": 5,
         "checkpoint.every_steps": 5,
     }
-    train(config(tiny_skyset, tmp_path / "one", **steps))
-    two = config(tiny_skyset, tmp_path / "two", **steps)
+    train(config(tiny, tiny_skyset, tmp_path / "one", **steps))
+    two = config(tiny, tiny_skyset, tmp_path / "two", **steps)
     args = [
         f"--{k}={v}"
         for k, v in {
@@ -384,13 +396,13 @@ def test_two_processes_give_the_same_losses_as_one(tiny_skyset, tmp_path):
         np.testing.assert_allclose([v for _, v in two_], [v for _, v in one], rtol=1e-5)
 
 
-def test_bad_settings_are_rejected(tiny_skyset, tmp_path):
+def test_bad_settings_are_rejected(tiny, tiny_skyset, tmp_path):
     with pytest.raises(ValueError, match=re.escape("needs freeze.lock_image")):
-        train(config(tiny_skyset, tmp_path / "a", **{"freeze.unlock_image_blocks": 1}))
+        train(config(tiny, tiny_skyset, tmp_path / "a", **{"freeze.unlock_image_blocks": 1}))
     with pytest.raises(ValueError, match="larger than the"):
-        train(config(tiny_skyset, tmp_path / "b", **{"optim.batch_size": 1000}))
+        train(config(tiny, tiny_skyset, tmp_path / "b", **{"optim.batch_size": 1000}))
     with pytest.raises(ValueError, match="no 'caption_llm' column"):
-        train(config(tiny_skyset, tmp_path / "c", **{"data.captions": "caption_llm"}))
+        train(config(tiny, tiny_skyset, tmp_path / "c", **{"data.captions": "caption_llm"}))
 
 
 def test_cli_help_lists_config_fields():
@@ -407,7 +419,7 @@ def test_cli_help_lists_config_fields():
     )
 
 
-def test_model_shorthand_overrides_the_config_file(tiny_skyset, tmp_path, capsys):
+def test_model_shorthand_overrides_the_config_file(tiny, tiny_skyset, tmp_path, capsys):
     """The README's real-CLIP command: --model is --model.spec, and offline it fails in one clear line."""
     from hubbleclip.cli import build_parser, main
     from hubbleclip.config import config_from_args
@@ -417,10 +429,12 @@ def test_model_shorthand_overrides_the_config_file(tiny_skyset, tmp_path, capsys
         "--config",
         str(REPO / "training/configs/vitb32-paperclip.yaml"),
         "--model",
-        "tiny-open_clip",
+        tiny["tiny-open_clip"],
     ]
     cfg = config_from_args(build_parser().parse_args(argv), TrainConfig)
-    assert cfg.model.spec == "tiny-open_clip" and cfg.optim.lr == 1e-5 and cfg.optim.warmup_steps == 2000
+    assert (
+        cfg.model.spec == tiny["tiny-open_clip"] and cfg.optim.lr == 1e-5 and cfg.optim.warmup_steps == 2000
+    )
     assert (
         main(
             [

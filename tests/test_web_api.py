@@ -13,7 +13,7 @@ M31_PNG = Path(__file__).parent / "data" / "stellarium" / "nebulae" / "default" 
 
 
 @pytest.fixture(scope="session")
-def web_engine(tiny_skyset, tmp_path_factory):
+def web_engine(tiny, tiny_skyset, tmp_path_factory):
     """The real engine: a retrieval index and a per-image similarity index of the tiny skyset."""
     import torch
 
@@ -26,9 +26,11 @@ def web_engine(tiny_skyset, tmp_path_factory):
 
     torch.manual_seed(0)
     root = tmp_path_factory.mktemp("web")
-    build_retrieval_index(SearchIndexConfig(dataset=tiny_skyset, model="tiny-lit", out=str(root / "index")))
+    build_retrieval_index(
+        SearchIndexConfig(dataset=tiny_skyset, model=tiny["tiny-lit"], out=str(root / "index"))
+    )
     build_similarity_index(
-        SimilarityIndexConfig(dataset=tiny_skyset, encoder="tiny-lit", out=str(root / "similarity"))
+        SimilarityIndexConfig(dataset=tiny_skyset, encoder=tiny["tiny-lit"], out=str(root / "similarity"))
     )
     return load_engine(ServeConfig(index=str(root / "index"), similarity=str(root / "similarity")))
 
@@ -59,11 +61,11 @@ def test_page_and_openapi(client):
     assert "image/png" in paths["/api/search/image"]["post"]["requestBody"]["content"]
 
 
-def test_info_counts_the_index(client, web_engine):
+def test_info_counts_the_index(tiny, client, web_engine):
     info = client.get("/api/info").json()
     assert info["objects"] == len(web_engine.searcher.index)
     assert info["images"] == len(web_engine.store) == len(web_engine.space) > 20
-    assert info["model"] == "tiny-lit"
+    assert info["model"] == str(Path(tiny["tiny-lit"]).resolve())
 
 
 def test_text_search_finds_andromeda_with_a_full_card(client):
@@ -171,7 +173,7 @@ def test_similar_pages_continue_and_exclude_the_query(client, web_engine):
     np.testing.assert_allclose(scores, [cos[web_engine.space.row_of[i]] for i in ids], rtol=1e-5)
 
 
-def test_selection_reranks_by_the_combined_vector(client, web_engine):
+def test_selection_reranks_by_the_query_combined_with_the_selection(client, web_engine):
     from hubbleclip.similarity.refine import combine
 
     plain = client.post("/api/similar", json={"image_id": "stellarium:m31", "limit": 10}).json()["results"]
@@ -183,13 +185,39 @@ def test_selection_reranks_by_the_combined_vector(client, web_engine):
     ids = [r["image_id"] for r in data["results"]]
     assert not set(ids) & {*chosen, "stellarium:m31"}
     space = web_engine.space
-    target = combine(space.embeddings[space.rows(chosen)])
+    target = combine(space.embeddings[space.rows(["stellarium:m31", *chosen])])  # as the CLI and the demo
     expected = sorted(
         (i for i in space.ids if i not in {*chosen, "stellarium:m31"}),
         key=lambda i: -float(space.embeddings[space.row_of[i]] @ target),
     )
     assert ids == expected[:50]
     assert ids[:8] != [r["image_id"] for r in plain if r["image_id"] not in chosen][:8]
+
+
+def test_similar_view_reads_names_as_search_does(client):
+    by_id = client.post("/api/similar", json={"image_id": "stellarium:m31", "limit": 5}).json()
+    for name in ("M31", "Messier 31", "NGC 00224", "andromeda galaxy"):
+        data = client.post("/api/similar", json={"image_id": name, "limit": 5}).json()
+        assert data["query"] == by_id["query"] and data["results"] == by_id["results"], name
+    clusters = client.post("/api/clusters", json={"image_id": "Messier 31", "n_clusters": 2})
+    assert clusters.status_code == 200 and len(clusters.json()["clusters"]) == 2
+    unknown = client.post("/api/similar", json={"image_id": "Messier 1000"})
+    assert unknown.status_code == 404 and "Messier 1000" in unknown.json()["detail"]
+
+
+def test_web_cards_mirror_the_similarity_results():
+    from dataclasses import fields
+
+    from hubbleclip.similarity.results import SimilarCluster, SimilarImage
+    from hubbleclip.web.schemas import ClusterOut, ImageCard
+
+    for typed, model in ((SimilarImage, ImageCard), (SimilarCluster, ClusterOut)):
+        assert [f.name for f in fields(typed)] == list(model.model_fields)
+    image = SimilarImage("a:1", "NGC224", ["M31"], "galaxy", "stellarium", "credit", 0.5)
+    cluster = SimilarCluster(image, ["a:2"], 3)
+    assert ImageCard(**image.to_dict()).model_dump() == image.to_dict()
+    assert ClusterOut(**cluster.to_dict()).model_dump() == cluster.to_dict()
+    assert SimilarCluster.from_dict(cluster.to_dict()) == cluster
 
 
 def test_quick_select_clusters(client, web_engine):

@@ -185,8 +185,8 @@ def test_fifty_clients_on_loopback(access_world, fuzz_app, forkserver, tmp_path)
     """50 concurrent clients for ``HUBBLECLIP_LOAD_SECONDS`` (6 in the suite; 30 for the README's
     numbers) against a server process on loopback: no errors, p99 and the server's RSS recorded
     (flat: the last third of the samples within 10% of the first third)."""
+    from bench.harness.loadcheck import LoadConfig, run_load_check
     from hubbleclip.web.config import ServeConfig
-    from hubbleclip.web.loadcheck import LoadConfig, run_load_check
 
     seconds = float(os.environ.get("HUBBLECLIP_LOAD_SECONDS", "6"))
     cfg = LoadConfig(

@@ -35,10 +35,10 @@ def shards(tiny_skyset, tmp_path_factory) -> Path:
     return out
 
 
-def config(shard_dir, run_dir, **overrides) -> TrainConfig:
+def config(tiny, shard_dir, run_dir, **overrides) -> TrainConfig:
     base = {
         "run_dir": str(run_dir),
-        "model.spec": "tiny-open_clip",
+        "model.spec": tiny["tiny-open_clip"],
         "data.webdataset": pattern(shard_dir),
         "data.val_webdataset": pattern(shard_dir, "val"),
         "optim.batch_size": 4,
@@ -63,7 +63,7 @@ def digest(tensor) -> str:
     return hashlib.sha1(tensor.numpy().tobytes()).hexdigest()
 
 
-def test_skyset_to_shards_to_training_gives_the_same_pairs(tiny_skyset, shards, tmp_path):
+def test_skyset_to_shards_to_training_gives_the_same_pairs(tiny, tiny_skyset, shards, tmp_path):
     train_rows = imaged_split(tiny_skyset, "train")
     # the shards hold every imaged row: same image bytes, caption and fields
     back = shards_to_dataset(pattern(shards))
@@ -73,9 +73,9 @@ def test_skyset_to_shards_to_training_gives_the_same_pairs(tiny_skyset, shards, 
         assert back[column] == train_rows[column]
     assert np.allclose(back["mag"], train_rows["mag"], equal_nan=True)
     # the training stream, augmentations off, yields each pair once per epoch
-    model = load_model("tiny-open_clip")
+    model = load_model(tiny["tiny-open_clip"])
     transform = model.image_transform(train=False)
-    cfg = config(shards, tmp_path / "unused", **{"optim.batch_size": 1, "data.num_workers": 2})
+    cfg = config(tiny, shards, tmp_path / "unused", **{"optim.batch_size": 1, "data.num_workers": 2})
     stream = ShardBatches(cfg, transform, world=1, rank=0)
     steps = stream.plan.steps(0)
     assert steps == len(train_rows)
@@ -86,9 +86,9 @@ def test_skyset_to_shards_to_training_gives_the_same_pairs(tiny_skyset, shards, 
     assert got == expected
 
 
-def test_shards_split_over_processes_and_workers_without_repeats(shards):
-    model = load_model("tiny-open_clip")
-    cfg = config(shards, "unused", **{"optim.batch_size": 2, "data.num_workers": 2})
+def test_shards_split_over_processes_and_workers_without_repeats(tiny, shards):
+    model = load_model(tiny["tiny-open_clip"])
+    cfg = config(tiny, shards, "unused", **{"optim.batch_size": 2, "data.num_workers": 2})
     seen, read = [], []
     for rank in (0, 1):  # what each of two processes reads, 2 DataLoader workers each
         stream = ShardBatches(cfg, model.image_transform(train=False), world=2, rank=rank)
@@ -121,12 +121,12 @@ def _flat(cfg: TrainConfig) -> dict:
     }
 
 
-def test_training_from_shards_resumes_mid_epoch_and_skips_a_corrupt_shard(shards, tmp_path, caplog):
-    whole = config(shards, tmp_path / "whole", **{"data.num_workers": 2})
+def test_training_from_shards_resumes_mid_epoch_and_skips_a_corrupt_shard(tiny, shards, tmp_path, caplog):
+    whole = config(tiny, shards, tmp_path / "whole", **{"data.num_workers": 2})
     train(whole)
-    half = config(shards, tmp_path / "resumed", **{"data.num_workers": 2, "optim.max_steps": 3})
+    half = config(tiny, shards, tmp_path / "resumed", **{"data.num_workers": 2, "optim.max_steps": 3})
     train(half)  # checkpoint at step 3, in the middle of epoch 0
-    train(config(shards, tmp_path / "resumed", **{"data.num_workers": 2, "resume": "latest"}))
+    train(config(tiny, shards, tmp_path / "resumed", **{"data.num_workers": 2, "resume": "latest"}))
     losses = [[(r["step"], r["loss"]) for r in records(d, "loss")] for d in (whole.run_dir, half.run_dir)]
     assert [s for s, _ in losses[0]] == [s for s, _ in losses[1]] == list(range(1, 7))
     np.testing.assert_allclose([v for _, v in losses[1]], [v for _, v in losses[0]], rtol=1e-6)
@@ -140,16 +140,16 @@ def test_training_from_shards_resumes_mid_epoch_and_skips_a_corrupt_shard(shards
     broken = bad / "train" / "00001.tar"
     broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 2])  # a copy cut short
     with caplog.at_level(logging.WARNING, logger="hubbleclip"):
-        result = train(config(bad, tmp_path / "bad-run", **{"data.webdataset": pattern(bad)}))
+        result = train(config(tiny, bad, tmp_path / "bad-run", **{"data.webdataset": pattern(bad)}))
     assert np.isfinite(result["loss"]) and Path(result["export"]).is_dir()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("unreadable data in" in w and str(broken) in w for w in warnings), warnings
     assert any("repeating its batches" in w for w in warnings), warnings
 
 
-def test_evaluation_reads_shards_like_the_split(tiny_skyset, shards, tmp_path):
+def test_evaluation_reads_shards_like_the_split(tiny, tiny_skyset, shards, tmp_path):
     common = {
-        "models": ["tiny=tiny-lit"],
+        "models": [f"tiny={tiny['tiny-lit']}"],
         "tasks": ["retrieval"],
         "cache_dir": str(tmp_path / "cache"),
         "bootstrap.samples": 20,
@@ -196,12 +196,12 @@ def test_export_is_atomic_per_shard_and_resumes(tiny_skyset, shards, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_processes_read_disjoint_shards(shards, tmp_path):
+def test_two_processes_read_disjoint_shards(tiny, shards, tmp_path):
     run = tmp_path / "two"
-    cfg = config(shards, run)
+    cfg = config(tiny, shards, run)
     args = [
         f"--run_dir={run}",
-        "--model.spec=tiny-open_clip",
+        f"--model.spec={tiny['tiny-open_clip']}",
         f"--data.webdataset={cfg.data.webdataset}",
         f"--data.val_webdataset={cfg.data.val_webdataset}",
         "--optim.batch_size=4",

@@ -11,15 +11,18 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from hubbleclip.archives.config import Galaxy10Config, HSTConfig, SimbadConfig
+from hubbleclip.archives.interrupt import stop_on_ctrl_c
 from hubbleclip.config import load_config
+from hubbleclip.data.config import FolderConfig
 from hubbleclip.errors import UserError
 
 # source -> (module with a `build(cfg, out_dir, force)` function, its config class)
 SOURCES = {
-    "hst": ("hubbleclip.archives.hst", "HSTConfig"),
-    "simbad": ("hubbleclip.archives.simbad", "SimbadConfig"),
-    "galaxy10": ("hubbleclip.archives.galaxy10", "Galaxy10Config"),
-    "folder": ("hubbleclip.data.folder", "FolderConfig"),
+    "hst": ("hubbleclip.archives.hst", HSTConfig),
+    "simbad": ("hubbleclip.archives.simbad", SimbadConfig),
+    "galaxy10": ("hubbleclip.archives.galaxy10", Galaxy10Config),
+    "folder": ("hubbleclip.data.folder", FolderConfig),
 }
 
 
@@ -34,6 +37,6 @@ def build(
     if source not in SOURCES:
         raise UserError(f"unknown archive source {source!r}; expected one of {sorted(SOURCES)}")
     module_name, config_class = SOURCES[source]
-    module = importlib.import_module(module_name)
-    cfg = load_config(getattr(module, config_class), config_path, overrides or [])
-    return module.build(cfg, Path(out_dir), force=force)
+    cfg = load_config(config_class, config_path, overrides or [])
+    with stop_on_ctrl_c():
+        return importlib.import_module(module_name).build(cfg, Path(out_dir), force=force)

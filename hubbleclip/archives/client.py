@@ -16,9 +16,10 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from hubbleclip.archives.cache import Response, ResponseCache, request_key
+from hubbleclip.archives.config import HttpConfig, ServiceLimits
 from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -26,32 +27,6 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = (408, 425, 429, 500, 502, 503, 504)
 FINAL_MISSING = (404, 410)  # "no such record": cached, so a rerun does not ask again
 MAX_RETRY_AFTER_S = 600.0
-
-
-@dataclass
-class ServiceLimits:
-    rate_per_s: float = field(
-        default=5.0, metadata={"help": "request starts per second (the service's published limit)"}
-    )
-    concurrency: int = field(default=4, metadata={"help": "requests in flight at once"})
-
-
-@dataclass
-class HttpConfig:
-    cache_dir: str | None = field(
-        default=None,
-        metadata={"help": "response cache (default: $HUBBLECLIP_CACHE/archives/SOURCE)"},
-    )
-    timeout_s: float = field(default=120.0, metadata={"help": "per-request timeout"})
-    max_retries: int = field(
-        default=6, metadata={"help": "retries of a throttled/failed request before giving up"}
-    )
-    backoff_s: float = field(default=1.0, metadata={"help": "first back-off delay; doubles on each retry"})
-    backoff_max_s: float = field(default=120.0, metadata={"help": "longest back-off delay"})
-    user_agent: str = field(
-        default="hubbleclip/0.1 (https://github.com/hubbleclip)", metadata={"help": "User-Agent header"}
-    )
-    mailto: str | None = field(default=None, metadata={"help": "contact e-mail (Crossref's polite pool)"})
 
 
 class FetchError(Exception):
@@ -144,8 +119,19 @@ class ArchiveClient:
     async def __aexit__(self, exc_type, *exc) -> None:
         if exc_type is not None:
             # let requests already on the wire finish and reach the cache, start no new ones
-            self._stopped = self._stopped or f"stopped ({exc_type.__name__})"
-            with contextlib.suppress(TimeoutError, asyncio.TimeoutError, asyncio.CancelledError):
+            why = "interrupted" if issubclass(exc_type, asyncio.CancelledError) else exc_type.__name__
+            self._stopped = self._stopped or f"stopped ({why})"
+            if self._in_flight:
+                log.warning(
+                    "stopping (%s): waiting up to %.0f s for %d requests in flight to reach the cache; "
+                    "Ctrl-C again stops at once",
+                    why,
+                    self.http.timeout_s,
+                    self._in_flight,
+                )
+            # a cancellation here (Ctrl-C during this wait) is not suppressed: it must reach asyncio.run,
+            # which turns it into the KeyboardInterrupt that stops the build
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), timeout=self.http.timeout_s)
         await self._client.aclose()
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubbleclip.archives.client import FetchError, HttpConfig
+from hubbleclip.archives.client import FetchError
+from hubbleclip.archives.config import HttpConfig
 from hubbleclip.data.build import save_skyset
 from hubbleclip.errors import UserError
 from hubbleclip.io import cache_root

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from hubbleclip.archives.client import HttpConfig
 from hubbleclip.archives.common import BuildReport, cache_dir, check_output, constellations, image_path, save
+from hubbleclip.archives.config import GALAXY10_DOWNLOAD, Galaxy10Config
 from hubbleclip.archives.images import save_png
 from hubbleclip.data.text import sexagesimal
 from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
 
-DOWNLOAD = "https://zenodo.org/records/10845026/files/Galaxy10_DECals.h5"
 CREDIT = "Galaxy10 DECaLS (Leung & Bovy 2019); images: DESI Legacy Imaging Surveys; labels: Galaxy Zoo DECaLS"
 # class index -> (label, science use cases); order as in the Galaxy10 DECaLS documentation
 CLASSES = (
@@ -38,17 +36,6 @@ CLASSES = (
     ("edge-on galaxy with bulge", "galaxy bulges and discs seen edge-on"),
 )
 REQUIRED = ("images", "ans")
-
-
-@dataclass
-class Galaxy10Config:
-    path: str | None = field(default=None, metadata={"help": f"Galaxy10_DECals.h5 (download: {DOWNLOAD})"})
-    max_images: int | None = field(default=None, metadata={"help": "use only the first N galaxies"})
-    chunk: int = field(default=256, metadata={"help": "images read from the file at a time"})
-    seed: int = field(default=0, metadata={"help": "seed of the by-galaxy split"})
-    http: HttpConfig = field(
-        default_factory=HttpConfig, metadata={"help": "only http.cache_dir is used (PNG cache)"}
-    )
 
 
 def _column(f, name: str, n: int, where: Path) -> np.ndarray:
@@ -70,10 +57,10 @@ def build(cfg: Galaxy10Config, out_dir: Path, force: bool = False) -> dict:
     import h5py
 
     if not cfg.path:
-        raise UserError(f"galaxy10: set path=FILE to the downloaded Galaxy10_DECals.h5 ({DOWNLOAD})")
+        raise UserError(f"galaxy10: set path=FILE to the downloaded Galaxy10_DECals.h5 ({GALAXY10_DOWNLOAD})")
     src = Path(cfg.path).expanduser()
     if not src.is_file():
-        raise FileNotFoundError(f"galaxy10: {src} does not exist (download it from {DOWNLOAD})")
+        raise FileNotFoundError(f"galaxy10: {src} does not exist (download it from {GALAXY10_DOWNLOAD})")
     check_output(out_dir, force)
     report = BuildReport("galaxy10")
     root = cache_dir(cfg.http, "galaxy10")

@@ -17,13 +17,14 @@ import logging
 import math
 import random
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubbleclip.archives import images, mast
 from hubbleclip.archives.cache import ResponseCache
-from hubbleclip.archives.client import ArchiveClient, HttpConfig, ServiceLimits
+from hubbleclip.archives.client import ArchiveClient
 from hubbleclip.archives.common import BuildReport, cache_dir, check_output, image_path, save, skip_on_error
+from hubbleclip.archives.config import HSTConfig
+from hubbleclip.archives.interrupt import run_async
 from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -32,29 +33,6 @@ CREDIT = "NASA/ESA Hubble Space Telescope preview via MAST (STScI); proposal {pi
 _RULE = r"\n-{20,}[ \t]*\n"
 MJD_EPOCH = dt.date(1858, 11, 17)
 _PAGE_HEADER = re.compile(r"^\s*\d+\(\s*\d+\) - .* - \[\s*\d+\]\s*$", re.MULTILINE)
-
-
-@dataclass
-class HSTConfig:
-    proposal_ids: list[int] = field(default_factory=list, metadata={"help": "HST proposal IDs to include"})
-    proposal_id_file: str | None = field(
-        default=None, metadata={"help": "text file with one proposal ID per line"}
-    )
-    stsci_url: str = field(
-        default="https://www.stsci.edu/hst/phase2-public",
-        metadata={"help": "where <id>.pro Phase II files live"},
-    )
-    mast_url: str = field(default="https://mast.stsci.edu", metadata={"help": "MAST portal API server"})
-    images_per_proposal: int = field(
-        default=20, metadata={"help": "preview images kept per proposal (random)"}
-    )
-    image_size: int = field(default=512, metadata={"help": "side of the padded square images"})
-    page_size: int = field(default=2000, metadata={"help": "rows per MAST page"})
-    products_batch: int = field(default=50, metadata={"help": "observations per MAST product query"})
-    seed: int = field(default=0, metadata={"help": "seed of the image choice and the by-proposal split"})
-    http: HttpConfig = field(default_factory=HttpConfig)
-    stsci: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=2.0, concurrency=2))
-    mast: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=5.0, concurrency=4))
 
 
 def proposal_ids(cfg: HSTConfig) -> list[int]:
@@ -212,7 +190,7 @@ def build(cfg: HSTConfig, out_dir: Path, force: bool = False) -> dict:
             return [row for rows in per for row in rows], client.report()
 
     try:
-        rows, stats = asyncio.run(run())
+        rows, stats = run_async(run())
     finally:
         cache.close()
     report.notes["proposals"] = {"requested": len(ids), "with_images": len({r["object_id"] for r in rows})}

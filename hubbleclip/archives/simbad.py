@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from hubbleclip.archives import crossref, hips2fits, images
 from hubbleclip.archives.cache import ResponseCache
-from hubbleclip.archives.client import ArchiveClient, FetchError, HttpConfig, ServiceLimits
+from hubbleclip.archives.client import ArchiveClient, FetchError
 from hubbleclip.archives.common import (
     BuildReport,
     cache_dir,
@@ -30,13 +29,14 @@ from hubbleclip.archives.common import (
     save,
     skip_on_error,
 )
+from hubbleclip.archives.config import SimbadConfig
+from hubbleclip.archives.interrupt import run_async
 from hubbleclip.archives.tap import tap_query
 from hubbleclip.data.text import sexagesimal, template_caption
 from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
 
-BANDS = ("B", "V", "R", "G")
 CREDIT = "SIMBAD (CDS, Strasbourg); abstracts via Crossref; image: {hips} via CDS hips2fits"
 
 # SIMBAD object-type codes -> the normalised labels of hubbleclip.data.schema
@@ -103,42 +103,6 @@ KINDS = {
     "Or*": "Orion variable",
     "WD*": "white dwarf",
 }
-
-
-@dataclass
-class SimbadConfig:
-    tap_url: str = field(
-        default="https://simbad.cds.unistra.fr/simbad/sim-tap/sync",
-        metadata={"help": "SIMBAD TAP sync endpoint"},
-    )
-    crossref_url: str = field(default="https://api.crossref.org", metadata={"help": "Crossref REST API"})
-    hips2fits_url: str = field(
-        default="https://alasky.cds.unistra.fr/hips-image-services/hips2fits",
-        metadata={"help": "hips2fits endpoint"},
-    )
-    mag_limit: float = field(default=6.5, metadata={"help": "keep objects brighter than this in any band"})
-    bands: list[str] = field(
-        default_factory=lambda: list(BANDS), metadata={"help": "SIMBAD allfluxes bands to test"}
-    )
-    max_objects: int | None = field(
-        default=None, metadata={"help": "stop after this many objects (None = all)"}
-    )
-    page_size: int = field(default=2000, metadata={"help": "objects per TAP page"})
-    refs_batch: int = field(default=50, metadata={"help": "objects per reference query"})
-    papers_per_object: int = field(default=6, metadata={"help": "papers kept per object"})
-    max_objects_per_paper: int = field(
-        default=3, metadata={"help": "only papers about at most this many objects (specific ones)"}
-    )
-    doi_batch: int = field(default=40, metadata={"help": "DOIs per Crossref request"})
-    hips: str = field(default="CDS/P/DSS2/red", metadata={"help": "HiPS survey for the cut-outs"})
-    image_size: int = field(default=500, metadata={"help": "cut-out side in pixels (grey)"})
-    fov_deg: float = field(default=0.25, metadata={"help": "cut-out field of view"})
-    seed: int = field(default=0, metadata={"help": "seed of the by-object split"})
-    http: HttpConfig = field(default_factory=HttpConfig)
-    # CDS asks for at most ~5-10 queries/s per client; Crossref's polite pool allows 10/s, 3 in flight
-    tap: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=5.0, concurrency=2))
-    crossref: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=10.0, concurrency=3))
-    hips2fits: ServiceLimits = field(default_factory=lambda: ServiceLimits(rate_per_s=5.0, concurrency=10))
 
 
 def _value(v):
@@ -384,7 +348,7 @@ def build(cfg: SimbadConfig, out_dir: Path, force: bool = False) -> dict:
                 raise UserError(str(exc)) from exc
 
     try:
-        rows, stats = asyncio.run(run())
+        rows, stats = run_async(run())
     finally:
         cache.close()
     return save(rows, out_dir, report.as_dict(stats), cfg.seed, force, cfg)

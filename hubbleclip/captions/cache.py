@@ -2,6 +2,8 @@
 
 Each finished text is one flushed line, so a crash loses at most the batch in flight and a
 rerun resumes where it stopped.  A torn last line (killed mid-write) is ignored on reading.
+By default a dataset's cache lives under ``cache_root("captions")`` (:func:`default_cache`), with
+every other cache of the package, never next to the data.
 """
 
 from __future__ import annotations
@@ -13,11 +15,25 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hubbleclip.captions.inputs import is_table
+from hubbleclip.io import cache_root
+
 log = logging.getLogger(__name__)
 
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def default_cache(dataset: str | Path) -> Path:
+    """``cache_root("captions")/NAME-DIGEST.jsonl`` for a dataset or table, DIGEST naming its resolved
+    path, so two datasets called alike never share a file.  A table's output (``NAME.captions.EXT``)
+    maps to its input's file, so checking an output finds the cache its generation used."""
+    path = Path(dataset)
+    if is_table(path) and path.stem.endswith(".captions"):
+        path = path.with_name(path.stem.removesuffix(".captions") + path.suffix)
+    digest = hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:16]
+    return cache_root("captions", f"{path.stem if is_table(path) else path.name}-{digest}.jsonl")
 
 
 def cache_key(model: str, prompt_version: str, text: str) -> str:

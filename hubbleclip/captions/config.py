@@ -90,7 +90,11 @@ class CaptionsConfig(ServedConfig):
     )
     max_new_tokens: int = field(default=96, metadata={"help": "generation budget per caption"})
     cache: str | None = field(
-        default=None, metadata={"help": "JSONL cache file (default: OUT's sibling NAME.captions-cache.jsonl)"}
+        default=None,
+        metadata={
+            "help": "JSONL cache file (default: under the cache root, $HUBBLECLIP_CACHE/captions/"
+            "NAME-DIGEST.jsonl, one per dataset path)"
+        },
     )
     threads: int = field(default=2, metadata={"help": "torch CPU threads in this process"})
     prefix_cache: bool = field(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hubbleclip.captions.backends import Sampling, resolve_spec
-from hubbleclip.captions.cache import CaptionCache
+from hubbleclip.captions.cache import CaptionCache, default_cache
 from hubbleclip.captions.check import caption_quality, generation_stats
 from hubbleclip.captions.config import CaptionsConfig, ServedConfig
 from hubbleclip.captions.generate import RunSettings, caption_texts
@@ -27,13 +27,6 @@ from hubbleclip.captions.inputs import (
 from hubbleclip.errors import UserError
 
 log = logging.getLogger(__name__)
-
-
-def default_cache(path: str | Path) -> Path:
-    """``NAME.captions-cache.jsonl`` next to a dataset or table (the same for a table's output)."""
-    path = Path(path)
-    name = path.stem.removesuffix(".captions") if is_table(path) else path.name
-    return path.with_name(f"{name}.captions-cache.jsonl")
 
 
 def served_config(cfg: ServedConfig) -> ServedConfig:

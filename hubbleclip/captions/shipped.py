@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from hubbleclip.captions.backends import resolve_spec
-from hubbleclip.captions.cache import CaptionCache, cache_key
+from hubbleclip.captions.cache import CaptionCache, cache_key, default_cache
 from hubbleclip.captions.config import CaptionsConfig
 from hubbleclip.captions.generate import caption_texts
 from hubbleclip.captions.inputs import imaged_texts, load_dataset_dict
-from hubbleclip.captions.pipeline import default_cache, generate_captions, run_settings
+from hubbleclip.captions.pipeline import generate_captions, run_settings
 from hubbleclip.io import atomic_write_bytes, atomic_write_json
 
 log = logging.getLogger(__name__)

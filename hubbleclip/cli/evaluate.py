@@ -50,6 +50,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
     from hubbleclip.evaluation import EvalConfig, run_evaluation, write_results
     from hubbleclip.evaluation.report import render_summary
+    from hubbleclip.evaluation.results import EvalResults
     from hubbleclip.evaluation.run import load_eval_set
     from hubbleclip.runs import setup_run_dir
 
@@ -63,7 +64,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     setup_run_dir(cfg.out, cfg, log_name="evaluate.log")
     results = run_evaluation(cfg, eval_set)
     json_path, md_path = write_results(results, cfg.out)
-    print(render_summary(results))
+    print(render_summary(EvalResults.from_dict(results)))
     print(f"wrote {json_path} and {md_path}")
     return 0
 

@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_interpolate(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
+    from hubbleclip.studies.interpolate import evaluate_alphas, render_alpha_curve, write_interpolations
     from hubbleclip.training.config import InterpolateConfig
-    from hubbleclip.training.interpolate import evaluate_alphas, render_alpha_curve, write_interpolations
 
     cfg = config_from_args(args, InterpolateConfig)
     manifest = write_interpolations(cfg)

@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sheet (query, neighbours, quick-select cluster representatives).",
     )
     similar.add_argument(
-        "query", metavar="IMAGE_OR_ID", help="image file, or an id / object name in the index"
+        "query",
+        metavar="IMAGE_OR_ID",
+        help="image file, or an id / object name in the index (any spelling `hubbleclip search` reads)",
     )
     similar.add_argument(
         "--index", default=DEFAULT_INDEX, help=f"similarity index directory (default {DEFAULT_INDEX})"
@@ -31,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=[],
         metavar="ID",
-        help="more selected images: rank by their combination with the query",
+        help="more selected images (ids or names): rank by their combination with the query",
     )
     similar.add_argument("-k", type=int, default=20, help="neighbours to print (default 20)")
     similar.add_argument(
@@ -174,11 +176,12 @@ def run_similar(args: argparse.Namespace) -> int:
 
     from hubbleclip.access.policy import AccessPolicy
     from hubbleclip.cli import UserError, access_viewer
+    from hubbleclip.search.names import NameResolver
     from hubbleclip.similarity.contact_sheet import similar_sheet
     from hubbleclip.similarity.index import load_index
     from hubbleclip.similarity.search import find_similar
 
-    index = load_index(args.index)
+    index = load_index(args.index).read_names(NameResolver.from_aliases)  # names as `search` reads them
     visible = AccessPolicy().visible(index.access, access_viewer(args))
     try:
         result = find_similar(
@@ -198,27 +201,7 @@ def run_similar(args: argparse.Namespace) -> int:
     except KeyError as exc:
         raise UserError(exc.args[0]) from None
     items = index.items
-    report = {
-        "query": args.query,
-        "selected": [items[r]["id"] for r in result.selected],
-        "neighbours": [
-            {
-                "id": items[i]["id"],
-                "score": round(s, 4),
-                "type": items[i]["type"],
-                "names": items[i].get("names", []),
-            }
-            for i, s in result.neighbours
-        ],
-        "clusters": [
-            {
-                "representative": items[c.representative]["id"],
-                "size": c.size,
-                "members": [items[m]["id"] for m in c.members],
-            }
-            for c in result.clusters
-        ],
-    }
+    report = result.to_dict(index)
     sheet = args.sheet
     if sheet is None:
         sheet = f"runs/similar/{re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(args.query).stem or args.query)}.png"

@@ -24,14 +24,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_study(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
     from hubbleclip.evaluation.config import StudyConfig
-    from hubbleclip.evaluation.study import STUDY_MD, run_study
+    from hubbleclip.evaluation.results import load_results
     from hubbleclip.figures.study import draw
     from hubbleclip.runs import setup_run_dir
+    from hubbleclip.studies.study import STUDY_MD, run_study
 
     cfg = config_from_args(args, StudyConfig)
     out = setup_run_dir(cfg.out, cfg)
     run_study(cfg)
-    figure = draw(out / "eval" / "results.json", out / "study")
+    figure = draw(load_results(out / "eval"), out / "study")
     print(f"{out / STUDY_MD}\n" + "\n".join(str(p) for p in figure))
     return 0
 
@@ -39,10 +40,10 @@ def run_study(args: argparse.Namespace) -> int:
 def run_crossval(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
     from hubbleclip.evaluation.config import CrossValConfig
-    from hubbleclip.evaluation.crossval import run_crossval
-    from hubbleclip.evaluation.study_report import render_crossval
     from hubbleclip.io import atomic_write_text
     from hubbleclip.runs import setup_run_dir
+    from hubbleclip.studies.crossval import run_crossval
+    from hubbleclip.studies.study_report import render_crossval
 
     cfg = config_from_args(args, CrossValConfig)
     out = setup_run_dir(cfg.out, cfg)

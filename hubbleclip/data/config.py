@@ -1,4 +1,5 @@
-"""Configuration of the skyset build (torch-free, so config files and ``--help`` load fast)."""
+"""Configuration of the skyset build, its export and folder datasets (torch-free, so config files and
+``--help`` load fast)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,17 @@ class ExportConfig:
         default="auto",
         metadata={"help": "caption column of txt: auto = caption_llm where that column exists, else caption"},
     )
+
+
+@dataclass
+class FolderConfig:
+    """``hubbleclip data build --source folder``: your own images and a CSV of captions."""
+
+    images: str | None = field(default=None, metadata={"help": "folder holding the images"})
+    captions: str | None = field(
+        default=None,
+        metadata={"help": "CSV with file,caption[,text,object_id,...] (default: IMAGES/captions.csv)"},
+    )
+    credit: str = field(default="", metadata={"help": "credit line for rows whose CSV has none"})
+    max_image_size: int = field(default=512, metadata={"help": "longest image side after resizing (pixels)"})
+    seed: int = field(default=0, metadata={"help": "seed of the by-object split"})

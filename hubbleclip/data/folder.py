@@ -15,11 +15,11 @@ import csv
 import datetime as dt
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hubbleclip.data.build import IMAGE_ERRORS, encode_image, save_skyset
+from hubbleclip.data.config import FolderConfig
 from hubbleclip.errors import UserError
 
 REQUIRED = ("file", "caption")
@@ -36,18 +36,6 @@ OPTIONAL = (
     "program_id",
 )
 NUMERIC = ("ra_deg", "dec_deg", "mag")
-
-
-@dataclass
-class FolderConfig:
-    images: str | None = field(default=None, metadata={"help": "folder holding the images"})
-    captions: str | None = field(
-        default=None,
-        metadata={"help": "CSV with file,caption[,text,object_id,...] (default: IMAGES/captions.csv)"},
-    )
-    credit: str = field(default="", metadata={"help": "credit line for rows whose CSV has none"})
-    max_image_size: int = field(default=512, metadata={"help": "longest image side after resizing (pixels)"})
-    seed: int = field(default=0, metadata={"help": "seed of the by-object split"})
 
 
 def _number(value: str, where: str) -> float:

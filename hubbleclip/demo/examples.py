@@ -21,8 +21,10 @@ from hubbleclip.io import atomic_write_json
 from hubbleclip.models.embed import embed_images, embed_texts
 from hubbleclip.models.feature_cache import feature_cache
 from hubbleclip.models.loader import load_model
+from hubbleclip.search.names import NameResolver
 from hubbleclip.similarity.config import SimilarityIndexConfig
 from hubbleclip.similarity.index import build_similarity_index
+from hubbleclip.similarity.results import SimilarImage
 from hubbleclip.similarity.search import find_similar
 
 TEXT_QUERIES = [
@@ -106,38 +108,20 @@ def write_similarity(cfg: DemoConfig, encoder: str, out: Path) -> dict[str, Any]
     index_cfg = SimilarityIndexConfig(
         dataset=cfg.skyset, encoder=encoder, out=str(out / "index"), cache_dir=cfg.cache_dir
     )
-    index = build_similarity_index(index_cfg, overwrite=True)
+    index = build_similarity_index(index_cfg, overwrite=True).read_names(NameResolver.from_aliases)
     results = []
     for query in cfg.similarity_queries:
         first = find_similar(index, query, k=12, n_clusters=5, seed=cfg.seed)
         picks = [index.items[i]["id"] for i, _ in first.neighbours[:2]]
         refined = find_similar(index, query, select=picks, k=12, n_clusters=0, seed=cfg.seed)
-
-        def item(i: int, score: float | None = None) -> dict:
-            it = index.items[i]
-            return {
-                "id": it["id"],
-                "object_id": it["object_id"],
-                "type": it["type"],
-                "split": it["split"],
-                "row": it["row"],
-            } | ({"similarity": score} if score is not None else {})
-
         results.append(
             {
                 "query": query,
-                "query_item": item(first.query_row),
-                "neighbours": [item(i, s) for i, s in first.neighbours],
+                "query_item": SimilarImage.from_item(index.items[first.query_row]).to_dict(),
+                "neighbours": [im.to_dict() for im in first.images(index)],
                 "selected": picks,
-                "refined": [item(i, s) for i, s in refined.neighbours],
-                "clusters": [
-                    {
-                        "representative": item(c.representative),
-                        "size": c.size,
-                        "members": [item(m) for m in c.members],
-                    }
-                    for c in first.clusters
-                ],
+                "refined": [im.to_dict() for im in refined.images(index)],
+                "clusters": [c.to_dict() for c in first.typed_clusters(index)],
             }
         )
     path = atomic_write_json(

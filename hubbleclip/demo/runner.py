@@ -17,6 +17,7 @@ from typing import Any
 
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_write_json
+from hubbleclip.metrics import print_table
 from hubbleclip.runs import scoped_run_logs
 
 log = logging.getLogger(__name__)
@@ -104,14 +105,6 @@ def run_stages(
 
 
 def print_timings(summary: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="stage timings")
-    table.add_column("stage")
-    table.add_column("status")
-    table.add_column("seconds", justify="right")
-    for row in summary:
-        table.add_row(row["stage"], row["status"], f"{row['seconds']:.1f}")
-    table.add_row("total", "", f"{sum(r['seconds'] for r in summary):.1f}")
-    Console().print(table)
+    rows = [[row["stage"], row["status"], f"{row['seconds']:.1f}"] for row in summary]
+    rows.append(["total", "", f"{sum(r['seconds'] for r in summary):.1f}"])
+    print_table(["stage", "status", "seconds"], rows, title="stage timings")

@@ -1,7 +1,8 @@
 """Evaluation of CLIP-style models: retrieval both ways, zero-shot class ranking, model comparison.
 
 ``run_evaluation(EvalConfig)`` returns the dict documented in :mod:`hubbleclip.evaluation.results`;
-``write_results`` stores it as ``results.json`` + ``results.md``.
+``write_results`` stores it as ``results.json`` + ``results.md``; ``load_results`` reads it back typed
+(``EvalResults``).
 """
 
 from hubbleclip.evaluation.config import BootstrapConfig, EvalConfig, RetrievalConfig, ZeroShotConfig
@@ -10,6 +11,7 @@ from hubbleclip.lazy import lazy_attributes
 __all__ = [
     "BootstrapConfig",
     "EvalConfig",
+    "EvalResults",
     "RetrievalConfig",
     "ZeroShotConfig",
     "load_results",
@@ -17,5 +19,6 @@ __all__ = [
     "write_results",
 ]
 __getattr__ = lazy_attributes(
-    __name__, {"load_results": "results", "write_results": "results", "run_evaluation": "run"}
+    __name__,
+    {"EvalResults": "results", "load_results": "results", "write_results": "report", "run_evaluation": "run"},
 )

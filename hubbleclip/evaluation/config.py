@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hubbleclip.metrics.config import BootstrapConfig
+
 
 def _help(text: str) -> dict[str, str]:
     return {"help": text}
@@ -30,13 +32,6 @@ class ZeroShotConfig:
     )
     templates: str = field(default="default", metadata=_help("prompt templates: 'default' or a file"))
     ks: list[int] = field(default_factory=lambda: [1, 5], metadata=_help("top-k accuracies"))
-
-
-@dataclass
-class BootstrapConfig:
-    samples: int = field(default=1000, metadata=_help("bootstrap resamples"))
-    confidence: float = field(default=0.95, metadata=_help("interval coverage"))
-    seed: int = field(default=0, metadata=_help("seed of resampling, batching and the random baseline"))
 
 
 @dataclass

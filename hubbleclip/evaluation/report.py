@@ -1,62 +1,61 @@
-"""Markdown tables of a results dict: models side by side, intervals, deltas against the reference."""
+"""``results.md``: the markdown tables of a results.json, models side by side, intervals, deltas
+against the reference; ``write_results`` stores both files."""
 
 from __future__ import annotations
 
-from hubbleclip.metrics.bootstrap import format_estimate
+from collections.abc import Callable
+from pathlib import Path
+
+from hubbleclip.evaluation.results import RESULTS_JSON, RESULTS_MD, EvalResults, RetrievalBlock
+from hubbleclip.io import atomic_write_json, atomic_write_text
+from hubbleclip.metrics import Estimate, markdown_table
 
 ARROWS = {"image_to_text": "image → text", "text_to_image": "text → image"}
 
 
-def _fmt(value: float, rank: bool) -> str:
-    return f"{value:.1f}" if rank else f"{value:.3f}"
+def _digits(metric: str) -> int:
+    return 1 if metric.endswith("_rank") else 3
 
 
-def _cell(est: dict, rank: bool = False) -> str:
-    return format_estimate(est, 1 if rank else 3)
+def _cell(est: Estimate, metric: str = "") -> str:
+    return est.format(_digits(metric))
 
 
-def _delta(est: dict, rank: bool = False) -> str:
+def _delta(est: Estimate, metric: str = "") -> str:
     # bold when the interval excludes zero
-    bold = "**" if est["low"] > 0 or est["high"] < 0 else ""
-    digits = 1 if rank else 3
-    return f"{bold}{est['value']:+.{digits}f}{bold} [{est['low']:+.{digits}f}, {est['high']:+.{digits}f}]"
+    return est.format(_digits(metric), signed=True, bold=est.excludes_zero)
 
 
-def _chance(chance: dict, metric: str) -> str:
-    return _fmt(chance[metric], metric.endswith("_rank")) if metric in chance else ""
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(r) + " |" for r in rows),
-    ]
+def _chance(chance: dict[str, float], metric: str) -> str:
+    return f"{chance[metric]:.{_digits(metric)}f}" if metric in chance else ""
 
 
 def _metric_rows(
-    metrics: list[str], per_model: dict[str, dict], deltas: dict[str, dict], extra=None
+    metrics: list[str],
+    per_model: dict[str, dict[str, Estimate]],
+    deltas: dict[str, dict[str, Estimate]],
+    extra: Callable[[str], str],
 ) -> list[list[str]]:
-    rows = []
-    for metric in metrics:
-        rank = metric.endswith("_rank")
-        row = [metric] + [_cell(m[metric], rank) for m in per_model.values()]
-        if extra is not None:
-            row.append(extra(metric))
-        row += [_delta(d[metric], rank) for d in deltas.values()]
-        rows.append(row)
-    return rows
+    return [
+        [
+            metric,
+            *(_cell(m[metric], metric) for m in per_model.values()),
+            extra(metric),
+            *(_delta(d[metric], metric) for d in deltas.values()),
+        ]
+        for metric in metrics
+    ]
 
 
-def subset_label(subset: str, block: dict) -> str:
+def subset_label(subset: str, block: RetrievalBlock) -> str:
     """``all (pooled, 120 queries, 80 candidates)`` / ``stellarium (same-source, ...)``."""
-    kind = "same-source" if block.get("candidates") == "same_source" else "pooled"
-    return f"{subset} ({kind}, {block['n_queries']} queries, {block['n_candidates']} candidates)"
+    kind = "same-source" if block.same_source else "pooled"
+    return f"{subset} ({kind}, {block.n_queries} queries, {block.n_candidates} candidates)"
 
 
-def _retrieval(results: dict) -> list[str]:
-    ret, ref = results["retrieval"], results["reference"]
-    names, delta_names = list(ret["models"]), list(ret["deltas"])
+def _retrieval(results: EvalResults) -> list[str]:
+    ret, ref = results.retrieval, results.reference
+    names, delta_names = ret.names, list(ret.deltas)
     lines = [
         "## Retrieval",
         "",
@@ -69,121 +68,117 @@ def _retrieval(results: dict) -> list[str]:
     ]
     header = ["metric", *names, "chance", *(f"Δ {n} − {ref}" for n in delta_names)]
     for direction, label in ARROWS.items():
-        for subset, block in ret["models"][names[0]][direction].items():
+        for subset, block in ret.subsets(direction).items():
             lines += [f"### {label}, {subset_label(subset, block)}", ""]
-            per_model = {n: ret["models"][n][direction][subset]["metrics"] for n in names}
-            deltas = {n: ret["deltas"][n][direction][subset] for n in delta_names}
-            chance = block["chance"]
-            lines += _table(
-                header,
-                _metric_rows(
-                    list(block["metrics"]),
-                    per_model,
-                    deltas,
-                    extra=lambda m, chance=chance: _chance(chance, m),
-                ),
-            ) + [""]
+            per_model = {n: ret.models[n][direction][subset].metrics for n in names}
+            deltas = {n: ret.deltas[n][direction][subset] for n in delta_names}
+            rows = _metric_rows(
+                list(block.metrics), per_model, deltas, extra=lambda m, c=block.chance: _chance(c, m)
+            )
+            lines += [markdown_table(header, rows), ""]
     return lines
 
 
-def _zero_shot(results: dict) -> list[str]:
-    ref = results["reference"]
+def _zero_shot(results: EvalResults) -> list[str]:
+    ref = results.reference
     lines = ["## Zero-shot classification", ""]
-    for set_name, zs in results["zero_shot"].items():
-        names, delta_names = list(zs["models"]), list(zs["deltas"])
-        first = zs["models"][names[0]]
+    for set_name, zs in results.zero_shot.items():
+        names, delta_names = list(zs.models), list(zs.deltas)
+        first = zs.models[names[0]]
         lines += [
-            f"### {set_name}: {first['n_images']} labelled images, {len(first['classes'])} classes "
-            f"({zs['class_list']}), {zs['n_templates']} prompt templates",
+            f"### {set_name}: {first.n_images} labelled images, {len(first.classes)} classes "
+            f"({zs.class_list}), {zs.n_templates} prompt templates",
             "",
         ]
-        if first["n_unlabelled"]:
+        if first.n_unlabelled:
             lines += [
-                f"{first['n_unlabelled']} images of this source have a type outside the class list and "
+                f"{first.n_unlabelled} images of this source have a type outside the class list and "
                 f"are not scored.",
                 "",
             ]
         header = ["metric", *names, "chance", *(f"Δ {n} − {ref}" for n in delta_names)]
-        metrics = list(first["metrics"])
-        per_model = {n: zs["models"][n]["metrics"] for n in names}
-        deltas = {n: zs["deltas"][n] for n in delta_names}
-        chance = first["chance"]
-        lines += _table(
-            header,
-            _metric_rows(metrics, per_model, deltas, extra=lambda m, chance=chance: _chance(chance, m)),
-        ) + [""]
+        per_model = {n: zs.models[n].metrics for n in names}
+        rows = _metric_rows(
+            list(first.metrics), per_model, zs.deltas, extra=lambda m, c=first.chance: _chance(c, m)
+        )
+        lines += [markdown_table(header, rows), ""]
         for name in names:
             if name == "random":
                 continue
-            conf = zs["models"][name]["confusion"]
-            used = [
-                i for i, row in enumerate(conf["matrix"]) if sum(row) or sum(r[i] for r in conf["matrix"])
-            ]
+            conf = zs.models[name].confusion
+            used = [i for i, row in enumerate(conf.matrix) if sum(row) or sum(r[i] for r in conf.matrix)]
             lines += [
                 f"Confusion matrix of {name} (rows: true class, columns: predicted; classes never seen "
                 f"or predicted left out):",
                 "",
+                markdown_table(
+                    ["true \\ predicted", *(conf.labels[i] for i in used)],
+                    [[conf.labels[i], *(str(conf.matrix[i][j]) for j in used)] for i in used],
+                ),
+                "",
             ]
-            lines += _table(
-                ["true \\ predicted", *(conf["labels"][i] for i in used)],
-                [[conf["labels"][i], *(str(conf["matrix"][i][j]) for j in used)] for i in used],
-            ) + [""]
     return lines
 
 
-def render_summary(results: dict, percent: float = 10.0) -> str:
+def render_summary(results: EvalResults, percent: float = 10.0) -> str:
     """One headline table: accuracy at ``percent``% both ways per subset,
     zero-shot top-1 and balanced accuracy."""
-    ref = results["reference"]
-    names = list(results["models"])
+    ref, names = results.reference, list(results.models)
     rows = []
-    ret = results.get("retrieval")
+    ret = results.retrieval
     if ret:
         metric = f"acc@{percent:g}%"
-        delta_names = list(ret["deltas"])
         for direction, label in ARROWS.items():
-            for subset, block in ret["models"][names[0]][direction].items():
-                if metric in block["metrics"]:
+            for subset, block in ret.subsets(direction).items():
+                if metric in block.metrics:
                     rows.append(
                         [
                             f"{label} {metric}, {subset_label(subset, block)}",
-                            *(_cell(ret["models"][n][direction][subset]["metrics"][metric]) for n in names),
-                            *(_delta(ret["deltas"][n][direction][subset][metric]) for n in delta_names),
+                            *(_cell(ret.models[n][direction][subset].metrics[metric]) for n in names),
+                            *(_delta(d[direction][subset][metric]) for d in ret.deltas.values()),
                         ]
                     )
-    for set_name, zs in results.get("zero_shot", {}).items():
-        delta_names = list(zs["deltas"])
+    for set_name, zs in (results.zero_shot or {}).items():
         for metric in ("top1", "balanced_accuracy"):
             rows.append(
                 [
                     f"zero-shot {metric}, {set_name}",
-                    *(_cell(zs["models"][n]["metrics"][metric]) for n in names),
-                    *(_delta(zs["deltas"][n][metric]) for n in delta_names),
+                    *(_cell(zs.models[n].metrics[metric]) for n in names),
+                    *(_delta(d[metric]) for d in zs.deltas.values()),
                 ]
             )
     deltas = [n for n in names if n != ref and n != "random"]
-    return "\n".join(_table(["", *names, *(f"Δ {n} − {ref}" for n in deltas)], rows)) + "\n"
+    return markdown_table(["", *names, *(f"Δ {n} − {ref}" for n in deltas)], rows) + "\n"
 
 
-def render_markdown(results: dict) -> str:
-    ds = results["dataset"]
-    models = ", ".join(f"`{n}` = {m['spec']}" for n, m in results["models"].items())
-    boot = results["settings"]["bootstrap"]
+def render_markdown(results: EvalResults) -> str:
+    ds, boot = results.dataset, results.settings.bootstrap
+    models = ", ".join(f"`{n}` = {m.spec}" for n, m in results.models.items())
     lines = [
-        f"# Evaluation of {ds['path']} ({ds['split']} split)",
+        f"# Evaluation of {ds.path} ({ds.split} split)",
         "",
-        f"{ds['n_images']} images ({', '.join(f'{k}: {v}' for k, v in ds['images_per_source'].items())}), "
-        f"{ds['n_texts']} distinct `{ds['text_column']}` texts. Models: {models} "
+        f"{ds.n_images} images ({', '.join(f'{k}: {v}' for k, v in ds.images_per_source.items())}), "
+        f"{ds.n_texts} distinct `{ds.text_column}` texts. Models: {models} "
         f"(`random` ranks by uniform noise).",
         "",
-        f"Cells: value [{boot['confidence']:.0%} bootstrap interval, {boot['samples']} resamples]. "
-        f"Δ columns: paired bootstrap of the difference to `{results['reference']}`; bold when the interval "
+        f"Cells: value [{boot.confidence:.0%} bootstrap interval, {boot.samples} resamples]. "
+        f"Δ columns: paired bootstrap of the difference to `{results.reference}`; bold when the interval "
         f"excludes zero.",
         "",
     ]
     lines += ["## Summary", "", render_summary(results)]
-    if "retrieval" in results:
+    if results.retrieval:
         lines += _retrieval(results)
-    if "zero_shot" in results:
+    if results.zero_shot is not None:
         lines += _zero_shot(results)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def write_results(results: dict, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``results.json`` (``run_evaluation``'s dict) and its tables ``results.md`` atomically
+    into ``out_dir``."""
+    out_dir = Path(out_dir)
+    return (
+        atomic_write_json(out_dir / RESULTS_JSON, results),
+        atomic_write_text(out_dir / RESULTS_MD, render_markdown(EvalResults.from_dict(results))),
+    )

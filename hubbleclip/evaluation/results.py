@@ -1,7 +1,8 @@
 """The ``results.json`` that ``hubbleclip evaluate/compare`` write (the demo and paper figures read it).
 
-Layout (``schema_version`` 1); every number with an interval is ``{"value", "low", "high"}``:
-the statistic on the full sample and its percentile bootstrap interval (``settings.bootstrap``)::
+Layout (``schema_version`` 1); every number with an interval is ``{"value", "low", "high", "n"}``:
+the statistic on the full sample of n units and its percentile bootstrap interval
+(``settings.bootstrap``; files written before ``n`` was stored lack it)::
 
     schema_version: 1
     created: ISO-8601 UTC time
@@ -35,41 +36,241 @@ source's candidates only).  ``R@k`` counts the own caption (or one of the same o
 at k% is PAPERCLIP's: the correct partner ranks within the top ⌊k/100·N⌋ of the N candidates.
 Ranks are 1-based with ties counted against the query.  The ``random`` model ranks by uniform
 noise (the chance baseline).
+
+Readers take the typed :class:`EvalResults` (``load_results`` or ``EvalResults.from_dict``).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
+from typing import Any
 
 from hubbleclip.errors import UserError
-from hubbleclip.evaluation.report import render_markdown
-from hubbleclip.io import atomic_write_json, atomic_write_text
+from hubbleclip.evaluation.config import RetrievalConfig, ZeroShotConfig
+from hubbleclip.metrics import BootstrapConfig, Estimate
 
 SCHEMA_VERSION = 1
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
 
 
-def load_results(path: str | Path) -> dict:
+def plain(value: Any) -> Any:
+    """JSON-ready form of a results dataclass: nested dicts, fields that are None left out."""
+    if isinstance(value, Estimate):
+        return value.to_dict()
+    if is_dataclass(value):
+        pairs = ((f.name, getattr(value, f.name)) for f in fields(value))
+        return {k: plain(v) for k, v in pairs if v is not None}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def estimates(d: dict) -> dict[str, Estimate]:
+    """``{metric: Estimate}`` of ``{metric: {value, low, high[, n]}}``."""
+    return {k: Estimate.from_dict(v) for k, v in d.items()}
+
+
+@dataclass(frozen=True)
+class Curve:
+    percent: list[float]
+    accuracy: list[float]
+
+
+@dataclass(frozen=True)
+class RetrievalBlock:
+    """One model, one direction, one subset."""
+
+    candidates: str  # "pooled" | "same_source"
+    n_queries: int
+    n_candidates: int
+    chance: dict[str, float]
+    metrics: dict[str, Estimate]
+    curve: Curve | None = None  # absent in cross-validation summaries
+
+    @property
+    def same_source(self) -> bool:
+        return self.candidates == "same_source"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RetrievalBlock:
+        curve = d.get("curve")
+        return cls(
+            d.get("candidates", "pooled"),
+            d["n_queries"],
+            d["n_candidates"],
+            d["chance"],
+            estimates(d["metrics"]),
+            Curve(curve["percent"], curve["accuracy"]) if curve else None,
+        )
+
+
+Deltas = dict[str, dict[str, dict[str, Estimate]]]  # direction -> subset -> metric
+
+
+@dataclass(frozen=True)
+class RetrievalResults:
+    models: dict[str, dict[str, dict[str, RetrievalBlock]]]  # model -> direction -> subset
+    deltas: dict[str, Deltas]  # model != reference (and not random) -> paired difference
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.models)
+
+    def subsets(self, direction: str) -> dict[str, RetrievalBlock]:
+        """The first model's blocks of ``direction`` by subset (counts and chance are the same for all)."""
+        return next(iter(self.models.values()))[direction]
+
+    def delta(self, name: str, direction: str, subset: str, metric: str) -> Estimate | None:
+        return self.deltas.get(name, {}).get(direction, {}).get(subset, {}).get(metric)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RetrievalResults:
+        return cls(
+            {
+                name: {
+                    direction: {s: RetrievalBlock.from_dict(b) for s, b in per_subset.items()}
+                    for direction, per_subset in per_dir.items()
+                }
+                for name, per_dir in d["models"].items()
+            },
+            {
+                name: {
+                    direction: {s: estimates(m) for s, m in per.items()} for direction, per in per_dir.items()
+                }
+                for name, per_dir in d["deltas"].items()
+            },
+        )
+
+
+@dataclass(frozen=True)
+class Confusion:
+    labels: list[str]
+    matrix: list[list[int]]  # true x predicted counts
+
+
+@dataclass(frozen=True)
+class ZeroShotModel:
+    n_images: int
+    n_unlabelled: int
+    classes: list[str]
+    n_classes_present: int
+    chance: dict[str, float]
+    metrics: dict[str, Estimate]
+    confusion: Confusion
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ZeroShotModel:
+        return cls(
+            d["n_images"],
+            d["n_unlabelled"],
+            d["classes"],
+            d["n_classes_present"],
+            d["chance"],
+            estimates(d["metrics"]),
+            Confusion(d["confusion"]["labels"], d["confusion"]["matrix"]),
+        )
+
+
+@dataclass(frozen=True)
+class ZeroShotSet:
+    source: str
+    class_list: str
+    n_templates: int
+    models: dict[str, ZeroShotModel]
+    deltas: dict[str, dict[str, Estimate]]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ZeroShotSet:
+        return cls(
+            d["source"],
+            d["class_list"],
+            d["n_templates"],
+            {n: ZeroShotModel.from_dict(m) for n, m in d["models"].items()},
+            {n: estimates(m) for n, m in d["deltas"].items()},
+        )
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    path: str
+    split: str
+    fingerprint: str
+    text_column: str
+    n_images: int
+    n_texts: int
+    images_per_source: dict[str, int]
+    texts_per_source: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    spec: str
+    path: str | None = None  # None for the random baseline
+    fingerprint: str | None = None
+    embed_dim: int | None = None
+    logit_scale: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    retrieval: RetrievalConfig
+    zero_shot: ZeroShotConfig
+    bootstrap: BootstrapConfig
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Settings:
+        return cls(
+            RetrievalConfig(**d["retrieval"]),
+            ZeroShotConfig(**d["zero_shot"]),
+            BootstrapConfig(**d["bootstrap"]),
+        )
+
+
+@dataclass(frozen=True)
+class EvalResults:
+    """A ``results.json`` (layout above); ``schema_version`` is checked on reading, written on writing."""
+
+    created: str
+    dataset: DatasetInfo
+    settings: Settings
+    reference: str
+    models: dict[str, ModelInfo]
+    retrieval: RetrievalResults | None = None
+    zero_shot: dict[str, ZeroShotSet] | None = None
+
+    def to_dict(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, **plain(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "results") -> EvalResults:
+        if d.get("schema_version") != SCHEMA_VERSION:
+            raise UserError(f"{where}: schema_version {d.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+        try:
+            return cls(
+                d["created"],
+                DatasetInfo(**d["dataset"]),
+                Settings.from_dict(d["settings"]),
+                d["reference"],
+                {n: ModelInfo(**m) for n, m in d["models"].items()},
+                RetrievalResults.from_dict(d["retrieval"]) if "retrieval" in d else None,
+                {s: ZeroShotSet.from_dict(z) for s, z in d["zero_shot"].items()}
+                if "zero_shot" in d
+                else None,
+            )
+        except (KeyError, TypeError) as e:
+            raise UserError(f"{where}: not a results.json of schema {SCHEMA_VERSION} ({e})") from None
+
+
+def load_results(path: str | Path) -> EvalResults:
     """Read a ``results.json`` (or the directory holding one), checking its schema version."""
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_JSON
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found (write one with `hubbleclip compare`)")
-    results = json.loads(path.read_text(encoding="utf-8"))
-    if results.get("schema_version") != SCHEMA_VERSION:
-        raise UserError(
-            f"{path}: schema_version {results.get('schema_version')!r}, expected {SCHEMA_VERSION}"
-        )
-    return results
-
-
-def write_results(results: dict, out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``results.json`` and the markdown tables ``results.md`` atomically into ``out_dir``."""
-    out_dir = Path(out_dir)
-    return (
-        atomic_write_json(out_dir / RESULTS_JSON, results),
-        atomic_write_text(out_dir / RESULTS_MD, render_markdown(results)),
-    )
+    return EvalResults.from_dict(json.loads(path.read_text(encoding="utf-8")), where=str(path))

@@ -19,19 +19,18 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from hubbleclip.evaluation.config import BootstrapConfig, RetrievalConfig
+from hubbleclip.evaluation.config import RetrievalConfig
 from hubbleclip.evaluation.evalset import EvalSet
 from hubbleclip.metrics import (
+    BootstrapConfig,
     accuracy_curve,
-    bootstrap,
-    bootstrap_difference,
     chance_hit_rate,
     chance_mean_rank,
+    compare_systems,
     first_relevant_ranks,
     fraction_cutoff,
     hits_at_fraction,
     in_batch_hits,
-    resample_indices,
 )
 
 DIRECTIONS = ("image_to_text", "text_to_image")
@@ -163,8 +162,8 @@ def summarize(
     first = next(iter(ranked.values()))
     for direction in DIRECTIONS:
         for subset in first:
-            idx = resample_indices(len(first[subset][direction].ranks), boot.samples, boot.seed)
             cols = {name: metric_columns(r[subset][direction], cfg) for name, r in ranked.items()}
+            comparison = compare_systems(cols, bootstrap=boot, reducers=REDUCERS, reference=reference)
             for name, r in ranked.items():
                 one = r[subset][direction]
                 per_model[name][direction][subset] = {
@@ -172,10 +171,7 @@ def summarize(
                     "n_queries": len(one.ranks),
                     "n_candidates": one.n_candidates,
                     "chance": chance_levels(one, cfg),
-                    "metrics": {
-                        k: e.to_dict()
-                        for k, e in bootstrap(cols[name], REDUCERS, idx, boot.confidence).items()
-                    },
+                    "metrics": {k: e.to_dict() for k, e in comparison.estimates[name].items()},
                     "curve": {
                         "percent": percents,
                         "accuracy": accuracy_curve(one.ranks, one.n_candidates, percents),
@@ -183,9 +179,6 @@ def summarize(
                 }
                 if name in deltas:
                     deltas[name][direction][subset] = {
-                        k: e.to_dict()
-                        for k, e in bootstrap_difference(
-                            cols[name], cols[reference], REDUCERS, idx, boot.confidence
-                        ).items()
+                        k: e.to_dict() for k, e in comparison.differences[name].items()
                     }
     return per_model, deltas

@@ -12,13 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from hubbleclip.errors import UserError
-from hubbleclip.evaluation.config import BootstrapConfig
 from hubbleclip.metrics import (
-    bootstrap,
-    bootstrap_difference,
+    BootstrapConfig,
     classification_columns,
+    compare_systems,
     confusion_matrix,
-    resample_indices,
     true_class_ranks,
 )
 from hubbleclip.models.embed import NO_CACHE, embed_texts
@@ -99,13 +97,13 @@ def summarize(
     Resampling is stratified by true class, so class-balanced numbers stay exact means.
     """
     n_classes = len(labelled.classes)
-    idx = resample_indices(len(labelled.labels), boot.samples, boot.seed, strata=labelled.labels)
     cols = {
         name: classification_columns(
             true_class_ranks(s, labelled.labels), labelled.labels, labelled.classes, ks
         )
         for name, s in scores.items()
     }
+    comparison = compare_systems(cols, bootstrap=boot, reference=reference, strata=labelled.labels)
     n_present = len(np.unique(labelled.labels))
     chance = {f"top{k}": min(k, n_classes) / n_classes for k in ks}
     chance["balanced_accuracy"] = 1 / n_classes
@@ -117,17 +115,12 @@ def summarize(
             "classes": labelled.classes,
             "n_classes_present": n_present,
             "chance": chance,
-            "metrics": {k: e.to_dict() for k, e in bootstrap(cols[name], {}, idx, boot.confidence).items()},
+            "metrics": {k: e.to_dict() for k, e in comparison.estimates[name].items()},
             "confusion": {
                 "labels": labelled.classes,
                 "matrix": confusion_matrix(labelled.labels, s.argmax(axis=1), n_classes).tolist(),
             },
         }
         if reference and name != reference:
-            deltas[name] = {
-                k: e.to_dict()
-                for k, e in bootstrap_difference(
-                    cols[name], cols[reference], {}, idx, boot.confidence
-                ).items()
-            }
+            deltas[name] = {k: e.to_dict() for k, e in comparison.differences[name].items()}
     return per_model, deltas

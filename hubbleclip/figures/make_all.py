@@ -1,14 +1,17 @@
-"""Draw every paper figure from a demo run directory's results files."""
+"""Draw every paper figure from a demo run's results files (where they lie: ``demo.layout.RunLayout``)."""
 
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
+from typing import Protocol
 
 from hubbleclip.data.load import load_dataset_dict
+from hubbleclip.evaluation.results import load_results
 from hubbleclip.figures import examples, rerank_bars, retrieval_curve, similarity, study, training_curves
 from hubbleclip.runs import MetricsLog
+from hubbleclip.similarity.index import load_index
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +27,26 @@ def dataset_image_loader(dataset: str, split: str | None = None):
     return load
 
 
-def make_all(run_dir: Path, out: Path) -> dict[str, list[Path]]:
-    """Figures whose inputs exist in ``run_dir``; a figure with missing inputs is skipped with a log line."""
-    run_dir, out = Path(run_dir), Path(out)
+class RunFiles(Protocol):
+    """The result files the figures read; the demo's ``RunLayout`` provides them."""
+
+    @property
+    def compare_results(self) -> Path: ...
+    @property
+    def compare_examples(self) -> Path: ...
+    @property
+    def study_results(self) -> Path: ...
+    @property
+    def train_metrics(self) -> Path: ...
+    @property
+    def rerank_results(self) -> Path: ...
+    @property
+    def similar_json(self) -> Path: ...
+
+
+def make_all(files: RunFiles, out: Path) -> dict[str, list[Path]]:
+    """Figures whose inputs exist; a figure with missing inputs is skipped with a log line."""
+    out = Path(out)
     figures: dict[str, list[Path]] = {}
 
     def inputs(path: Path, name: str) -> bool:
@@ -34,28 +54,23 @@ def make_all(run_dir: Path, out: Path) -> dict[str, list[Path]]:
             log.warning("figure %s skipped: %s does not exist (run its stage first)", name, path)
         return path.is_file()
 
-    compare = run_dir / "compare" / "results.json"
-    if inputs(compare, "retrieval_curve"):
-        results = json.loads(compare.read_text())
-        subsets = next(iter(results["retrieval"]["models"].values()))["image_to_text"]
-        for subset in subsets:
+    if inputs(files.compare_results, "retrieval_curve"):
+        results = load_results(files.compare_results)
+        for subset in results.retrieval.subsets("image_to_text"):
             name = "retrieval_curve" if subset == "all" else f"retrieval_curve_{subset}"
             figures[name] = retrieval_curve.draw(results, out / name, subset=subset)
-    study_results = run_dir / "study" / "eval" / "results.json"
-    if inputs(study_results, "study"):
-        figures["study"] = study.draw(study_results, out / "study")
-    metrics = run_dir / "train" / "metrics.jsonl"
-    if inputs(metrics, "training_curves"):
-        figures["training_curves"] = training_curves.draw(MetricsLog(metrics).read(), out / "training_curves")
-    ex_path = run_dir / "compare" / "examples.json"
-    if inputs(ex_path, "image_to_text"):
-        figures.update(example_figures(ex_path, out))
-    rerank = run_dir / "retrieval" / "rerank" / "results.json"
-    if inputs(rerank, "rerank"):
-        figures["rerank"] = rerank_bars.draw(json.loads(rerank.read_text()), out / "rerank")
-    sim = run_dir / "similarity" / "similar.json"
-    if inputs(sim, "similarity"):
-        figures.update(similarity_figures(sim, out))
+    if inputs(files.study_results, "study"):
+        figures["study"] = study.draw(load_results(files.study_results), out / "study")
+    if inputs(files.train_metrics, "training_curves"):
+        figures["training_curves"] = training_curves.draw(
+            MetricsLog(files.train_metrics).read(), out / "training_curves"
+        )
+    if inputs(files.compare_examples, "image_to_text"):
+        figures.update(example_figures(files.compare_examples, out))
+    if inputs(files.rerank_results, "rerank"):
+        figures["rerank"] = rerank_bars.draw(json.loads(files.rerank_results.read_text()), out / "rerank")
+    if inputs(files.similar_json, "similarity"):
+        figures.update(similarity_figures(files.similar_json, out))
     return figures
 
 
@@ -74,7 +89,11 @@ def example_figures(examples_json: Path, out: Path) -> dict[str, list[Path]]:
 def similarity_figures(similar_json: Path, out: Path) -> dict[str, list[Path]]:
     """One figure per similarity query of the similarity stage's similar.json."""
     data = json.loads(Path(similar_json).read_text())
-    load = dataset_image_loader(data["dataset"])
+    index = load_index(data["index"])  # the images are named by id: the index knows where they are
+
+    def load(image: dict):
+        return index.image(index.find(image["image_id"]))
+
     figures = {}
     for q in data["queries"]:
         name = f"similarity_{q['query'].replace(' ', '_')}"

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hubbleclip.evaluation.results import EvalResults
 from hubbleclip.figures.style import color_for, plt, save, setup
 
 DIRECTIONS = (("image_to_text", "image → text"), ("text_to_image", "text → image"))
 
 
-def draw(results: dict, out_stem: str | Path, subset: str = "all") -> list[Path]:
+def draw(results: EvalResults, out_stem: str | Path, subset: str = "all") -> list[Path]:
     setup()
-    models = results["retrieval"]["models"]
+    ret = results.retrieval
+    models = ret.models
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True)
     for ax, (direction, title) in zip(axes, DIRECTIONS):
         ax.plot([0, 100], [0, 1], ls=":", color=color_for("random"), lw=1, label="random (expected)")
@@ -20,18 +22,14 @@ def draw(results: dict, out_stem: str | Path, subset: str = "all") -> list[Path]
             if name == "random" or subset not in per_dir.get(direction, {}):
                 continue
             entry = per_dir[direction][subset]
-            curve = entry["curve"]
-            acc10 = entry["metrics"]["acc@10%"]
             ax.plot(
-                curve["percent"],
-                curve["accuracy"],
+                entry.curve.percent,
+                entry.curve.accuracy,
                 color=color_for(name, i),
                 lw=2,
-                label=f"{name} (acc@10% {acc10['value']:.2f} [{acc10['low']:.2f}, {acc10['high']:.2f}])",
+                label=f"{name} (acc@10% {entry.metrics['acc@10%'].format(2)})",
             )
-        ax.set_title(
-            f"{title} ({subset}, N={next(iter(models.values()))[direction][subset]['n_candidates']})"
-        )
+        ax.set_title(f"{title} ({subset}, N={ret.subsets(direction)[subset].n_candidates})")
         ax.set_xlabel("retrieved fraction of the candidates (%)")
         ax.set_xlim(0, 100)
         ax.set_ylim(0, 1.02)

@@ -36,11 +36,11 @@ def draw(query: dict, load_image, out_stem: str | Path, columns: int = 8) -> lis
                 continue
             it = items[c]
             title = textwrap.shorten(it["type"], 26)
-            if "similarity" in it:
-                title += f"\n{it['similarity']:.2f}"
+            if it.get("score") is not None:
+                title += f"\n{it['score']:.2f}"
             if r == 2:
                 title += f"\n{query['clusters'][c]['size']} images"
-            border = color_for("tuned") if it["id"] in selected else None
+            border = color_for("tuned") if it["image_id"] in selected else None
             _thumb(ax, load_image(it), title, border=border)
     fig.suptitle(f"similar images to {query['query']} (selected images framed)", y=1.0)
     fig.tight_layout()

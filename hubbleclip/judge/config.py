@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hubbleclip.captions.config import ServedConfig
+from hubbleclip.metrics.config import BootstrapConfig
 
 
 @dataclass
@@ -64,12 +65,13 @@ class JudgeConfig(ServedConfig):
     max_new_tokens: int = field(default=16, metadata={"help": "generation budget per judgement"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
     cache: str | None = field(
-        default=None, metadata={"help": "JSONL cache of judgements (default: DATASET.judge-cache.jsonl)"}
+        default=None,
+        metadata={
+            "help": "JSONL cache of judgements (default: $HUBBLECLIP_CACHE/judge/, one file per dataset)"
+        },
     )
     cache_dir: str = field(
         default="", metadata={"help": "feature cache of the CLIP models ('' = $HUBBLECLIP_CACHE/features)"}
     )
     out: str = field(default="runs/judge", metadata={"help": "writes results.json and results.md here"})
-    n_boot: int = field(default=1000, metadata={"help": "bootstrap resamples (over queries)"})
-    confidence: float = field(default=0.95, metadata={"help": "bootstrap interval level"})
-    seed: int = 0
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)  # resamples queries

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubbleclip.metrics.bootstrap import format_estimate
+from hubbleclip.metrics.bootstrap import Estimate
+from hubbleclip.metrics.render import markdown_table
+
+
+def _cell(est: dict[str, float]) -> str:
+    return Estimate.from_dict(est).format()
 
 
 def render_lines(results: dict[str, Any]) -> list[str]:
     judge = results["judge"]
-    level = round(100 * results["confidence"])
+    # results written before the bootstrap settings were stored kept only the level
+    level = round(100 * results.get("bootstrap", results)["confidence"])
     lines = [
         f"Judge `{judge['model']}` (prompt `{judge['prompt_version']}`, yes/no schema) on the "
         f"top-{results['k']} {results['dataset']['split']} images of {results['queries_used']} text queries "
@@ -20,20 +26,15 @@ def render_lines(results: dict[str, Any]) -> list[str]:
     catalog = all("catalog_relevant" in m for m in results["models"].values())
     header = ["model", "judged relevant"] + (["catalog-relevant (grade ≥ 4)"] if catalog else [])
     rows = [
-        [name, format_estimate(m["judged_relevant"])]
-        + ([format_estimate(m["catalog_relevant"])] if catalog else [])
+        [name, _cell(m["judged_relevant"])] + ([_cell(m["catalog_relevant"])] if catalog else [])
         for name, m in results["models"].items()
     ]
     for key, est in results["differences"].items():
         pair, what = key.split("/")
         if what == "judged":
             other = results["differences"].get(f"{pair}/catalog")
-            rows.append(
-                [f"difference {pair}", format_estimate(est)]
-                + ([format_estimate(other)] if catalog and other else [])
-            )
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+            rows.append([f"difference {pair}", _cell(est)] + ([_cell(other)] if catalog and other else []))
+    lines += [markdown_table(header, rows), ""]
     agreement = results.get("agreement_with_catalog")
     if agreement:
         kappa = "n/a" if agreement["cohen_kappa"] is None else f"{agreement['cohen_kappa']:.3f}"

@@ -8,10 +8,12 @@ once.  Intervals resample queries, paired across models.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import math
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +29,13 @@ from hubbleclip.data.load import load_split
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation.evalset import build_eval_set
 from hubbleclip.evaluation.run import parse_models
-from hubbleclip.io import atomic_write_json, atomic_write_text
+from hubbleclip.io import atomic_write_json, atomic_write_text, cache_root
 from hubbleclip.judge.config import JudgeConfig
 from hubbleclip.judge.prompt import judge_item, judge_task
 from hubbleclip.judge.report import render_markdown
-from hubbleclip.metrics import (
-    RELEVANT_GRADE,
-    binary_agreement,
-    bootstrap,
-    bootstrap_difference,
-    resample_indices,
-)
+from hubbleclip.metrics.agreement import binary_agreement
+from hubbleclip.metrics.compare import compare_systems
+from hubbleclip.metrics.graded import RELEVANT_GRADE
 from hubbleclip.models.embed import embed_images, embed_texts
 from hubbleclip.models.feature_cache import FeatureCache, feature_cache
 from hubbleclip.models.loader import load_model
@@ -91,8 +89,11 @@ def load_judge_queries(
 
 
 def default_judge_cache(dataset: str | Path) -> Path:
-    path = Path(dataset)
-    return path.with_name(f"{path.name}.judge-cache.jsonl")
+    """``$HUBBLECLIP_CACHE/judge/NAME-DIGEST.jsonl``: one file per dataset, keyed by its resolved path
+    so that two datasets of the same name do not share one."""
+    path = Path(dataset).resolve()
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    return cache_root("judge", f"{path.name}-{digest}.jsonl")
 
 
 def _top_images(
@@ -158,25 +159,16 @@ def run_judge(cfg: JudgeConfig, backend=None) -> dict[str, Any]:
     cat = {n: np.array([[catalog(q, r) for r in rows] for q, rows in enumerate(t)]) for n, t in top.items()}
     # a query counts when every model has at least one valid judgement for it (paired intervals)
     keep = np.all([~np.isnan(v).all(axis=1) for v in judged.values()], axis=0)
-    columns = {f"{n}/judged": np.nanmean(v[keep], axis=1) for n, v in judged.items()}
     has_catalog = all(j is not None for _, j in queries)
-    if has_catalog:
-        columns.update({f"{n}/catalog": v[keep].mean(axis=1) for n, v in cat.items()})
-    idx = resample_indices(int(keep.sum()), cfg.n_boot, cfg.seed)
-    estimates = bootstrap(columns, dict.fromkeys(columns, "mean"), idx, cfg.confidence)
-    names = list(top)
-    reference = names[0]
-    differences = {}
-    for name in names[1:]:
-        for what in ("judged", "catalog") if has_catalog else ("judged",):
-            diff = bootstrap_difference(
-                {what: columns[f"{name}/{what}"]},
-                {what: columns[f"{reference}/{what}"]},
-                {what: "mean"},
-                idx,
-                cfg.confidence,
-            )
-            differences[f"{name}-{reference}/{what}"] = diff[what].to_dict()
+    per_query = {
+        n: {
+            "judged": np.nanmean(v[keep], axis=1),
+            **({"catalog": cat[n][keep].mean(axis=1)} if has_catalog else {}),
+        }
+        for n, v in judged.items()
+    }
+    # the first model is the reference of the paired differences
+    comparison = compare_systems(per_query, bootstrap=cfg.bootstrap)
 
     # one (judge, catalog) pair per distinct judged item, the first image that showed it
     judged_items: dict[str, tuple[bool, bool]] = {}
@@ -192,12 +184,12 @@ def run_judge(cfg: JudgeConfig, backend=None) -> dict[str, Any]:
         "k": int(next(iter(top.values())).shape[1]),
         "queries": [q for q, _ in queries],
         "queries_used": int(keep.sum()),
-        "confidence": cfg.confidence,
+        "bootstrap": asdict(cfg.bootstrap),
         "models": {
             n: {
                 "spec": spec,
-                "judged_relevant": estimates[f"{n}/judged"].to_dict(),
-                **({"catalog_relevant": estimates[f"{n}/catalog"].to_dict()} if has_catalog else {}),
+                "judged_relevant": comparison.estimates[n]["judged"].to_dict(),
+                **({"catalog_relevant": comparison.estimates[n]["catalog"].to_dict()} if has_catalog else {}),
                 "per_query_judged": [
                     None if math.isnan(x) else round(float(x), 3) for x in np.nanmean(judged[n], axis=1)
                 ],
@@ -206,7 +198,11 @@ def run_judge(cfg: JudgeConfig, backend=None) -> dict[str, Any]:
             }
             for n, spec in specs.items()
         },
-        "differences": differences,
+        "differences": {
+            f"{n}-{comparison.reference}/{what}": est.to_dict()
+            for n, per in comparison.differences.items()
+            for what, est in per.items()
+        },
         "agreement_with_catalog": binary_agreement(*zip(*judged_items.values())) if judged_items else None,
         "generation": {**stats.as_dict(), "cache": str(cache.path)},
         "judgements": generation_stats(records.values()),

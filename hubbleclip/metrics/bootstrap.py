@@ -8,7 +8,7 @@ a paired interval for their difference.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,19 +19,41 @@ REDUCERS = {"mean": np.mean, "median": np.median}
 
 @dataclass(frozen=True)
 class Estimate:
-    """A statistic on the full sample with its bootstrap percentile interval."""
+    """A statistic on the full sample of ``n`` units with its bootstrap percentile interval.
+
+    ``n`` is None when unknown (results written before it was stored).
+    """
 
     value: float
     low: float
     high: float
+    n: int | None = None
 
     def to_dict(self) -> dict[str, float]:
-        return asdict(self)
+        out = {"value": self.value, "low": self.low, "high": self.high}
+        return out if self.n is None else out | {"n": self.n}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, float]) -> Estimate:
+        try:
+            n = d.get("n")
+            return cls(float(d["value"]), float(d["low"]), float(d["high"]), None if n is None else int(n))
+        except (KeyError, TypeError, ValueError):
+            raise UserError(
+                f"estimate {dict(d)!r}: expected numbers value, low, high (and optional n)"
+            ) from None
 
-def format_estimate(est: Mapping[str, float], digits: int = 3) -> str:
-    """``value [low, high]`` of an ``Estimate.to_dict()``."""
-    return f"{est['value']:.{digits}f} [{est['low']:.{digits}f}, {est['high']:.{digits}f}]"
+    @property
+    def excludes_zero(self) -> bool:
+        """The interval lies wholly above or below 0 (for a difference: a clear one)."""
+        return self.low > 0 or self.high < 0
+
+    def format(self, digits: int = 3, *, signed: bool = False, mark: str = "", bold: bool = False) -> str:
+        """``value [low, high]``; ``signed`` writes ``+`` on positives (differences), ``mark`` follows
+        the value, ``bold`` wraps the value in markdown ``**``."""
+        spec = f"+.{digits}f" if signed else f".{digits}f"
+        value = f"**{self.value:{spec}}**" if bold else f"{self.value:{spec}}"
+        return f"{value}{mark} [{self.low:{spec}}, {self.high:{spec}}]"
 
 
 def resample_indices(n: int, n_boot: int = 1000, seed: int = 0, strata: Sequence | None = None) -> np.ndarray:
@@ -100,5 +122,5 @@ def _estimates(columns, reducers, indices, confidence, baseline) -> dict[str, Es
             base = np.asarray(baseline[name], dtype=np.float64)
             point, samples = point - _reduce(base, reducer), samples - _reduce(base[indices], reducer, axis=1)
         low, high = np.percentile(samples, [tail, 100 - tail])
-        out[name] = Estimate(float(point), float(low), float(high))
+        out[name] = Estimate(float(point), float(low), float(high), int(indices.shape[1]))
     return out

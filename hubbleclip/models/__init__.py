@@ -1,7 +1,7 @@
 """CLIP-style models behind one interface: ``load_model(spec)`` -> :class:`ClipModel`.
 
-Families: ``lit-mini`` (offline LiT-style default), open_clip, Hugging Face CLIP, and tiny
-random-init configs of each for tests.  ``embed_images`` / ``embed_texts`` return normalised
+Families: ``lit-mini`` (offline LiT-style default), open_clip and Hugging Face CLIP; a directory
+written by ``ClipModel.save`` is a spec too.  ``embed_images`` / ``embed_texts`` return normalised
 numpy arrays for search and evaluation, from tower features the feature cache keeps
 (:mod:`hubbleclip.models.feature_cache`).  torch is imported on first use, so that importing a
 config (e.g. for ``--help``) stays fast.

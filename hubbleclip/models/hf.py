@@ -1,5 +1,5 @@
 """Hugging Face CLIP models: ``hf:openai/clip-vit-base-patch32`` (from the local HF cache when
-offline), ``hf:/path/to/dir`` (a ``save_pretrained`` directory), and ``tiny-hf`` for tests.
+offline), ``hf:/path/to/dir`` (a ``save_pretrained`` directory).
 
 Exports are ``CLIPModel.save_pretrained`` + ``CLIPProcessor.save_pretrained`` directories, so
 ``transformers.CLIPModel.from_pretrained("RUN/export")`` loads them too.
@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from hubbleclip.errors import UserError
@@ -96,33 +95,8 @@ def clip_bpe_tokenizer(max_length: int):
 
 
 def build_hf(spec: str) -> HFClipModel:
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+    from transformers import CLIPModel, CLIPProcessor
 
-    if spec == "tiny-hf":
-        config = CLIPConfig(
-            text_config=dict(
-                vocab_size=49408,
-                hidden_size=32,
-                intermediate_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                max_position_embeddings=32,
-            ),
-            vision_config=dict(
-                hidden_size=32,
-                intermediate_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=2,
-                image_size=32,
-                patch_size=8,
-            ),
-            projection_dim=32,
-        )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            net = CLIPModel(config)
-        images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-        return HFClipModel(spec, net, CLIPProcessor(image_processor=images, tokenizer=clip_bpe_tokenizer(32)))
     source = spec[len("hf:") :]
     try:
         net = CLIPModel.from_pretrained(source)

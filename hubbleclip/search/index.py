@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hubbleclip.access.cache import MaskKeyedCache
 from hubbleclip.data.load import encoded_images, load_dataset_dict
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json, read_json
@@ -160,29 +160,22 @@ class VisibleBM25:
     set (a release day or a token scope) and kept for the next ones; scores are 0 for hidden rows."""
 
     def __init__(self, index: SearchIndex, keep: int = 8):
-        self.index, self.keep = index, keep
+        self.index = index
         self._tokens: tuple[list[list[str]], list[list[str]]] | None = None
-        self._fields: dict[bytes, tuple[BM25Field, BM25Field]] = {}
-        self._lock = threading.Lock()
+        self._fields = MaskKeyedCache(self._build, keep=keep)
 
     def fields(self, visible: np.ndarray) -> tuple[SubsetBM25, SubsetBM25]:
-        key = hashlib.sha256(np.packbits(visible).tobytes()).digest()
-        with self._lock:
-            if key not in self._fields:
-                if self._tokens is None:
-                    corpus = self.index.corpus
-                    self._tokens = (tokenize_many(corpus.bm25_names()), tokenize_many(corpus.bm25_texts()))
-                rows = np.flatnonzero(visible)
-                built = tuple(
-                    SubsetBM25(
-                        BM25Field.build([tokens[i] for i in rows]) if len(rows) else None, rows, len(visible)
-                    )
-                    for tokens in self._tokens
-                )
-                if len(self._fields) >= self.keep:
-                    self._fields.pop(next(iter(self._fields)))
-                self._fields[key] = built
-            return self._fields[key]
+        return self._fields.get(visible)
+
+    def _build(self, visible: np.ndarray) -> tuple[SubsetBM25, SubsetBM25]:
+        if self._tokens is None:  # built under the cache's lock: once
+            corpus = self.index.corpus
+            self._tokens = (tokenize_many(corpus.bm25_names()), tokenize_many(corpus.bm25_texts()))
+        rows = np.flatnonzero(visible)
+        return tuple(
+            SubsetBM25(BM25Field.build([tokens[i] for i in rows]) if len(rows) else None, rows, len(visible))
+            for tokens in self._tokens
+        )
 
 
 class SubsetBM25:

@@ -4,28 +4,16 @@
 
 The queries come from :mod:`hubbleclip.search.query_kinds` (generated from the index's own
 corpus).  Both systems answer every query in the same run with the same index and ranker:
-``today`` is the search as it was before the resolver stage (``Searcher(understand=False)``:
-BM25 + CLIP candidates ranked by the learned ranker), ``new`` is ``hubbleclip search`` now.
+``ranker_only`` is ``Searcher(understand=False)`` (BM25 + CLIP candidates ranked by the learned
+ranker), ``resolver_first`` is ``hubbleclip search`` (the resolver stage, then the ranker).
 
 Per query: **top-1** (the first hit has grade 5) and **MAP@k** (grades >= 4 relevant, against
-all judged objects, as in the rerank job).  Per split and kind: means with 95 % percentile
-bootstrap intervals over queries, and the paired difference new - today on the same resamples
-(``hubbleclip.metrics``).  Also checked: every generated query that is exactly a name or a
-designation has that object first (``exact_name_first``), and the :data:`EXAMPLES` table.
-
-``RUN_DIR/results.json``::
-
-    {"format": "hubbleclip-kinds-results", "version": 1, "index", "model_spec", "k",
-     "systems": ["today", "new"], "kinds": [...], "counts": {split: {kind: n}},
-     "metrics": {split: {kind: {system: {"top1": est, "map@10": est},
-                                "new_minus_today": {"top1": est, "map@10": est}}}},
-     "exact_name_first": {"queries": n, "violations": [...]},
-     "examples": [{"query", "expect", "today": [ids], "new": [ids], "passed": {system: bool}}],
-     "per_query": [{"id", "split", "kind", "variant", "query", "n_relevant",
-                    "metrics": {system: {"top1", "map@10", "ms"}}, "top": {system: [ids]}}],
-     "targets": {...}, "timings_s": {...}}
-
-where ``est`` is ``{"value", "low", "high"}`` and kind ``all`` pools every kind.
+all judged objects, as in the rerank job).  Per split and kind: means with percentile bootstrap
+intervals over queries, and the paired difference resolver_first − ranker_only on the same
+resamples (:func:`hubbleclip.metrics.compare.compare_systems`).  Also checked: every generated
+query that is exactly a name or a designation has that object first (``exact_name_first``), and
+the :data:`EXAMPLES` table.  ``RUN_DIR/results.json`` is a
+:class:`~hubbleclip.search.kinds_results.KindsResults` (schema there).
 """
 
 from __future__ import annotations
@@ -36,17 +24,18 @@ import time
 import numpy as np
 
 from hubbleclip.io import atomic_write_json
-from hubbleclip.metrics import bootstrap, bootstrap_difference, resample_indices
+from hubbleclip.metrics.compare import Comparison, compare_systems
 from hubbleclip.metrics.graded import RELEVANT_GRADE, average_precision_at_k
+from hubbleclip.metrics.render import markdown_table
 from hubbleclip.runs import setup_run_dir
 from hubbleclip.search.config import KindsConfig
+from hubbleclip.search.kinds_results import RANKER_ONLY, RESOLVER_FIRST, SYSTEMS, KindsResults
 from hubbleclip.search.queries import save_queries
 from hubbleclip.search.query_kinds import KINDS, generate_kind_queries
 from hubbleclip.search.searcher import Searcher
 from hubbleclip.search.text import FAMILIES
 
 log = logging.getLogger(__name__)
-SYSTEMS = ("today", "new")
 TOP1_TARGET = 0.95
 TARGET_KINDS = ("designation", "typo", "coordinates")
 # the queries of issue 18, and the README's: (query, expected object ids, rule)
@@ -98,19 +87,15 @@ def _ranked_ids(searcher, text: str, understand: bool, k: int) -> tuple[np.ndarr
     return rows, (time.perf_counter() - t0) * 1000.0
 
 
-def _estimates(rows: list[dict], cfg: KindsConfig) -> dict:
-    idx = resample_indices(len(rows), cfg.n_boot, cfg.seed)
+def _compare(rows: list[dict], cfg: KindsConfig) -> Comparison:
     columns = {
         s: {m: np.array([r["metrics"][s][m] for r in rows], float) for m in ("top1", f"map@{cfg.k}")}
         for s in SYSTEMS
     }
-    out = {s: {m: e.to_dict() for m, e in bootstrap(columns[s], {}, idx).items()} for s in SYSTEMS}
-    diff = bootstrap_difference(columns["new"], columns["today"], {}, idx)
-    out["new_minus_today"] = {m: e.to_dict() for m, e in diff.items()}
-    return out
+    return compare_systems(columns, bootstrap=cfg.bootstrap, reference=RANKER_ONLY)
 
 
-def run_kinds(cfg: KindsConfig, searcher=None) -> dict:
+def run_kinds(cfg: KindsConfig, searcher=None) -> KindsResults:
     run_dir = setup_run_dir(cfg.run_dir, cfg)
     timings = {}
     t0 = time.time()
@@ -142,7 +127,7 @@ def run_kinds(cfg: KindsConfig, searcher=None) -> dict:
             "top": {},
         }
         for system in SYSTEMS:
-            rows, ms = _ranked_ids(searcher, q.text, system == "new", cfg.k)
+            rows, ms = _ranked_ids(searcher, q.text, system == RESOLVER_FIRST, cfg.k)
             record["metrics"][system] = {
                 "top1": float(len(rows) > 0 and grades[rows[0]] == 5),
                 f"map@{cfg.k}": average_precision_at_k(grades[rows], n_relevant, cfg.k),
@@ -152,21 +137,28 @@ def run_kinds(cfg: KindsConfig, searcher=None) -> dict:
         exact = searcher.resolver.exact(q.text)
         if exact is not None:
             exact_checked += 1
-            if not record["top"]["new"] or searcher.index.row_of[record["top"]["new"][0]] not in exact.rows:
-                violations.append({"id": q.id, "query": q.text, "first": record["top"]["new"][:1]})
+            first = record["top"][RESOLVER_FIRST][:1]
+            if not first or searcher.index.row_of[first[0]] not in exact.rows:
+                violations.append({"id": q.id, "query": q.text, "first": first})
         per_query.append(record)
     timings["queries"] = time.time() - t0
 
     examples = []
     for text, expect, rule in EXAMPLES:
         expect = expected_ids(searcher, expect, rule)
-        row = {"query": text, "expect": list(expect), "rule": rule if isinstance(rule, str) else "magnitude"}
-        row["passed"] = {}
-        for system in SYSTEMS:
-            rows, _ = _ranked_ids(searcher, text, system == "new", 5)
-            row[system] = [corpus.object_id[i] for i in rows]
-            row["passed"][system] = passed(row[system], expect, rule)
-        examples.append(row)
+        top = {
+            system: [corpus.object_id[i] for i in _ranked_ids(searcher, text, system == RESOLVER_FIRST, 5)[0]]
+            for system in SYSTEMS
+        }
+        examples.append(
+            {
+                "query": text,
+                "expect": list(expect),
+                "rule": rule if isinstance(rule, str) else "magnitude",
+                "top": top,
+                "passed": {system: passed(ids, expect, rule) for system, ids in top.items()},
+            }
+        )
     searcher.understand = True
 
     metrics, counts = {}, {}
@@ -175,64 +167,64 @@ def run_kinds(cfg: KindsConfig, searcher=None) -> dict:
         for kind in (*KINDS, "all"):
             rows = [r for r in per_query if r["split"] == split and kind in (r["kind"], "all")]
             counts[split][kind] = len(rows)
-            metrics[split][kind] = _estimates(rows, cfg) if rows else None
+            metrics[split][kind] = _compare(rows, cfg) if rows else None
     test = metrics["test"]
     targets = {
         f"{kind}_heldout_top1_ge_{TOP1_TARGET}": bool(
-            test[kind] and test[kind]["new"]["top1"]["value"] >= TOP1_TARGET
+            test[kind] and test[kind].estimates[RESOLVER_FIRST]["top1"].value >= TOP1_TARGET
         )
         for kind in TARGET_KINDS
     }
     targets["exact_name_first"] = not violations
-    targets["examples_pass"] = all(e["passed"]["new"] for e in examples)
-    results = {
-        "format": "hubbleclip-kinds-results",
-        "version": 1,
-        "index": str(searcher.index.path.resolve()),
-        "model_spec": searcher.index.model_spec,
-        "ranking": searcher.ranker_name,
-        "k": cfg.k,
-        "systems": list(SYSTEMS),
-        "kinds": [*KINDS, "all"],
-        "counts": counts,
-        "metrics": metrics,
-        "exact_name_first": {"queries": exact_checked, "violations": violations},
-        "examples": examples,
-        "per_query": per_query,
-        "targets": targets,
-        "timings_s": {key: round(v, 2) for key, v in timings.items()},
-    }
-    atomic_write_json(run_dir / "results.json", results)
+    targets["examples_pass"] = all(e["passed"][RESOLVER_FIRST] for e in examples)
+    results = KindsResults(
+        index=str(searcher.index.path.resolve()),
+        model_spec=searcher.index.model_spec,
+        ranking=searcher.ranker_name,
+        k=cfg.k,
+        kinds=[*KINDS, "all"],
+        counts=counts,
+        metrics=metrics,
+        exact_name_first={"queries": exact_checked, "violations": violations},
+        examples=examples,
+        per_query=per_query,
+        targets=targets,
+        timings_s={key: round(v, 2) for key, v in timings.items()},
+    )
+    atomic_write_json(run_dir / "results.json", results.to_dict())
     return results
 
 
-def _cell(est: dict) -> str:
-    return f"{est['value']:.3f} [{est['low']:.2f}, {est['high']:.2f}]"
-
-
-def format_summary(results: dict, split: str = "test") -> str:
-    k = results["k"]
-    lines = [
-        f"{split} split: top-1 and MAP@{k}, 95% bootstrap intervals "
-        "(today = the ranker alone, new = the resolver first)",
-        f"{'kind':12} {'n':>4}  {'top-1 today':>22} {'top-1 new':>22}  "
-        f"{f'MAP@{k} today':>22} {f'MAP@{k} new':>22}",
+def format_summary(results: KindsResults, split: str = "test") -> str:
+    k = results.k
+    metrics = ("top1", f"map@{k}")
+    rows = [
+        [kind, str(results.counts[split][kind])]
+        + [c.estimates[s][m].format() for m in metrics for s in SYSTEMS]
+        + [c.differences[RESOLVER_FIRST][m].format() for m in metrics]
+        for kind in results.kinds
+        if (c := results.metrics[split][kind])
     ]
-    for kind in results["kinds"]:
-        m = results["metrics"][split][kind]
-        if not m:
-            continue
+    header = [
+        "kind",
+        "n",
+        *(f"{m} {s}" for m in metrics for s in SYSTEMS),
+        *(f"{m} difference" for m in metrics),
+    ]
+    e = results.exact_name_first
+    lines = [
+        f"{split} split: top-1 and MAP@{k} with bootstrap intervals; {RANKER_ONLY}: the learned ranker "
+        f"alone, {RESOLVER_FIRST}: the resolver stage first; difference: {RESOLVER_FIRST} − {RANKER_ONLY}",
+        "",
+        markdown_table(header, rows),
+        "",
+        f"exact name first: {e['queries'] - len(e['violations'])}/{e['queries']} queries",
+    ]
+    for row in results.examples:
+        top = row["top"]
         lines.append(
-            f"{kind:12} {results['counts'][split][kind]:>4}  "
-            f"{_cell(m['today']['top1']):>22} {_cell(m['new']['top1']):>22}  "
-            f"{_cell(m['today'][f'map@{k}']):>22} {_cell(m['new'][f'map@{k}']):>22}"
+            f"  {'ok ' if row['passed'][RESOLVER_FIRST] else 'BAD'} {row['query']!r}: "
+            f"{RESOLVER_FIRST} {top[RESOLVER_FIRST][:5]}, {RANKER_ONLY} {top[RANKER_ONLY][:3]}"
         )
-    e = results["exact_name_first"]
-    lines.append(f"exact name first: {e['queries'] - len(e['violations'])}/{e['queries']} queries")
-    for row in results["examples"]:
-        lines.append(
-            f"  {'ok ' if row['passed']['new'] else 'BAD'} {row['query']!r}: new {row['new'][:5]}, "
-            f"today {row['today'][:3]}"
-        )
-    lines.append(f"targets: {results['targets']}")
+    lines.append(f"targets: {results.targets}")
     return "\n".join(lines)

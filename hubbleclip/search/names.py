@@ -1,7 +1,7 @@
 """Resolve a name or designation to corpus objects: exact lookups first, fuzzy ones only without.
 
 Every name and OpenNGC identifier of every object goes into one table under its
-:func:`~hubbleclip.search.designations.name_key`.  A query resolves when, after trimming
+:func:`~hubbleclip.data.designations.name_key`.  A query resolves when, after trimming
 filler words at its edges ("where is the ...", "... position"), it *is* one of those keys: the
 exact tier.  Only when nothing resolves exactly does the fuzzy tier run (rapidfuzz, optimal
 string alignment distance, so a swap of two letters is one edit):
@@ -17,12 +17,13 @@ A common name that is also a constellation's name ("Triangulum") is left out of 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from hubbleclip.search.designations import (
+from hubbleclip.data.designations import (
     CATALOGUE_SYNONYMS,
     catalogue_word,
     common_name_key,
@@ -30,6 +31,7 @@ from hubbleclip.search.designations import (
     designation_key,
     fold,
     name_key,
+    star_key,
 )
 from hubbleclip.search.text import STOPWORDS
 
@@ -70,10 +72,16 @@ class NameResolver:
     @classmethod
     def from_corpus(cls, corpus) -> NameResolver:
         """A table over every object's names and identifiers (``corpus.identifiers``)."""
+        return cls.from_aliases([*n, *i] for n, i in zip(corpus.names, corpus.identifiers))
+
+    @classmethod
+    def from_aliases(cls, aliases: Iterable[Iterable[str]]) -> NameResolver:
+        """A table over the names of each row (any list of rows: a corpus's objects, an image
+        index's images); ``resolve`` then answers row numbers in that order."""
         table: dict[str, list[int]] = defaultdict(list)
         shown: dict[str, str] = {}
-        for i, (names, identifiers) in enumerate(zip(corpus.names, corpus.identifiers)):
-            for alias in (*names, *identifiers):
+        for i, names in enumerate(aliases):
+            for alias in filter(None, names):  # an image without an object id has None
                 key = designation_key(alias)
                 if key is None:
                     if constellation_abbreviation(alias):
@@ -117,6 +125,8 @@ class NameResolver:
         return None
 
     def _fuzzy(self, span: str) -> NameMatch | None:
+        if star_key(span):
+            return None  # 'bet Cyg' that is not in the table is another star, not a typo
         key = name_key(span)
         word = catalogue_word(key) if designation_key(span) else None
         if word is not None:

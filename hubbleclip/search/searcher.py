@@ -6,15 +6,14 @@ and the ranker in ``INDEX_DIR/ranker`` if one was installed there (else BM25 + C
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.access.cache import MaskKeyedCache
 from hubbleclip.data.build import IMAGE_ERRORS, encode_image
 from hubbleclip.data.text import sexagesimal
 from hubbleclip.errors import UserError
@@ -113,8 +112,7 @@ class Searcher:
         # resolver stage; evaluations compare the two)
         self.understand = understand
         self.resolver = NameResolver.from_corpus(index.corpus)
-        self._restricted: dict[str, NameResolver] = {}  # resolvers over an access mask's entries
-        self._restricted_lock = threading.Lock()  # the web server searches from several threads
+        self._restricted = MaskKeyedCache(self.resolver.restricted, keep=MAX_RESTRICTED_RESOLVERS)
         self._types = np.asarray(index.corpus.type)
         # A query's matrix-vector products are small: extra BLAS threads only fight torch's OpenMP
         # threads for the cores (measured: median query 24 ms -> 10 ms on 2 cores).
@@ -207,13 +205,7 @@ class Searcher:
     def _resolver_for(self, visible: np.ndarray | None) -> NameResolver:
         if visible is None or visible.all():
             return self.resolver
-        key = hashlib.sha1(np.packbits(visible).tobytes()).hexdigest()
-        with self._restricted_lock:
-            if key not in self._restricted:
-                if len(self._restricted) >= MAX_RESTRICTED_RESOLVERS:
-                    self._restricted.pop(next(iter(self._restricted)))
-                self._restricted[key] = self.resolver.restricted(visible)
-            return self._restricted[key]
+        return self._restricted.get(visible)
 
     def _empty(self, plan, why: str) -> Ranking:
         note = "; ".join(filter(None, [plan.describe(), why]))

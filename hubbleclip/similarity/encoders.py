@@ -20,23 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from hubbleclip.augment import AugmentConfig
-from hubbleclip.errors import UserError
 from hubbleclip.models import load_model
-from hubbleclip.models.feature_cache import (
-    FeatureCache,
-    ImageInput,
-    cached_image_features,
-    decode_image,
-    image_space,
-)
+from hubbleclip.models.embed import NO_CACHE, embed_image_tower
+from hubbleclip.models.feature_cache import FeatureCache, ImageInput, image_space
 from hubbleclip.models.loader import resolve_export
 from hubbleclip.similarity.ssl_models import SIMCLR_META, SimCLRModel
 
 ALIASES = {"imagenet": "features:lit-mini"}
-NO_CACHE = FeatureCache(None)
 
 
 @dataclass
@@ -49,46 +43,44 @@ class ImageEncoder:
     transform: Callable
     weights: list[nn.Module | nn.Parameter]
     model: nn.Module
+    dim: int | None = None  # None: the features' width, measured on a blank image when asked
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _normalised(self, feats: torch.Tensor) -> np.ndarray:
-        with torch.inference_mode():
-            out = self.head(feats.to(self.device)) if self.head is not None else feats
-        return nn.functional.normalize(out.float().cpu(), dim=-1).numpy()
+    def _dim(self) -> int:
+        if self.dim is None:
+            self.dim = int(self.embed([Image.new("RGB", (64, 64))]).shape[1])
+        return self.dim
 
     def embed(
         self, images: Sequence[ImageInput], cache: FeatureCache = NO_CACHE, batch_size: int = 64
     ) -> np.ndarray:
-        if not len(images):
-            raise UserError("no images to embed")
-        self.model.eval()
-        feats = cached_image_features(
-            images,
-            self.features,
-            self.transform,
-            lambda: image_space(self.weights, self.transform),
-            cache,
-            self.device,
-            batch_size,
-        )
-        return self._normalised(feats)
+        """float32 [N, dim], L2-normalised ((0, dim) for no images), through the feature cache."""
+        return self._embed(images, self.transform, cache, batch_size)
 
-    @torch.inference_mode()
     def embed_views(
         self, images: Sequence[ImageInput], augment: AugmentConfig, batch_size: int = 64
     ) -> np.ndarray:
         """Random ``augment`` views of the images (for view-matching metrics; never cached: each call
         draws new views from torch's generator)."""
+        views = self.model.image_transform(train=True, augment=augment)
+        return self._embed(images, views, NO_CACHE, batch_size)
+
+    def _embed(self, images, transform, cache: FeatureCache, batch_size: int) -> np.ndarray:
         self.model.eval()
-        transform = self.model.image_transform(train=True, augment=augment)
-        out = []
-        for start in range(0, len(images), batch_size):
-            pixels = torch.stack([transform(decode_image(im)) for im in images[start : start + batch_size]])
-            out.append(self.features(pixels.to(self.device)).float().cpu())
-        return self._normalised(torch.cat(out))
+        return embed_image_tower(
+            images,
+            self.features,
+            transform,
+            head=self.head,
+            space=lambda: image_space(self.weights, transform),
+            dim=self._dim,
+            device=self.device,
+            cache=cache,
+            batch_size=batch_size,
+        )
 
 
 def load_image_encoder(spec: str, device: str = "cpu") -> ImageEncoder:
@@ -97,7 +89,13 @@ def load_image_encoder(spec: str, device: str = "cpu") -> ImageEncoder:
     if spec.startswith("simclr:") or (Path(simclr) / SIMCLR_META).is_file():
         model = SimCLRModel.load(simclr, device=device)
         return ImageEncoder(
-            spec, model.encode_image, None, model.image_transform(train=False), [model.backbone], model
+            spec,
+            model.encode_image,
+            None,
+            model.image_transform(train=False),
+            [model.backbone],
+            model,
+            model.embed_dim,
         )
     if spec.startswith("features:"):
         model = load_model(spec.removeprefix("features:"), device=device)
@@ -117,4 +115,5 @@ def load_image_encoder(spec: str, device: str = "cpu") -> ImageEncoder:
         model.image_transform(train=False),
         model.tower_weights("image"),
         model,
+        model.embed_dim,
     )

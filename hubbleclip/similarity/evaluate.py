@@ -18,6 +18,7 @@ import torch
 
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_write_json, atomic_write_text
+from hubbleclip.metrics.render import markdown_table
 from hubbleclip.metrics.similarity import label_metrics, loose_accuracy
 from hubbleclip.models.feature_cache import feature_cache
 from hubbleclip.runs import setup_run_dir
@@ -69,9 +70,9 @@ def evaluate_similarity(cfg: SimilarityEvalConfig) -> list[dict]:
 
 
 def results_table(results: list[dict]) -> str:
-    keys = [k for k in results[0] if k not in ("encoder",)]
-    lines = ["| encoder | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for r in results:
-        cells = [f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]) for k in keys]
-        lines.append(f"| {r['encoder']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    keys = [k for k in results[0] if k != "encoder"]
+    rows = [
+        [r["encoder"], *(f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]) for k in keys)]
+        for r in results
+    ]
+    return markdown_table(["encoder", *keys], rows) + "\n"

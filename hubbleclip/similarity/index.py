@@ -2,7 +2,7 @@
 
 Layout of an index directory: ``embeddings.npy`` [N, D] (float32 or float16), ``items.json``
 (id, object_id, names, type, source, split and row of each image in the dataset, and its
-``release_date`` / ``program_id`` when the dataset has them) and
+``credit``, ``release_date`` / ``program_id`` when the dataset has them) and
 ``meta.json`` (encoder spec, dataset path, dimension).  Loading memory-maps the vectors.
 """
 
@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import datasets
 import numpy as np
 
+from hubbleclip.access.cache import MaskKeyedCache
 from hubbleclip.access.policy import AccessTable
 from hubbleclip.config import save_config
 from hubbleclip.data.load import load_dataset_dict
@@ -29,6 +32,15 @@ log = logging.getLogger(__name__)
 
 ITEM_FIELDS = ("id", "object_id", "names", "type", "source")
 ACCESS_FIELDS = ("release_date", "program_id")  # optional: missing = public
+OPTIONAL_FIELDS = ("credit", *ACCESS_FIELDS)
+
+
+class Names(Protocol):
+    """Object names read as ``hubbleclip search`` reads them (a NameResolver)."""
+
+    def resolve(self, text: str) -> Any: ...  # None, or a match whose ``rows`` the text names
+
+    def restricted(self, visible: np.ndarray) -> Names: ...
 
 
 @dataclass
@@ -39,6 +51,7 @@ class SimilarityIndex:
     meta: dict
     _dataset: object = field(default=None, repr=False)
     _access: object = field(default=None, repr=False)
+    _names: object = field(default=None, repr=False)
 
     def image(self, row: int):
         """The RGB PIL image of an index row, read from the indexed dataset."""
@@ -60,19 +73,33 @@ class SimilarityIndex:
             self._access = AccessTable.from_rows(dates, [item.get("program_id") for item in self.items])
         return self._access
 
+    def aliases(self) -> list[list[str]]:
+        """The object id and names of each row."""
+        return [[it["object_id"], *(it.get("names") or [])] for it in self.items]
+
+    def read_names(self, build: Callable[[list[list[str]]], Names]) -> SimilarityIndex:
+        """Let :meth:`find` read object names through ``build(self.aliases())``; returns the index.
+        Callers pass ``hubbleclip.search.names.NameResolver.from_aliases`` (similarity sits beside
+        search, so the resolver comes from above)."""
+        every = build(self.aliases())
+        self._names = every, MaskKeyedCache(every.restricted)
+        return self
+
     def find(self, key: str, visible: np.ndarray | None = None) -> int:
-        """Row of an image by id, then by object id or name (case-insensitive; first image wins),
-        among the ``visible`` rows only (None = all): a hidden row is as absent as an unknown one."""
+        """Row of an image by id, else of the first image of the object ``key`` names: its object id,
+        or with :meth:`read_names` any spelling ``hubbleclip search`` resolves (``M57``, ``Messier
+        57``, ``NGC 06720``, ``Ring Nebula``, small typos).  Only ``visible`` rows count (None =
+        all): a hidden row is as absent as an unknown one."""
         rows = range(len(self.items)) if visible is None else np.flatnonzero(visible).tolist()
-        for i in rows:
-            if self.items[i]["id"] == key:
-                return i
-        low = key.lower().replace(" ", "")
-        for i in rows:
-            item = self.items[i]
-            names = [item["object_id"], *item.get("names", [])]
-            if any(n and n.lower().replace(" ", "") == low for n in names):
-                return i
+        for field_name in ("id", "object_id"):
+            for i in rows:
+                if self.items[i][field_name] == key:
+                    return i
+        if self._names is not None:
+            every, restricted = self._names
+            match = (every if visible is None or visible.all() else restricted.get(visible)).resolve(key)
+            if match is not None:
+                return min(match.rows)
         example = self.items[rows[0]]["id"] if len(rows) else "-"
         raise KeyError(
             f"no image with id, object id or name {key!r} in the index "
@@ -94,12 +121,14 @@ def image_rows(dataset_path: str | Path, splits: list[str] | None = None, source
     for split in splits:
         ds = dd[split].cast_column("image", datasets.Image(decode=False))
         out[split] = ds
-        fields = [*ITEM_FIELDS, *(f for f in ACCESS_FIELDS if f in ds.column_names)]
+        fields = [*ITEM_FIELDS, *(f for f in OPTIONAL_FIELDS if f in ds.column_names)]
         cols = ds.select_columns(["image", *fields])
         for row, rec in enumerate(cols):
             if rec["image"] is None or (sources and rec["source"] not in sources):
                 continue
             item = {f: rec[f] for f in ITEM_FIELDS}
+            if rec.get("credit"):
+                item["credit"] = rec["credit"]
             if rec.get("release_date") is not None:
                 item["release_date"] = rec["release_date"].isoformat()
             if rec.get("program_id") is not None:

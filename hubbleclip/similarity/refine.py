@@ -1,8 +1,11 @@
-"""Refinement: rank the database by similarity to several selected images.
+"""Similar images: rank the database by similarity to a query image and the images a user selected.
 
-``mean`` ranks by the cosine to the normalised mean of the selected (normalised) vectors;
-``max`` ranks each image by its best cosine to any selected one.  Selected images never appear
-in the result.
+This is the one meaning of "similar images" for the CLI (``hubbleclip similar``), the demo and the
+web page: Rocchio-style relevance feedback with positives only.  The query and the selection are
+one set of examples of what the user wants; ``mean`` ranks by the cosine to the normalised mean of
+their (normalised) vectors, ``max`` ranks each image by its best cosine to any of them.  Without a
+selection both are the query's nearest neighbours.  The query and the selection never appear in
+the result (the user has them already).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from hubbleclip.errors import UserError
-from hubbleclip.similarity.neighbours import Restriction, topk
+from hubbleclip.similarity.neighbours import Restriction, only_visible, topk
 
 METHODS = ("mean", "max")
 
@@ -83,3 +86,36 @@ def refine(
     vals, idx = vals[keep][:k], idx[keep][:k]
     pad = k - len(idx)
     return np.pad(vals, (0, pad), constant_values=-np.inf), np.pad(idx, (0, pad), constant_values=-1)
+
+
+def rank_similar(
+    embeddings: np.ndarray,
+    examples: list[int],
+    k: int,
+    *,
+    method: str = "mean",
+    extra: np.ndarray | None = None,
+    backend: str = "exact",
+    visible: np.ndarray | None = None,
+    query_group: int | None = None,
+    restriction: Restriction | None = None,
+) -> list[tuple[int, float]]:
+    """Up to ``k`` (row, cosine) pairs, best first, for the query and the selection together
+    (``examples``: the query's row first when it is in the database, then the selected rows;
+    ``extra`` [E, D]: query vectors from outside it, e.g. an uploaded file).  ``visible`` (a mask
+    from :mod:`hubbleclip.access`; None = all) keeps hidden rows out of the ranking."""
+    if backend != "exact" and visible is not None and not visible.all():
+        raise UserError("hiding rows that are not public needs the exact backend (--backend exact)")
+    restriction, query_group = only_visible(visible, restriction, query_group)
+    n = len(embeddings) if visible is None else int(np.count_nonzero(visible))
+    vals, idx = refine(
+        embeddings,
+        examples,
+        max(min(k, n), 1),
+        method=method,
+        extra=extra,
+        backend=backend,
+        query_group=query_group,
+        restriction=restriction,
+    )
+    return [(int(i), float(v)) for v, i in zip(vals, idx) if i >= 0][:k]

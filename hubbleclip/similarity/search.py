@@ -1,5 +1,6 @@
-"""One similarity query: neighbours of an image (in the index or a file), refined by a selection,
-with quick-select clusters over the top of the ranking."""
+"""One similarity query on an index: images similar to an image (an id, an object name or a file)
+and a selection (:mod:`hubbleclip.similarity.refine`), with quick-select clusters over the top of
+the ranking."""
 
 from __future__ import annotations
 
@@ -14,19 +15,40 @@ from hubbleclip.errors import UserError
 from hubbleclip.similarity.categories import build_restriction, load_table
 from hubbleclip.similarity.encoders import load_image_encoder
 from hubbleclip.similarity.index import SimilarityIndex
-from hubbleclip.similarity.neighbours import only_visible
 from hubbleclip.similarity.quickselect import Cluster, quick_select
-from hubbleclip.similarity.refine import refine
+from hubbleclip.similarity.refine import rank_similar
+from hubbleclip.similarity.results import SimilarCluster, SimilarImage
 
 
 @dataclass
 class SimilarResult:
     query: str
     query_row: int | None  # index row of the query image (None for a file)
-    selected: list[int]  # index rows combined with the query
+    selected: list[int]  # index rows combined with the query (the query's row first)
     neighbours: list[tuple[int, float]]
     clusters: list[Cluster] = field(default_factory=list)
     query_image: Any = None  # the decoded query file (None for an index query)
+
+    def images(self, index: SimilarityIndex) -> list[SimilarImage]:
+        return [SimilarImage.from_item(index.items[i], s) for i, s in self.neighbours]
+
+    def typed_clusters(self, index: SimilarityIndex) -> list[SimilarCluster]:
+        items = index.items
+        return [
+            SimilarCluster(
+                SimilarImage.from_item(items[c.representative]), [items[m]["id"] for m in c.members], c.size
+            )
+            for c in self.clusters
+        ]
+
+    def to_dict(self, index: SimilarityIndex) -> dict[str, Any]:
+        """The answer as ``hubbleclip similar --json`` prints it (``index``: the one searched)."""
+        return {
+            "query": self.query,
+            "selected": [index.items[r]["id"] for r in self.selected],
+            "neighbours": [im.to_dict() for im in self.images(index)],
+            "clusters": [c.to_dict() for c in self.typed_clusters(index)],
+        }
 
 
 def find_similar(
@@ -45,11 +67,11 @@ def find_similar(
     seed: int = 0,
     visible: np.ndarray | None = None,
 ) -> SimilarResult:
-    """``query`` is an index id/object name or an image file (embedded with the index's encoder).
-    ``visible`` (a mask from :mod:`hubbleclip.access`; None = all) limits queries, selections,
-    neighbours and clusters to the rows the caller may see."""
-    if backend != "exact" and visible is not None and not visible.all():
-        raise UserError("hiding rows that are not public needs the exact backend (--backend exact)")
+    """Images similar to the query and the selection together (:func:`rank_similar`).
+    ``query`` is an index id, an object name as ``hubbleclip search`` reads it, or an image file
+    (embedded with the index's encoder); ``select`` are ids or names.  ``visible`` (a mask from
+    :mod:`hubbleclip.access`; None = all) limits queries, selections, neighbours and clusters to the
+    rows the caller may see."""
     rows = [index.find(s, visible) for s in select]
     extra, query_row, query_image = None, None, None
     is_file = Path(query).is_file()
@@ -65,23 +87,21 @@ def find_similar(
     if restrict:
         restriction, groups = build_restriction(index.types(), load_table(table))
         group = groups[index.items[query_row]["type"]]
-    restriction, group = only_visible(visible, restriction, group)
     emb = index.vectors()
-    depth = max(k, pool if n_clusters else 0)
-    vals, idx = refine(
+    found = rank_similar(
         emb,
         rows,
-        min(depth, len(emb)),
+        max(k, pool if n_clusters else 0),
         method=method,
         extra=extra,
         backend=backend,
+        visible=visible,
         query_group=group,
         restriction=restriction,
     )
-    found = [(int(i), float(v)) for v, i in zip(vals, idx) if i >= 0]
     clusters = []
     if n_clusters and len(found) >= n_clusters:
         clusters = quick_select(
             emb, np.array([i for i, _ in found]), n_clusters=n_clusters, n_members=n_members, seed=seed
         )
-    return SimilarResult(query, query_row, rows, found[:k], clusters, query_image)
+    return SimilarResult(query, query_row, list(dict.fromkeys(rows)), found[:k], clusters, query_image)

@@ -285,11 +285,12 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
     )
     def similar(req: SimilarRequest, view: Caller) -> SimilarResponse:
         selected = list(dict.fromkeys(req.selected))
-        require_images(view, req.image_id, *selected)
+        image_id = engine.space.resolve(req.image_id, view.space)  # an id, or a name as search reads it
+        require_images(view, image_id, *selected)
         t0 = time.perf_counter()
-        page = engine.space.similar(req.image_id, selected, req.offset, req.limit, view.space)
+        page = engine.space.similar(image_id, selected, req.offset, req.limit, view.space)
         return SimilarResponse(
-            query=image_card(req.image_id),
+            query=image_card(image_id),
             selected=[image_card(i) for i in selected],
             ranked_by="selection" if selected else "query",
             offset=req.offset,
@@ -304,10 +305,11 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
         summary="quick select: k-means clusters of an image's nearest neighbours",
     )
     def clusters(req: ClustersRequest, view: Caller) -> ClustersResponse:
-        require_images(view, req.image_id)
+        image_id = engine.space.resolve(req.image_id, view.space)
+        require_images(view, image_id)
         t0 = time.perf_counter()
         try:
-            found = engine.space.clusters(req.image_id, req.n_clusters, req.n_members, req.pool, view.space)
+            found = engine.space.clusters(image_id, req.n_clusters, req.n_members, req.pool, view.space)
         except ValueError as exc:  # too few images for that many clusters
             raise HTTPException(422, f"body.n_clusters: {exc}") from None
         return ClustersResponse(

@@ -54,23 +54,34 @@ class ImageSearchResponse(BaseModel):
 
 
 class ImageCard(BaseModel):
+    """An image of a similar-images answer: :class:`hubbleclip.similarity.results.SimilarImage`,
+    field for field (the CLI's --json and the demo write the same)."""
+
     image_id: str
     object_id: str
     names: list[str]
     type: str
     source: str
     credit: str
-    score: float | None = Field(description="cosine similarity to the query (or to the combined selection)")
+    score: float | None = Field(
+        description="cosine similarity to the query and the selection (null for the query and the selection)"
+    )
 
 
 class SimilarRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    image_id: str = Field(min_length=1, max_length=300, description="the image whose neighbours are wanted")
+    image_id: str = Field(
+        min_length=1,
+        max_length=300,
+        description="the image whose neighbours are wanted: an image id, or an object name or "
+        "designation as the search reads it (M57, Messier 57, NGC 06720, Ring Nebula)",
+    )
     selected: list[str] = Field(
         default_factory=list,
         max_length=200,
-        description="selected image ids: when given, the rest is ranked by their combination",
+        description="selected image ids: when given, the rest is ranked by their combination with the "
+        "query image (Rocchio-style: the query and the selection are all examples of what is wanted)",
     )
     offset: int = Field(default=0, ge=0, le=10_000)
     limit: int = Field(default=24, ge=1, le=200)
@@ -80,7 +91,8 @@ class SimilarResponse(BaseModel):
     query: ImageCard
     selected: list[ImageCard]
     ranked_by: str = Field(
-        description="'query' (neighbours of the image) or 'selection' (combined selected images)"
+        description="'query' (neighbours of the image) or 'selection' (the image combined with the "
+        "selected ones)"
     )
     offset: int
     results: list[ImageCard]
@@ -98,6 +110,8 @@ class ClustersRequest(BaseModel):
 
 
 class ClusterOut(BaseModel):
+    """:class:`hubbleclip.similarity.results.SimilarCluster`, field for field."""
+
     representative: ImageCard
     members: list[str] = Field(
         description="the representative's nearest members (image ids), preselected on click"

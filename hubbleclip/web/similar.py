@@ -1,7 +1,8 @@
 """The image space behind the similarity view: one normalised vector per stored image.
 
-Neighbours, refinement by a selection and quick-select clusters are the similarity library's
-(:mod:`hubbleclip.similarity`); this class only maps image ids to rows and pages the results.
+Similar images (the query together with the selection, :mod:`hubbleclip.similarity.refine`) and
+quick-select clusters are the similarity library's; this class only maps image ids and object names
+(read as ``hubbleclip search`` reads them) to rows and pages the results.
 Every call takes ``visible``, the caller's mask over the rows (:mod:`hubbleclip.access`): hidden
 rows are neither queries, selections, neighbours nor cluster members, and are not counted.
 """
@@ -13,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from hubbleclip.access.cache import MaskKeyedCache
 from hubbleclip.access.policy import AccessTable
 from hubbleclip.errors import UserError
+from hubbleclip.search.names import NameResolver
 from hubbleclip.similarity.index import load_index
-from hubbleclip.similarity.neighbours import only_visible, topk
 from hubbleclip.similarity.quickselect import quick_select
-from hubbleclip.similarity.refine import refine
+from hubbleclip.similarity.refine import rank_similar
 
 
 @dataclass
@@ -30,11 +32,19 @@ class Page:
 
 class ImageSpace:
     def __init__(
-        self, ids: list[str], embeddings: np.ndarray, description: str, access: AccessTable | None = None
+        self,
+        ids: list[str],
+        embeddings: np.ndarray,
+        description: str,
+        access: AccessTable | None = None,
+        names: list[list[str]] | None = None,
     ):
+        """``names``: the object ids and names of each row (None = look images up by id only)."""
         if len(ids) != len(embeddings):
             raise ValueError(f"{description}: {len(ids)} image ids but {len(embeddings)} vectors")
         self.ids = list(ids)
+        every = NameResolver.from_aliases(names or [])
+        self._names = every, MaskKeyedCache(every.restricted)
         self.embeddings = np.array(embeddings, np.float32)  # a writable in-memory copy of the memmap
         self.row_of = {image_id: i for i, image_id in enumerate(self.ids)}
         self.description = description
@@ -49,18 +59,21 @@ class ImageSpace:
             index.vectors(),
             f"similarity index {path} ({index.meta.get('encoder', '?')})",
             index.access,
+            [[item["object_id"], *(item.get("names") or [])] for item in index.items],
         )
 
     @classmethod
     def from_retrieval_index(cls, index) -> ImageSpace:
         """One vector per object with an image (its mean image embedding), shown by its first image."""
         rows = np.flatnonzero(index.has_image)
+        corpus = index.corpus
         return cls(
-            [index.corpus.image_ids[i][0] for i in rows],
+            [corpus.image_ids[i][0] for i in rows],
             np.asarray(index.emb_image)[rows],
             f"object image vectors of the retrieval index {index.path} (one per object; pass a "
             "similarity index for every image)",
             index.access.subset(rows),
+            [[corpus.object_id[i], *corpus.names[i], *corpus.identifiers[i]] for i in rows],
         )
 
     def __len__(self) -> int:
@@ -69,6 +82,17 @@ class ImageSpace:
     def contains(self, image_id: str, visible: np.ndarray | None = None) -> bool:
         row = self.row_of.get(image_id)
         return row is not None and (visible is None or bool(visible[row]))
+
+    def resolve(self, key: str, visible: np.ndarray | None = None) -> str:
+        """The image ``key`` names: itself when it is an image id, else the first image of the
+        object it names (any spelling ``hubbleclip search`` resolves); unknown keys come back as
+        they are (the caller answers them like any unknown id)."""
+        if self.contains(key, visible):
+            return key
+        every, restricted = self._names
+        names = every if visible is None or visible.all() else restricted.get(visible)
+        match = names.resolve(key)
+        return key if match is None else self.ids[min(match.rows)]
 
     def rows(self, image_ids: list[str], visible: np.ndarray | None = None) -> list[int]:
         """Rows of the given ids; KeyError naming the first unknown (or hidden) one."""
@@ -80,33 +104,14 @@ class ImageSpace:
     def similar(
         self, image_id: str, selected: list[str], offset: int, limit: int, visible: np.ndarray | None = None
     ) -> Page:
-        """Neighbours of ``image_id``, or with a selection the rest ranked by the combination of the
-        selected images; the query image and the selection never appear in the page."""
+        """Images similar to ``image_id`` together with the ``selected`` ones
+        (:func:`~hubbleclip.similarity.refine.rank_similar`); those never appear in the page."""
         (query,) = self.rows([image_id], visible)
         chosen = self.rows(selected, visible)
-        restriction, group = only_visible(visible)
-        groups = None if group is None else np.array([group])
-        n = len(self) if visible is None else int(visible.sum())
-        k = min(offset + limit + 1, n)  # one extra tells whether there is a next page
-        if chosen:
-            exclude = sorted(set(chosen) | {query})
-            # refine() leaves out the selection; ask for one more in case the query image comes back
-            vals, idx = refine(
-                self.embeddings, chosen, min(k + 1, n), query_group=group, restriction=restriction
-            )
-            keep = [(v, i) for v, i in zip(vals.tolist(), idx.tolist()) if i >= 0 and i not in exclude][:k]
-        else:
-            vals, idx = topk(
-                self.embeddings[query][None],
-                self.embeddings,
-                k,
-                exclude=np.array([[query]]),
-                query_groups=groups,
-                restriction=restriction,
-            )
-            keep = [(v, i) for v, i in zip(vals[0].tolist(), idx[0].tolist()) if i >= 0]
-        page = keep[offset : offset + limit]
-        return Page([self.ids[i] for _, i in page], [float(v) for v, _ in page], len(keep) > offset + limit)
+        # one extra tells whether there is a next page
+        found = rank_similar(self.embeddings, [query, *chosen], offset + limit + 1, visible=visible)
+        page = found[offset : offset + limit]
+        return Page([self.ids[i] for i, _ in page], [s for _, s in page], len(found) > offset + limit)
 
     def clusters(
         self, image_id: str, n_clusters: int, n_members: int, pool: int, visible: np.ndarray | None = None
@@ -114,18 +119,10 @@ class ImageSpace:
         """k-means over the image's ``pool`` nearest neighbours:
         (representative, its nearest members, size)."""
         (query,) = self.rows([image_id], visible)
-        restriction, group = only_visible(visible)
         n = len(self) if visible is None else int(visible.sum())
         k = min(pool, n - 1)
         if k < n_clusters:
             raise UserError(f"only {k} other images: too few for {n_clusters} clusters")
-        _, idx = topk(
-            self.embeddings[query][None],
-            self.embeddings,
-            k,
-            exclude=np.array([[query]]),
-            query_groups=None if group is None else np.array([group]),
-            restriction=restriction,
-        )
-        found = quick_select(self.embeddings, idx[0], n_clusters=n_clusters, n_members=n_members)
+        pooled = np.array([i for i, _ in rank_similar(self.embeddings, [query], k, visible=visible)])
+        found = quick_select(self.embeddings, pooled, n_clusters=n_clusters, n_members=n_members)
         return [(self.ids[c.representative], [self.ids[m] for m in c.members], c.size) for c in found]

@@ -23,12 +23,13 @@ from hubbleclip.data.load import imaged_rows, load_split
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation.config import EvalConfig, StudyConfig
 from hubbleclip.evaluation.general_domain import general_domain_check
-from hubbleclip.evaluation.results import write_results
+from hubbleclip.evaluation.report import write_results
+from hubbleclip.evaluation.results import EvalResults
 from hubbleclip.evaluation.run import run_evaluation
-from hubbleclip.evaluation.study_report import render_study
 from hubbleclip.io import atomic_write_json, atomic_write_text
 from hubbleclip.models.feature_cache import feature_cache
 from hubbleclip.models.loader import load_model, resolve_export
+from hubbleclip.studies.study_report import render_study
 from hubbleclip.training.config import TrainConfig
 from hubbleclip.training.trainer import train
 
@@ -151,5 +152,5 @@ def run_study(cfg: StudyConfig) -> dict:
         "results": str(results_json),
     }
     atomic_write_json(out / STUDY_JSON, study)
-    atomic_write_text(out / STUDY_MD, render_study(study, results))
+    atomic_write_text(out / STUDY_MD, render_study(study, EvalResults.from_dict(results)))
     return study

@@ -23,9 +23,9 @@ from hubbleclip.evaluation.config import CrossValConfig, EvalConfig
 from hubbleclip.evaluation.evalset import build_eval_set
 from hubbleclip.evaluation.retrieval import ALL, DIRECTIONS, REDUCERS, metric_columns, rank_subsets
 from hubbleclip.evaluation.run import score_models
-from hubbleclip.evaluation.study import LOCKED, train_recorded
 from hubbleclip.io import atomic_directory, atomic_write_json
-from hubbleclip.metrics import bootstrap, bootstrap_difference, resample_indices
+from hubbleclip.metrics import BootstrapConfig, compare_systems
+from hubbleclip.studies.study import LOCKED, train_recorded
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,29 @@ def _train_fold(cfg: CrossValConfig, folds_path: Path, out: Path, k: int) -> dic
     return train_recorded(cfg.train_config, overrides, out / "folds-done" / f"fold{k}.json", fold=k)
 
 
+def summarize_folds(
+    columns: dict[str, dict[str, list[dict[str, np.ndarray]]]], boot: BootstrapConfig
+) -> tuple[dict, dict]:
+    """Pool every fold's per-query columns (``columns[model][direction][fold]``) into one estimate
+    per model and direction, with paired differences to ``base`` (none for ``random``)."""
+    summary: dict = {name: {} for name in columns}
+    deltas: dict = {name: {} for name in columns if name not in ("base", "random")}
+    for direction in DIRECTIONS:
+        pooled = {
+            name: {m: np.concatenate([c[m] for c in per_dir[direction]]) for m in per_dir[direction][0]}
+            for name, per_dir in columns.items()
+        }
+        comparison = compare_systems(pooled, bootstrap=boot, reducers=REDUCERS, reference="base")
+        for name in pooled:
+            summary[name][direction] = {
+                "n_queries": comparison.n,
+                "metrics": {m: e.to_dict() for m, e in comparison.estimates[name].items()},
+            }
+            if name in deltas:
+                deltas[name][direction] = {m: e.to_dict() for m, e in comparison.differences[name].items()}
+    return summary, deltas
+
+
 def run_crossval(cfg: CrossValConfig) -> dict:
     """Train and evaluate every fold; write and return crossval.json's dict."""
     out = Path(cfg.out)
@@ -99,30 +122,7 @@ def run_crossval(cfg: CrossValConfig) -> dict:
                 columns.setdefault(name, {}).setdefault(direction, []).append(
                     metric_columns(ranked[direction], cfg.retrieval)
                 )
-    summary: dict = {name: {} for name in columns}
-    deltas: dict = {name: {} for name in columns if name not in ("base", "random")}
-    for direction in DIRECTIONS:
-        pooled = {
-            name: {m: np.concatenate([c[m] for c in per_dir[direction]]) for m in per_dir[direction][0]}
-            for name, per_dir in columns.items()
-        }
-        n = len(next(iter(pooled["base"].values())))
-        idx = resample_indices(n, cfg.bootstrap.samples, cfg.bootstrap.seed)
-        for name, cols in pooled.items():
-            summary[name][direction] = {
-                "n_queries": n,
-                "metrics": {
-                    m: e.to_dict()
-                    for m, e in bootstrap(cols, REDUCERS, idx, cfg.bootstrap.confidence).items()
-                },
-            }
-            if name in deltas:
-                deltas[name][direction] = {
-                    m: e.to_dict()
-                    for m, e in bootstrap_difference(
-                        cols, pooled["base"], REDUCERS, idx, cfg.bootstrap.confidence
-                    ).items()
-                }
+    summary, deltas = summarize_folds(columns, cfg.bootstrap)
     result = {
         "dataset": cfg.dataset,
         "source": cfg.source,

@@ -18,7 +18,7 @@ import torch
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation.report import ARROWS
 from hubbleclip.io import atomic_write_json, atomic_write_text
-from hubbleclip.metrics.bootstrap import format_estimate
+from hubbleclip.metrics import Estimate, markdown_table
 from hubbleclip.models import load_model
 from hubbleclip.models.base import META_FILE
 from hubbleclip.training.config import InterpolateConfig
@@ -93,10 +93,8 @@ def alpha_curve(results: dict, percent: float = 10.0) -> list[dict]:
 
 def render_alpha_curve(rows: list[dict]) -> str:
     columns = [c for c in rows[0] if c != "alpha"]
-    lines = ["| alpha | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for row in rows:
-        lines.append(f"| {row['alpha']:.2f} | " + " | ".join(format_estimate(row[c]) for c in columns) + " |")
-    return "\n".join(lines) + "\n"
+    cells = [[f"{row['alpha']:.2f}", *(Estimate.from_dict(row[c]).format() for c in columns)] for row in rows]
+    return markdown_table(["alpha", *columns], cells) + "\n"
 
 
 def evaluate_alphas(cfg: InterpolateConfig, manifest: dict) -> list[dict]:

@@ -7,10 +7,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hubbleclip.figures import study
+from hubbleclip.demo.layout import RunLayout
+from hubbleclip.evaluation.results import load_results
 from hubbleclip.io import atomic_write_text
 from hubbleclip.judge.report import render_lines
-from hubbleclip.metrics import format_estimate
+from hubbleclip.metrics import Estimate, markdown_table
+from hubbleclip.runs import MetricsLog
+from hubbleclip.search.kinds_results import RANKER_ONLY, RESOLVER_FIRST, SYSTEMS, KindsResults
 
 
 def _load(path: Path) -> Any | None:
@@ -18,20 +21,15 @@ def _load(path: Path) -> Any | None:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(r) + " |" for r in rows),
-        "",
-    ]
+    return [markdown_table(header, rows), ""]
 
 
-def _rel(path: Path, run_dir: Path) -> str:
-    return os.path.relpath(path, run_dir)
+def _rel(path: Path, layout: RunLayout) -> str:
+    return os.path.relpath(path, layout.run_dir)
 
 
-def _skyset(run_dir: Path) -> list[str]:
-    done = _load(run_dir / "skyset" / "done.json")
+def _skyset(layout: RunLayout) -> list[str]:
+    done = _load(layout.skyset_done)
     if not done:
         return []
     o = done["outputs"]
@@ -51,9 +49,9 @@ def _skyset(run_dir: Path) -> list[str]:
     return lines
 
 
-def _captions(run_dir: Path) -> list[str]:
-    gen = _load(run_dir / "captions" / "generation.json")
-    quality = _load(run_dir / "captions" / "quality.json")
+def _captions(layout: RunLayout) -> list[str]:
+    gen = _load(layout.caption_generation)
+    quality = _load(layout.caption_quality)
     if not gen or not quality:
         return []
     run = gen.get("run", {})
@@ -99,18 +97,17 @@ def _captions(run_dir: Path) -> list[str]:
     return lines
 
 
-def _training(run_dir: Path) -> list[str]:
-    done = _load(run_dir / "train" / "done.json")
-    metrics = run_dir / "train" / "metrics.jsonl"
-    if not done or not metrics.is_file():
+def _training(layout: RunLayout) -> list[str]:
+    done = _load(layout.train_done)
+    if not done or not layout.train_metrics.is_file():
         return []
-    records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    records = MetricsLog(layout.train_metrics).read()
     val = [r for r in records if "val_loss" in r]
     start = next((r for r in records if r.get("event") == "start"), {})
     lines = [
         "## Fine-tuning",
         "",
-        f"Run `{_rel(run_dir / 'train', run_dir)}`: {start.get('trainable_params', '?')} trainable of "
+        f"Run `{_rel(layout.train, layout)}`: {start.get('trainable_params', '?')} trainable of "
         f"{start.get('total_params', '?')} parameters, {start.get('train_pairs', '?')} training pairs, "
         f"{done['seconds']:.0f} s.",
     ]
@@ -126,60 +123,106 @@ def _training(run_dir: Path) -> list[str]:
     return lines + [""]
 
 
-def _compare(run_dir: Path) -> list[str]:
-    res = _load(run_dir / "compare" / "results.json")
-    if not res:
+def _compare(layout: RunLayout) -> list[str]:
+    if not layout.compare_results.is_file():
         return []
+    res = load_results(layout.compare_results)
+    table = _rel(layout.compare_table, layout)
     lines = [
         "## Base vs fine-tuned",
         "",
-        f"Split `{res['dataset']['split']}`: {res['dataset']['n_images']} images, "
-        f"{res['dataset']['n_texts']} distinct "
+        f"Split `{res.dataset.split}`: {res.dataset.n_images} images, {res.dataset.n_texts} distinct "
         "captions. Values are the statistic with its 95% bootstrap interval; "
         "`random` is the chance baseline. "
-        f"Full tables: [{_rel(run_dir / 'compare' / 'results.md', run_dir)}](compare/results.md).",
+        f"Full tables: [{table}]({table}).",
         "",
     ]
-    models = res["retrieval"]["models"]
+    ret = res.retrieval
     rows = []
     for direction in ("image_to_text", "text_to_image"):
-        for subset, first in next(iter(models.values()))[direction].items():
+        for subset, first in ret.subsets(direction).items():
             # acc@1% is 0 by definition below 100 candidates (⌊N/100⌋ = 0), so R@1 stands in for it
             for metric in ("R@1", "acc@10%", "R@10", "type_R@1"):
                 rows.append(
                     [
                         direction.replace("_to_", "→"),
-                        f"{subset} ({first.get('candidates', 'pooled').replace('_', '-')})",
-                        str(first["n_queries"]),
-                        str(first["n_candidates"]),
+                        f"{subset} ({first.candidates.replace('_', '-')})",
+                        str(first.n_queries),
+                        str(first.n_candidates),
                         metric,
-                        *(format_estimate(models[m][direction][subset]["metrics"][metric]) for m in models),
+                        *(
+                            per_dir[direction][subset].metrics[metric].format()
+                            for per_dir in ret.models.values()
+                        ),
                     ]
                 )
-    lines += _table(["direction", "queries", "n", "candidates", "metric", *models], rows)
-    for name, zs in res.get("zero_shot", {}).items():
+    lines += _table(["direction", "queries", "n", "candidates", "metric", *ret.models], rows)
+    for name, zs in (res.zero_shot or {}).items():
         zrows = [
             [
                 m,
-                format_estimate(v["metrics"]["top1"]),
-                format_estimate(v["metrics"]["top5"]),
-                f"{v['chance']['top1']:.3f}",
-                str(v["n_images"]),
+                v.metrics["top1"].format(),
+                v.metrics["top5"].format(),
+                f"{v.chance['top1']:.3f}",
+                str(v.n_images),
             ]
-            for m, v in zs["models"].items()
+            for m, v in zs.models.items()
         ]
-        lines += [f"Zero-shot classification of `{name}` images against the `{zs['class_list']}` list:", ""]
+        lines += [f"Zero-shot classification of `{name}` images against the `{zs.class_list}` list:", ""]
         lines += _table(["model", "top-1", "top-5", "chance top-1", "images"], zrows)
     return lines
 
 
-def _judge(run_dir: Path) -> list[str]:
-    res = _load(run_dir / "judge" / "results.json")
+def _study(layout: RunLayout) -> list[str]:
+    """The general-domain base and the ablation study (the demo's study stage)."""
+    if not layout.study_json.is_file():
+        return []
+    study = json.loads(layout.study_json.read_text())
+    ret = load_results(study["results"]).retrieval
+    lines = [
+        "## The general-domain base and PAPERCLIP's ablation study",
+        "",
+        "`base` is lit-mini's general-domain base (projections aligned through ImageNet's classes, no "
+        "astronomy); `scratch` the same towers with random projections. On scikit-image's everyday photos:",
+        "",
+        *_table(
+            [
+                "model",
+                "photos with a right ImageNet class in the top 5",
+                "descriptions that find their photo",
+            ],
+            [
+                [name, f"{g['class_hits']}/{g['class_photos']}", f"{g['text_to_photo']}/{g['n_photos']}"]
+                for name, g in study["general_domain"].items()
+            ],
+        ),
+    ]
+    for subset, block in ret.models["base"]["image_to_text"].items():
+        if not block.same_source or block.n_candidates < 10:
+            continue
+        lines.append(
+            f"On astronomy the base is near chance: {subset} image → text acc@10% (same-source, "
+            f"{block.n_candidates} candidates) {block.metrics['acc@10%'].format()} "
+            f"against chance {block.chance['acc@10%']:.3f}."
+        )
+    links = [f"[study table]({_rel(layout.study_table, layout)})"]
+    if layout.crossval_table.is_file():
+        links.append(f"[Stellarium cross-validation]({_rel(layout.crossval_table, layout)})")
+    lines += ["", f"Full tables: {', '.join(links)}; the figure is `study` below.", ""]
+    return lines
+
+
+def _judge(layout: RunLayout) -> list[str]:
+    res = _load(layout.judge_results)
     return ["## LLM-judged relevance (PAPERCLIP's judge)", "", *render_lines(res)] if res else []
 
 
-def _retrieval(run_dir: Path) -> list[str]:
-    res = _load(run_dir / "retrieval" / "rerank" / "results.json")
+def _estimate(d: dict) -> str:
+    return Estimate.from_dict(d).format()
+
+
+def _retrieval(layout: RunLayout) -> list[str]:
+    res = _load(layout.rerank_results)
     if not res:
         return []
     k = res["k"]
@@ -204,12 +247,12 @@ def _retrieval(run_dir: Path) -> list[str]:
                 group,
                 n,
                 metric.upper(),
-                *("n/a" if entry[s] is None else format_estimate(entry[s][metric]) for s in res["systems"]),
+                *("n/a" if entry[s] is None else _estimate(entry[s][metric]) for s in res["systems"]),
             ]
             for metric in (f"map@{k}", f"ndcg@{k}")
         ]
         diff_rows += [
-            [group, n, name, *(format_estimate(est[m]) for m in (f"map@{k}", f"ndcg@{k}"))]
+            [group, n, name, *(_estimate(est[m]) for m in (f"map@{k}", f"ndcg@{k}"))]
             for name, est in res["differences"]["test"][group].items()
         ]
     lines += _table(["query type", "queries", "metric", *res["systems"]], rows)
@@ -223,39 +266,40 @@ def _retrieval(run_dir: Path) -> list[str]:
     return lines
 
 
-def _query_kinds(run_dir: Path) -> list[str]:
-    res = _load(run_dir / "retrieval" / "kinds" / "results.json")
-    if not res:
+def _query_kinds(layout: RunLayout) -> list[str]:
+    if not layout.kinds_results.is_file():
         return []
-    k, test, systems = res["k"], res["metrics"]["test"], res["systems"]
+    res = KindsResults.load(layout.kinds_results)
+    test = res.metrics["test"]
+    systems = list(SYSTEMS)
     rows = [
         [
             kind,
-            str(res["counts"]["test"][kind]),
-            *(format_estimate(test[kind][s]["top1"]) for s in systems),
-            *(format_estimate(test[kind][s][f"map@{k}"]) for s in systems),
+            str(res.counts["test"][kind]),
+            *(test[kind].estimates[s]["top1"].format() for s in systems),
+            *(test[kind].estimates[s][f"map@{res.k}"].format() for s in systems),
         ]
-        for kind in res["kinds"]
+        for kind in res.kinds
         if test.get(kind)
     ]
-    header = ["kind", "queries", *(f"top-1 {s}" for s in systems), *(f"MAP@{k} {s}" for s in systems)]
-    exact = res["exact_name_first"]
-    passed = sum(x["passed"]["new"] for x in res["examples"])
+    header = ["kind", "queries", *(f"top-1 {s}" for s in systems), *(f"MAP@{res.k} {s}" for s in systems)]
+    exact = res.exact_name_first
+    passed = sum(x["passed"][RESOLVER_FIRST] for x in res.examples)
     return [
         "### Query kinds: names, typos, positions, near, brightness",
         "",
-        f"Generated held-out queries of each kind; top-1 and MAP@{k} with 95% bootstrap intervals. "
-        "`today`: the learned ranker alone; `new`: the resolver stage first.",
+        f"Generated held-out queries of each kind; top-1 and MAP@{res.k} with 95% bootstrap intervals. "
+        f"`{RANKER_ONLY}`: the learned ranker alone; `{RESOLVER_FIRST}`: the resolver stage first.",
         "",
         *_table(header, rows),
         f"Exact name first: {exact['queries'] - len(exact['violations'])} of {exact['queries']} name "
-        f"queries. Example queries answered as expected: {passed} of {len(res['examples'])}.",
+        f"queries. Example queries answered as expected: {passed} of {len(res.examples)}.",
         "",
     ]
 
 
-def _similarity(run_dir: Path) -> list[str]:
-    res = _load(run_dir / "similarity" / "similar.json")
+def _similarity(layout: RunLayout) -> list[str]:
+    res = _load(layout.similar_json)
     if not res:
         return []
     lines = ["## Image similarity", "", f"Encoder `{res['encoder']}`."]
@@ -268,8 +312,7 @@ def _similarity(run_dir: Path) -> list[str]:
     return lines + [""]
 
 
-def write_report(run_dir: Path, figures: dict[str, list[Path]]) -> Path:
-    run_dir = Path(run_dir)
+def write_report(layout: RunLayout, figures: dict[str, list[Path]]) -> Path:
     lines = [
         "# hubbleclip demo report",
         "",
@@ -283,23 +326,23 @@ def write_report(run_dir: Path, figures: dict[str, list[Path]]) -> Path:
         _training,
         _compare,
         _judge,
-        study.report_section,
+        _study,
         _retrieval,
         _query_kinds,
         _similarity,
     ):
-        lines += section(run_dir)
+        lines += section(layout)
     if figures:
         lines += ["## Figures", ""]
         for name, paths in figures.items():
             png = next(p for p in paths if Path(p).suffix == ".png")
-            lines += [f"### {name.replace('_', ' ')}", "", f"![{name}]({_rel(Path(png), run_dir)})", ""]
+            lines += [f"### {name.replace('_', ' ')}", "", f"![{name}]({_rel(Path(png), layout)})", ""]
     # every finished stage left RUN_DIR/<stage>/done.json; list them in the order they finished
     done = sorted(
-        ((p.parent.name, json.loads(p.read_text())) for p in run_dir.glob("*/done.json")),
+        ((p.parent.name, json.loads(p.read_text())) for p in layout.run_dir.glob("*/done.json")),
         key=lambda item: item[1]["finished"],
     )
     timed = [[name, f"{d['seconds']:.1f}"] for name, d in done]
     if timed:
         lines += ["## Stage timings (when each stage last ran)", ""] + _table(["stage", "seconds"], timed)
-    return atomic_write_text(run_dir / "REPORT.md", "\n".join(lines) + "\n")
+    return atomic_write_text(layout.report, "\n".join(lines) + "\n")

@@ -1,4 +1,4 @@
-"""A bounded load check of the web API on loopback (``bench/bench_web.py``).
+"""A bounded load check of the web API on loopback (``python -m bench.bench_web``).
 
 The server runs in its own process (so client and server do not share a GIL).  A fixed mix of
 real requests (text search, similar pages, re-ranking by a selection, thumbnails, image search)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hubbleclip.archives import build
-from hubbleclip.archives.simbad import SimbadConfig
+from hubbleclip.archives.config import SimbadConfig
 
 SERVICES = ("tap", "crossref", "hips2fits")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from hubbleclip.evaluation.report import subset_label
+from hubbleclip.evaluation.results import EvalResults, RetrievalResults, estimates
+from hubbleclip.metrics import Estimate, markdown_table
 
 COLUMNS = (
     ("image_to_text", "acc@10%", "i→t acc@10%"),
@@ -13,55 +15,50 @@ COLUMNS = (
 )
 
 
-def _cell(est: dict, delta: dict | None) -> str:
+def _cell(est: Estimate, delta: Estimate | None) -> str:
     # † marks a paired difference to the base whose interval excludes zero
-    mark = "†" if delta and (delta["low"] > 0 or delta["high"] < 0) else ""
-    return f"{est['value']:.3f}{mark} [{est['low']:.3f}, {est['high']:.3f}]"
+    return est.format(mark="†" if delta and delta.excludes_zero else "")
 
 
-def _row(name: str, ret: dict, subset: str) -> list[str]:
-    row = [name]
-    for direction, metric, _ in COLUMNS:
-        block = ret["models"][name][direction][subset]
-        delta = ret["deltas"].get(name, {}).get(direction, {}).get(subset, {}).get(metric)
-        row.append(_cell(block["metrics"][metric], delta))
-    return row
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def _row(name: str, ret: RetrievalResults, subset: str) -> list[str]:
     return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(r) + " |" for r in rows),
+        name,
+        *(
+            _cell(
+                ret.models[name][direction][subset].metrics[metric],
+                ret.delta(name, direction, subset, metric),
+            )
+            for direction, metric, _ in COLUMNS
+        ),
     ]
 
 
-def render_study(study: dict, results: dict) -> str:
-    ret, boot = results["retrieval"], results["settings"]["bootstrap"]
-    names = list(ret["models"])
+def render_study(study: dict, results: EvalResults) -> str:
+    ret, boot = results.retrieval, results.settings.bootstrap
+    names = ret.names
     cov = study["llm_coverage"]
     lines = [
         f"# Ablation study on {study['dataset']} ({study['split']} split)",
         "",
         f"Every model retrieves the `{study['text_column']}` captions. Cells: value "
-        f"[{boot['confidence']:.0%} bootstrap interval over queries]; † = the paired difference to `base` "
+        f"[{boot.confidence:.0%} bootstrap interval over queries]; † = the paired difference to `base` "
         "(the untrained general-domain lit-mini) lies outside its interval. `scratch` is the same towers "
         "with random projections, untrained; cells are TRAINING/CAPTIONS. `R@1` counts the own caption "
         "(or one of the same object), `type_R@1` any caption of an object of the same type. LLM captions "
         f"cover {cov['with_caption_llm']} of the {cov['imaged_rows']} imaged {cov['split']} rows.",
         "",
     ]
-    first = ret["models"][names[0]]["image_to_text"]
-    for subset, block in first.items():
-        chance = [
-            f"{ret['models'][names[0]][d][subset]['chance'].get(m, float('nan')):.3f}" for d, m, _ in COLUMNS
-        ]
+    for subset, block in ret.subsets("image_to_text").items():
+        chance = [f"{ret.subsets(d)[subset].chance.get(m, float('nan')):.3f}" for d, m, _ in COLUMNS]
         lines += [f"## {subset_label(subset, block)}", ""]
-        lines += _table(
-            ["model", *(c for _, _, c in COLUMNS)],
-            [*(_row(n, ret, subset) for n in names if n != "random"), ["chance", *chance]],
-        ) + [""]
-    zs = results.get("zero_shot", {})
+        lines += [
+            markdown_table(
+                ["model", *(c for _, _, c in COLUMNS)],
+                [*(_row(n, ret, subset) for n in names if n != "random"), ["chance", *chance]],
+            ),
+            "",
+        ]
+    zs = results.zero_shot or {}
     header = [
         "model",
         *(f"zero-shot top-1, {s}" for s in zs),
@@ -73,8 +70,7 @@ def render_study(study: dict, results: dict) -> str:
         if name == "random":
             continue
         cells = [
-            _cell(zs[s]["models"][name]["metrics"]["top1"], zs[s]["deltas"].get(name, {}).get("top1"))
-            for s in zs
+            _cell(z.models[name].metrics["top1"], z.deltas.get(name, {}).get("top1")) for z in zs.values()
         ]
         general = study["general_domain"][name]
         record = study["cells"].get(name)
@@ -87,7 +83,12 @@ def render_study(study: dict, results: dict) -> str:
                 f"{record['train_seconds']:.1f}" if record else "–",
             ]
         )
-    lines += ["## Zero-shot types, general-domain photos, training time", ""] + _table(header, rows) + [""]
+    lines += [
+        "## Zero-shot types, general-domain photos, training time",
+        "",
+        markdown_table(header, rows),
+        "",
+    ]
     for name, why in study["skipped"].items():
         lines.append(f"- `{name}` skipped: {why}")
     return "\n".join(lines).rstrip() + "\n"
@@ -110,7 +111,8 @@ def render_crossval(cv: dict) -> str:
         lines += [f"## {label}", ""]
         rows = []
         for name, per_dir in cv["models"].items():
-            delta = cv["deltas"].get(name, {}).get(direction, {})
-            rows.append([name, *(_cell(per_dir[direction]["metrics"][m], delta.get(m)) for m in metrics)])
-        lines += _table(["model", *metrics], rows) + [""]
+            est = estimates(per_dir[direction]["metrics"])
+            delta = estimates(cv["deltas"].get(name, {}).get(direction, {}))
+            rows.append([name, *(_cell(est[m], delta.get(m)) for m in metrics)])
+        lines += [markdown_table(["model", *metrics], rows), ""]
     return "\n".join(lines).rstrip() + "\n"
