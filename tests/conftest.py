@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,23 @@ TEST_DATA = Path(__file__).parent / "data"
 STELLARIUM_DIR = TEST_DATA / "stellarium"
 KSTARS_DIR = TEST_DATA / "kstars"
 FIRST_ZIP = TEST_DATA / "first" / "galaxy_data.zip"
+
+
+def _sigint_state() -> tuple:
+    return signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+@pytest.fixture(autouse=True)
+def _sigint_left_alone():
+    """A test that leaves Ctrl-C ignored, blocked or handled by its own code changes every later test
+    whose subprocess inherits that (a Ctrl-C test then sees its signal lost): it fails here, named."""
+    before = _sigint_state()
+    yield
+    after = _sigint_state()
+    if after != before:
+        signal.signal(signal.SIGINT, before[0])
+        signal.pthread_sigmask(signal.SIG_SETMASK, before[1])
+        pytest.fail(f"the test changed SIGINT's handler or the blocked signals: {before} -> {after}")
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ PRELOAD = [
     "hubbleclip.similarity.index",
     "hubbleclip.similarity.neighbours",
     "hubbleclip.similarity.encoders",
-    "hubbleclip.training.run",
+    "hubbleclip.training.session",
     "hubbleclip.training.trainer",
     "hubbleclip.similarity.train",
     "hubbleclip.captions.pipeline",

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +38,6 @@ QUERIES = (
     "brightest emission nebulae",
 )
 PUBLIC_IMAGES = ("stellarium:m31", "stellarium:m42", "stellarium:m57dumont", "stellarium:m13")
-TRIED: dict[str, int] = {"requests": 0, "private_rows_checked": 0, "leaks": 0}
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +97,6 @@ def without_quoted_query(text: str, query: str) -> str:
 
 def assert_no_secret(world, response) -> None:
     """No private id, name, word or image bytes in a response (headers included)."""
-    TRIED["requests"] += 1
-    TRIED["private_rows_checked"] += len(world.private)
     blob = response.content
     body = blob.decode("utf-8", "replace")
     if "json" in response.headers.get("content-type", ""):
@@ -113,7 +108,6 @@ def assert_no_secret(world, response) -> None:
     text = without_quoted_query(text, response.request.url.params.get("q", ""))
     leaked = [i for i in world.private if i.lower() in text]
     if SECRET in text or "secret:" in text or leaked:
-        TRIED["leaks"] += 1
         pytest.fail(f"{response.request.method} {response.request.url}: leaked {leaked or SECRET}")
     for pid, data in world.private_images().items():
         assert blob != data, f"{response.request.url}: served the private image {pid}"
@@ -294,7 +288,6 @@ def test_a_token_sees_its_program_and_never_another(world, apps):
             }
         assert set(world.private_ids(mine)) & seen, f"token {mine} sees none of its own rows"
         assert not set(world.private_ids(other)) & seen, f"token {mine} saw rows of program {other}"
-        TRIED["private_rows_checked"] += len(world.private_ids(other))
         for pid in world.private_ids(other):
             assert client.get(f"/api/images/{pid}", headers=headers).status_code == 404
             r = client.post(
@@ -346,20 +339,22 @@ def test_bad_tokens_are_401_and_tokens_never_reach_the_logs(world, apps, caplog)
     assert oct(Path(world.tokens_file).stat().st_mode)[-3:] == "600"
 
 
-def test_unknown_and_private_ids_take_the_same_time(world, apps):
-    """The 404 for a private id does the same work as for an unknown one (timing class)."""
+def test_private_and_unknown_ids_get_the_same_404(world, apps):
+    """A private id's 404 is an unknown id's, byte for byte but for the id itself, headers included
+    (that both take the same time is measured by bench/bench_access.py, not asserted here)."""
     client = apps["mixed"]
-    private, unknown = [], []
-    ids = world.private_ids()
-    for i in range(120):
-        pid = ids[i % len(ids)]
-        for target, out in ((pid, private), (pid + "-nope", unknown)):
-            t0 = time.perf_counter()
-            assert client.get(f"/api/images/{target}").status_code == 404
-            out.append(time.perf_counter() - t0)
-    ratio = statistics.median(private) / statistics.median(unknown)
-    print(f"404 latency, private vs unknown id: median ratio {ratio:.3f} over {len(private)} pairs")
-    assert 0.7 < ratio < 1.4
+
+    def headers(r) -> dict:
+        return {k: v for k, v in r.headers.items() if k != "content-length"}  # the ids differ in length
+
+    for pid in world.private_ids():
+        private = client.get(f"/api/images/{pid}")
+        unknown = client.get(f"/api/images/{pid}-nope")
+        assert private.status_code == unknown.status_code == 404
+        assert private.content.replace(pid.encode(), b"ID") == unknown.content.replace(
+            f"{pid}-nope".encode(), b"ID"
+        )
+        assert headers(private) == headers(unknown)
 
 
 def test_rows_appear_when_their_release_date_passes_without_a_rebuild(world, apps, clock):
@@ -392,9 +387,7 @@ def cli_json(capsys, *argv) -> dict:
 
     capsys.readouterr()
     assert main(list(argv)) == 0
-    out = capsys.readouterr().out
-    TRIED["requests"] += 1
-    return json.loads(out)
+    return json.loads(capsys.readouterr().out)
 
 
 def check_cli_text(world, data) -> None:
@@ -403,7 +396,6 @@ def check_cli_text(world, data) -> None:
         query = data["query"]
         data = {k: v for k, v in data.items() if k != "query"}  # the echo of the query text itself
     text = without_quoted_query(json.dumps(data).lower(), query)
-    TRIED["private_rows_checked"] += len(world.private)
     assert SECRET not in text and "secret:" not in text
 
 
@@ -556,40 +548,31 @@ def test_cli_without_a_flag_sees_exactly_the_public_rows(command, world, capsys,
     fn(world, capsys, tmp_path) if command == "similarity pairs" else fn(world, capsys)
 
 
-def test_zz_leak_summary(world):
-    """Prints what the tests above tried (run with -s to see it)."""
-    print(
-        f"\nleak tests: {len(world.private)} private rows ({len(world.private_images())} images) in the "
-        f"mixed index; {TRIED['requests']} requests/commands checked, "
-        f"{TRIED['private_rows_checked']} private-row checks, {TRIED['leaks']} leaks"
-    )
-    assert TRIED["leaks"] == 0 and TRIED["requests"] > 50
-
-
-def test_access_table_masks_are_fast_and_exact():
+def test_access_table_masks_are_exact():
+    """Masks over 100,000 rows, on the clock's day and on later days (each a new, uncached mask);
+    their cost is measured by bench/bench_access.py."""
     from hubbleclip.access.policy import AccessPolicy, AccessTable, Viewer, parse_access, to_day
 
     rng = np.random.default_rng(0)
     n = 100_000
     dates = [None if rng.random() < 0.8 else f"20{rng.integers(20, 40)}-01-01" for _ in range(n)]
     programs = [None if d is None else str(rng.integers(0, 50)) for d in dates]
+
+    def expected(day: int) -> np.ndarray:  # what program 7 may see on ``day``
+        return np.array([d is None or to_day(d) <= day or p == "7" for d, p in zip(dates, programs)])
+
     table = AccessTable.from_rows(dates, programs)
     policy = AccessPolicy(Clock())
-    mask = policy.visible(table, Viewer(programs=frozenset({"7"})))
-    expected = np.array(
-        [d is None or to_day(d) <= to_day(Clock().today) or p == "7" for d, p in zip(dates, programs)]
-    )
-    assert (mask == expected).all() and not mask.flags.writeable
+    seven = Viewer(programs=frozenset({"7"}))
+    mask = policy.visible(table, seven)
+    assert (mask == expected(to_day(Clock().today))).all() and not mask.flags.writeable
     assert policy.visible(table, parse_access("all")).all()
     assert parse_access("public") == parse_access("")
     with pytest.raises(ValueError, match="--access"):
         parse_access(",")
-    t0 = time.perf_counter()
-    for day in range(200):  # uncached: a new day each time
-        table.mask(Viewer(programs=frozenset({"7"})), to_day(Clock().today) + day)
-    per_mask_ms = (time.perf_counter() - t0) / 200 * 1000
-    print(f"access mask over {n:,} rows: {per_mask_ms:.3f} ms uncached")
-    assert per_mask_ms < 20
+    for day in (to_day("2031-06-01"), to_day("2040-01-01")):  # the last date is 2039-01-01
+        assert (table.mask(seven, day) == expected(day)).all()
+    assert table.mask(parse_access("public"), to_day("2040-01-01")).all()
 
 
 def test_folder_csv_release_dates_and_programs(tmp_path):

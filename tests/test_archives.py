@@ -28,6 +28,7 @@ from hubbleclip.archives.cache import ResponseCache
 from hubbleclip.archives.client import ArchiveClient, ServiceUnavailable, retry_after_seconds
 from hubbleclip.archives.config import HttpConfig, ServiceLimits
 from hubbleclip.archives.hst import parse_phase2
+from hubbleclip.archives.interrupt import run_async, stop_on_ctrl_c
 from hubbleclip.config import ConfigError
 
 FAST = ["tap.rate_per_s=500", "crossref.rate_per_s=500", "hips2fits.rate_per_s=500", "http.backoff_s=0.01"]
@@ -382,3 +383,33 @@ def test_second_ctrl_c_stops_without_waiting_for_requests_in_flight(tmp_path):
         child.proc.send_signal(signal.SIGINT)
         assert child.exit_code() == 130, child.err()
         assert "interrupted\n" in child.lines and not (tmp_path / "out").exists()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_dropped_by_a_finaliser_still_stops_the_build():
+    """Python prints and drops a KeyboardInterrupt raised inside ``__del__``; the build stops anyway."""
+
+    class Finaliser:
+        def __del__(self):
+            signal.raise_signal(signal.SIGINT)  # the handler runs here, inside the finaliser
+
+    carried_on = []
+    with pytest.raises(KeyboardInterrupt), stop_on_ctrl_c():
+        Finaliser()  # collected at once
+        carried_on.append(True)
+    assert carried_on and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_ctrl_c_in_the_event_loop_stops_even_a_build_that_swallows_cancellation():
+    async def stubborn() -> str:
+        try:
+            signal.raise_signal(signal.SIGINT)  # the loop's handler cancels this task
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            return "carried on"
+        return "not cancelled"
+
+    with pytest.raises(KeyboardInterrupt), stop_on_ctrl_c():
+        run_async(stubborn())
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert run_async(asyncio.sleep(0, "done")) == "done"  # outside a build: plain asyncio.run

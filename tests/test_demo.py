@@ -13,7 +13,7 @@ import yaml
 from PIL import Image
 
 from hubbleclip.cli import main
-from hubbleclip.demo.runner import Stage, read_done, run_stages
+from hubbleclip.demo.pipeline import Stage, read_done, run_stages
 
 # ------------------------------------------------------------------ runner
 

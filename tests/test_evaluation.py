@@ -13,7 +13,7 @@ from hubbleclip.data.schema import FIRST_CLASSES, GALAXY_CLASSES, OPENNGC_TYPES
 from hubbleclip.evaluation import BootstrapConfig, RetrievalConfig, load_results, retrieval
 from hubbleclip.evaluation.classes import load_classes, load_templates
 from hubbleclip.evaluation.evalset import build_eval_set
-from hubbleclip.evaluation.run import parse_models
+from hubbleclip.evaluation.job import parse_models
 from hubbleclip.evaluation.zero_shot import class_embeddings, labelled_set
 from hubbleclip.models.feature_cache import weights_digest
 from hubbleclip.models.lit import LitModel

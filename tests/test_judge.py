@@ -11,8 +11,8 @@ import numpy as np
 from hubbleclip.data.load import load_split
 from hubbleclip.evaluation.evalset import build_eval_set
 from hubbleclip.judge.config import JudgeConfig
+from hubbleclip.judge.job import load_judge_queries, run_judge
 from hubbleclip.judge.prompt import judge_messages, judge_text
-from hubbleclip.judge.run import load_judge_queries, run_judge
 from hubbleclip.metrics import RELEVANT_GRADE
 from hubbleclip.metrics.config import BootstrapConfig
 from hubbleclip.search.queries import load_queries
@@ -122,7 +122,7 @@ def test_judge_prompt_shows_query_and_text_and_the_text_file_has_no_catalog(tmp_
 
 
 def test_default_cache_lives_under_the_cache_root_one_file_per_dataset(tmp_path, monkeypatch):
-    from hubbleclip.judge.run import default_judge_cache
+    from hubbleclip.judge.job import default_judge_cache
 
     monkeypatch.setenv("HUBBLECLIP_CACHE", str(tmp_path / "cache"))
     a, b = tmp_path / "one" / "skyset", tmp_path / "two" / "skyset"

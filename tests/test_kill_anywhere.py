@@ -33,7 +33,6 @@ KILL_POINTS = int(os.environ.get("HUBBLECLIP_KILL_POINTS", "2"))
 SEED = int(os.environ.get("HUBBLECLIP_KILL_SEED", "0"))
 README = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"  # the kill-anywhere table
 VOLATILE = {"created", "timings_s", "seconds", "time", "took_s", "elapsed_s", "run", "wall_s", "started"}
-RESULTS: dict[str, dict] = {}
 
 
 # --- comparing outputs -------------------------------------------------------------------------------
@@ -339,12 +338,6 @@ def test_job_survives_sigkill_anywhere(name, forkserver, inputs, tmp_path):
     assert final.process.exitcode == 0, f"{where}: {(tmp_path / 'final.log').read_text()[-3000:]}"
     result = job.equal(ref_out, work / job.output)
     assert not stale_temporaries(work), f"{where}: leftovers {stale_temporaries(work)}"
-    RESULTS[name] = {
-        "kills": len(schedule),
-        "landed": landed,
-        "seconds": round(duration, 2),
-        "result": result,
-    }
     print(
         f"\nkill-anywhere {name}: {landed}/{len(schedule)} kills landed in a {duration:.2f} s job; {result}"
     )

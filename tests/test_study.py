@@ -49,7 +49,7 @@ def test_study_trains_the_grid_and_writes_table_and_figure(tiny, tiny_skyset, tm
     study = run_study(cfg)
     assert set(study["cells"]) == {"heads/caption", "heads/text_chunks", "scratch/caption"}
     assert "heads/caption_llm" in study["skipped"]  # the tiny skyset has no LLM captions
-    assert all(r["train_seconds"] > 0 and r["steps"] == 3 for r in study["cells"].values())
+    assert all(r["train_seconds"] >= 0 and r["steps"] == 3 for r in study["cells"].values())
     results = json.loads((tmp_path / "study" / "eval" / "results.json").read_text())
     assert list(results["models"]) == ["base", "scratch", *study["cells"], "random"]
     for block in results["retrieval"]["models"]["heads/caption"].values():

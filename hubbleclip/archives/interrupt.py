@@ -27,7 +27,7 @@ class CtrlC:
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self, signum, frame) -> None:
+    def __call__(self, _signum, _frame) -> None:
         self.count += 1
         raise KeyboardInterrupt
 

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hubbleclip.config import config_from_args
     from hubbleclip.demo import DemoConfig
-    from hubbleclip.demo.runner import print_timings
+    from hubbleclip.demo.pipeline import print_timings
     from hubbleclip.demo.stages import run_demo
     from hubbleclip.runs import setup_run_dir
 

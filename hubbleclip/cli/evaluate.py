@@ -49,9 +49,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from hubbleclip.cli import UserError
     from hubbleclip.config import config_from_args
     from hubbleclip.evaluation import EvalConfig, run_evaluation, write_results
+    from hubbleclip.evaluation.job import load_eval_set
     from hubbleclip.evaluation.report import render_summary
     from hubbleclip.evaluation.results import EvalResults
-    from hubbleclip.evaluation.run import load_eval_set
     from hubbleclip.runs import setup_run_dir
 
     cfg = config_from_args(args, EvalConfig, extra={"models": args.model} if args.model else None)

@@ -27,8 +27,8 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from hubbleclip.config import config_from_args
     from hubbleclip.judge.config import JudgeConfig
+    from hubbleclip.judge.job import run_judge
     from hubbleclip.judge.report import render_lines
-    from hubbleclip.judge.run import run_judge
 
     cfg = config_from_args(args, JudgeConfig)
     results = run_judge(cfg)

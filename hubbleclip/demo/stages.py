@@ -17,15 +17,15 @@ from hubbleclip.data.config import SkysetConfig
 from hubbleclip.demo.config import DemoConfig
 from hubbleclip.demo.examples import write_examples, write_similarity
 from hubbleclip.demo.layout import RunLayout
+from hubbleclip.demo.pipeline import Stage, read_done, run_stages
 from hubbleclip.demo.report import write_report
-from hubbleclip.demo.runner import Stage, read_done, run_stages
 from hubbleclip.evaluation import EvalConfig
 from hubbleclip.evaluation.config import CrossValConfig, StudyConfig
+from hubbleclip.evaluation.job import run_evaluation
 from hubbleclip.evaluation.report import write_results
-from hubbleclip.evaluation.run import run_evaluation
 from hubbleclip.figures.make_all import make_all
 from hubbleclip.io import atomic_write_json, atomic_write_text
-from hubbleclip.judge.run import run_judge
+from hubbleclip.judge.job import run_judge
 from hubbleclip.search.config import SearchIndexConfig
 from hubbleclip.search.evaluate import run_rerank
 from hubbleclip.search.index import build_retrieval_index

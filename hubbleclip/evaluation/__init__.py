@@ -20,5 +20,5 @@ __all__ = [
 ]
 __getattr__ = lazy_attributes(
     __name__,
-    {"EvalResults": "results", "load_results": "results", "write_results": "report", "run_evaluation": "run"},
+    {"EvalResults": "results", "load_results": "results", "write_results": "report", "run_evaluation": "job"},
 )

@@ -8,7 +8,8 @@ string alignment distance, so a swap of two letters is one edit):
 
 * common names: at most 1 edit for names of 4-7 characters, 2 for longer ones, none below 4;
 * catalogue words: "mesier 42", "ncg 224" (1 edit from 3 letters, 2 from 7); the number must
-  match exactly, since a changed digit is another object, not a typo.
+  match exactly, since a changed digit is another object, not a typo;
+* Bayer / Flamsteed names ("61 Cygni") are never fuzzed: a changed letter or number is another star.
 
 So a fuzzy match can never outrank an exact one: it is not even looked for when one exists.
 A common name that is also a constellation's name ("Triangulum") is left out of the table.

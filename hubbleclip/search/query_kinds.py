@@ -335,12 +335,17 @@ def _genitive_text(key: str, label: str, rng: random.Random) -> tuple[str, str]:
 
 
 def _genitive_queries(resolver: NameResolver, rng: random.Random, count: int) -> list[tuple]:
-    keys = sorted(k for k in resolver.table if _star_part(k) and name_key(resolver.label(k)) == k)
+    """Both directions in turn: the catalogue abbreviates (most stars) or writes the genitive."""
+    pools: dict[bool, list[str]] = defaultdict(list)
+    for key in sorted(resolver.table):
+        if _star_part(key) and name_key(resolver.label(key)) == key:
+            pools[key.split()[1] in fold(resolver.label(key)).split()].append(key)
+    turns = [pools[b] for b in (True, False) if pools[b]]
     out, seen = [], set()
-    for _ in range(count * ATTEMPTS if keys else 0):
+    for n in range(count * ATTEMPTS if turns else 0):
         if len(out) == count:
             break
-        key = rng.choice(keys)
+        key = rng.choice(turns[n % len(turns)])
         name, variant = _genitive_text(key, resolver.label(key), rng)
         text = rng.choice(TEMPLATES).format(d=name)
         if text not in seen:

@@ -7,7 +7,8 @@
 - anything else: a CLIP image tower and head from :func:`hubbleclip.models.load_model`
   (``lit-mini``, ``open_clip:...``, ``hf:...``, an exported model or a training run directory).
 
-``ImageEncoder.embed(images, cache)`` returns L2-normalised float32 vectors [N, D]; the tower
+``ImageEncoder.embed(images, cache)`` returns L2-normalised float32 vectors [N, D] ((0, D) for no
+images) through :func:`hubbleclip.models.embed.embed_image_tower`, the one image path: the tower
 features come through the feature cache, so a CLIP model's index reuses what training and
 evaluation computed.
 """

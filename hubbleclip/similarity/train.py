@@ -1,7 +1,7 @@
 """Self-supervised training of a similarity encoder with accelerate: SimCLR's NT-Xent or
 GalaxIDNet's margin-contrastive pair loss on two augmented views of each image.
 
-The run directory is the shared skeleton's (:mod:`hubbleclip.training.run`): ``config.yaml``,
+The run directory is the shared skeleton's (:mod:`hubbleclip.training.session`): ``config.yaml``,
 ``metrics.jsonl`` (loss per step; validation loss and mini-search loose accuracy on two fixed
 views of training images), ``checkpoints/``, and ``export/`` (the encoder, loadable as
 ``simclr:RUN_DIR``).  Global batches are split over the processes, and each example's views are
@@ -25,7 +25,7 @@ from hubbleclip.similarity.losses import margin_contrastive, nt_xent, pair_batch
 from hubbleclip.similarity.ssl_models import SimCLRModel
 from hubbleclip.training.data import BatchPlan, item_seed
 from hubbleclip.training.optim import build_scheduler
-from hubbleclip.training.run import TrainingRun, ValidationSums, make_accelerator
+from hubbleclip.training.session import TrainingSession, ValidationSums, make_accelerator
 
 log = logging.getLogger(__name__)
 VALIDATION_EPOCH = 2**31 - 1  # the fixed views of validation, apart from every training epoch's
@@ -85,7 +85,7 @@ def train_simclr(cfg: SimCLRConfig) -> dict:
     """Train (or resume) and export; returns the final metrics (first/last loss, loose accuracy)."""
     torch.set_num_threads(cfg.threads)
     accelerator = make_accelerator(cfg.run_dir)
-    run = TrainingRun(cfg, cfg.checkpoint, accelerator)
+    run = TrainingSession(cfg, cfg.checkpoint, accelerator)
     images = load_images(
         cfg.data.path, splits=cfg.data.splits, sources=cfg.data.sources or None, limit=cfg.data.limit
     )

@@ -21,8 +21,8 @@ from hubbleclip.data.splits import object_folds
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation.config import CrossValConfig, EvalConfig
 from hubbleclip.evaluation.evalset import build_eval_set
+from hubbleclip.evaluation.job import score_models
 from hubbleclip.evaluation.retrieval import ALL, DIRECTIONS, REDUCERS, metric_columns, rank_subsets
-from hubbleclip.evaluation.run import score_models
 from hubbleclip.io import atomic_directory, atomic_write_json
 from hubbleclip.metrics import BootstrapConfig, compare_systems
 from hubbleclip.studies.study import LOCKED, train_recorded

@@ -23,9 +23,9 @@ from hubbleclip.data.load import imaged_rows, load_split
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation.config import EvalConfig, StudyConfig
 from hubbleclip.evaluation.general_domain import general_domain_check
+from hubbleclip.evaluation.job import run_evaluation
 from hubbleclip.evaluation.report import write_results
 from hubbleclip.evaluation.results import EvalResults
-from hubbleclip.evaluation.run import run_evaluation
 from hubbleclip.io import atomic_write_json, atomic_write_text
 from hubbleclip.models.feature_cache import feature_cache
 from hubbleclip.models.loader import load_model, resolve_export

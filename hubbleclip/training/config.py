@@ -140,7 +140,7 @@ class CheckpointSection:
 
 @dataclass
 class TrainingRunConfig:
-    """What the run skeleton of every trainer reads (hubbleclip.training.run)."""
+    """What the run skeleton of every trainer reads (hubbleclip.training.session)."""
 
     run_dir: str = field(default="runs/train", metadata={"help": "output directory"})
     resume: str = field(default="", metadata={"help": "'latest' or a checkpoint directory to continue from"})

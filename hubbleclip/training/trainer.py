@@ -6,7 +6,7 @@ bf16/fp16).  A global batch of ``optim.batch_size`` pairs is split evenly over t
 the loss is the global batch's (see :mod:`hubbleclip.training.losses`), so N processes follow the
 same trajectory as one, except where a trained tower has BatchNorm: its batch statistics are
 per process, as in plain DDP.  Run directory, resume, checkpoints and export are the shared
-skeleton's (:mod:`hubbleclip.training.run`).
+skeleton's (:mod:`hubbleclip.training.session`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from hubbleclip.training.freeze import (
 )
 from hubbleclip.training.losses import contrastive_loss, in_batch_hit_counts
 from hubbleclip.training.optim import build_optimizer, build_scheduler
-from hubbleclip.training.run import TrainingRun, ValidationSums, make_accelerator
+from hubbleclip.training.session import TrainingSession, ValidationSums, make_accelerator
 from hubbleclip.training.shards import ShardBatches
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ def _lazily(loader):
     yield from loader
 
 
-def _training_batches(cfg: TrainConfig, model, train_pairs, accelerator, run: TrainingRun, step: int):
+def _training_batches(cfg: TrainConfig, model, train_pairs, accelerator, run: TrainingSession, step: int):
     """The run's contrastive batches from optimizer step ``step`` on, and how many pairs an epoch has."""
     accum, world, rank = cfg.optim.grad_accum_steps, accelerator.num_processes, accelerator.process_index
     start, stop = step * accum, cfg.optim.max_steps * accum
@@ -247,7 +247,7 @@ def _training_batches(cfg: TrainConfig, model, train_pairs, accelerator, run: Tr
     return shards.batches(start, stop, log_epoch), shards.n_samples
 
 
-def _log_start(run: TrainingRun, model, n_pairs: int, val_pairs, cfg: TrainConfig, accelerator) -> None:
+def _log_start(run: TrainingSession, model, n_pairs: int, val_pairs, cfg: TrainConfig, accelerator) -> None:
     n_train, n_total = parameter_counts(model)
     run.log(
         step=0,
@@ -272,7 +272,7 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     accelerator = make_accelerator(cfg.run_dir, cfg.optim.mixed_precision)
-    run = TrainingRun(cfg, cfg.checkpoint, accelerator)
+    run = TrainingSession(cfg, cfg.checkpoint, accelerator)
     model = _setup_model(cfg, accelerator.device)
     train_pairs, val_pairs = _pair_datasets(cfg, model, accelerator)
     optimizer = build_optimizer(model, cfg.optim)

@@ -28,7 +28,7 @@ from hubbleclip.captions.pipeline import served_config
 from hubbleclip.data.load import load_split
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation.evalset import build_eval_set
-from hubbleclip.evaluation.run import parse_models
+from hubbleclip.evaluation.job import parse_models
 from hubbleclip.io import atomic_write_json, atomic_write_text, cache_root
 from hubbleclip.judge.config import JudgeConfig
 from hubbleclip.judge.prompt import judge_item, judge_task

@@ -1,6 +1,6 @@
 """The run skeleton every trainer shares (CLIP fine-tuning and the SimCLR / GalaxIDNet encoders).
 
-A :class:`TrainingRun` owns one run directory under Accelerate:
+A :class:`TrainingSession` owns one run directory under Accelerate:
 
 * setup: ``config.yaml``, ``run.log``, ``metrics.jsonl``, ``tensorboard/``, written by the main
   process only, so N processes never write a line twice;
@@ -95,7 +95,7 @@ class ValidationSums:
         return dict(zip(self.sums, summed))
 
 
-class TrainingRun:
+class TrainingSession:
     """One training run directory under Accelerate (see the module docstring)."""
 
     def __init__(self, config: TrainingRunConfig, checkpoint: CheckpointSection, accelerator: Accelerator):
