@@ -54,7 +54,7 @@ $(DEBIAN_DATA)/.done:
 	@mkdir -p $(DEBIAN_DATA)/debs
 	@if ! command -v apt-get >/dev/null; then \
 	  echo "apt-get not found: the skyset will be built without Stellarium images and AstroInfo texts"; \
-	  echo "(pass --stellarium-dir to a Stellarium install's share/stellarium folder instead)"; exit 0; fi; \
+	  echo "(pass --stellarium_dir to a Stellarium install's share/stellarium folder instead)"; exit 0; fi; \
 	cd $(DEBIAN_DATA)/debs && { apt-get download stellarium-data kstars-data 2>/dev/null \
 	  || { apt-get update -qq && apt-get download stellarium-data kstars-data; }; } && \
 	for deb in $(DEBIAN_DATA)/debs/*.deb; do dpkg -x "$$deb" $(DEBIAN_DATA)/root; done && \
@@ -62,12 +62,12 @@ $(DEBIAN_DATA)/.done:
 
 skyset: install debian-data
 	@test -d $(SKYSET) || $(VENV)/bin/hubbleclip data build --out $(SKYSET) \
-	  --stellarium-dir $(DEBIAN_DATA)/root/usr/share/stellarium \
-	  --kstars-dir $(DEBIAN_DATA)/root/usr/share/doc/HTML/en/kstars
+	  --stellarium_dir $(DEBIAN_DATA)/root/usr/share/stellarium \
+	  --kstars_dir $(DEBIAN_DATA)/root/usr/share/doc/HTML/en/kstars
 
 # every stage is skipped when already done: a second `make demo` takes seconds
 demo: skyset
-	$(VENV)/bin/hubbleclip demo --run_dir $(RUN) --skyset $(SKYSET)
+	$(VENV)/bin/hubbleclip demo --out $(RUN) --skyset $(SKYSET)
 
 clean:
 	rm -rf $(VENV) runs

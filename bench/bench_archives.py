@@ -29,8 +29,8 @@ def main() -> None:
         "--scale", type=float, default=10.0, help="time compression (latencies / scale, rates x scale)"
     )
     parser.add_argument("--target", type=int, default=13_000, help="objects of the full build")
-    parser.add_argument("--tap-latency", type=float, default=2.0, help="seconds per SIMBAD TAP query")
-    parser.add_argument("--crossref-latency", type=float, default=1.5, help="seconds per Crossref request")
+    parser.add_argument("--tap_latency", type=float, default=2.0, help="seconds per SIMBAD TAP query")
+    parser.add_argument("--crossref_latency", type=float, default=1.5, help="seconds per Crossref request")
     parser.add_argument("--hips2fits-latency", type=float, default=1.5, help="seconds per 500x500 cut-out")
     args = parser.parse_args()
     with FakeServices(n_objects=args.objects, malformed=0) as fake, tempfile.TemporaryDirectory() as tmp:

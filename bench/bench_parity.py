@@ -3,9 +3,9 @@ architecture from one random init (no pretrained weights offline), the same imag
 AdamW settings, warm-up, clipping, precision and steps.  Prints both throughputs (samples/s), their ratio
 (target >= 0.95), both peak RSS (target <= 1.1x) and the per-step loss agreement; writes a JSON.
 
-python -m bench.bench_parity --data data/skyset --batch-size 8 --steps 6          # CPU, ViT-B-32
+python -m bench.bench_parity --data data/skyset --batch_size 8 --steps 6          # CPU, ViT-B-32
 python -m bench.bench_parity --lora                                                # + LoRA, export check
-python -m bench.bench_parity --precision amp_bf16 --batch-size 128 --steps 20      # GPU (bench/gpu_check.sh)
+python -m bench.bench_parity --precision amp_bf16 --batch_size 128 --steps 20      # GPU (bench/gpu_check.sh)
 """
 
 import argparse
@@ -20,7 +20,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="data/skyset", help="saved dataset (default: data/skyset)")
     p.add_argument("--arch", default="ViT-B-32", help="open_clip architecture (random init)")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch_size", type=int, default=8)
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--skip", type=int, default=2, help="first steps not timed")
     p.add_argument("--precision", default="fp32", choices=["fp32", "amp_bf16", "amp"])

@@ -1,6 +1,6 @@
 """Time the full skyset build against its floor: decoding every source image once.
 
-    python -m bench.bench_skyset [--stellarium-dir DIR] [--kstars-dir DIR]
+    python -m bench.bench_skyset [--stellarium_dir DIR] [--kstars_dir DIR]
 
 Prints the build's wall time, the time to just open and decode the same images in one process
 (the baseline, measured in the same run), and their ratio.  Target: the full build under 120 s
@@ -37,8 +37,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--stellarium-dir", default=None)
-    parser.add_argument("--kstars-dir", default=None)
+    parser.add_argument("--stellarium_dir", default=None)
+    parser.add_argument("--kstars_dir", default=None)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     sdir = stellarium.find_stellarium_dir(args.stellarium_dir)

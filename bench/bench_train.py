@@ -13,7 +13,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--spec", default="lit-mini", help="model spec (default: lit-mini)")
     p.add_argument("--data", default="data/skyset", help="saved skyset (default: data/skyset)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--steps", type=int, default=21, help="steps per loop, the first --warmup not timed")
     p.add_argument("--warmup", type=int, default=2)
     a = p.parse_args()

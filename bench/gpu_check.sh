@@ -14,5 +14,5 @@ STEPS=${STEPS:-20}
 "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device: this check is for a GPU machine')"
 [ -d "$DATA" ] || { echo "no dataset at $DATA: build it with 'hubbleclip data build --out $DATA' or set DATA" >&2; exit 1; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-timeout 300 "$PYTHON" -m bench.bench_parity --data "$DATA" --precision amp_bf16 --batch-size "$BATCH" \
+timeout 300 "$PYTHON" -m bench.bench_parity --data "$DATA" --precision amp_bf16 --batch_size "$BATCH" \
   --steps "$STEPS" --skip 5 --lora --out runs/bench/gpu_parity.json

@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="data/skyset", help="skyset DatasetDict directory")
     parser.add_argument("--out", default=None, help="output JSON (default: the packaged query file)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-stars", action="store_true", help="leave out the named bright stars")
+    parser.add_argument("--no_stars", action="store_true", help="leave out the named bright stars")
     args = parser.parse_args(argv)
     from hubbleclip.search.queries import COUNTS, cross_family_overlap, make_queries_file
 

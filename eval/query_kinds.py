@@ -1,7 +1,7 @@
 """Score the search on generated queries of each kind astronomers type (designations, typos,
 positions, "near X", brightness, query fields), without and with its resolver stage, e.g.
 
-    python eval/query_kinds.py --index runs/demo/retrieval/index --run_dir runs/kinds
+    python eval/query_kinds.py --index runs/demo/retrieval/index --out runs/kinds
 
 Same options as `hubbleclip index kinds --help`; writes RUN_DIR/results.json and queries.json.
 """

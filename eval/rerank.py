@@ -1,6 +1,6 @@
 """Train the LambdaMART reranker and compare it with random, BM25-only and CLIP-only rankings.
 
-    python eval/rerank.py --index runs/index --run_dir runs/rerank
+    python eval/rerank.py --index runs/index --out runs/rerank
 
 Writes RUN_DIR/results.json (schema in hubbleclip.search.evaluate), RUN_DIR/ranker/ and, with
 --install true (default), INDEX/ranker/ so that `hubbleclip search` uses the learned ranker.

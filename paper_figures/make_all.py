@@ -1,6 +1,6 @@
 """Regenerate every paper figure and REPORT.md from a demo run directory's saved results.
 
-python paper_figures/make_all.py --run-dir runs/demo [--out runs/demo/figures]
+python paper_figures/make_all.py --run_dir runs/demo [--out runs/demo/figures]
 """
 
 import argparse
@@ -12,7 +12,7 @@ from hubbleclip.figures.make_all import make_all
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", type=Path, default=Path("runs/demo"))
+    parser.add_argument("--run_dir", type=Path, default=Path("runs/demo"))
     parser.add_argument("--out", type=Path, default=None, help="figure directory (default RUN_DIR/figures)")
     args = parser.parse_args()
     layout = RunLayout(args.run_dir)

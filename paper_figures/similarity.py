@@ -1,6 +1,6 @@
 """A similarity query with its neighbours, the refined ranking and quick-select representatives.
 
-python paper_figures/similarity.py runs/demo/similarity/similar.json --out-dir fig
+python paper_figures/similarity.py runs/demo/similarity/similar.json --out fig
 """
 
 import argparse
@@ -11,7 +11,7 @@ from hubbleclip.figures.make_all import similarity_figures
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="similar.json written by the demo's similarity stage")
-    parser.add_argument("--out-dir", type=Path, default=Path("."))
+    parser.add_argument("--out", type=Path, default=Path("."))
     args = parser.parse_args()
-    for paths in similarity_figures(args.results, args.out_dir).values():
+    for paths in similarity_figures(args.results, args.out).values():
         print(*paths)

@@ -167,7 +167,7 @@ def test_interrupted_simbad_build_resumes_without_duplicate_fetches(tmp_path):
 def test_existing_output_fails_before_any_request(tmp_path):
     (tmp_path / "out").mkdir()
     with FakeServices(n_objects=3) as fake:
-        with pytest.raises(FileExistsError, match="--force"):
+        with pytest.raises(FileExistsError, match="--overwrite"):
             archives.build("simbad", tmp_path / "out", None, simbad_overrides(fake, tmp_path), False)
         assert sum(fake.requests.values()) == 0
     with pytest.raises(ConfigError, match="unknown field"):

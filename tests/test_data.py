@@ -238,7 +238,7 @@ def test_missing_source_is_skipped_with_hint(tmp_path):
         workers=1,
     )
     report = build_skyset(cfg)
-    assert "--stellarium-dir" in report["missing_sources"]["stellarium"]
+    assert "--stellarium_dir" in report["missing_sources"]["stellarium"]
     assert report["images"] == 12
 
 
@@ -293,9 +293,9 @@ def test_cli_build_and_info(tmp_path, capsys):
             str(out),
             "--sources",
             "stellarium,first",
-            "--stellarium-dir",
+            "--stellarium_dir",
             str(STELLARIUM_DIR),
-            "--kstars-dir",
+            "--kstars_dir",
             str(KSTARS_DIR),
             "--first-zip",
             str(FIRST_ZIP),
@@ -309,8 +309,8 @@ def test_cli_build_and_info(tmp_path, capsys):
     assert sum(s["images"] for s in summary["splits"].values()) == 24
     assert main(["data", "info", str(tmp_path / "missing")]) == 2
     assert "not a saved dataset" in capsys.readouterr().err
-    assert main(["data", "build", "--out", str(out), "--sources", "first"]) == 2  # exists, no --force
-    assert "--force" in capsys.readouterr().err
+    assert main(["data", "build", "--out", str(out), "--sources", "first"]) == 2  # exists, no --overwrite
+    assert "--overwrite" in capsys.readouterr().err
     assert main(["data", "build", "--out", str(tmp_path / "x"), "--catalog", "some"]) == 2
     assert "catalog" in capsys.readouterr().err
 

@@ -42,10 +42,10 @@ def test_stages_run_once_then_skip_and_force_redoes(tmp_path):
     summary = run_stages(counting_stages(calls), tmp_path)
     assert calls == [] and [r["status"] for r in summary] == ["skipped (done)"] * 3
 
-    run_stages(counting_stages(calls), tmp_path, force=["c"])
+    run_stages(counting_stages(calls), tmp_path, overwrite=["c"])
     assert calls == ["c"]
     calls.clear()
-    run_stages(counting_stages(calls), tmp_path, only=["b"], force=True)
+    run_stages(counting_stages(calls), tmp_path, only=["b"], overwrite=True)
     assert calls == ["b"]
     calls.clear()
     run_stages(counting_stages(calls), tmp_path)  # b ran after c finished: c saw old inputs
@@ -57,7 +57,7 @@ def test_a_failed_stage_is_not_done_and_later_stages_wait(tmp_path):
     run_stages(counting_stages(calls), tmp_path)
     calls.clear()
     with pytest.raises(RuntimeError, match="b broke"):
-        run_stages(counting_stages(calls, fail="b"), tmp_path, force=["b"])
+        run_stages(counting_stages(calls, fail="b"), tmp_path, overwrite=["b"])
     assert calls == ["b"] and read_done(tmp_path, "b") is None and read_done(tmp_path, "a") is not None
     calls.clear()
     run_stages(counting_stages(calls), tmp_path)
@@ -97,7 +97,7 @@ def demo_run(tiny_skyset, tiny, tmp_path_factory):
     )
     args = [
         "demo",
-        "--run_dir",
+        "--out",
         str(work / "run"),
         "--skyset",
         str(skyset),
@@ -229,13 +229,13 @@ def test_second_run_skips_everything_and_force_redoes_one_stage(demo_run, capsys
     assert main(args) == 0
     assert "already done" in capsys.readouterr().out
     assert {s: read_done(run_dir, s)["finished"] for s in before} == before
-    assert main(args + ["--stages", "figures", "--force", "figures"]) == 0
+    assert main(args + ["--stages", "figures", "--overwrite", "figures"]) == 0
     assert read_done(run_dir, "figures")["finished"] > before["figures"]
     assert read_done(run_dir, "train")["finished"] == before["train"]
 
 
 def test_demo_refuses_unknown_stages(tmp_path, capsys):
-    assert main(["demo", "--run_dir", str(tmp_path / "r"), "--stages", "skyset,nope"]) == 2
+    assert main(["demo", "--out", str(tmp_path / "r"), "--stages", "skyset,nope"]) == 2
     assert "unknown stage(s) ['nope']" in capsys.readouterr().err
 
 
@@ -246,7 +246,7 @@ def test_paper_figure_scripts_redraw_from_saved_results(demo_run, tmp_path):
     run_dir, _ = demo_run
     repo = Path(__file__).resolve().parents[1]
     scripts = [
-        ["paper_figures/examples.py", str(run_dir / "compare" / "examples.json"), "--out-dir", str(tmp_path)],
+        ["paper_figures/examples.py", str(run_dir / "compare" / "examples.json"), "--out", str(tmp_path)],
         [
             "paper_figures/rerank.py",
             str(run_dir / "retrieval" / "rerank" / "results.json"),

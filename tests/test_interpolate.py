@@ -15,7 +15,7 @@ from hubbleclip.training.config import InterpolateConfig
 def test_wise_ft_exports_mix_the_weights_and_give_an_alpha_curve(tiny, tiny_skyset, tmp_path):
     run = tmp_path / "run"
     overrides = {
-        "run_dir": str(run),
+        "out": str(run),
         "model.spec": tiny["tiny-lit"],
         "data.path": tiny_skyset,
         "data.val_split": "",

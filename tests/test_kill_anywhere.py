@@ -144,9 +144,9 @@ def jobs(inputs: dict) -> list[Job]:
                 "build",
                 "--out",
                 "sky",
-                "--stellarium-dir",
+                "--stellarium_dir",
                 str(STELLARIUM_DIR),
-                "--kstars-dir",
+                "--kstars_dir",
                 str(KSTARS_DIR),
                 "--first-zip",
                 str(FIRST_ZIP),
@@ -158,7 +158,7 @@ def jobs(inputs: dict) -> list[Job]:
                 "96",
                 "--workers",
                 "1",
-                "--force",
+                "--overwrite",
             ],
             "sky",
         ),
@@ -174,7 +174,7 @@ def jobs(inputs: dict) -> list[Job]:
             "training",
             [
                 "train",
-                "--run_dir",
+                "--out",
                 "run",
                 "--model.spec",
                 model,
@@ -208,12 +208,12 @@ def jobs(inputs: dict) -> list[Job]:
         ),
         Job(
             "retrieval index build",
-            ["index", "build", "--dataset", tiny, "--model", model, "--out", "idx", "--force", "true"],
+            ["index", "build", "--dataset", tiny, "--model", model, "--out", "idx", "--overwrite", "true"],
             "idx",
         ),
         Job(
             "similarity index",
-            ["similarity", "index", "--dataset", tiny, "--encoder", model, "--out", "sim", "--force"],
+            ["similarity", "index", "--dataset", tiny, "--encoder", model, "--out", "sim", "--overwrite"],
             "sim",
         ),
         Job(
@@ -235,7 +235,7 @@ def jobs(inputs: dict) -> list[Job]:
         ),
         Job(
             "all-pairs neighbours",
-            ["similarity", "pairs", "--index", "vectors", "-k", "300", "--out", "pairs", "--force"],
+            ["similarity", "pairs", "--index", "vectors", "-k", "300", "--out", "pairs", "--overwrite"],
             "pairs",
             prepare=write_pairs_index,
         ),

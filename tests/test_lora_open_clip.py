@@ -18,7 +18,7 @@ def test_lora_on_open_clip_attention_and_mlp_merges_into_a_plain_open_clip_expor
         TrainConfig,
         None,
         {
-            "run_dir": str(run),
+            "out": str(run),
             "model.spec": tiny["tiny-open_clip"],
             "data.path": tiny_skyset,
             "data.val_split": "",

@@ -134,7 +134,7 @@ def rerank_results(index_dir, tiny_skyset, tmp_path_factory):
     cfg = RerankConfig(
         index=str(index_dir),
         queries=str(queries),
-        run_dir=str(work / "run"),
+        out=str(work / "run"),
         image_queries_first=3,
         shuffles=5,
         ranker=RankerConfig(n_estimators=[10, 30], folds=2, min_child_samples=5),

@@ -309,7 +309,7 @@ def test_generated_query_kinds_old_vs_new(searcher, tmp_path):
     from hubbleclip.search.kinds_eval import run_kinds
     from hubbleclip.search.kinds_results import KindsResults
 
-    cfg = KindsConfig(run_dir=str(tmp_path), per_kind=24, bootstrap=BootstrapConfig(samples=100))
+    cfg = KindsConfig(out=str(tmp_path), per_kind=24, bootstrap=BootstrapConfig(samples=100))
     results = run_kinds(cfg, searcher=searcher)
     assert KindsResults.load(tmp_path / "results.json") == results
     # exact-name-first over the whole generated set

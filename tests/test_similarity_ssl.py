@@ -79,7 +79,7 @@ def test_short_simclr_run_lowers_loss(tmp_path):
     args = [
         "similarity",
         "train",
-        "--run_dir",
+        "--out",
         str(run),
         "--data.path",
         str(FIRST_ZIP),
@@ -125,7 +125,7 @@ def test_short_simclr_run_lowers_loss(tmp_path):
 def test_two_processes_write_each_metrics_record_once(tmp_path):
     run = tmp_path / "two"
     args = [
-        *("--run_dir", str(run), "--data.path", str(FIRST_ZIP), "--threads", "1"),
+        *("--out", str(run), "--data.path", str(FIRST_ZIP), "--threads", "1"),
         *("--optim.batch_size", "12", "--optim.epochs", "3", "--eval.every_steps", "2"),
         *("--checkpoint.every_steps", "2", "--eval.images", "12"),
     ]

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def config(tiny, tiny_skyset, run_dir, **overrides) -> TrainConfig:
     base = {
-        "run_dir": str(run_dir),
+        "out": str(run_dir),
         "model.spec": tiny["tiny-lit"],
         "data.path": tiny_skyset,
         "optim.batch_size": 8,
@@ -331,7 +331,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny, tiny_skyset, tmp_path
     args = [
         f"--{k}={v}"
         for k, v in {
-            "run_dir": killed.run_dir,
+            "out": killed.out,
             "model.spec": tiny["tiny-lit"],
             "data.path": tiny_skyset,
             "optim.batch_size": 8,
@@ -376,7 +376,7 @@ def test_two_processes_give_the_same_losses_as_one(tiny, tiny_skyset, tmp_path):
     args = [
         f"--{k}={v}"
         for k, v in {
-            "run_dir": two.run_dir,
+            "out": two.out,
             "data.path": tiny_skyset,
             "optim.batch_size": 8,
             "log_every": 1,
@@ -445,7 +445,7 @@ def test_model_shorthand_overrides_the_config_file(tiny, tiny_skyset, tmp_path, 
                 "open_clip:ViT-B-32@openai",
                 "--data.path",
                 tiny_skyset,
-                "--run_dir",
+                "--out",
                 str(tmp_path / "run"),
             ]
         )

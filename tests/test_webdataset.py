@@ -37,7 +37,7 @@ def shards(tiny_skyset, tmp_path_factory) -> Path:
 
 def config(tiny, shard_dir, run_dir, **overrides) -> TrainConfig:
     base = {
-        "run_dir": str(run_dir),
+        "out": str(run_dir),
         "model.spec": tiny["tiny-open_clip"],
         "data.webdataset": pattern(shard_dir),
         "data.val_webdataset": pattern(shard_dir, "val"),
@@ -127,10 +127,10 @@ def test_training_from_shards_resumes_mid_epoch_and_skips_a_corrupt_shard(tiny, 
     half = config(tiny, shards, tmp_path / "resumed", **{"data.num_workers": 2, "optim.max_steps": 3})
     train(half)  # checkpoint at step 3, in the middle of epoch 0
     train(config(tiny, shards, tmp_path / "resumed", **{"data.num_workers": 2, "resume": "latest"}))
-    losses = [[(r["step"], r["loss"]) for r in records(d, "loss")] for d in (whole.run_dir, half.run_dir)]
+    losses = [[(r["step"], r["loss"]) for r in records(d, "loss")] for d in (whole.out, half.out)]
     assert [s for s, _ in losses[0]] == [s for s, _ in losses[1]] == list(range(1, 7))
     np.testing.assert_allclose([v for _, v in losses[1]], [v for _, v in losses[0]], rtol=1e-6)
-    assert records(whole.run_dir, "val_loss")  # validation from the val shards
+    assert records(whole.out, "val_loss")  # validation from the val shards
 
     bad = tmp_path / "bad"
     for split in ("train", "val"):
@@ -200,7 +200,7 @@ def test_two_processes_read_disjoint_shards(tiny, shards, tmp_path):
     run = tmp_path / "two"
     cfg = config(tiny, shards, run)
     args = [
-        f"--run_dir={run}",
+        f"--out={run}",
         f"--model.spec={tiny['tiny-open_clip']}",
         f"--data.webdataset={cfg.data.webdataset}",
         f"--data.val_webdataset={cfg.data.val_webdataset}",

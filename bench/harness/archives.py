@@ -27,7 +27,7 @@ def _run(urls: dict[str, str], out: Path, n_objects: int, overrides: list[str]) 
         f"max_objects={n_objects}",
         f"http.cache_dir={out / 'cache'}",
     ]
-    report = build("simbad", out / "dataset", None, common + overrides, force=True)
+    report = build("simbad", out / "dataset", None, common + overrides, overwrite=True)
     return {
         "objects": report["objects"],
         "fetch_s": report["timings_s"]["fetch"],

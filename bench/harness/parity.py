@@ -17,7 +17,6 @@ tensor.  Throughput is each trainer's own per-step timing (data loading included
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -35,6 +34,7 @@ from hubbleclip.config import load_config
 from hubbleclip.data.config import ExportConfig
 from hubbleclip.data.export import export_dataset
 from hubbleclip.models import load_model
+from hubbleclip.runs import MetricsLog
 from hubbleclip.training.checkpoint import list_checkpoints
 from hubbleclip.training.config import TrainConfig
 from hubbleclip.training.data import imaged_split
@@ -116,7 +116,7 @@ def open_clip_command(s: ParitySettings, csv: Path, init: Path, logs: Path) -> l
         "--model", s.arch, "--pretrained", str(init),
         "--train-data", str(csv), "--dataset-type", "csv", "--csv-separator", "\t",
         "--csv-img-key", "filepath", "--csv-caption-key", "title",
-        "--batch-size", str(s.batch_size), "--epochs", str(s.steps),  # one step per epoch
+        "--batch_size", str(s.batch_size), "--epochs", str(s.steps),  # one step per epoch
         "--lr", str(s.lr), "--wd", str(s.weight_decay), "--beta1", "0.9", "--beta2", "0.98", "--eps", "1e-6",
         "--warmup", str(s.warmup), "--lr-scheduler", "const", "--grad-clip-norm", str(s.grad_clip),
         "--precision", s.precision, "--workers", str(s.workers), "--seed", str(s.seed),
@@ -130,7 +130,7 @@ def our_command(s: ParitySettings, dataset: Path, init: Path, run_dir: Path, lor
     extra = ["--freeze.lora_image", "true", "--freeze.lora_text", "true"] if lora else []
     return [
         sys.executable, "-c", "import sys; from hubbleclip.cli import main; sys.exit(main())", "train",
-        "--run_dir", str(run_dir), "--model.spec", f"open_clip:{s.arch}@{init}",
+        "--out", str(run_dir), "--model.spec", f"open_clip:{s.arch}@{init}",
         "--data.path", str(dataset), "--data.val_split", "", "--data.num_workers", str(s.workers),
         "--augment.rot90", "false", "--augment.flips", "false",
         "--optim.batch_size", str(s.batch_size), "--optim.max_steps", str(s.steps),
@@ -162,7 +162,7 @@ def open_clip_steps(log_file: Path) -> list[dict]:
 
 
 def our_steps(run_dir: Path) -> list[dict]:
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = MetricsLog(run_dir / "metrics.jsonl").read()
     return [
         {"samples_per_s": r["pairs_per_s"], "lr": r["lr"], "loss": r["loss"]} for r in rows if "loss" in r
     ]

@@ -6,7 +6,6 @@ own fresh process (so peak memory is per loop); the first ``warmup`` steps are n
 
 from __future__ import annotations
 
-import json
 import resource
 import tempfile
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from hubbleclip.config import load_config
 from hubbleclip.data.load import caption_column, load_dataset_dict
 from hubbleclip.models import load_model
+from hubbleclip.runs import MetricsLog
 from hubbleclip.training.config import TrainConfig
 from hubbleclip.training.data import imaged_split
 from hubbleclip.training.freeze import configure_trainable, set_train_modes
@@ -30,7 +30,7 @@ def bench_config(spec: str, data: str, batch_size: int, steps: int, run_dir: str
         TrainConfig,
         None,
         {
-            "run_dir": run_dir,
+            "out": run_dir,
             "model.spec": spec,
             "data.path": data,
             "data.val_split": "",
@@ -98,8 +98,7 @@ def plain_loop(cfg: TrainConfig, warmup: int) -> dict:
 
 def our_loop(cfg: TrainConfig, warmup: int) -> dict:
     train(cfg)
-    with open(Path(cfg.run_dir) / "metrics.jsonl") as fh:
-        rows = [json.loads(line) for line in fh]
+    rows = MetricsLog(Path(cfg.out) / "metrics.jsonl").read()
     per_step = [r["pairs_per_s"] for r in rows if "pairs_per_s" in r][warmup:]
     step_times = [cfg.optim.batch_size / p for p in per_step]
     return {

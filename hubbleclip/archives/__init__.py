@@ -2,7 +2,7 @@
 (HST proposals, SIMBAD bright objects), a downloaded Galaxy10 DECaLS file, and your own folder of
 images with a CSV of captions.
 
-``build("simbad", out_dir, config_path, ["max_objects=100"], force=False)`` is what
+``build("simbad", out_dir, config_path, ["max_objects=100"], overwrite=False)`` is what
 ``hubbleclip data build --source simbad`` runs.
 """
 
@@ -17,7 +17,7 @@ from hubbleclip.config import load_config
 from hubbleclip.data.config import FolderConfig
 from hubbleclip.errors import UserError
 
-# source -> (module with a `build(cfg, out_dir, force)` function, its config class)
+# source -> (module with a `build(cfg, out_dir, overwrite)` function, its config class)
 SOURCES = {
     "hst": ("hubbleclip.archives.hst", HSTConfig),
     "simbad": ("hubbleclip.archives.simbad", SimbadConfig),
@@ -31,7 +31,7 @@ def build(
     out_dir: Path,
     config_path: Path | None = None,
     overrides: list[str] | None = None,
-    force: bool = False,
+    overwrite: bool = False,
 ) -> dict:
     """Build ``source`` into ``out_dir`` (a DatasetDict + build_report.json); returns the report."""
     if source not in SOURCES:
@@ -39,4 +39,4 @@ def build(
     module_name, config_class = SOURCES[source]
     cfg = load_config(config_class, config_path, overrides or [])
     with stop_on_ctrl_c():
-        return importlib.import_module(module_name).build(cfg, Path(out_dir), force=force)
+        return importlib.import_module(module_name).build(cfg, Path(out_dir), overwrite=overwrite)

@@ -68,19 +68,19 @@ def constellations(ra_deg: list[float], dec_deg: list[float]) -> list[str]:
     return [str(c) for c in SkyCoord(ra_deg, dec_deg, unit=u.deg).get_constellation()]
 
 
-def check_output(out_dir: Path, force: bool) -> None:
+def check_output(out_dir: Path, overwrite: bool) -> None:
     """Fail before any network traffic, not after an hour of it."""
-    if Path(out_dir).exists() and not force:
-        raise FileExistsError(f"{out_dir} already exists (pass --force to replace it)")
+    if Path(out_dir).exists() and not overwrite:
+        raise FileExistsError(f"{out_dir} already exists (pass --overwrite to replace it)")
 
 
-def save(rows: list[dict], out_dir: Path, report: dict, seed: int, force: bool, config: Any) -> dict:
+def save(rows: list[dict], out_dir: Path, report: dict, seed: int, overwrite: bool, config: Any) -> dict:
     if not rows:
         raise UserError(
             f"{report['source']}: no records to save ({report['skipped_count']} skipped; "
             "see the warnings above)"
         )
     started = time.time()
-    report.update(save_skyset(rows, out_dir, report, seed=seed, overwrite=force, config=config))
+    report.update(save_skyset(rows, out_dir, report, seed=seed, overwrite=overwrite, config=config))
     report["timings_s"]["total"] = round(report["timings_s"]["fetch"] + time.time() - started, 2)
     return report

@@ -53,7 +53,7 @@ def _save_png(array: np.ndarray, path: Path) -> str:
     return save_png(Image.fromarray(array), path)
 
 
-def build(cfg: Galaxy10Config, out_dir: Path, force: bool = False) -> dict:
+def build(cfg: Galaxy10Config, out_dir: Path, overwrite: bool = False) -> dict:
     import h5py
 
     if not cfg.path:
@@ -61,7 +61,7 @@ def build(cfg: Galaxy10Config, out_dir: Path, force: bool = False) -> dict:
     src = Path(cfg.path).expanduser()
     if not src.is_file():
         raise FileNotFoundError(f"galaxy10: {src} does not exist (download it from {GALAXY10_DOWNLOAD})")
-    check_output(out_dir, force)
+    check_output(out_dir, overwrite)
     report = BuildReport("galaxy10")
     root = cache_dir(cfg.http, "galaxy10")
     try:
@@ -129,4 +129,4 @@ def build(cfg: Galaxy10Config, out_dir: Path, force: bool = False) -> dict:
                 )
             log.info("galaxy10: %d/%d images", min(n, start + cfg.chunk), n)
     report.notes["classes"] = {CLASSES[k][0]: int((labels == k).sum()) for k in range(len(CLASSES))}
-    return save(rows, out_dir, report.as_dict({}), cfg.seed, force, cfg)
+    return save(rows, out_dir, report.as_dict({}), cfg.seed, overwrite, cfg)

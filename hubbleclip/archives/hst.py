@@ -170,8 +170,8 @@ async def proposal_rows(
     return rows
 
 
-def build(cfg: HSTConfig, out_dir: Path, force: bool = False) -> dict:
-    check_output(out_dir, force)
+def build(cfg: HSTConfig, out_dir: Path, overwrite: bool = False) -> dict:
+    check_output(out_dir, overwrite)
     ids = proposal_ids(cfg)
     root = cache_dir(cfg.http, "hst")
     cache = ResponseCache(root / "responses.sqlite")
@@ -194,4 +194,4 @@ def build(cfg: HSTConfig, out_dir: Path, force: bool = False) -> dict:
     finally:
         cache.close()
     report.notes["proposals"] = {"requested": len(ids), "with_images": len({r["object_id"] for r in rows})}
-    return save(rows, out_dir, report.as_dict(stats), cfg.seed, force, cfg)
+    return save(rows, out_dir, report.as_dict(stats), cfg.seed, overwrite, cfg)

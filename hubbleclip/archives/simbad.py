@@ -333,8 +333,8 @@ async def collect(cfg: SimbadConfig, client: ArchiveClient, root: Path, report: 
     return [to_record(cfg, o, papers.get(o["oid"], []), im, c) for o, im, c in zip(objects, cutouts, consts)]
 
 
-def build(cfg: SimbadConfig, out_dir: Path, force: bool = False) -> dict:
-    check_output(out_dir, force)
+def build(cfg: SimbadConfig, out_dir: Path, overwrite: bool = False) -> dict:
+    check_output(out_dir, overwrite)
     root = cache_dir(cfg.http, "simbad")
     cache = ResponseCache(root / "responses.sqlite")
     report = BuildReport("simbad")
@@ -351,4 +351,4 @@ def build(cfg: SimbadConfig, out_dir: Path, force: bool = False) -> dict:
         rows, stats = run_async(run())
     finally:
         cache.close()
-    return save(rows, out_dir, report.as_dict(stats), cfg.seed, force, cfg)
+    return save(rows, out_dir, report.as_dict(stats), cfg.seed, overwrite, cfg)

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["skyset", "hst", "simbad", "galaxy10", "folder"],
         help="what to build (default: skyset)",
     )
-    build.add_argument("--force", action="store_true", help="replace an existing output directory")
+    build.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     build.add_argument(
         "--archive-config",
         default=None,
@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fields) with sizes.json; each shard is written atomically, and rerunning an interrupted "
         "export writes only the missing shards. --format csv writes OUT/SPLIT.csv + OUT/SPLIT/images/.",
     )
-    export.add_argument("--force", action="store_true", help="replace an existing export")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing export")
     add_config_arguments(export, ExportConfig)
     export.set_defaults(func=run_export)
 
@@ -85,11 +85,11 @@ def run_build(args: argparse.Namespace) -> int:
                 "use --set KEY=VALUE or --archive-config FILE"
             )
         out = Path(args.cfg__out or f"data/{args.source}")  # never the skyset's default
-        report = archives.build(args.source, out, args.archive_config, args.archive_overrides, args.force)
+        report = archives.build(args.source, out, args.archive_config, args.archive_overrides, args.overwrite)
     else:
         cfg = config_from_args(args, SkysetConfig)
         out = Path(cfg.out)
-        report = build_skyset(cfg, overwrite=args.force)
+        report = build_skyset(cfg, overwrite=args.overwrite)
     skipped = report.get("skipped_count", len(report.get("skipped_images", [])))
     print(
         f"wrote {out}: {report['rows']} rows, {report['images']} images, {report['objects']} objects; "
@@ -107,7 +107,7 @@ def run_export(args: argparse.Namespace) -> int:
     from hubbleclip.data.export import export_dataset
 
     cfg = config_from_args(args, ExportConfig)
-    for split, done in export_dataset(cfg, force=args.force).items():
+    for split, done in export_dataset(cfg, overwrite=args.overwrite).items():
         print(f"{split}: {json.dumps(done)}")
     return 0
 

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     demo.add_argument("--stages", default="", help="comma-separated stages to run (default: all)")
     demo.add_argument(
-        "--force",
+        "--overwrite",
         nargs="*",
         default=None,
         metavar="STAGE",
@@ -37,12 +37,12 @@ def run(args: argparse.Namespace) -> int:
     from hubbleclip.runs import setup_run_dir
 
     cfg = config_from_args(args, DemoConfig)
-    setup_run_dir(cfg.run_dir, cfg, log_name="demo.log")
+    setup_run_dir(cfg.out, cfg, log_name="demo.log")
     only = [s for s in args.stages.split(",") if s] or None
-    force = True if args.force == [] else (args.force or False)
-    summary = run_demo(cfg, only=only, force=force)
+    overwrite = True if args.overwrite == [] else (args.overwrite or False)
+    summary = run_demo(cfg, only=only, overwrite=overwrite)
     print_timings(summary)
-    report = Path(cfg.run_dir) / "REPORT.md"
+    report = Path(cfg.out) / "REPORT.md"
     if report.is_file():
         print(f"report: {report}")
     return 0

@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     gsub = group.add_subparsers(dest="similarity_command", metavar="ACTION", required=True)
     index = gsub.add_parser("index", help="embed every image of a dataset into a similarity index")
-    index.add_argument("--force", action="store_true", help="replace an existing index")
+    index.add_argument("--overwrite", action="store_true", help="replace an existing index")
     add_config_arguments(index, SimilarityIndexConfig)
     index.set_defaults(func=run_index)
 
@@ -81,8 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pairs.add_argument("-k", type=int, default=1000, help="neighbours per image (default 1000)")
     pairs.add_argument("--out", default=None, help="output directory (default INDEX/pairs-K)")
     pairs.add_argument("--backend", choices=["exact", "faiss"], default="exact", help="neighbour search")
-    pairs.add_argument("--faiss-factory", default="Flat", help="faiss index factory string (Flat = exact)")
-    pairs.add_argument("--force", action="store_true", help="replace an existing output")
+    pairs.add_argument("--faiss_factory", default="Flat", help="faiss index factory string (Flat = exact)")
+    pairs.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_access_argument(pairs)
     pairs.set_defaults(func=run_pairs)
 
@@ -105,7 +105,7 @@ def run_train(args: argparse.Namespace) -> int:
     result = train_simclr(cfg)
     print(
         f"trained {result['steps']} steps: loss {result['first_loss']:.4f} -> {result['last_loss']:.4f}; "
-        f"encoder in {result['export']} (use it as simclr:{cfg.run_dir})"
+        f"encoder in {result['export']} (use it as simclr:{cfg.out})"
     )
     return 0
 
@@ -127,7 +127,7 @@ def run_index(args: argparse.Namespace) -> int:
     from hubbleclip.similarity.index import build_similarity_index
 
     cfg = config_from_args(args, SimilarityIndexConfig)
-    index = build_similarity_index(cfg, overwrite=args.force)
+    index = build_similarity_index(cfg, overwrite=args.overwrite)
     print(
         f"wrote {index.path}: {len(index.items)} images, "
         f"{index.embeddings.shape[1]}-d {cfg.dtype} ({cfg.encoder})"
@@ -155,7 +155,7 @@ def run_pairs(args: argparse.Namespace) -> int:
         out,
         backend=args.backend,
         faiss_factory=args.faiss_factory,
-        overwrite=args.force,
+        overwrite=args.overwrite,
         row_ids=subset,
     )
     meta = json.loads((out / "meta.json").read_text())

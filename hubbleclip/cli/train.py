@@ -41,5 +41,5 @@ def run_train(args: argparse.Namespace) -> int:
     cfg = config_from_args(args, TrainConfig)
     result = train(cfg)
     if int(os.environ.get("RANK", "0")) == 0:  # one summary line, not one per process
-        print(json.dumps({"run_dir": cfg.run_dir, **result}))
+        print(json.dumps({"out": cfg.out, **result}))
     return 0

@@ -88,7 +88,7 @@ def stellarium_rows(cfg: SkysetConfig, catalog, articles: dict[str, str], report
         report["missing_sources"]["stellarium"] = (
             f"no nebulae/default/textures.json under {where}: "
             "run `make debian-data` (Debian's stellarium-data) "
-            "or pass --stellarium-dir to a Stellarium install's share/stellarium folder"
+            "or pass --stellarium_dir to a Stellarium install's share/stellarium folder"
         )
         log.warning("stellarium: skipped (%s)", report["missing_sources"]["stellarium"])
         return []
@@ -223,7 +223,7 @@ def build_skyset(cfg: SkysetConfig, overwrite: bool = False) -> dict[str, Any]:
     if kdir is None:
         report["missing_sources"]["kstars"] = (
             "AstroInfo articles not found: run `make debian-data` (Debian's kstars-data) "
-            "or pass --kstars-dir; texts are built without them"
+            "or pass --kstars_dir; texts are built without them"
         )
         log.warning("kstars: skipped (%s)", report["missing_sources"]["kstars"])
     else:

@@ -79,20 +79,20 @@ def _split_settings(cfg: ExportConfig, ds: datasets.Dataset, split: str, txt_col
     }
 
 
-def _prepare_split_dir(directory: Path, settings: dict, force: bool) -> None:
-    """Start (or resume) a split directory: the same settings resume, others need ``force``."""
-    if force:
+def _prepare_split_dir(directory: Path, settings: dict, overwrite: bool) -> None:
+    """Start (or resume) a split directory: the same settings resume, others need ``overwrite``."""
+    if overwrite:
         shutil.rmtree(directory, ignore_errors=True)
     old = manifest(directory)
     if old and old != settings:
         changed = sorted(k for k in settings if old.get(k) != settings[k])
         raise FileExistsError(
             f"{directory} holds an export with other settings ({', '.join(changed)}): "
-            "pass --force to write it again"
+            "pass --overwrite to write it again"
         )
     if directory.exists() and not old and any(directory.iterdir()):
         raise FileExistsError(
-            f"{directory} exists and is not a hubbleclip export: pass --force to replace it"
+            f"{directory} exists and is not a hubbleclip export: pass --overwrite to replace it"
         )
     directory.mkdir(parents=True, exist_ok=True)
     for leftover in directory.glob(f".*{PARTIAL}"):  # a shard an interrupted export was writing
@@ -119,14 +119,16 @@ def _write_shard(path: Path, samples: list[dict]) -> None:
         raise
 
 
-def export_webdataset_split(cfg: ExportConfig, ds: datasets.Dataset, split: str, force: bool = False) -> dict:
+def export_webdataset_split(
+    cfg: ExportConfig, ds: datasets.Dataset, split: str, overwrite: bool = False
+) -> dict:
     """Write (or finish) the shards of one split; returns what it wrote."""
     if cfg.shard_size < 1:
         raise UserError(f"shard_size={cfg.shard_size}: expected at least 1 sample per shard")
     imaged, txt_column = _imaged(ds, cfg.captions)
     directory = Path(cfg.out) / split
     settings = _split_settings(cfg, ds, split, txt_column, len(imaged))
-    _prepare_split_dir(directory, settings, force)
+    _prepare_split_dir(directory, settings, overwrite)
     fields = [c for c in imaged.column_names if c not in ("image", txt_column)]
     sizes, written = {}, 0
     for index in range(settings["shards"]):
@@ -155,12 +157,12 @@ def export_webdataset_split(cfg: ExportConfig, ds: datasets.Dataset, split: str,
     return {"dir": str(directory), "samples": len(imaged), "shards": len(sizes), "written": written}
 
 
-def export_csv_split(cfg: ExportConfig, ds: datasets.Dataset, split: str, force: bool = False) -> dict:
+def export_csv_split(cfg: ExportConfig, ds: datasets.Dataset, split: str, overwrite: bool = False) -> dict:
     """Write ``OUT/SPLIT/images/`` and ``OUT/SPLIT.csv`` for open_clip_train (rows in dataset order)."""
     imaged, txt_column = _imaged(ds, cfg.captions)
     directory, table = Path(cfg.out) / split, Path(cfg.out) / f"{split}.csv"
-    if table.exists() and not force:
-        raise FileExistsError(f"{table} already exists: pass --force to write it again")
+    if table.exists() and not overwrite:
+        raise FileExistsError(f"{table} already exists: pass --overwrite to write it again")
     paths = []
     with atomic_directory(directory, overwrite=True) as tmp:
         (tmp / "images").mkdir()
@@ -179,7 +181,7 @@ def export_csv_split(cfg: ExportConfig, ds: datasets.Dataset, split: str, force:
     return {"csv": str(table), "samples": len(paths)}
 
 
-def export_dataset(cfg: ExportConfig, force: bool = False) -> dict:
+def export_dataset(cfg: ExportConfig, overwrite: bool = False) -> dict:
     """Export the chosen splits of ``cfg.dataset`` in ``cfg.format``; per split what was written."""
     dd = load_dataset_dict(cfg.dataset)
     splits = cfg.splits or list(dd)
@@ -187,4 +189,4 @@ def export_dataset(cfg: ExportConfig, force: bool = False) -> dict:
     if unknown:
         raise UserError(f"{cfg.dataset} has no split(s) {unknown}; it has {sorted(dd)}")
     write = export_webdataset_split if cfg.format == "webdataset" else export_csv_split
-    return {split: write(cfg, dd[split], split, force) for split in splits}
+    return {split: write(cfg, dd[split], split, overwrite) for split in splits}

@@ -118,10 +118,10 @@ def read_rows(cfg: FolderConfig) -> list[dict[str, Any]]:
     return rows
 
 
-def build(cfg: FolderConfig, out_dir: Path, force: bool = False) -> dict[str, Any]:
+def build(cfg: FolderConfig, out_dir: Path, overwrite: bool = False) -> dict[str, Any]:
     started = time.time()
     rows = read_rows(cfg)
     report = {"source": "folder", "images_dir": str(cfg.images), "timings_s": {}}
-    report.update(save_skyset(rows, out_dir, report, seed=cfg.seed, overwrite=force, config=cfg))
+    report.update(save_skyset(rows, out_dir, report, seed=cfg.seed, overwrite=overwrite, config=cfg))
     report["timings_s"]["total"] = round(time.time() - started, 2)
     return report

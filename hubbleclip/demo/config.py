@@ -22,7 +22,7 @@ STAGE_NAMES = [
 
 @dataclass
 class DemoConfig:
-    run_dir: str = field(default="runs/demo", metadata={"help": "where every stage writes its outputs"})
+    out: str = field(default="runs/demo", metadata={"help": "where every stage writes its outputs"})
     skyset: str = field(default="data/skyset", metadata={"help": "the skyset (built here if missing)"})
     stellarium_dir: str | None = field(
         default=None, metadata={"help": "Stellarium data dir for the skyset build"}
@@ -74,14 +74,10 @@ class DemoConfig:
     )
     rerank: RerankConfig = field(
         default_factory=RerankConfig,
-        metadata={
-            "help": "reranker settings of the retrieval stage (its index and run_dir are set by the demo)"
-        },
+        metadata={"help": "reranker settings of the retrieval stage (the demo sets its index and out)"},
     )
     kinds: KindsConfig = field(
         default_factory=KindsConfig,
-        metadata={
-            "help": "query-kind evaluation of the retrieval stage (its index and run_dir are set by the demo)"
-        },
+        metadata={"help": "query-kind evaluation of the retrieval stage (the demo sets its index and out)"},
     )
     seed: int = 0

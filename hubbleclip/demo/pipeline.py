@@ -1,4 +1,4 @@
-"""Run named stages in order; each is skipped when its outputs exist, redone with force.
+"""Run named stages in order; each is skipped when its outputs exist, redone with --overwrite.
 
 A stage records success by writing ``<run_dir>/<stage>/done.json`` (its outputs and time) last,
 atomically, so a killed stage is redone on the next run and a finished one is not, unless a stage
@@ -53,7 +53,7 @@ def _newer_upstream(stages: list[Stage], name: str, run_dir: Path, done: dict[st
 
 
 def run_stages(
-    stages: list[Stage], run_dir: Path, only: list[str] | None = None, force: list[str] | bool = False
+    stages: list[Stage], run_dir: Path, only: list[str] | None = None, overwrite: list[str] | bool = False
 ) -> list[dict[str, Any]]:
     """Run ``stages`` (or the ``only`` subset) in order; returns one summary row per stage."""
     from rich.console import Console
@@ -61,14 +61,14 @@ def run_stages(
     console = Console()
     names = [s.name for s in stages]
     unknown = sorted(set(only or []) - set(names)) + sorted(
-        set(force if isinstance(force, list) else []) - set(names)
+        set(overwrite if isinstance(overwrite, list) else []) - set(names)
     )
     if unknown:
         raise UserError(f"unknown stage(s) {unknown}; expected some of {names}")
     summary = []
     selected = [s for s in stages if not only or s.name in only]
     for i, stage in enumerate(selected, 1):
-        forced = force is True or (isinstance(force, list) and stage.name in force)
+        forced = overwrite is True or (isinstance(overwrite, list) and stage.name in overwrite)
         previous = read_done(run_dir, stage.name)
         header = f"[bold]stage {i}/{len(selected)}: {stage.name}[/bold] — {stage.title}"
         newer = _newer_upstream(stages, stage.name, run_dir, previous)
@@ -77,7 +77,7 @@ def run_stages(
         elif previous and not forced:
             console.print(
                 f"{header} [green]already done[/green] "
-                f"({previous['seconds']:.1f} s when run; --force {stage.name} redoes it)"
+                f"({previous['seconds']:.1f} s when run; --overwrite {stage.name} redoes it)"
             )
             summary.append(
                 {

@@ -83,7 +83,7 @@ def _train(cfg: DemoConfig, layout: RunLayout) -> dict[str, Any]:
         TrainConfig,
         cfg.train_config,
         {
-            "run_dir": str(layout.train),
+            "out": str(layout.train),
             "data.path": cfg.skyset,
             "model.spec": cfg.base_model,
             "resume": "latest",
@@ -93,7 +93,7 @@ def _train(cfg: DemoConfig, layout: RunLayout) -> dict[str, Any]:
     )
     summary = train(tcfg)
     return {
-        "run_dir": str(layout.train),
+        "out": str(layout.train),
         "export": str(layout.train_export),
         "metrics": str(layout.train_metrics),
         "summary": summary,
@@ -156,11 +156,15 @@ def _study(cfg: DemoConfig, layout: RunLayout) -> dict[str, Any]:
 
 def _retrieval(cfg: DemoConfig, layout: RunLayout, export: str) -> dict[str, Any]:
     index_cfg = SearchIndexConfig(
-        dataset=cfg.skyset, model=export, out=str(layout.search_index), cache_dir=cfg.cache_dir, force=True
+        dataset=cfg.skyset,
+        model=export,
+        out=str(layout.search_index),
+        cache_dir=cfg.cache_dir,
+        overwrite=True,
     )
     index = build_retrieval_index(index_cfg)
-    results = run_rerank(replace(cfg.rerank, index=str(index), run_dir=str(layout.rerank)))
-    kinds = run_kinds(replace(cfg.kinds, index=str(index), run_dir=str(layout.kinds)))
+    results = run_rerank(replace(cfg.rerank, index=str(index), out=str(layout.rerank)))
+    kinds = run_kinds(replace(cfg.kinds, index=str(index), out=str(layout.kinds)))
     return {
         "index": str(index),
         "results": str(layout.rerank_results),
@@ -178,7 +182,7 @@ def _figures(layout: RunLayout) -> dict[str, Any]:
 
 def build_stages(cfg: DemoConfig) -> list[Stage]:
     # every stage writes where the layout says; the runner's own folder for it is layout.stage(name)
-    layout = RunLayout(cfg.run_dir)
+    layout = RunLayout(cfg.out)
 
     def export() -> str:
         done = read_done(layout.run_dir, "train")
@@ -223,5 +227,7 @@ def build_stages(cfg: DemoConfig) -> list[Stage]:
     ]
 
 
-def run_demo(cfg: DemoConfig, only: list[str] | None = None, force: list[str] | bool = False) -> list[dict]:
-    return run_stages(build_stages(cfg), Path(cfg.run_dir), only=only, force=force)
+def run_demo(
+    cfg: DemoConfig, only: list[str] | None = None, overwrite: list[str] | bool = False
+) -> list[dict]:
+    return run_stages(build_stages(cfg), Path(cfg.out), only=only, overwrite=overwrite)

@@ -23,7 +23,7 @@ class SearchIndexConfig:
     cache_dir: str = field(
         default="", metadata={"help": "feature cache directory ('' = $HUBBLECLIP_CACHE/features)"}
     )
-    force: bool = field(default=False, metadata={"help": "replace an existing index directory"})
+    overwrite: bool = field(default=False, metadata={"help": "replace an existing index directory"})
 
 
 @dataclass
@@ -44,7 +44,7 @@ class RerankConfig:
     queries: str | None = field(
         default=None, metadata={"help": "text queries JSON; default: the packaged file"}
     )
-    run_dir: str = field(default="runs/rerank", metadata={"help": "where results.json and the ranker go"})
+    out: str = field(default="runs/rerank", metadata={"help": "where results.json and the ranker go"})
     candidates: int = field(default=100, metadata={"help": "BM25 and CLIP top-N per candidate source"})
     image_queries_first: int = field(
         default=60, metadata={"help": "FIRST radio images used as image queries per split"}
@@ -66,7 +66,7 @@ class RerankConfig:
 @dataclass
 class KindsConfig:
     index: str = field(default="runs/index", metadata={"help": "index directory (with its ranker)"})
-    run_dir: str = field(default="runs/kinds", metadata={"help": "where results.json and queries.json go"})
+    out: str = field(default="runs/kinds", metadata={"help": "where results.json and queries.json go"})
     per_kind: int = field(default=90, metadata={"help": "generated queries of each kind"})
     seed: int = field(default=0, metadata={"help": "seed of the query generator"})
     k: int = field(default=10, metadata={"help": "metric cut-off (MAP@k)"})

@@ -210,7 +210,7 @@ def training_rows(queries: list[EvalQuery]) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def run_rerank(cfg: RerankConfig, encoder=None) -> dict:
-    run_dir = setup_run_dir(cfg.run_dir, cfg)
+    run_dir = setup_run_dir(cfg.out, cfg)
     metrics_log = MetricsLog(run_dir / "metrics.jsonl")
     timings = {}
     t0 = time.time()

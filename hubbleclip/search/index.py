@@ -110,7 +110,7 @@ def build_retrieval_index(cfg: SearchIndexConfig, encoder=None) -> Path:
         "emb_text": emb_text,
         "emb_image": emb_image,
     }
-    with atomic_directory(cfg.out, overwrite=cfg.force) as tmp:
+    with atomic_directory(cfg.out, overwrite=cfg.overwrite) as tmp:
         for name, arr in arrays.items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
         table = pa.table(

@@ -96,7 +96,7 @@ def _compare(rows: list[dict], cfg: KindsConfig) -> Comparison:
 
 
 def run_kinds(cfg: KindsConfig, searcher=None) -> KindsResults:
-    run_dir = setup_run_dir(cfg.run_dir, cfg)
+    run_dir = setup_run_dir(cfg.out, cfg)
     timings = {}
     t0 = time.time()
     searcher = searcher or Searcher.open(cfg.index, device=cfg.device)

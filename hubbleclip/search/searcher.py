@@ -192,9 +192,9 @@ class Searcher:
         if allowed is not None and not allowed.any():
             return self._empty(plan, "no object passes these limits")
         if plan.mode == "cone":
-            return self._cone(plan, allowed)
+            return self._cone(plan, visible, allowed)
         if plan.mode == "catalogue":
-            return self._catalogue(plan, allowed)
+            return self._catalogue(plan, visible, allowed)
         if plan.mode == "name":
             return self._named(plan, visible)
         query = self.text(text, visible)
@@ -211,8 +211,11 @@ class Searcher:
         note = "; ".join(filter(None, [plan.describe(), why]))
         return Ranking(np.zeros(0, np.int64), np.zeros(0, np.float32), [], "none", note)
 
-    def _by_ranker(self, text: str, allowed: np.ndarray | None, note: str) -> Ranking:
-        rows, scores = self.ranked(self.text(text, allowed=allowed))
+    def _by_ranker(
+        self, text: str, visible: np.ndarray | None, allowed: np.ndarray | None, note: str
+    ) -> Ranking:
+        # ``visible`` too, not just ``allowed``: BM25 statistics come from the rows the caller may see
+        rows, scores = self.ranked(self.text(text, visible, allowed))
         return Ranking(rows, scores, ["ranker"] * len(rows), self.ranker_name, note)
 
     def _by_magnitude(self, plan, rows: np.ndarray, note: str) -> Ranking:
@@ -222,9 +225,9 @@ class Searcher:
         order = np.argsort(np.nan_to_num(key, nan=np.inf), kind="stable")
         return Ranking(rows[order], -key[order], ["magnitude"] * len(rows), "magnitude", note)
 
-    def _catalogue(self, plan, allowed: np.ndarray | None) -> Ranking:
+    def _catalogue(self, plan, visible: np.ndarray | None, allowed: np.ndarray | None) -> Ranking:
         if plan.ranker_text:
-            return self._by_ranker(plan.ranker_text, allowed, plan.describe())
+            return self._by_ranker(plan.ranker_text, visible, allowed, plan.describe())
         known = np.isfinite(np.asarray(self.index.corpus.mag, np.float64))
         allowed = np.ones(len(self.index), bool) if allowed is None else allowed
         note = plan.describe()
@@ -232,7 +235,7 @@ class Searcher:
             note += f"; {int((allowed & ~known).sum())} objects without a magnitude left out"
         return self._by_magnitude(plan, np.flatnonzero(allowed & known), note)
 
-    def _cone(self, plan, allowed: np.ndarray | None) -> Ranking:
+    def _cone(self, plan, visible: np.ndarray | None, allowed: np.ndarray | None) -> Ranking:
         rows, sep = cone(self.index.xyz, plan.center.position.xyz(), plan.radius_deg, allowed)
         if not len(rows):
             return self._empty(plan, "no object in the cone")
@@ -240,7 +243,7 @@ class Searcher:
         if plan.ranker_text:
             inside = np.zeros(len(self.index), bool)
             inside[rows] = True
-            ranking = self._by_ranker(plan.ranker_text, inside, plan.describe())
+            ranking = self._by_ranker(plan.ranker_text, visible, inside, plan.describe())
         elif plan.order:
             ranking = self._by_magnitude(plan, rows, plan.describe())
         else:

@@ -101,7 +101,7 @@ def _simclr_checkpoint() -> CheckpointSection:
 class SimCLRConfig(TrainingRunConfig):
     """Self-supervised image encoder training: SimCLR NT-Xent or GalaxIDNet's pair loss."""
 
-    run_dir: str = field(default="runs/simclr", metadata={"help": "output directory"})
+    out: str = field(default="runs/simclr", metadata={"help": "output directory"})
     loss: Literal["ntxent", "pair"] = field(
         default="ntxent", metadata={"help": "ntxent (SimCLR) or pair (GalaxIDNet margin contrastive)"}
     )

@@ -84,7 +84,7 @@ def validate(model: SimCLRModel, views: TwoViews, cfg: SimCLRConfig, accelerator
 def train_simclr(cfg: SimCLRConfig) -> dict:
     """Train (or resume) and export; returns the final metrics (first/last loss, loose accuracy)."""
     torch.set_num_threads(cfg.threads)
-    accelerator = make_accelerator(cfg.run_dir)
+    accelerator = make_accelerator(cfg.out)
     run = TrainingSession(cfg, cfg.checkpoint, accelerator)
     images = load_images(
         cfg.data.path, splits=cfg.data.splits, sources=cfg.data.sources or None, limit=cfg.data.limit

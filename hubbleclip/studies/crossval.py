@@ -57,7 +57,7 @@ def write_folds(cfg: CrossValConfig, path: Path) -> list[int]:
 
 def _train_fold(cfg: CrossValConfig, folds_path: Path, out: Path, k: int) -> dict:
     overrides = {
-        "run_dir": str(out / "runs" / f"fold{k}"),
+        "out": str(out / "runs" / f"fold{k}"),
         "data.path": str(folds_path),
         "data.train_split": f"train{k}",
         "data.val_split": "",

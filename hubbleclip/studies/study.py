@@ -78,20 +78,20 @@ def train_recorded(train_config: str, overrides: dict, record_path: Path, **info
     record = {
         **info,
         "start": tcfg.model.spec,
-        "run_dir": tcfg.run_dir,
-        "export": str(Path(tcfg.run_dir) / "export"),
+        "run_dir": tcfg.out,
+        "export": str(Path(tcfg.out) / "export"),
         "steps": tcfg.optim.max_steps,
         "train_seconds": round(time.perf_counter() - t0, 1),
         "val_loss": summary.get("val_loss"),
     }
     atomic_write_json(record_path, record)
-    log.info("%s trained in %.1f s", tcfg.run_dir, record["train_seconds"])
+    log.info("%s trained in %.1f s", tcfg.out, record["train_seconds"])
     return record
 
 
 def _train_cell(cfg: StudyConfig, out: Path, training: str, captions: str) -> dict:
     overrides = {
-        "run_dir": str(out / "runs" / f"{training}-{captions}"),
+        "out": str(out / "runs" / f"{training}-{captions}"),
         "data.path": cfg.dataset,
         "data.captions": captions,
         "model.spec": cfg.scratch if training == "scratch" else cfg.base,

@@ -142,10 +142,12 @@ class CheckpointSection:
 class TrainingRunConfig:
     """What the run skeleton of every trainer reads (hubbleclip.training.session)."""
 
-    run_dir: str = field(default="runs/train", metadata={"help": "output directory"})
+    out: str = field(
+        default="runs/train", metadata={"help": "output directory (the run: checkpoints, export, logs)"}
+    )
     resume: str = field(default="", metadata={"help": "'latest' or a checkpoint directory to continue from"})
     overwrite: bool = field(
-        default=False, metadata={"help": "start afresh in a run_dir that has checkpoints"}
+        default=False, metadata={"help": "start afresh in an output directory that has checkpoints"}
     )
 
 

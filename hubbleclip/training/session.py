@@ -102,7 +102,7 @@ class TrainingSession:
         """``config`` (written to config.yaml) says where the run lives and whether it resumes."""
         if checkpoint.export == "best" and checkpoint.keep_best < 1:
             raise UserError("checkpoint.export=best needs checkpoint.keep_best >= 1")
-        self.dir, self.checkpoint, self.accelerator = Path(config.run_dir), checkpoint, accelerator
+        self.dir, self.checkpoint, self.accelerator = Path(config.out), checkpoint, accelerator
         resume, overwrite = config.resume, config.overwrite
         self.is_main = accelerator.is_main_process
         if not self.is_main:  # one process reports

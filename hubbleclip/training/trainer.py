@@ -271,7 +271,7 @@ def train(cfg: TrainConfig) -> dict:
     """Run (or resume) one training job; returns the final metrics and what was exported."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    accelerator = make_accelerator(cfg.run_dir, cfg.optim.mixed_precision)
+    accelerator = make_accelerator(cfg.out, cfg.optim.mixed_precision)
     run = TrainingSession(cfg, cfg.checkpoint, accelerator)
     model = _setup_model(cfg, accelerator.device)
     train_pairs, val_pairs = _pair_datasets(cfg, model, accelerator)

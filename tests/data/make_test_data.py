@@ -1,6 +1,6 @@
 """Regenerate the small real-image fixtures in tests/data from the original packages.
 
-    python tests/data/make_test_data.py --stellarium-dir ~/.cache/hubbleclip/debian/root/usr/share/stellarium
+    python tests/data/make_test_data.py --stellarium_dir ~/.cache/hubbleclip/debian/root/usr/share/stellarium
 
 Stellarium images are copied from Debian's stellarium-data (GPL-2+, per-image credits kept in
 textures.json) and shrunk to at most 96 px; FIRST images come unchanged from the firstgalaxydata
@@ -64,7 +64,7 @@ def copy_first() -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--stellarium-dir", type=Path, required=True)
+    parser.add_argument("--stellarium_dir", type=Path, required=True)
     args = parser.parse_args()
     copy_stellarium(args.stellarium_dir)
     copy_first()
