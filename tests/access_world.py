@@ -45,6 +45,7 @@ class World:
     tokens_file: str
     tokens: dict[str, str]  # "A", "B", "all" -> bearer token
     private: dict[str, dict] = field(default_factory=dict)  # private row id -> row (with image bytes)
+    encoder: MemoEncoder | None = None  # the indexes' encoder: more views get the same vectors
 
     def private_ids(self, program: str | None = None) -> list[str]:
         return sorted(i for i, r in self.private.items() if program in (None, r["program_id"]))
@@ -175,4 +176,4 @@ def build_world(tiny_skyset: str, root: Path, model: str) -> World:
     tokens_file = root / "tokens.json"
     tokens = {p: add_token(tokens_file, f"program-{p}", p) for p in ("A", "B")}
     tokens["all"] = add_token(tokens_file, "staff", "all")
-    return World(root, str(mixed), tiny_skyset, index, similarity, str(tokens_file), tokens, private)
+    return World(root, str(mixed), tiny_skyset, index, similarity, str(tokens_file), tokens, private, encoder)

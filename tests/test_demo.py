@@ -14,6 +14,7 @@ from PIL import Image
 
 from hubbleclip.cli import main
 from hubbleclip.demo.pipeline import Stage, read_done, run_stages
+from hubbleclip.search.kinds_results import RESOLVER_FIRST, KindsResults
 
 # ------------------------------------------------------------------ runner
 
@@ -216,9 +217,8 @@ def test_report_numbers_come_from_the_results_files(demo_run):
     assert f"{judged['value']:.3f} [{judged['low']:.3f}, {judged['high']:.3f}]" in report
     generation = json.loads((run_dir / "captions" / "generation.json").read_text())
     assert f"Model `{generation['model']}`, prompt version `{generation['prompt_version']}`" in report
-    kinds = json.loads((run_dir / "retrieval" / "kinds" / "results.json").read_text())
-    top1 = kinds["metrics"]["test"]["all"]["new"]["top1"]
-    assert f"{top1['value']:.3f} [{top1['low']:.3f}, {top1['high']:.3f}]" in report
+    kinds = KindsResults.load(run_dir / "retrieval" / "kinds" / "results.json")
+    assert kinds.metrics["test"]["all"].estimates[RESOLVER_FIRST]["top1"].format() in report
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", report):
         assert (run_dir / link).is_file(), link
 

@@ -7,9 +7,9 @@ from hubbleclip.cli import main
 from hubbleclip.config import load_config
 from hubbleclip.errors import UserError
 from hubbleclip.models import load_model
+from hubbleclip.studies.config import InterpolateConfig
 from hubbleclip.studies.interpolate import write_interpolations
 from hubbleclip.training import TrainConfig, train
-from hubbleclip.training.config import InterpolateConfig
 
 
 def test_wise_ft_exports_mix_the_weights_and_give_an_alpha_curve(tiny, tiny_skyset, tmp_path):

@@ -167,7 +167,6 @@ def jobs(inputs: dict) -> list[Job]:
             ["texts.csv", "batch_size=4", "retries=0"],
             "texts.captions.csv",
             target="captions",
-            scratch=("texts.captions-cache.jsonl",),
             prepare=write_texts,
         ),
         Job(

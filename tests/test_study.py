@@ -10,9 +10,9 @@ import pytest
 from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.data.splits import object_folds
 from hubbleclip.errors import UserError
-from hubbleclip.evaluation.config import CrossValConfig, StudyConfig
 from hubbleclip.evaluation.results import load_results
 from hubbleclip.figures.study import draw
+from hubbleclip.studies.config import CrossValConfig, StudyConfig
 from hubbleclip.studies.crossval import run_crossval
 from hubbleclip.studies.study import parse_cell, run_study
 from hubbleclip.studies.study_report import render_crossval

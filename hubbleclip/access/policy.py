@@ -107,6 +107,15 @@ class AccessTable:
     def subset(self, rows: np.ndarray) -> AccessTable:
         return AccessTable(self.release_day[rows], self.program_code[rows], self.programs)
 
+    def disagreements(self, other: AccessTable) -> np.ndarray:
+        """Rows whose release day or program differs from the same row of ``other`` (two tables
+        over the same rows, e.g. two indexes of one dataset)."""
+        if len(other) != len(self):
+            raise ValueError(f"access tables of {len(self)} and {len(other)} rows cannot be compared")
+        mine = np.asarray(self.programs, object)[self.program_code]
+        theirs = np.asarray(other.programs, object)[other.program_code]
+        return np.flatnonzero((self.release_day != other.release_day) | (mine != theirs))
+
     def mask(self, viewer: Viewer, today: int) -> np.ndarray:
         """Read-only boolean mask of the rows ``viewer`` may see on day ``today`` (cached)."""
         key = (viewer.key, today)

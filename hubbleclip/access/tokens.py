@@ -17,16 +17,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from hubbleclip.access.policy import Viewer
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_write_text, read_json
+
+log = logging.getLogger(__name__)
 
 FORMAT = "hubbleclip-tokens"
 VERSION = 1
@@ -117,6 +122,61 @@ class TokenStore:
         atomic_write_text(path, text + "\n")
         os.chmod(path, 0o600)
         return path
+
+
+class LiveTokenStore:
+    """The token file as a running server sees it: re-read when the file changes, so ``hubbleclip
+    tokens add|remove`` takes effect without a restart.  A lookup checks the file's mtime, size and
+    inode at most every ``check_every_s`` seconds; a changed file replaces the whole table at once.
+    A file that no longer parses keeps the previous table (one WARNING): a half-finished hand edit
+    must not lock every holder out.  A deleted file revokes every token (one WARNING)."""
+
+    def __init__(self, path: str | Path, check_every_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
+        self.path, self.check_every_s, self.clock = Path(path), check_every_s, clock
+        self._store = TokenStore.load(self.path)  # at start-up a bad file is an error, not a warning
+        self._stamp = self._file_stamp()
+        self._checked = clock()
+        self._lock = threading.Lock()
+
+    def _file_stamp(self) -> tuple | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def current(self) -> TokenStore:
+        """The table in force now (re-read first when the check is due and the file changed)."""
+        if self.clock() - self._checked >= self.check_every_s:
+            with self._lock:  # one request re-reads; the others keep answering from the old table
+                if self.clock() - self._checked >= self.check_every_s:
+                    self._reload_if_changed()
+                    self._checked = self.clock()
+        return self._store
+
+    def _reload_if_changed(self) -> None:
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp  # a bad file is reported once, not on every check
+        if stamp is None:
+            self._store = TokenStore([], self.path)
+            log.warning("token file %s was removed: every token is revoked", self.path)
+            return
+        try:
+            store = TokenStore.load(self.path)
+        except (OSError, UserError) as exc:
+            # the message names the file and what is wrong with it
+            log.warning("token file not reloaded, keeping the %d tokens loaded before: %s", len(self._store), exc)
+            return
+        self._store = store
+        log.info("token file %s reloaded: %d tokens", self.path, len(store))
+
+    def viewer(self, token: str) -> Viewer | None:
+        return self.current().viewer(token)
+
+    def __len__(self) -> int:
+        return len(self._store)
 
 
 def add_token(path: str | Path, name: str, programs: str | list[str]) -> str:

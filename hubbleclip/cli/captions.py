@@ -107,19 +107,17 @@ def run_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from hubbleclip.metrics.render import print_table
 
     columns = [("llm", report["llm"])] + (
         [("template", report["template_baseline"])] if "template_baseline" in report else []
     )
-    table = Table(title=f"captions in {report['path']} ({report['column']})")
-    table.add_column("metric")
-    for name, _ in columns:
-        table.add_column(name, justify="right")
-    for key in report["llm"]:
-        table.add_row(key, *("" if m[key] is None else str(m[key]) for _, m in columns))
-    Console().print(table)
+    rows = [[key, *("" if m[key] is None else str(m[key]) for _, m in columns)] for key in report["llm"]]
+    print_table(
+        ["metric", *(name for name, _ in columns)],
+        rows,
+        title=f"captions in {report['path']} ({report['column']})",
+    )
     if "generation" in report:
         print("generation: " + ", ".join(f"{k} {v}" for k, v in report["generation"].items()))
     return 0

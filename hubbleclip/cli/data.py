@@ -114,36 +114,31 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from hubbleclip.cli import access_viewer
     from hubbleclip.data.info import summarize
+    from hubbleclip.metrics.render import print_table
 
     summary = summarize(args.path, viewer=access_viewer(args))
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    console = Console()
-    table = Table(title=f"{summary['path']}")
-    for col in ("split", "rows", "objects", "images", "by source"):
-        table.add_column(col)
-    for split, s in summary["splits"].items():
-        table.add_row(
+    splits = [
+        [
             split,
             str(s["rows"]),
             str(s["objects"]),
             str(s["images"]),
             ", ".join(f"{k} {v}" for k, v in s["by_source"].items()),
-        )
-    console.print(table)
-    types = Table(title="classes (train)")
-    types.add_column("type")
-    types.add_column("rows", justify="right")
-    for t, n in list(
-        summary["splits"].get("train", next(iter(summary["splits"].values())))["by_type"].items()
-    )[:25]:
-        types.add_row(t, str(n))
-    console.print(types)
+        ]
+        for split, s in summary["splits"].items()
+    ]
+    print_table(["split", "rows", "objects", "images", "by source"], splits, title=f"{summary['path']}")
+    by_type = summary["splits"].get("train", next(iter(summary["splits"].values())))["by_type"]
+    print_table(
+        ["type", "rows"], [[t, str(n)] for t, n in list(by_type.items())[:25]], title="classes (train)"
+    )
+    console = Console()
     for ex in summary["examples"]:
         console.print(
             f"[bold]{ex['id']}[/bold] {', '.join(ex['names'][:3])} — {ex['type']}\n"

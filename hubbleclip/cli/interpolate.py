@@ -8,7 +8,7 @@ import json
 
 def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.config import add_config_arguments
-    from hubbleclip.training.config import InterpolateConfig
+    from hubbleclip.studies.config import InterpolateConfig
 
     p = sub.add_parser(
         "interpolate",
@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_interpolate(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
+    from hubbleclip.studies.config import InterpolateConfig
     from hubbleclip.studies.interpolate import evaluate_alphas, render_alpha_curve, write_interpolations
-    from hubbleclip.training.config import InterpolateConfig
 
     cfg = config_from_args(args, InterpolateConfig)
     manifest = write_interpolations(cfg)

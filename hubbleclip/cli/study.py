@@ -7,7 +7,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.config import add_config_arguments
-    from hubbleclip.evaluation.config import CrossValConfig, StudyConfig
+    from hubbleclip.studies.config import CrossValConfig, StudyConfig
 
     help_text = (
         "train PAPERCLIP's ablation grid and evaluate it against the base (study.json, study.md, figure)"
@@ -23,10 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_study(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
-    from hubbleclip.evaluation.config import StudyConfig
     from hubbleclip.evaluation.results import load_results
     from hubbleclip.figures.study import draw
     from hubbleclip.runs import setup_run_dir
+    from hubbleclip.studies.config import StudyConfig
     from hubbleclip.studies.study import STUDY_MD, run_study
 
     cfg = config_from_args(args, StudyConfig)
@@ -39,9 +39,9 @@ def run_study(args: argparse.Namespace) -> int:
 
 def run_crossval(args: argparse.Namespace) -> int:
     from hubbleclip.config import config_from_args
-    from hubbleclip.evaluation.config import CrossValConfig
     from hubbleclip.io import atomic_write_text
     from hubbleclip.runs import setup_run_dir
+    from hubbleclip.studies.config import CrossValConfig
     from hubbleclip.studies.crossval import run_crossval
     from hubbleclip.studies.study_report import render_crossval
 

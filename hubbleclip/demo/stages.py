@@ -20,7 +20,6 @@ from hubbleclip.demo.layout import RunLayout
 from hubbleclip.demo.pipeline import Stage, read_done, run_stages
 from hubbleclip.demo.report import write_report
 from hubbleclip.evaluation import EvalConfig
-from hubbleclip.evaluation.config import CrossValConfig, StudyConfig
 from hubbleclip.evaluation.job import run_evaluation
 from hubbleclip.evaluation.report import write_results
 from hubbleclip.figures.make_all import make_all
@@ -30,6 +29,7 @@ from hubbleclip.search.config import SearchIndexConfig
 from hubbleclip.search.evaluate import run_rerank
 from hubbleclip.search.index import build_retrieval_index
 from hubbleclip.search.kinds_eval import run_kinds
+from hubbleclip.studies.config import CrossValConfig, StudyConfig
 from hubbleclip.studies.crossval import run_crossval
 from hubbleclip.studies.study import run_study
 from hubbleclip.studies.study_report import render_crossval

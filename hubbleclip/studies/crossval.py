@@ -19,12 +19,13 @@ import numpy as np
 from hubbleclip.data.load import has_image, load_dataset_dict
 from hubbleclip.data.splits import object_folds
 from hubbleclip.errors import UserError
-from hubbleclip.evaluation.config import CrossValConfig, EvalConfig
+from hubbleclip.evaluation.config import EvalConfig
 from hubbleclip.evaluation.evalset import build_eval_set
 from hubbleclip.evaluation.job import score_models
 from hubbleclip.evaluation.retrieval import ALL, DIRECTIONS, REDUCERS, metric_columns, rank_subsets
 from hubbleclip.io import atomic_directory, atomic_write_json
 from hubbleclip.metrics import BootstrapConfig, compare_systems
+from hubbleclip.studies.config import CrossValConfig
 from hubbleclip.studies.study import LOCKED, train_recorded
 
 log = logging.getLogger(__name__)

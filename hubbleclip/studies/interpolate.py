@@ -21,7 +21,7 @@ from hubbleclip.io import atomic_write_json, atomic_write_text
 from hubbleclip.metrics import Estimate, markdown_table
 from hubbleclip.models import load_model
 from hubbleclip.models.base import META_FILE
-from hubbleclip.training.config import InterpolateConfig
+from hubbleclip.studies.config import InterpolateConfig
 
 log = logging.getLogger(__name__)
 MANIFEST = "interpolate.json"

@@ -21,7 +21,7 @@ from pathlib import Path
 from hubbleclip.config import load_config
 from hubbleclip.data.load import imaged_rows, load_split
 from hubbleclip.errors import UserError
-from hubbleclip.evaluation.config import EvalConfig, StudyConfig
+from hubbleclip.evaluation.config import EvalConfig
 from hubbleclip.evaluation.general_domain import general_domain_check
 from hubbleclip.evaluation.job import run_evaluation
 from hubbleclip.evaluation.report import write_results
@@ -29,6 +29,7 @@ from hubbleclip.evaluation.results import EvalResults
 from hubbleclip.io import atomic_write_json, atomic_write_text
 from hubbleclip.models.feature_cache import feature_cache
 from hubbleclip.models.loader import load_model, resolve_export
+from hubbleclip.studies.config import StudyConfig
 from hubbleclip.studies.study_report import render_study
 from hubbleclip.training.config import TrainConfig
 from hubbleclip.training.trainer import train

@@ -164,22 +164,3 @@ class TrainConfig(TrainingRunConfig):
     optim: OptimSection = field(default_factory=OptimSection)
     eval: EvalSection = field(default_factory=EvalSection)
     checkpoint: CheckpointSection = field(default_factory=CheckpointSection)
-
-
-@dataclass
-class InterpolateConfig:
-    """``hubbleclip interpolate``: WiSE-FT weight interpolation between a base and a fine-tuned model."""
-
-    base: str = field(default="lit-mini", metadata={"help": f"the model before fine-tuning: {SPEC_HELP}"})
-    tuned: str = field(default="runs/train", metadata={"help": "the fine-tuned model or its run directory"})
-    alpha: list[float] = field(
-        default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0],
-        metadata={"help": "mixing weights: theta = (1 - alpha) * base + alpha * tuned"},
-    )
-    out: str = field(default="runs/interpolate", metadata={"help": "one export per alpha: OUT/alpha-0.50/"})
-    evaluate: bool = field(
-        default=False,
-        metadata={"help": "also compare the exports (retrieval, zero-shot) on eval_dataset/eval_split"},
-    )
-    eval_dataset: str = field(default="data/skyset", metadata={"help": "with evaluate: the dataset"})
-    eval_split: str = field(default="test", metadata={"help": "with evaluate: the split"})

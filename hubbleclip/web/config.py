@@ -14,6 +14,22 @@ class Limits:
         default=40_000_000, metadata={"help": "largest accepted upload, width x height (413 above)"}
     )
     max_results: int = field(default=100, metadata={"help": "most results one search may ask for"})
+    max_body_bytes: int = field(
+        default=64 * 2**10, metadata={"help": "largest JSON request body, bytes (413 above)"}
+    )
+    max_decodes: int = field(
+        default=2,
+        metadata={
+            "help": "uploads decoded and searched at once; each may hold a decoded image of up to "
+            "max_pixels x 3 bytes and its copies (bounds the server's memory)"
+        },
+    )
+    decode_queue: int = field(
+        default=8, metadata={"help": "uploads that may wait for a decode slot (503 beyond)"}
+    )
+    decode_wait_s: float = field(
+        default=10.0, metadata={"help": "longest wait for a decode slot, seconds (503 after)"}
+    )
     thumb_size: int = field(default=256, metadata={"help": "longest side of thumbnails, pixels"})
 
 
@@ -33,6 +49,10 @@ class ServeConfig:
     tokens: str = field(
         default="",
         metadata={"help": "file of hashed bearer tokens (hubbleclip tokens add); '' = anonymous only"},
+    )
+    token_check_s: float = field(
+        default=1.0,
+        metadata={"help": "how often (at most) the token file is checked for changes, seconds"},
     )
     public_only: bool = field(
         default=False, metadata={"help": "serve public rows only and accept no tokens (true/false)"}
