@@ -34,6 +34,14 @@ def main() -> None:
         for kind, k in r["by_kind"].items():
             print(f"    {kind:12s} n={k['n']:5d}  p50 {k['p50_ms']:8.2f} ms  p99 {k['p99_ms']:8.2f} ms")
     print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in report["ratios"].items()))
+    if "uploads" in report:
+        u = report["uploads"]
+        print(
+            f"uploads   {u['uploads']} at once of {u['pixels'] / 1e6:.1f} Mpx ({u['bytes'] / 1e3:.0f} KB): "
+            f"statuses {u['statuses']}, server RSS {u['rss_before_mb']:.0f} -> "
+            f"peak {u['rss_peak_mb']:.0f} MB "
+            f"(bound {u['bound_mb']:.0f} MB with max_decodes={u['max_decodes']})"
+        )
     print(json.dumps({k: report[k] for k in ("ratios", "config")}))
 
 

@@ -117,7 +117,7 @@ def atomic_directory(final: str | Path, overwrite: bool = False) -> Iterator[Pat
     """
     final = Path(final)
     if final.exists() and not overwrite:
-        raise FileExistsError(f"{final} already exists (pass overwrite/--force to replace it)")
+        raise FileExistsError(f"{final} already exists (pass --overwrite to replace it)")
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(final, ".partial")
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".partial", dir=final.parent))

@@ -10,14 +10,10 @@ word ``zorblax`` in their names and texts.  Program ``A`` is released on 2030-06
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-from hubbleclip.models.feature_cache import image_key
+from bench.harness.differential import MemoEncoder, nudged
 
 TODAY = dt.date(2030, 1, 1)
 RELEASE = {"A": dt.date(2030, 6, 1), "B": dt.date(2031, 1, 1)}
@@ -54,41 +50,6 @@ class World:
         return {i: r["image"]["bytes"] for i, r in self.private.items() if r["image"] is not None}
 
 
-class MemoEncoder:
-    """The retrieval encoder, remembering each text's and image's vector: the public-only index then
-    gets exactly the vectors of the same rows in the mixed index (a different batch composition
-    would otherwise add last-bit float noise and blur the comparison)."""
-
-    def __init__(self, encoder):
-        self.encoder, self.spec = encoder, encoder.spec
-        self.memo: dict = {}
-
-    def _embed(self, keys, items, fn) -> np.ndarray:
-        missing = {k: item for k, item in zip(keys, items) if k not in self.memo}
-        if missing:
-            for k, v in zip(missing, fn(list(missing.values()))):
-                self.memo[k] = v
-        return np.stack([self.memo[k] for k in keys]) if keys else np.zeros((0, 1), np.float32)
-
-    def embed_texts(self, texts):
-        texts = list(texts)
-        return self._embed([("text", t) for t in texts], texts, self.encoder.embed_texts)
-
-    def embed_images(self, images):
-        images = list(images)
-        keys = [("image", image_key(im)) for im in images]
-        return self._embed(keys, images, self.encoder.embed_images)
-
-
-def _nudged(png: bytes) -> bytes:
-    im = Image.open(io.BytesIO(png)).convert("RGB")
-    r, g, b = im.getpixel((0, 0))
-    im.putpixel((0, 0), ((r + 1) % 256, g, b))
-    out = io.BytesIO()
-    im.save(out, "PNG")
-    return out.getvalue()
-
-
 def build_world(tiny_skyset: str, root: Path, model: str) -> World:
     import datasets
 
@@ -119,7 +80,7 @@ def build_world(tiny_skyset: str, root: Path, model: str) -> World:
                 row
                 | {
                     "id": f"secret:{program}:{stem}",
-                    "image": {"bytes": _nudged(row["image"]["bytes"]), "path": None},
+                    "image": {"bytes": nudged(row["image"]["bytes"]), "path": None},
                     "names": [f"Zorblax {program}{n}"],
                     "text": f"Zorblax {program}{n}: proprietary {SECRET} observation of {row['text']}",
                     "caption": f"{SECRET} quasar jet; proprietary program {program}",

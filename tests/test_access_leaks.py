@@ -623,7 +623,7 @@ def test_serve_warns_on_a_public_address_unless_access_is_decided():
 
     assert exposure_warning(ServeConfig(host="127.0.0.1")) is None
     warning = exposure_warning(ServeConfig(host="0.0.0.0"))
-    assert "public rows only" in warning and "--public-only" in warning and "--tokens" in warning
+    assert "public rows only" in warning and "--public_only" in warning and "--tokens" in warning
     assert exposure_warning(ServeConfig(host="0.0.0.0", tokens="t.json")) is None
     assert exposure_warning(ServeConfig(host="0.0.0.0", public_only=True)) is None
 

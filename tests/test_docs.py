@@ -1,5 +1,6 @@
 """The docs stay true to the code: every `hubbleclip ...` line in a fenced shell block parses with
-today's CLI, and the README stays a front page."""
+today's CLI, the architecture page shows the layers import-linter enforces, and the README stays a
+front page."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import io
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +129,24 @@ def test_every_documented_command_parses():
 def test_readme_is_a_front_page():
     n = len((ROOT / "README.md").read_text(encoding="utf-8").splitlines())
     assert n <= README_MAX_LINES, f"README.md has {n} lines; move the detail into docs/ (at most 250)"
+
+
+def _layers(layers: Iterable[str]) -> list[str]:
+    """Each layer as `a | b`, whatever the spacing around its bars."""
+    return [" | ".join(part.strip() for part in layer.split("|")) for layer in layers]
+
+
+def test_the_architecture_page_shows_the_enforced_layers():
+    # the import-linter contract (`lint-imports` in `make lint`) is the truth; the page's picture follows it
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    contract = re.search(r"^layers = \[(.*?)^\]", pyproject, re.S | re.M)
+    assert contract, "pyproject.toml: no layers = [...] under [tool.importlinter]"
+    enforced = _layers(re.findall(r'"([^"]+)"', contract.group(1)))
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = re.search(r"## The layers\n.*?```text\n(.*?)```", page, re.S)
+    assert block, "docs/architecture.md: no ```text block under '## The layers'"
+    shown = _layers(re.split(r"\s{2,}", line.strip())[0] for line in block.group(1).splitlines())
+    assert shown == enforced
 
 
 def test_readme_links_point_at_files():

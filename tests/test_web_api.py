@@ -65,7 +65,8 @@ def test_info_counts_the_index(tiny, client, web_engine):
     info = client.get("/api/info").json()
     assert info["objects"] == len(web_engine.searcher.index)
     assert info["images"] == len(web_engine.store) == len(web_engine.space) > 20
-    assert info["model"] == str(Path(tiny["tiny-lit"]).resolve())
+    assert info["model"] == Path(tiny["tiny-lit"]).name  # names, never the server's paths
+    assert "/" not in info["index"] and "/" not in info["similarity"] and "/" not in info["model"]
 
 
 def test_text_search_finds_andromeda_with_a_full_card(client):
@@ -259,3 +260,117 @@ def test_internal_errors_hide_the_traceback(client, web_engine, monkeypatch):
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error (see the server log)"}
     assert "secret" not in response.text and "Traceback" not in response.text
+
+
+# --- what one request may cost, and how errors read (issue 25, parts 5 and 6) ----------------------
+
+
+def test_json_bodies_are_capped_with_a_one_line_413(client):
+    import json
+
+    huge = json.dumps({"image_id": "stellarium:m31", "selected": ["x" * 1000] * 100})
+    declared = client.post("/api/similar", content=huge, headers={"Content-Type": "application/json"})
+
+    def chunks():  # no Content-Length: counted as it arrives
+        yield huge[:1000].encode()
+        yield huge[1000:].encode()
+
+    streamed = client.post("/api/similar", content=chunks(), headers={"Content-Type": "application/json"})
+    for r in (declared, streamed):
+        assert r.status_code == 413
+        assert r.json() == {"detail": "request body exceeds the limit of 65,536 bytes"}
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_ids_and_lists_are_capped_and_never_echoed_whole(client):
+    long_item = client.post("/api/similar", json={"image_id": "stellarium:m31", "selected": ["x" * 301]})
+    assert long_item.status_code == 422 and long_item.json()["detail"].startswith("body.selected.0:")
+    many = client.post("/api/similar", json={"image_id": "stellarium:m31", "selected": ["a"] * 201})
+    assert many.status_code == 422 and many.json()["detail"].startswith("body.selected:")
+    unknown = client.post("/api/similar", json={"image_id": "y" * 300})
+    assert unknown.status_code == 404 and len(unknown.text) < 200 and "300 characters" in unknown.text
+    path = client.get("/api/images/" + "z" * 20_000)
+    assert path.status_code == 404 and len(path.text) < 200 and "20,000 characters" in path.text
+    field = client.post("/api/similar", json={"image_id": "stellarium:m31", "k" * 5000: 1})
+    assert field.status_code == 422 and len(field.text) < 400
+
+
+def test_request_fields_are_strictly_typed(client):
+    for body, name in (
+        ({"limit": True}, "limit"),
+        ({"offset": 1.0}, "offset"),
+        ({"limit": "5"}, "limit"),
+        ({"selected": "stellarium:m42"}, "selected"),
+    ):
+        r = client.post("/api/similar", json={"image_id": "stellarium:m31", **body})
+        assert r.status_code == 422 and r.json()["detail"].startswith(f"body.{name}:"), (body, r.text)
+    r = client.post("/api/clusters", json={"image_id": "stellarium:m31", "n_clusters": 2.0})
+    assert r.status_code == 422 and r.json()["detail"].startswith("body.n_clusters:")
+
+
+def test_unreadable_json_is_a_422_naming_the_problem(client):
+    for content, problem in (
+        (b'{"image_id": "stellarium:m\xff31"}', "body: not UTF-8 JSON"),
+        (b"[" * 30_000 + b"]" * 30_000, "body: JSON nested too deeply"),
+    ):
+        r = client.post("/api/similar", content=content, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422 and r.json()["detail"].startswith(problem), r.text
+        assert r.json()["errors"][0]["field"] == "body"
+
+
+def test_uploads_beyond_the_decode_slots_get_503_with_retry_after(web_engine):
+    from fastapi.testclient import TestClient
+
+    from hubbleclip.web.app import create_app
+    from hubbleclip.web.config import Limits
+
+    for queue in (0, 1):  # no queue: refused at once; a queue of one: refused after its wait
+        app = create_app(web_engine, Limits(max_decodes=1, decode_queue=queue, decode_wait_s=0.0))
+        with TestClient(app, raise_server_exceptions=False) as client:
+            with app.state.decode_slots.slot():  # another upload is being decoded
+                busy = post_image(client, M31_PNG.read_bytes())
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "2"
+            assert "retry in 2 s" in busy.json()["detail"]
+            assert post_image(client, M31_PNG.read_bytes()).status_code == 200  # the slot is free again
+
+
+def test_a_client_hanging_up_mid_upload_is_one_info_line(web_engine, caplog):
+    import asyncio
+    import logging
+
+    from hubbleclip.web.app import create_app
+
+    app = create_app(web_engine)
+    messages = iter(
+        [
+            {"type": "http.request", "body": M31_PNG.read_bytes()[:1000], "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent = []
+
+    async def receive():
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/search/image",
+        "raw_path": b"/api/search/image",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"image/png"), (b"host", b"testserver")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    caplog.set_level(logging.DEBUG)
+    asyncio.run(app(scope, receive, send))  # raises nothing: uvicorn would log a second traceback
+    records = [r for r in caplog.records if r.levelno >= logging.INFO and r.name.startswith("hubbleclip")]
+    assert [r.levelname for r in records] == ["INFO"] and "hung up" in records[0].getMessage()
+    assert not records[0].exc_info and not any(r.levelno >= logging.WARNING for r in caplog.records)

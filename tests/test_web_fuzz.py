@@ -186,11 +186,15 @@ def test_fifty_clients_on_loopback(access_world, fuzz_app, forkserver, tmp_path)
     numbers) against a server process on loopback: no errors, p99 and the server's RSS recorded
     (flat: the last third of the samples within 10% of the first third)."""
     from bench.harness.loadcheck import LoadConfig, run_load_check
-    from hubbleclip.web.config import ServeConfig
+    from hubbleclip.web.config import Limits, ServeConfig
 
     seconds = float(os.environ.get("HUBBLECLIP_LOAD_SECONDS", "6"))
     cfg = LoadConfig(
-        serve=ServeConfig(index=access_world.index["mixed"], similarity=access_world.similarity["mixed"]),
+        serve=ServeConfig(
+            index=access_world.index["mixed"],
+            similarity=access_world.similarity["mixed"],
+            limits=Limits(max_pixels=4_000_000, max_decodes=1),
+        ),
         clients=50,
         requests=int(1000 * seconds),  # more than 50 clients answer in that time here: bounded by time
         max_seconds=seconds,
@@ -198,6 +202,7 @@ def test_fifty_clients_on_loopback(access_world, fuzz_app, forkserver, tmp_path)
         image_fraction=0.02,
         out=str(tmp_path),
         start_method="forkserver",  # the server process skips importing torch again
+        max_uploads=4,  # maximal uploads at once: the server's peak memory stays under the bound
     )
     report = run_load_check(cfg, engine=fuzz_app.state.engine)
     load, rss = report["load"], report["server_rss_mb"]
@@ -210,3 +215,6 @@ def test_fifty_clients_on_loopback(access_world, fuzz_app, forkserver, tmp_path)
     assert load["errors"] == 0, load["error_examples"]
     assert load["requests"] >= cfg.clients  # every client was answered (rates are bench figures)
     assert rss["last_third"] <= 1.10 * rss["first_third"], rss
+    uploads = report["uploads"]
+    assert set(uploads["statuses"]) <= {"200", "503"}, uploads
+    assert uploads["rss_peak_mb"] <= uploads["bound_mb"], uploads

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from hubbleclip.access.policy import ANONYMOUS, AccessTable, Viewer, to_day
+from hubbleclip.models.feature_cache import image_key
 from hubbleclip.search.names import NameResolver
 from hubbleclip.search.query_kinds import generate_kind_queries
 from hubbleclip.search.text import plural
@@ -225,9 +226,9 @@ def web_asks(targets: Targets, n: int, seed: int, own: list[str] = ()) -> list[A
         for kind, q in text_queries(targets, max(1, n - n // 8 - n // 16 - n // 8 - len(private)), seed)
     ]
     for _ in range(max(1, n // 8)):
-        query = rng.choice(near + list(own) + [spelling(rng.choice(targets.names), rng)])
+        query = rng.choice([*near, *own, spelling(rng.choice(targets.names), rng)])
         body = {"image_id": query, "offset": rng.choice((0, 0, 3)), "limit": rng.choice((5, 24, 200))}
-        if rng.random() < 0.4:  # refine with a selection, forged ids included
+        if rng.random() < 0.4 and len(near + private) > 1:  # refine with a selection, forged ids too
             body["selected"] = rng.sample(near + private, rng.choice((1, 2)))
         asks.append(
             Ask(
@@ -240,14 +241,14 @@ def web_asks(targets: Targets, n: int, seed: int, own: list[str] = ()) -> list[A
         )
     for _ in range(max(1, n // 16)):
         body = {
-            "image_id": rng.choice(near + private[:2]),
+            "image_id": rng.choice([*near, *private[:2], spelling(rng.choice(targets.names), rng)]),
             "n_clusters": rng.choice((2, 3, 4)),
             "n_members": rng.choice((3, 10)),
             "pool": rng.choice((10, 40, 1000)),
         }
         asks.append(Ask("POST /api/clusters", "clusters", "POST", "/api/clusters", json=body))
     for _ in range(max(1, n // 8)):
-        image_id = rng.choice(near + private)
+        image_id = rng.choice([*near, *private, "nonexistent:image"])
         size = rng.choice(("thumb", "full"))
         asks.append(Ask("GET /api/images", "image", "GET", f"/api/images/{image_id}", params={"size": size}))
     for data in targets.private_images.values():  # every private image uploaded as a query
@@ -323,16 +324,14 @@ def web_answer(client, ask: Ask, headers: dict) -> dict:
     """A response as a comparable dict: status, media type and JSON body, or the bytes' digest."""
     import hashlib
 
-    r = client.request(ask.method, ask.path, params=ask.params, json=ask.json, headers=headers, **_body(ask))
+    if ask.content is not None:
+        headers = {**headers, "Content-Type": "image/png"}
+    r = client.request(
+        ask.method, ask.path, params=ask.params, json=ask.json, content=ask.content, headers=headers
+    )
     media = r.headers.get("content-type", "")
     body = r.json() if "json" in media else hashlib.sha256(r.content).hexdigest()
     return {"status": r.status_code, "media": media, "cache": r.headers.get("cache-control"), "body": body}
-
-
-def _body(ask: Ask) -> dict:
-    if ask.content is None:
-        return {}
-    return {"content": ask.content, "headers": {"Content-Type": "image/png"}}
 
 
 def cli_answer(ask: Ask, dirs: dict[str, str]) -> dict:
@@ -398,24 +397,15 @@ class Tally:
 # --- worlds -------------------------------------------------------------------------------------------
 
 
-def build_view(mixed: str, viewer: Viewer, today, out: Path, model: str, encoder) -> dict[str, str]:
-    """The rows of the dataset ``mixed`` that ``viewer`` may see on ``today``, saved under ``out``
-    with a retrieval index (built with ``encoder``: give the mixed index's own, so identical rows get
-    identical vectors) and a similarity index (one image at a time, for the same reason)."""
-    import datasets
-
+def build_indexes(data: str, out: Path, model: str, encoder) -> dict[str, str]:
+    """A retrieval index of the dataset ``data`` built with ``encoder`` (give every side the same
+    :class:`MemoEncoder`, so identical rows get identical vectors) and a similarity index (one image
+    at a time, for the same reason), under ``out``."""
     from hubbleclip.search.config import SearchIndexConfig
     from hubbleclip.search.index import build_retrieval_index
     from hubbleclip.similarity.config import SimilarityIndexConfig
     from hubbleclip.similarity.index import build_similarity_index
 
-    dd = datasets.load_from_disk(mixed)
-    kept = {}
-    for split, ds in dd.items():
-        access = AccessTable.from_rows(ds["release_date"], ds["program_id"])
-        kept[split] = ds.select(np.flatnonzero(access.mask(viewer, to_day(today))))
-    data = str(out / "dataset")
-    datasets.DatasetDict(kept).save_to_disk(data)
     dirs = {"dataset": data, "index": str(out / "index"), "similarity": str(out / "similarity")}
     build_retrieval_index(SearchIndexConfig(dataset=data, model=model, out=dirs["index"]), encoder)
     build_similarity_index(
@@ -426,7 +416,47 @@ def build_view(mixed: str, viewer: Viewer, today, out: Path, model: str, encoder
     return dirs
 
 
-def _nudged(png: bytes) -> bytes:
+def build_view(mixed: str, viewer: Viewer, today, out: Path, model: str, encoder) -> dict[str, str]:
+    """The rows of the dataset ``mixed`` that ``viewer`` may see on ``today``, saved under ``out``
+    with their indexes (:func:`build_indexes`)."""
+    import datasets
+
+    dd = datasets.load_from_disk(mixed)
+    kept = {}
+    for split, ds in dd.items():
+        access = AccessTable.from_rows(ds["release_date"], ds["program_id"])
+        kept[split] = ds.select(np.flatnonzero(access.mask(viewer, to_day(today))))
+    datasets.DatasetDict(kept).save_to_disk(str(out / "dataset"))
+    return build_indexes(str(out / "dataset"), out, model, encoder)
+
+
+class MemoEncoder:
+    """The retrieval encoder, remembering each text's and image's vector: a view's index then gets
+    exactly the vectors of the same rows in the mixed index (a different batch composition would
+    otherwise add last-bit float noise and blur the comparison)."""
+
+    def __init__(self, encoder):
+        self.encoder, self.spec = encoder, encoder.spec
+        self.memo: dict = {}
+
+    def _embed(self, keys, items, fn) -> np.ndarray:
+        missing = {k: item for k, item in zip(keys, items) if k not in self.memo}
+        if missing:
+            for k, v in zip(missing, fn(list(missing.values()))):
+                self.memo[k] = v
+        return np.stack([self.memo[k] for k in keys]) if keys else np.zeros((0, 1), np.float32)
+
+    def embed_texts(self, texts):
+        texts = list(texts)
+        return self._embed([("text", t) for t in texts], texts, self.encoder.embed_texts)
+
+    def embed_images(self, images):
+        images = list(images)
+        keys = [("image", image_key(im)) for im in images]
+        return self._embed(keys, images, self.encoder.embed_images)
+
+
+def nudged(png: bytes) -> bytes:
     """The image with one pixel changed: a private near-copy, the public image's nearest neighbour."""
     im = Image.open(io.BytesIO(png)).convert("RGB")
     r, g, b = im.getpixel((0, 0))
@@ -436,19 +466,22 @@ def _nudged(png: bytes) -> bytes:
     return out.getvalue()
 
 
-def add_private_rows(rows: list[dict], fraction: float, release: dict, seed: int) -> list[dict]:
-    """Private rows for a fraction of ``rows`` (dicts of the skyset columns, images undecoded): a
-    near-copy of each chosen image row, or a renamed copy of a chosen catalog row, under a unique
-    name, in the programs of ``release`` (program -> release date) in turn."""
+def add_private_rows(
+    rows: list[dict], fraction: float, image_fraction: float, release: dict, seed: int
+) -> list[dict]:
+    """Private rows for a seeded ``image_fraction`` of the image rows of ``rows`` (dicts of the
+    skyset columns, images undecoded) and ``fraction`` of the others: a near-copy of each chosen
+    image, or a renamed copy of a chosen catalog row, under a unique name, in the programs of
+    ``release`` (program -> release date) in turn."""
     rng = random.Random(seed)
     programs = sorted(release)
     out = []
     for row in rows:
-        if rng.random() >= fraction:
+        if rng.random() >= (image_fraction if row["image"] else fraction):
             continue
         program = programs[len(out) % len(programs)]
         n = len(out) + 1
-        image = row["image"] and {"bytes": _nudged(row["image"]["bytes"]), "path": None}
+        image = row["image"] and {"bytes": nudged(row["image"]["bytes"]), "path": None}
         out.append(
             row
             | {

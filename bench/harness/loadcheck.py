@@ -5,7 +5,9 @@ real requests (text search, similar pages, re-ranking by a selection, thumbnails
 is sent by ``clients`` concurrent clients until ``requests`` are done or ``max_seconds`` pass.
 Baselines measured in the same run: the same mix called directly on the engine in-process, and
 sent over HTTP by one client at a time.  The server's resident memory is sampled every
-``rss_every_s`` during the load phase (``server_rss_mb`` in the report).
+``rss_every_s`` during the load phase (``server_rss_mb`` in the report).  Then ``max_uploads``
+clients upload at once an image just under the pixel cap: the server's peak memory is reported
+against the bound the decode slots promise (``uploads`` in the report, :func:`upload_bound_mb`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import math
 import multiprocessing
 import random
 import socket
@@ -29,7 +32,7 @@ from hubbleclip.access.policy import ANONYMOUS
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_write_json
 from hubbleclip.web.app import create_app
-from hubbleclip.web.config import ServeConfig
+from hubbleclip.web.config import Limits, ServeConfig
 from hubbleclip.web.engine import load_engine
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,10 @@ class LoadConfig:
     image_fraction: float = field(default=0.02, metadata={"help": "share of image-search uploads in the mix"})
     seed: int = field(default=0, metadata={"help": "seed of the request mix"})
     rss_every_s: float = field(default=0.5, metadata={"help": "server memory sampling interval, seconds"})
+    max_uploads: int = field(
+        default=10,
+        metadata={"help": "concurrent uploads of an image just under serve.limits.max_pixels (0 = none)"},
+    )
     start_method: Literal["spawn", "forkserver"] = field(
         default="spawn",
         metadata={"help": "how the server process starts (forkserver: from a running forkserver's imports)"},
@@ -244,6 +251,62 @@ class RssSampler:
         }
 
 
+# Pillow holds an RGB pixel in 4 bytes; a decode slot holds the decoded image and, briefly, the
+# copies the model's preprocessing makes of it: about 12 bytes a pixel measured (docs/web.md),
+# 16 with a margin
+BYTES_PER_PIXEL_IN_A_SLOT = 16
+
+
+def upload_bound_mb(limits: Limits, uploads: int) -> float:
+    """What ``uploads`` concurrent uploads may add to the server's memory: ``max_decodes`` decoded
+    images (BYTES_PER_PIXEL_IN_A_SLOT a pixel), whatever the number of uploads, and their bodies
+    (each read whole, at most max_upload_bytes, before it waits for a slot)."""
+    decoded = limits.max_decodes * BYTES_PER_PIXEL_IN_A_SLOT * limits.max_pixels
+    return (decoded + uploads * limits.max_upload_bytes) / 2**20
+
+
+def maximal_upload(max_pixels: int) -> bytes:
+    """An RGB PNG just under ``max_pixels`` that compresses to a few hundred KB: dark sky, a few
+    thousand stars (the cheapest way to make a server decode the most pixels)."""
+    side = math.isqrt(int(max_pixels * 0.99))
+    sky = np.zeros((side, side, 3), np.uint8)
+    rng = np.random.default_rng(0)
+    sky[rng.integers(0, side, 5000), rng.integers(0, side, 5000)] = 255
+    out = io.BytesIO()
+    Image.fromarray(sky).save(out, "PNG")
+    return out.getvalue()
+
+
+def upload_burst(base_url: str, pid: int, limits: Limits, clients: int, every_s: float) -> dict:
+    """``clients`` maximal uploads sent at once; the server's RSS before and at its peak."""
+    import httpx
+
+    png = maximal_upload(limits.max_pixels)
+    statuses: dict[int, int] = {}
+
+    async def one(client: httpx.AsyncClient) -> None:
+        r = await client.post("/api/search/image", content=png, headers={"Content-Type": "image/png"})
+        statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+
+    async def burst() -> None:
+        async with httpx.AsyncClient(base_url=base_url, timeout=300.0) as client:
+            await asyncio.gather(*(one(client) for _ in range(clients)))
+
+    with RssSampler(pid, every_s) as rss:
+        asyncio.run(burst())
+    before, peak = rss.samples[0], max(rss.samples)
+    return {
+        "uploads": clients,
+        "pixels": math.isqrt(int(limits.max_pixels * 0.99)) ** 2,
+        "bytes": len(png),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "max_decodes": limits.max_decodes,
+        "rss_before_mb": round(before, 1),
+        "rss_peak_mb": round(peak, 1),
+        "bound_mb": round(before + upload_bound_mb(limits, clients), 1),
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -323,6 +386,11 @@ def run_load_check(cfg: LoadConfig, engine=None) -> dict:
             report["load"] = drive(base_url, calls, cfg.clients, cfg.max_seconds)
         report["server_rss_mb"] = rss.summary()
         phases["load"] = time.perf_counter() - started - sum(phases.values())
+        if cfg.max_uploads:
+            report["uploads"] = upload_burst(
+                base_url, process.pid, serve.limits, cfg.max_uploads, min(cfg.rss_every_s, 0.1)
+            )
+            phases["uploads"] = time.perf_counter() - started - sum(phases.values())
     finally:
         process.terminate()
         process.join(10)

@@ -131,7 +131,9 @@ class LiveTokenStore:
     A file that no longer parses keeps the previous table (one WARNING): a half-finished hand edit
     must not lock every holder out.  A deleted file revokes every token (one WARNING)."""
 
-    def __init__(self, path: str | Path, check_every_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, path: str | Path, check_every_s: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.path, self.check_every_s, self.clock = Path(path), check_every_s, clock
         self._store = TokenStore.load(self.path)  # at start-up a bad file is an error, not a warning
         self._stamp = self._file_stamp()
@@ -167,7 +169,9 @@ class LiveTokenStore:
             store = TokenStore.load(self.path)
         except (OSError, UserError) as exc:
             # the message names the file and what is wrong with it
-            log.warning("token file not reloaded, keeping the %d tokens loaded before: %s", len(self._store), exc)
+            log.warning(
+                "token file not reloaded, keeping the %d tokens loaded before: %s", len(self._store), exc
+            )
             return
         self._store = store
         log.info("token file %s reloaded: %d tokens", self.path, len(store))

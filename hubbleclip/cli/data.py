@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     build.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     build.add_argument(
-        "--archive-config",
+        "--archive_config",
         default=None,
         help="YAML config for a non-skyset source (its output defaults to data/SOURCE)",
     )
@@ -82,7 +82,7 @@ def run_build(args: argparse.Namespace) -> int:
         if skyset_flags or args.config:
             raise UserError(
                 f"--{(skyset_flags or ['config'])[0]} is a skyset option; for --source {args.source} "
-                "use --set KEY=VALUE or --archive-config FILE"
+                "use --set KEY=VALUE or --archive_config FILE"
             )
         out = Path(args.cfg__out or f"data/{args.source}")  # never the skyset's default
         report = archives.build(args.source, out, args.archive_config, args.archive_overrides, args.overwrite)

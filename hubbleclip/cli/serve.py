@@ -35,7 +35,7 @@ def exposure_warning(cfg) -> str | None:
         return None
     return (
         f"binding to {cfg.host}: the page is reachable from other machines. They see public rows only; "
-        "pass --public-only true to confirm that, or --tokens FILE to let token holders see their "
+        "pass --public_only true to confirm that, or --tokens FILE to let token holders see their "
         "programs' proprietary rows"
     )
 
@@ -59,14 +59,21 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 0 < cfg.port < 65536:
         raise UserError(f"--port: expected 1-65535, got {cfg.port}")
     if cfg.tokens and cfg.public_only:
-        raise UserError("--tokens and --public-only exclude each other: choose one")
+        raise UserError("--tokens and --public_only exclude each other: choose one")
+    if cfg.limits.max_decodes < 1:
+        raise UserError(f"--limits.max_decodes: expected at least 1, got {cfg.limits.max_decodes}")
     log = logging.getLogger("hubbleclip.web")
     warning = exposure_warning(cfg)
     if warning:
         log.warning(warning)
     engine = load_engine(cfg)
     if engine.tokens is not None:
-        log.info("access tokens: %d from %s (token values are never logged)", len(engine.tokens), cfg.tokens)
+        log.info(
+            "access tokens: %d from %s, re-read within %g s of a change (token values are never logged)",
+            len(engine.tokens),
+            cfg.tokens,
+            cfg.token_check_s,
+        )
     app = create_app(engine, cfg.limits)
     log.info("serving %s on http://%s:%d/ (API docs at /docs)", cfg.index, cfg.host, cfg.port)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")

@@ -54,5 +54,6 @@ def run_remove(args: argparse.Namespace) -> int:
     from hubbleclip.access.tokens import remove_token
 
     remove_token(args.file, args.name)
-    print(f"removed token {args.name!r} from {args.file}")
+    # a running `hubbleclip serve --tokens FILE` re-reads the file within --token_check_s (1 s)
+    print(f"removed token {args.name!r} from {args.file} (a running server drops it within a second or two)")
     return 0

@@ -211,7 +211,7 @@ def build_skyset(cfg: SkysetConfig, overwrite: bool = False) -> dict[str, Any]:
     if unknown:
         raise UserError(f"sources: unknown {unknown}; expected some of {list(ALL_SOURCES)}")
     if Path(cfg.out).exists() and not overwrite:
-        raise FileExistsError(f"{cfg.out} already exists (pass --force to rebuild it)")
+        raise FileExistsError(f"{cfg.out} already exists (pass --overwrite to rebuild it)")
     t0 = time.perf_counter()
     report: dict[str, Any] = {"missing_sources": {}, "skipped_images": [], "timings_s": {}}
     catalog = openngc.load_catalog()

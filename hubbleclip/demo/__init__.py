@@ -2,7 +2,7 @@
 sample with the shipped LLM, fine-tune lit-mini, compare base vs fine-tuned, build and evaluate
 the object search engine, run similarity queries, then draw the paper figures and REPORT.md.
 
-Each stage writes into ``RUN_DIR/<stage>/`` and is skipped when already done (``--force`` redoes it).
+Each stage writes into ``OUT/<stage>/`` and is skipped when already done (``--overwrite STAGE`` redoes it).
 """
 
 from hubbleclip.demo.config import STAGE_NAMES, DemoConfig

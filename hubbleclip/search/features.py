@@ -170,7 +170,8 @@ def text_query(
 
 def image_query(index, encoder, image, n: int = 100, visible: np.ndarray | None = None) -> Query:
     visible = _visible(index, visible)
-    q = np.asarray(encoder.embed_images([image.convert("RGB")])[0], np.float32)
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # no copy of an upload's pixels
+    q = np.asarray(encoder.embed_images([rgb])[0], np.float32)
     i_img = np.where(index.has_image, index.emb_image @ q, np.nan)
     i_text = index.emb_text @ q
     clip = np.fmax(i_img, i_text)

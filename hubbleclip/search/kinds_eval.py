@@ -1,6 +1,6 @@
 """Score the search on the query kinds astronomers type: the ranker alone against the resolver first.
 
-    python eval/query_kinds.py --index runs/index --run_dir runs/kinds
+    python eval/query_kinds.py --index runs/index --out runs/kinds
 
 The queries come from :mod:`hubbleclip.search.query_kinds` (generated from the index's own
 corpus).  Both systems answer every query in the same run with the same index and ranker:

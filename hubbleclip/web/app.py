@@ -7,6 +7,11 @@ Access: a request without ``Authorization`` is anonymous and sees public rows on
 TOKEN`` sees what the token names (``hubbleclip tokens``).  Every route computes its answer over
 the caller's :class:`~hubbleclip.web.engine.View`; an id the caller may not see answers exactly
 like an id that does not exist.  Tokens are never logged or echoed.
+
+Bounds on what one request may cost: JSON bodies (``limits.max_body_bytes``, 413), ids and lists
+(422, :mod:`hubbleclip.web.schemas`), uploads (bytes and pixels, 413) and the uploads decoded at
+once (``limits.max_decodes``, 503 with ``Retry-After`` beyond).  Error messages never echo more
+than the first ``SHOWN_CHARS`` characters of anything the caller sent.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from importlib import resources
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -24,10 +30,12 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from hubbleclip import __version__
 from hubbleclip.access.policy import ANONYMOUS, Viewer
 from hubbleclip.errors import UserError
+from hubbleclip.web.bodies import BodyLimit
 from hubbleclip.web.config import Limits
 from hubbleclip.web.engine import SkyEngine, View, finite_or_none
 from hubbleclip.web.schemas import (
@@ -44,7 +52,7 @@ from hubbleclip.web.schemas import (
     SimilarRequest,
     SimilarResponse,
 )
-from hubbleclip.web.uploads import ALLOWED_TYPES, UploadError, check_content_type, decode_image
+from hubbleclip.web.uploads import ALLOWED_TYPES, DecodeSlots, UploadError, check_content_type, decode_image
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +70,31 @@ def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
 
 
+SHOWN_CHARS = 80  # of an id or a field name the caller sent, in an error message
+
+
+def shown(text: str) -> str:
+    """``text`` quoted for an error message, cut to SHOWN_CHARS: never echo unbounded input."""
+    text = str(text)
+    if len(text) <= SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:SHOWN_CHARS]!r}... ({len(text):,} characters)"
+
+
 def _error_location(loc) -> str:
-    return ".".join(str(p) for p in loc)
+    return ".".join(str(p) if len(str(p)) <= SHOWN_CHARS else shown(p) for p in loc)
 
 
+def _body_problem(exc: BaseException | None) -> str:
+    """Why FastAPI could not read a JSON body (it answers a bare 400 for these)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 JSON ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    return "could not be read as JSON"
+
+
+IMAGE_UPLOAD = "/api/search/image"  # streams its body and checks its own limit
 UNAUTHORIZED = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 BEARER = HTTPBearer(
     auto_error=False,
@@ -101,6 +130,9 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
         responses=ERROR_RESPONSES,
     )
     app.state.engine = engine
+    app.state.decode_slots = DecodeSlots(limits.max_decodes, limits.decode_queue, limits.decode_wait_s)
+    # inside the security headers (added next, so outside this): a 413 carries them too
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, exempt=(IMAGE_UPLOAD,))
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -122,13 +154,27 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI could not read the body
+            message = _body_problem(exc.__cause__)
+            return JSONResponse(
+                status_code=422,
+                content={"detail": f"body: {message}", "errors": [{"field": "body", "message": message}]},
+            )
         return JSONResponse(
             status_code=exc.status_code, content={"detail": str(exc.detail)}, headers=exc.headers
         )
 
     @app.exception_handler(UploadError)
     async def upload_error(request: Request, exc: UploadError):
-        return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc)}, headers=exc.headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_left(request: Request, exc: ClientDisconnect):
+        # the client's choice, not a server error: one line, no traceback, and nobody to answer
+        log.info(
+            "%s %s: the client hung up before its request was complete", request.method, request.url.path
+        )
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception):
@@ -170,7 +216,7 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
     def require_images(view: View, *image_ids: str) -> None:
         for image_id in image_ids:  # unknown and not yet public: the same answer
             if not (engine.image_visible(view, image_id) and engine.space.contains(image_id, view.space)):
-                raise HTTPException(404, f"no image {image_id!r} in this index")
+                raise HTTPException(404, f"no image {shown(image_id)} in this index")
 
     @app.get("/", include_in_schema=False)
     def page():
@@ -181,16 +227,17 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
     @app.get("/api/info", response_model=Info, summary="what this server searches")
     def info(view: Caller) -> Info:
         index = engine.searcher.index
-        return Info(
-            index=str(index.path),
-            model=index.model_spec,
+        return Info(  # names, not the server's file paths
+            index=Path(index.path).name,
+            model=Path(index.model_spec).name,
             objects=int(view.objects.sum()),
             images=int(view.images.sum()),
-            similarity=engine.space.description,
+            similarity=engine.space.label,
             limits={
                 "max_upload_bytes": limits.max_upload_bytes,
                 "max_pixels": limits.max_pixels,
                 "max_results": limits.max_results,
+                "max_body_bytes": limits.max_body_bytes,
             },
         )
 
@@ -212,7 +259,7 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
         )
 
     @app.post(
-        "/api/search/image",
+        IMAGE_UPLOAD,
         response_model=ImageSearchResponse,
         summary="objects matching an uploaded image, and its top-5 zero-shot classes",
         description="Send the image file itself as the request body with its Content-Type "
@@ -241,15 +288,15 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
             if len(body) > limits.max_upload_bytes:
                 raise UploadError(413, f"upload exceeds the limit of {limits.max_upload_bytes:,} bytes")
         t0 = time.perf_counter()
-        image = await run_in_threadpool(
-            decode_image,
-            bytes(body),
-            content_type,
-            max_bytes=limits.max_upload_bytes,
-            max_pixels=limits.max_pixels,
-        )
 
         def answer() -> ImageSearchResponse:
+            with app.state.decode_slots.slot():  # the decoded image lives until the answer is made
+                image = decode_image(
+                    bytes(body), content_type, max_bytes=limits.max_upload_bytes, max_pixels=limits.max_pixels
+                )
+                return search_with(image)
+
+        def search_with(image) -> ImageSearchResponse:
             hits = engine.searcher.search(image=image, k=k, visible=view.objects).hits
             classes = engine.classify(image, 5)  # class lists only: no row is involved
             return ImageSearchResponse(
@@ -272,7 +319,7 @@ def create_app(engine: SkyEngine, limits: Limits | None = None) -> FastAPI:
     )
     def image(image_id: str, view: Caller, size: str = Query("thumb", pattern="^(thumb|full)$")):
         if not engine.image_visible(view, image_id):  # ids are looked up, never used as paths
-            raise HTTPException(404, f"no image {image_id!r} in this index")
+            raise HTTPException(404, f"no image {shown(image_id)} in this index")
         data, media = engine.store.thumbnail(image_id) if size == "thumb" else engine.store.original(image_id)
         public = view.viewer is ANONYMOUS  # a token's images must not sit in shared caches
         cache = "public, max-age=86400" if public else "private, no-store"

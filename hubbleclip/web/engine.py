@@ -4,7 +4,9 @@
 the real one from a retrieval index directory (and optionally a similarity index).  Search,
 ranking, similarity and zero-shot scoring are the library's; this module only connects them.
 Every request first takes a :class:`View`: the caller's masks over the objects, the stored images
-and the image space, from the engine's one :class:`~hubbleclip.access.policy.AccessPolicy`.
+and the image space, from the engine's one :class:`~hubbleclip.access.policy.AccessPolicy`.  The
+image store's access table (the retrieval index's) decides for the similarity view too, and
+:func:`load_engine` refuses a similarity index whose rows or release dates disagree with it.
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from hubbleclip.access.policy import AccessPolicy, AccessTable, Viewer
-from hubbleclip.access.tokens import TokenStore
+from hubbleclip.access.tokens import LiveTokenStore
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation.classes import load_classes, load_templates
 from hubbleclip.evaluation.zero_shot import class_embeddings, top_classes
@@ -28,9 +29,6 @@ from hubbleclip.search.searcher import Searcher
 from hubbleclip.web.config import ServeConfig
 from hubbleclip.web.similar import ImageSpace
 from hubbleclip.web.store import ImageStore
-
-if TYPE_CHECKING:
-    from hubbleclip.search.searcher import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +59,22 @@ class SkyEngine:
     store: ImageStore
     space: ImageSpace
     policy: AccessPolicy = field(default_factory=AccessPolicy)
-    tokens: TokenStore | None = None
+    tokens: LiveTokenStore | None = None
+
+    def __post_init__(self):
+        unknown = [i for i in self.space.ids if i not in self.store]
+        if unknown:
+            raise ValueError(f"{len(unknown)} images of the image space are not stored, e.g. {unknown[0]!r}")
+        # where each image-space row sits in the store: its visibility is the store's, never the
+        # space's own table (one table decides for every route)
+        self._space_in_store = np.array([self.store.position[i] for i in self.space.ids], np.int64)
 
     def view(self, viewer: Viewer) -> View:
         see = self.policy.visible
-        return View(
-            viewer,
-            see(self.searcher.index.access, viewer),
-            see(self.store.access, viewer),
-            see(self.space.access, viewer),
-        )
+        images = see(self.store.access, viewer)
+        space = images[self._space_in_store]
+        space.setflags(write=False)
+        return View(viewer, see(self.searcher.index.access, viewer), images, space)
 
     def image_visible(self, view: View, image_id: str) -> bool:
         """Stored, and visible to the caller (unknown and not-yet-public ids are the same: False)."""
@@ -109,6 +113,33 @@ def image_locations(index) -> tuple[dict[str, tuple[str, int]], AccessTable]:
     return locations, access.subset(np.asarray(owners, np.int64))
 
 
+def _access_text(table: AccessTable, row: int) -> str:
+    date, program = table.release_date(row), table.program(row)
+    return f"release {date or 'public'}, program {program or 'none'}"
+
+
+def check_same_rows(store: ImageStore, space: ImageSpace, cfg: ServeConfig) -> None:
+    """The similarity index's images must be the retrieval index's, with the same release dates and
+    programs: an index built before the dates were added would otherwise show private images."""
+    if not cfg.similarity:
+        return  # the space is the retrieval index's own
+    unknown = [i for i in space.ids if i not in store]
+    if unknown:
+        raise UserError(
+            f"similarity index {cfg.similarity}: {len(unknown)} of its images (e.g. {unknown[0]!r}) are "
+            f"not in the retrieval index {cfg.index}; build both indexes from the same dataset"
+        )
+    rows = np.array([store.position[i] for i in space.ids], np.int64)
+    differ = space.access.disagreements(store.access.subset(rows))
+    if len(differ):
+        r = int(differ[0])
+        raise UserError(
+            f"similarity index {cfg.similarity} and retrieval index {cfg.index} disagree on who may see "
+            f"{len(differ)} images (e.g. {space.ids[r]!r}: {_access_text(space.access, r)} in the first, "
+            f"{_access_text(store.access, int(rows[r]))} in the second); rebuild both from the same dataset"
+        )
+
+
 def load_engine(cfg: ServeConfig, policy: AccessPolicy | None = None) -> SkyEngine:
     """The real engine: the retrieval index's searcher and encoder, its dataset as the image store, and
     a similarity index (``cfg.similarity``) or else the index's per-object image vectors."""
@@ -120,14 +151,9 @@ def load_engine(cfg: ServeConfig, policy: AccessPolicy | None = None) -> SkyEngi
         space = ImageSpace.from_similarity_index(cfg.similarity)
     else:
         space = ImageSpace.from_retrieval_index(index)
-    unknown = [i for i in space.ids if i not in store]
-    if unknown:
-        raise UserError(
-            f"{space.description}: {len(unknown)} of its images (e.g. {unknown[0]!r}) are not in the "
-            f"dataset of the index {cfg.index}; build both indexes from the same dataset"
-        )
+    check_same_rows(store, space, cfg)
     log.info("engine: %d objects, %d images, similarity from %s", len(index), len(store), space.description)
-    tokens = TokenStore.load(cfg.tokens) if cfg.tokens and not cfg.public_only else None
+    tokens = LiveTokenStore(cfg.tokens, cfg.token_check_s) if cfg.tokens and not cfg.public_only else None
     return SkyEngine(
         searcher=searcher,
         classify=ZeroShot(searcher.encoder.model),

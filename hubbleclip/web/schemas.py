@@ -1,8 +1,19 @@
-"""Request and response bodies of the JSON API (they make up its OpenAPI schema)."""
+"""Request and response bodies of the JSON API (they make up its OpenAPI schema).
+
+Requests are strict: no unknown fields, no ``true`` or ``1.0`` or ``"5"`` for an integer, every id
+at most MAX_ID_CHARS long and at most MAX_SELECTED of them.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_ID_CHARS = 300
+MAX_SELECTED = 200
+ImageId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
+STRICT = ConfigDict(extra="forbid", strict=True)
 
 
 class ObjectCard(BaseModel):
@@ -69,17 +80,15 @@ class ImageCard(BaseModel):
 
 
 class SimilarRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    image_id: str = Field(
-        min_length=1,
-        max_length=300,
+    image_id: ImageId = Field(
         description="the image whose neighbours are wanted: an image id, or an object name or "
         "designation as the search reads it (M57, Messier 57, NGC 06720, Ring Nebula)",
     )
-    selected: list[str] = Field(
+    selected: list[ImageId] = Field(
         default_factory=list,
-        max_length=200,
+        max_length=MAX_SELECTED,
         description="selected image ids: when given, the rest is ranked by their combination with the "
         "query image (Rocchio-style: the query and the selection are all examples of what is wanted)",
     )
@@ -101,9 +110,9 @@ class SimilarResponse(BaseModel):
 
 
 class ClustersRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    image_id: str = Field(min_length=1, max_length=300)
+    image_id: ImageId
     n_clusters: int = Field(default=5, ge=1, le=12)
     n_members: int = Field(default=15, ge=1, le=100)
     pool: int = Field(default=1000, ge=10, le=5000, description="neighbours of the image that are clustered")
@@ -151,9 +160,10 @@ ERROR_RESPONSES = {
         (400, "an upload that cannot be decoded"),
         (401, "an invalid access token (anonymous callers send no Authorization header)"),
         (404, "no such id (ids that are not public yet answer the same)"),
-        (413, "upload too large"),
+        (413, "upload or request body too large"),
         (415, "not a supported image"),
-        (422, "a field is missing or invalid"),
+        (422, "a field is missing or invalid, or the body is not JSON"),
         (500, "internal error (details in the server log)"),
+        (503, "too many uploads being decoded at once: retry after the Retry-After seconds"),
     )
 }

@@ -38,8 +38,12 @@ class ImageSpace:
         description: str,
         access: AccessTable | None = None,
         names: list[list[str]] | None = None,
+        label: str = "",
     ):
-        """``names``: the object ids and names of each row (None = look images up by id only)."""
+        """``description`` names the files, for the operator; ``label`` says the same without
+        paths, for callers (``/api/info``); ``names``: the object ids and names of each row (None =
+        look images up by id only); ``access``: the index's own table, which the web engine checks
+        against the image store's (the store's decides)."""
         if len(ids) != len(embeddings):
             raise ValueError(f"{description}: {len(ids)} image ids but {len(embeddings)} vectors")
         self.ids = list(ids)
@@ -48,6 +52,7 @@ class ImageSpace:
         self.embeddings = np.array(embeddings, np.float32)  # a writable in-memory copy of the memmap
         self.row_of = {image_id: i for i, image_id in enumerate(self.ids)}
         self.description = description
+        self.label = label or "image vectors"
         self.access = access or AccessTable.public(len(self.ids))
 
     @classmethod
@@ -60,6 +65,7 @@ class ImageSpace:
             f"similarity index {path} ({index.meta.get('encoder', '?')})",
             index.access,
             [[item["object_id"], *(item.get("names") or [])] for item in index.items],
+            f"similarity index {Path(path).name} ({Path(str(index.meta.get('encoder', '?'))).name})",
         )
 
     @classmethod
@@ -74,6 +80,7 @@ class ImageSpace:
             "similarity index for every image)",
             index.access.subset(rows),
             [[corpus.object_id[i], *corpus.names[i], *corpus.identifiers[i]] for i in rows],
+            "object image vectors of the retrieval index (one per object)",
         )
 
     def __len__(self) -> int:
