@@ -28,6 +28,9 @@ def undated_similarity(access_world, tmp_path_factory) -> str:
         for name in ACCESS_FIELDS:
             item.pop(name, None)
     (out / "items.json").write_text(json.dumps(items))
+    meta = json.loads((out / "meta.json").read_text())  # and in the format of that time (version 1)
+    old = {k: v for k, v in meta.items() if k not in ("format", "version")}
+    (out / "meta.json").write_text(json.dumps(old))
     return str(out)
 
 

@@ -25,16 +25,22 @@ SECRET = "sk-test-never-written-anywhere"
 
 class ChatServer:
     """``POST /v1/chat/completions`` on 127.0.0.1.  ``faults`` is a queue of what the next requests
-    get: ``429`` (Retry-After), ``500``, ``slow`` (answers after ``slow_s``), ``malformed`` (a cut
-    JSON answer), ``401``; then valid answers built from the last user message."""
+    get: ``429`` (Retry-After), ``500``, ``slow`` (answered only once the next request arrived, i.e.
+    after the client gave up on it), ``malformed`` (a cut JSON answer), ``401``; then valid answers
+    built from the last user message.  With ``hold_until_in_flight`` N, requests wait until N are in
+    flight at once (``overlapped``), so a concurrent client is seen overlapping without relying on
+    timing.  Every wait gives up after ``wait_s``, so a client that does not behave fails a test's
+    assertion instead of hanging it."""
 
-    def __init__(self, latency_s: float = 0.0, slow_s: float = 1.5):
+    def __init__(self, latency_s: float = 0.0, wait_s: float = 30.0):
         self.faults: deque[str] = deque()
         self.bodies: list[dict] = []
         self.auth: set[str] = set()
-        self.latency_s, self.slow_s = latency_s, slow_s
-        self.in_flight = self.max_in_flight = 0
+        self.latency_s, self.wait_s = latency_s, wait_s
+        self.in_flight = self.max_in_flight = self.hold_until_in_flight = 0
         self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)  # notified on every request
+        self.overlapped = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,12 +51,21 @@ class ChatServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server.lock:
                     server.bodies.append(body)
+                    seen = len(server.bodies)
+                    server.arrived.notify_all()
                     server.auth.add(self.headers.get("Authorization", ""))
                     fault = server.faults.popleft() if server.faults else None
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    if server.in_flight >= server.hold_until_in_flight:
+                        server.overlapped.set()
                 try:
-                    time.sleep(server.slow_s if fault == "slow" else server.latency_s)
+                    if not server.overlapped.wait(server.wait_s):
+                        server.overlapped.set()  # never reached: let the rest through, the test fails
+                    if fault == "slow":
+                        with server.arrived:
+                            server.arrived.wait_for(lambda: len(server.bodies) > seen, server.wait_s)
+                    time.sleep(server.latency_s)
                     self._answer(body, fault)
                 finally:
                     with server.lock:
@@ -130,7 +145,7 @@ def served_config(src, server, **kw):
         model="openai:test-model",
         base_url=server.url,
         api_key_env="HUBBLECLIP_TEST_KEY",
-        request_timeout_s=0.5,
+        request_timeout_s=2.0,  # what a "slow" answer costs; ample for the others on a busy machine
         http_retries=2,
         retries=1,
     )
@@ -180,11 +195,15 @@ def test_faults_are_retried_the_schema_is_sent_and_a_rerun_sends_nothing(
 
 
 def test_concurrency_is_bounded_and_vllm_gets_structured_outputs(server, tmp_path):
-    server.latency_s = 0.2
+    server.hold_until_in_flight = 3  # a sequential client never gets there
+    server.latency_s = 0.2  # room for a 4th request, were the client not bounded
     src = abstracts(tmp_path, 9)
-    report = generate_captions(served_config(src, server, concurrency=3, structured_outputs="vllm"))
+    config = served_config(
+        src, server, concurrency=3, structured_outputs="vllm", request_timeout_s=2 * server.wait_s
+    )
+    report = generate_captions(config)
     assert report["llm_captions"] == 9
-    assert server.max_in_flight == 3  # never more, and the 9 requests did overlap
+    assert server.max_in_flight == 3, "never more, and the 9 requests did overlap"
     body = server.bodies[0]
     assert "response_format" not in body
     assert body["structured_outputs"] == {"json": generation_schema(3)}

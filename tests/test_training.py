@@ -1,11 +1,9 @@
 import json
 import math
-import os
 import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from hubbleclip.config import load_config
 from hubbleclip.data.load import encoded_images
 from hubbleclip.models import load_model
 from hubbleclip.models.feature_cache import image_key
+from hubbleclip.runs import MetricsLog
 from hubbleclip.training import TrainConfig, train
 from hubbleclip.training.checkpoint import list_checkpoints
 from hubbleclip.training.data import BatchPlan, imaged_split, sentence_chunk
@@ -27,7 +26,8 @@ from hubbleclip.training.losses import contrastive_loss, in_batch_hit_counts
 REPO = Path(__file__).resolve().parents[1]
 
 
-def config(tiny, tiny_skyset, run_dir, **overrides) -> TrainConfig:
+def settings(tiny, tiny_skyset, run_dir, **overrides) -> dict:
+    """A short training run's settings, as ``--a.b`` keys; ``overrides`` win."""
     base = {
         "out": str(run_dir),
         "model.spec": tiny["tiny-lit"],
@@ -42,13 +42,15 @@ def config(tiny, tiny_skyset, run_dir, **overrides) -> TrainConfig:
         "freeze.cache_dir": str(Path(run_dir).parent / "cache"),
         "threads": 2,
     }
-    return load_config(TrainConfig, None, {**base, **overrides})
+    return {**base, **overrides}
+
+
+def config(tiny, tiny_skyset, run_dir, **overrides) -> TrainConfig:
+    return load_config(TrainConfig, None, settings(tiny, tiny_skyset, run_dir, **overrides))
 
 
 def records(run_dir, key="loss"):
-    with open(Path(run_dir) / "metrics.jsonl") as fh:
-        rows = [json.loads(line) for line in fh]
-    return [(r["step"], r[key]) for r in rows if key in r]
+    return [(r["step"], r[key]) for r in MetricsLog(Path(run_dir) / "metrics.jsonl").read() if key in r]
 
 
 def state_of(model):
@@ -316,6 +318,29 @@ def test_cached_locked_towers_match_uncached_training(tiny, tiny_skyset, tmp_pat
     assert len(a) == 6 and np.allclose([v for _, v in a], [v for _, v in b], rtol=1e-5)
 
 
+# A training child that SIGKILLs itself once it has checkpointed and then logged a step past that
+# checkpoint: a kill at a known point, so the run can neither finish first nor die before saving.
+KILLED_AFTER_FIRST_CHECKPOINT = """
+import os, signal, sys
+from hubbleclip.cli import main
+from hubbleclip.training.session import TrainingSession
+
+save, log, saved = TrainingSession.save_checkpoint, TrainingSession.log, []
+
+def save_checkpoint(self, step, *args, **kwargs):
+    save(self, step, *args, **kwargs)
+    saved.append(step)
+
+def log_then_die(self, **record):
+    log(self, **record)
+    if saved and record.get("step", 0) > saved[0]:  # resuming must drop this record
+        os.kill(os.getpid(), signal.SIGKILL)
+
+TrainingSession.save_checkpoint, TrainingSession.log = save_checkpoint, log_then_die
+sys.exit(main(["train", *sys.argv[1:]]))
+"""
+
+
 @pytest.mark.slow
 def test_resume_after_kill_matches_uninterrupted_run(tiny, tiny_skyset, tmp_path):
     steps = {
@@ -327,36 +352,21 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny, tiny_skyset, tmp_path
         "checkpoint.keep_best": 1,
     }
     train(config(tiny, tiny_skyset, tmp_path / "whole", **steps))
-    killed = config(tiny, tiny_skyset, tmp_path / "killed", **steps)
-    args = [
-        f"--{k}={v}"
-        for k, v in {
-            "out": killed.out,
-            "model.spec": tiny["tiny-lit"],
-            "data.path": tiny_skyset,
-            "optim.batch_size": 8,
-            "log_every": 1,
-            "eval.batch_size": 3,
-            "eval.top_k": 2,
-            "freeze.cache_dir": killed.freeze.cache_dir,
-            "threads": 2,
-            **steps,
-        }.items()
-    ]
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "training/train.py"), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    killed = tmp_path / "killed"
+    args = [f"--{k}={v}" for k, v in settings(tiny, tiny_skyset, killed, **steps).items()]
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_FIRST_CHECKPOINT, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    deadline = time.time() + 120
-    while not list_checkpoints(tmp_path / "killed") and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert list_checkpoints(tmp_path / "killed") and not (tmp_path / "killed" / "export").exists()
-    train(config(tiny, tiny_skyset, tmp_path / "killed", resume="latest", **steps))
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert [c.name for c in list_checkpoints(killed)] == ["step-0000004"] and not (killed / "export").exists()
+    assert records(killed)[-1][0] == 5  # logged past its checkpoint
+    train(config(tiny, tiny_skyset, killed, resume="latest", **steps))
     for key in ("loss", "val_loss", "lr"):
-        whole, resumed = records(tmp_path / "whole", key), records(tmp_path / "killed", key)
+        whole, resumed = records(tmp_path / "whole", key), records(killed, key)
         assert [s for s, _ in whole] == [s for s, _ in resumed]
         np.testing.assert_allclose([v for _, v in resumed], [v for _, v in whole], rtol=1e-5, atol=1e-7)
 

@@ -1,4 +1,4 @@
-"""`hubbleclip index build` and `hubbleclip search "TEXT"` / `hubbleclip search --image FILE`."""
+"""`hubbleclip index build|kinds|check` and `hubbleclip search "TEXT"` / `hubbleclip search --image FILE`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_config_arguments(kinds, KindsConfig)
     kinds.set_defaults(func=run_kinds)
+    check = isub.add_parser(
+        "check",
+        help="verify a copied retrieval or similarity index (files, digests, shapes, model)",
+        description="Check an index directory against its manifest: format version, every file's size "
+        "and sha256, array shapes, the image previews and the model's weights digest. Prints one line "
+        "per problem (exit 1), or one line saying it is fine.",
+    )
+    check.add_argument("dir", metavar="DIR", help="retrieval or similarity index directory")
+    check.add_argument(
+        "--model", default="", help="check this model against the index's digest instead of its own"
+    )
+    check.set_defaults(func=run_check)
 
     search = sub.add_parser(
         "search",
@@ -52,6 +64,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--candidates", type=int, default=100, help="BM25 and CLIP top-N per source (default: 100)"
     )
     search.add_argument("--device", default="cpu")
+    search.add_argument(
+        "--model",
+        default=None,
+        help="the index's model from elsewhere (checked against its digest; default: the index's own)",
+    )
     search.add_argument("--json", action="store_true", help="print JSON for scripts")
     add_access_argument(search)
     search.set_defaults(func=run_search)
@@ -67,10 +84,34 @@ def run_build(args: argparse.Namespace) -> int:
     m = index.manifest
     print(
         f"wrote {cfg.out}: {m['n_objects']} objects ({m['n_with_image']} with images), "
-        f"model {m['model_spec']}, "
+        f"model {index.model_spec}, "
         f"dataset fingerprint {m['dataset_fingerprint']}"
     )
     return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hubbleclip.cli import UserError
+    from hubbleclip.search import index as retrieval
+    from hubbleclip.similarity import index as similarity
+
+    path = Path(args.dir)
+    if (path / retrieval.MANIFEST).is_file():
+        kind, problems = "retrieval", retrieval.check_index(path, args.model)
+    elif (path / similarity.META_FILE).is_file():
+        kind, problems = "similarity", similarity.check_index(path, args.model)
+    else:
+        raise UserError(
+            f"{path}: not an index (no {retrieval.MANIFEST} of a retrieval index, no "
+            f"{similarity.META_FILE} of a similarity index)"
+        )
+    for line in problems:
+        print(line)
+    if not problems:
+        print(f"{path}: {kind} index ok (files, digests, shapes, previews and model)")
+    return 1 if problems else 0
 
 
 def run_kinds(args: argparse.Namespace) -> int:
@@ -96,7 +137,9 @@ def run_search(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise UserError(f"-k must be at least 1, got {args.k}")
     image = open_image(args.image) if args.image else None
-    searcher = Searcher.open(args.index, args.ranker, device=args.device, n_candidates=args.candidates)
+    searcher = Searcher.open(
+        args.index, args.ranker, device=args.device, n_candidates=args.candidates, model=args.model
+    )
     visible = AccessPolicy().visible(searcher.index.access, access_viewer(args))
     result = searcher.search(text=args.text, image=image, k=args.k, visible=visible)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_table(result))

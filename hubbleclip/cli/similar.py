@@ -128,9 +128,11 @@ def run_index(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args, SimilarityIndexConfig)
     index = build_similarity_index(cfg, overwrite=args.overwrite)
+    model = index.travel.model
     print(
-        f"wrote {index.path}: {len(index.items)} images, "
-        f"{index.embeddings.shape[1]}-d {cfg.dtype} ({cfg.encoder})"
+        f"wrote {index.path}: {len(index.items)} images with previews, "
+        f"{index.embeddings.shape[1]}-d {cfg.dtype} ({cfg.encoder}, "
+        f"{'copied into the index' if model.packed else 'named'}, weights digest {model.digest[:12]})"
     )
     return 0
 

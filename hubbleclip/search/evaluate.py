@@ -117,7 +117,7 @@ def text_eval_queries(searcher, queries) -> list[EvalQuery]:
 
 def image_eval_queries(searcher, cfg: RerankConfig) -> list[EvalQuery]:
     index, corpus = searcher.index, searcher.index.corpus
-    dsd = load_dataset_dict(index.manifest["dataset"])
+    dsd = load_dataset_dict(index.dataset_path)
     xyz = np.asarray(index.xyz, float)
     chosen: list[int] = []
     rng = np.random.default_rng(cfg.seed)

@@ -2,8 +2,9 @@
 
 Layout of an index directory::
 
-    manifest.json        format, version, model spec, embedding size, dataset path + fingerprint,
-                         object count, build time, per-array shapes
+    manifest.json        format, version, model (name, weights digest, packed or named), embedding
+                         size, dataset (path relative to the index) + fingerprint, object count,
+                         build time, per-array shapes, size + sha256 of every other file, previews
     objects.parquet      one row per object: object_id, names, name_tokens, type, source, split,
                          constellation, text, caption, identifiers, image_ids, image_rows,
                          release_date (YYYY-MM-DD, '' = public) and program_id ('' = none)
@@ -12,27 +13,42 @@ Layout of an index directory::
                          object has no image) -- loaded with numpy mmap_mode="r"
     bm25_names/, bm25_text/   bm25s indexes over names and over text + caption (memory-mapped)
     ranker/              optional learned ranker (see hubbleclip.search.ranker)
+    model/               the query encoder (ClipModel.save directory) when built from a local one
+    previews.*           the object images, sized for the web (hubbleclip.indexes.previews), with
+                         id, object id, names, type, source and credit
 
-Anything missing or inconsistent raises :class:`IndexFormatError` naming the file.
+Every stored path is relative to the index directory, so the directory answers queries (and the web
+page shows its images) wherever it is copied.  Anything missing or inconsistent raises
+:class:`IndexFormatError` (or :class:`hubbleclip.indexes.travel.IndexFilesError`) naming the file.
+Version 2 indexes (absolute paths, images read from the dataset) still open, with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from PIL import Image
 
 from hubbleclip.access.cache import MaskKeyedCache
 from hubbleclip.data.load import encoded_images, load_dataset_dict
 from hubbleclip.errors import UserError
+from hubbleclip.indexes.files import shape_problem
+from hubbleclip.indexes.model import load_checked, pack_model
+from hubbleclip.indexes.previews import META as PREVIEW_META
+from hubbleclip.indexes.previews import Previews, encoded_bytes, write_previews
+from hubbleclip.indexes.travel import IndexFilesError, Travel, warn_not_relocatable
 from hubbleclip.io import atomic_directory, atomic_write_json, read_json
 from hubbleclip.models.embed import ClipEncoder
 from hubbleclip.models.feature_cache import feature_cache
+from hubbleclip.models.loader import load_model
 from hubbleclip.search.bm25 import BM25Field
 from hubbleclip.search.config import SearchIndexConfig
 from hubbleclip.search.corpus import Corpus, corpus_from_dataset
@@ -41,7 +57,9 @@ from hubbleclip.search.text import tokenize, tokenize_many
 log = logging.getLogger(__name__)
 
 FORMAT = "hubbleclip-retrieval-index"
-VERSION = 2  # 2: objects.parquet holds the catalogue identifiers
+VERSION = 3  # 2: objects.parquet holds the catalogue identifiers; 3: relocatable (model, previews, digests)
+OLD_VERSIONS = (2,)  # still read, with a warning: they need the build machine's paths
+REBUILD = "hubbleclip index build --overwrite true"
 MANIFEST = "manifest.json"
 OBJECTS = "objects.parquet"
 VECTORS = ("ra_deg", "dec_deg", "mag", "size_arcmin", "has_image")
@@ -58,10 +76,19 @@ def dataset_fingerprint(dsd) -> str:
     return hashlib.sha256(parts.encode()).hexdigest()[:16]
 
 
-def _portable_spec(spec: str) -> str:
-    """A model directory given relative to the working directory is stored absolute, so that the
-    index opens from anywhere; named specs (lit-mini, open_clip:..., hf:...) stay as they are."""
-    return str(Path(spec).resolve()) if Path(spec).is_dir() else spec
+def _write_previews(dest: Path, dsd, corpus: Corpus) -> int:
+    """The previews of every object image, in corpus order, with their dataset rows' metadata."""
+    refs = [ref for rows in corpus.image_rows for ref in rows]
+    meta = {split: dsd[split].select_columns(list(PREVIEW_META)) for split in {s for s, _ in refs}}
+    records = [meta[split][row] for split, row in refs]
+    _, images = _object_images(dsd, corpus)
+    return write_previews(dest, records, (encoded_bytes(cell) for cell in images))
+
+
+def _model_of(encoder):
+    """The torch module behind an encoder (a stand-in without one is loaded from its spec)."""
+    model = getattr(encoder, "model", None)
+    return model if model is not None else load_model(encoder.spec)
 
 
 def _object_images(dsd, corpus: Corpus) -> tuple[list[int], list[dict]]:
@@ -134,20 +161,24 @@ def build_retrieval_index(cfg: SearchIndexConfig, encoder=None) -> Path:
         pq.write_table(table, tmp / OBJECTS)
         BM25Field.build(tokenize_many(corpus.bm25_names())).save(tmp / "bm25_names")
         BM25Field.build(tokenize_many(corpus.bm25_texts())).save(tmp / "bm25_text")
+        n_previews = _write_previews(tmp, dsd, corpus)
+        model = pack_model(encoder.spec, _model_of(encoder), tmp)
+        travel = Travel.record(tmp, model, n_previews, MANIFEST)
         atomic_write_json(
             tmp / MANIFEST,
             {
                 "format": FORMAT,
                 "version": VERSION,
-                "model_spec": _portable_spec(encoder.spec),
                 "embed_dim": int(emb_text.shape[1]),
-                "dataset": str(Path(cfg.dataset).resolve()),
+                # where the dataset was, seen from the index (for evaluations on the build machine)
+                "dataset": os.path.relpath(Path(cfg.dataset).resolve(), Path(cfg.out).resolve()),
                 "dataset_fingerprint": dataset_fingerprint(dsd),
                 "n_objects": len(corpus),
                 "n_with_image": int(arrays["has_image"].sum()),
                 "include_stars": cfg.include_stars,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "arrays": {name: list(arr.shape) for name, arr in arrays.items()},
+                **travel.to_dict(),
             },
         )
     log.info("index written to %s", cfg.out)
@@ -212,18 +243,50 @@ class SearchIndex:
             self.row_of.setdefault(oid, i)
         self.access = corpus.access()
         self._visible_bm25 = VisibleBM25(self)
+        # None: a version 2 index (model and images where the build machine had them)
+        self.travel = Travel.from_dict(manifest) if manifest["version"] == VERSION else None
+        self._previews: Previews | None = None
 
     def __len__(self) -> int:
         return len(self.corpus)
 
     @property
     def model_spec(self) -> str:
-        return self.manifest["model_spec"]
+        """The model's name (a version 2 index: the spec it was built with)."""
+        return self.travel.model.name if self.travel else self.manifest["model_spec"]
+
+    @property
+    def dataset_path(self) -> Path:
+        """Where the dataset was when the index was built (an index copied elsewhere needs none)."""
+        return self.path / self.manifest["dataset"] if self.travel else Path(self.manifest["dataset"])
+
+    @property
+    def previews(self) -> Previews | None:
+        """The index's image previews (None for a version 2 index: read the dataset)."""
+        if self._previews is None and self.travel:
+            self._previews = Previews(self.path)
+        return self._previews
+
+    def query_encoder(self, device: str = "cpu", model: str | None = None) -> ClipEncoder:
+        """The encoder of queries: the index's model, or ``model`` (checked against its digest)."""
+        if self.travel is None:
+            return ClipEncoder(model or self.model_spec, device=device)
+        _, encoder = load_checked(
+            self.travel.model, self.path, lambda spec: ClipEncoder(spec, device=device), model
+        )
+        return encoder
 
     @classmethod
     def load(cls, path: str | Path) -> SearchIndex:
         path = Path(path)
         manifest = read_manifest(path)
+        if manifest["version"] == VERSION:
+            try:
+                Travel.from_dict(manifest).require(path)
+            except IndexFilesError as exc:
+                raise IndexFormatError(str(exc)) from None
+        else:
+            warn_not_relocatable(path, REBUILD)
         n = manifest["n_objects"]
         arrays = {}
         for name in VECTORS + MATRICES:
@@ -267,11 +330,31 @@ class SearchIndex:
         return f"{self.manifest['dataset']}::{split}:{row} ({self.corpus.image_ids[i][0]})"
 
     def load_image(self, i: int):
-        """The object's first image as PIL (reads the dataset the index was built from), or None."""
+        """The object's first image as PIL (its preview; a version 2 index reads its dataset), or None."""
         if not self.corpus.image_rows[i]:
             return None
+        if self.previews is not None:
+            return Image.open(io.BytesIO(self.previews.data(self.corpus.image_ids[i][0])))
         split, row = self.corpus.image_rows[i][0]
-        return load_dataset_dict(self.manifest["dataset"])[split][row]["image"]
+        return load_dataset_dict(self.dataset_path)[split][row]["image"]
+
+
+def check_index(path: Path, model: str = "") -> list[str]:
+    """Everything ``hubbleclip index check`` finds wrong with a retrieval index, one line each:
+    version, files (size and sha256), array shapes, previews, and the model's digest (the index's
+    own, or ``model``)."""
+    manifest = read_manifest(path)
+    if manifest["version"] != VERSION:
+        return [
+            f"{path}: index version {manifest['version']} records paths of the machine that built it "
+            f"and is not checked; rebuild it with `{REBUILD}` to make it relocatable"
+        ]
+    found = Travel.from_dict(manifest).problems(path, deep=True, load=ClipEncoder, model=model)
+    for name, shape in manifest["arrays"].items():
+        file = path / f"{name}.npy"
+        if not any(str(file) in p for p in found) and (problem := shape_problem(file, shape)):
+            found.append(problem)
+    return found
 
 
 def read_manifest(path: Path) -> dict:
@@ -287,12 +370,15 @@ def read_manifest(path: Path) -> dict:
     manifest = read_json(file, IndexFormatError)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexFormatError(f'{file}: expected "format": "{FORMAT}"')
-    if manifest.get("version") != VERSION:
+    if manifest.get("version") not in (VERSION, *OLD_VERSIONS):
         raise IndexFormatError(
             f"{file}: index version {manifest.get('version')!r}, this hubbleclip reads version "
             f"{VERSION}; rebuild it with `hubbleclip index build`"
         )
-    for key, kind in (("n_objects", int), ("model_spec", str), ("dataset", str), ("arrays", dict)):
+    fields = (("model", dict), ("files", dict), ("previews", dict))
+    if manifest["version"] != VERSION:
+        fields = (("model_spec", str),)
+    for key, kind in (("n_objects", int), ("dataset", str), ("arrays", dict), *fields):
         if not isinstance(manifest.get(key), kind):
             raise IndexFormatError(f"{file}: field {key!r} missing or not a {kind.__name__}")
     return manifest

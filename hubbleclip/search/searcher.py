@@ -17,7 +17,6 @@ from hubbleclip.access.cache import MaskKeyedCache
 from hubbleclip.data.build import IMAGE_ERRORS, encode_image
 from hubbleclip.data.text import sexagesimal
 from hubbleclip.errors import UserError
-from hubbleclip.models.embed import ClipEncoder
 from hubbleclip.search.cone import cone
 from hubbleclip.search.features import FIELD_RADIUS_DEG, Query, fallback_scores, image_query, text_query
 from hubbleclip.search.index import SearchIndex
@@ -129,12 +128,14 @@ class Searcher:
         device: str = "cpu",
         n_candidates: int = 100,
         encoder=None,
+        model: str | None = None,
     ) -> Searcher:
+        """``model``: another copy of the index's model (checked against its weights digest)."""
         index = SearchIndex.load(index_dir)
         if ranker_dir is None and (Path(index_dir) / RANKER_DIR).is_dir():
             ranker_dir = Path(index_dir) / RANKER_DIR
         ranker = Ranker.load(ranker_dir) if ranker_dir else None
-        return cls(index, encoder or ClipEncoder(index.model_spec, device=device), ranker, n_candidates)
+        return cls(index, encoder or index.query_encoder(device, model), ranker, n_candidates)
 
     # --- queries ------------------------------------------------------------------------------
     @staticmethod

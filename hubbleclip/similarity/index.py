@@ -2,14 +2,21 @@
 
 Layout of an index directory: ``embeddings.npy`` [N, D] (float32 or float16), ``items.json``
 (id, object_id, names, type, source, split and row of each image in the dataset, and its
-``credit``, ``release_date`` / ``program_id`` when the dataset has them) and
-``meta.json`` (encoder spec, dataset path, dimension).  Loading memory-maps the vectors.
+``credit``, ``release_date`` / ``program_id`` when the dataset has them), ``meta.json`` (format,
+version, encoder name and weights digest, dataset path relative to the index, dimension, size and
+sha256 of every other file), ``model/`` (the encoder, when built from a local directory) and the
+image previews (:mod:`hubbleclip.indexes.previews`).  Every stored path is relative to the index,
+so a copied index answers anywhere; an index without ``format`` in its meta.json (version 1: paths
+of the build machine, images read from the dataset) still opens, with a warning.  Loading
+memory-maps the vectors.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,22 +24,31 @@ from typing import Any, Protocol
 
 import datasets
 import numpy as np
+from PIL import Image
 
 from hubbleclip.access.cache import MaskKeyedCache
 from hubbleclip.access.policy import AccessTable
 from hubbleclip.config import save_config
 from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.errors import UserError
-from hubbleclip.io import atomic_directory, atomic_write_json
+from hubbleclip.indexes.files import shape_problem
+from hubbleclip.indexes.model import load_checked, pack_model
+from hubbleclip.indexes.previews import Previews, encoded_bytes, write_previews
+from hubbleclip.indexes.travel import Travel, warn_not_relocatable
+from hubbleclip.io import atomic_directory, atomic_write_json, read_json
 from hubbleclip.models.feature_cache import decode_image, feature_cache
 from hubbleclip.similarity.config import SimilarityIndexConfig
-from hubbleclip.similarity.encoders import load_image_encoder
+from hubbleclip.similarity.encoders import ImageEncoder, load_image_encoder
 
 log = logging.getLogger(__name__)
 
 ITEM_FIELDS = ("id", "object_id", "names", "type", "source")
 ACCESS_FIELDS = ("release_date", "program_id")  # optional: missing = public
 OPTIONAL_FIELDS = ("credit", *ACCESS_FIELDS)
+FORMAT = "hubbleclip-similarity-index"
+VERSION = 2  # 1 (no "format" in meta.json): absolute paths, images read from the dataset
+META_FILE = "meta.json"
+REBUILD = "hubbleclip similarity index --overwrite"
 
 
 class Names(Protocol):
@@ -52,13 +68,28 @@ class SimilarityIndex:
     _dataset: object = field(default=None, repr=False)
     _access: object = field(default=None, repr=False)
     _names: object = field(default=None, repr=False)
+    travel: Travel | None = None  # None: a version 1 index (reads the dataset, loads the spec)
+    _previews: object = field(default=None, repr=False)
 
     def image(self, row: int):
-        """The RGB PIL image of an index row, read from the indexed dataset."""
+        """The RGB PIL image of an index row: its preview (a version 1 index reads the dataset)."""
+        item = self.items[row]
+        if self.travel is not None:
+            if self._previews is None:
+                self._previews = Previews(self.path)
+            return Image.open(io.BytesIO(self._previews.data(item["id"]))).convert("RGB")
         if self._dataset is None:
             self._dataset = load_dataset_dict(self.meta["dataset"])
-        item = self.items[row]
         return self._dataset[item["split"]][item["row"]]["image"].convert("RGB")
+
+    def encoder(self, device: str = "cpu", model: str | None = None) -> ImageEncoder:
+        """The index's image encoder, or ``model`` (checked against the index's weights digest)."""
+        if self.travel is None:
+            return load_image_encoder(model or self.meta["encoder"], device)
+        _, encoder = load_checked(
+            self.travel.model, self.path, lambda spec: load_image_encoder(spec, device), model
+        )
+        return encoder
 
     def vectors(self) -> np.ndarray:
         """The embeddings as float32 (float16 indexes are converted on access)."""
@@ -155,26 +186,77 @@ def build_similarity_index(cfg: SimilarityIndexConfig, overwrite: bool = False) 
     if not np.isfinite(emb).all():
         raise UserError(f"encoder {cfg.encoder} produced non-finite vectors")
     log.info("indexed %d images with %s", len(items), cfg.encoder)
-    meta = {
-        "encoder": cfg.encoder,
-        "dataset": str(Path(cfg.dataset).resolve()),
-        "dim": int(emb.shape[1]),
-        "count": len(items),
-        "dtype": cfg.dtype,
-        "splits": splits,
-        "sources": sources,
-    }
     with atomic_directory(cfg.out, overwrite=overwrite) as tmp:
         np.save(tmp / "embeddings.npy", emb.astype(cfg.dtype))
         atomic_write_json(tmp / "items.json", items, indent=0)
-        atomic_write_json(tmp / "meta.json", meta)
         save_config(cfg, tmp / "config.yaml")
+        cells = (encoded_bytes(data[it["split"]][it["row"]]["image"]) for it in items)
+        n_previews = write_previews(tmp, items, cells)
+        model = pack_model(encoder.spec, encoder.model, tmp)
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "encoder": model.name,
+            # where the dataset was, seen from the index (only a rebuild needs it)
+            "dataset": os.path.relpath(Path(cfg.dataset).resolve(), Path(cfg.out).resolve()),
+            "dim": int(emb.shape[1]),
+            "count": len(items),
+            "dtype": cfg.dtype,
+            "splits": splits,
+            "sources": sources,
+            **Travel.record(tmp, model, n_previews, META_FILE).to_dict(),
+        }
+        atomic_write_json(tmp / META_FILE, meta)
     return load_index(cfg.out)
+
+
+def read_meta(path: Path) -> dict:
+    """The index's meta.json, checked: a version 1 index (no ``format``) comes with a warning."""
+    file = path / META_FILE
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"{path} is not a similarity index (missing {META_FILE}; build one with "
+            "`hubbleclip similarity index`)"
+        )
+    meta = read_json(file)
+    if not isinstance(meta, dict) or meta.get("format", FORMAT) != FORMAT:
+        raise UserError(f'{file}: expected "format": "{FORMAT}"')
+    if "format" not in meta:
+        warn_not_relocatable(path, REBUILD)
+    elif meta.get("version") != VERSION:
+        raise UserError(
+            f"{file}: similarity index version {meta.get('version')!r}, this hubbleclip reads version "
+            f"{VERSION}; rebuild it with `{REBUILD}`"
+        )
+    return meta
+
+
+def check_index(path: Path, model: str = "") -> list[str]:
+    """Everything ``hubbleclip index check`` finds wrong with a similarity index, one line each:
+    version, files (size and sha256), the vectors' shape, previews, and the encoder's digest (the
+    index's own, or ``model``)."""
+    meta = read_meta(path)
+    if "format" not in meta:
+        return [
+            f"{path}: a version 1 similarity index records paths of the machine that built it and is "
+            f"not checked; rebuild it with `{REBUILD}` to make it relocatable"
+        ]
+    found = Travel.from_dict(meta).problems(path, deep=True, load=load_image_encoder, model=model)
+    file = path / "embeddings.npy"
+    if not any(str(file) in p for p in found) and (
+        problem := shape_problem(file, [meta["count"], meta["dim"]])
+    ):
+        found.append(problem)
+    return found
 
 
 def load_index(path: str | Path) -> SimilarityIndex:
     path = Path(path)
-    for name in ("embeddings.npy", "items.json", "meta.json"):
+    meta = read_meta(path)
+    travel = Travel.from_dict(meta) if "format" in meta else None
+    if travel is not None:
+        travel.require(path)
+    for name in ("embeddings.npy", "items.json"):
         if not (path / name).is_file():
             raise FileNotFoundError(
                 f"{path} is not a similarity index (missing {name}; build one with "
@@ -184,4 +266,4 @@ def load_index(path: str | Path) -> SimilarityIndex:
     items = json.loads((path / "items.json").read_text())
     if len(items) != emb.shape[0]:
         raise UserError(f"{path}: {emb.shape[0]} vectors but {len(items)} items")
-    return SimilarityIndex(path, emb, items, json.loads((path / "meta.json").read_text()))
+    return SimilarityIndex(path, emb, items, meta, travel=travel)

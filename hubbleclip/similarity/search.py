@@ -13,7 +13,6 @@ from PIL import Image
 
 from hubbleclip.errors import UserError
 from hubbleclip.similarity.categories import build_restriction, load_table
-from hubbleclip.similarity.encoders import load_image_encoder
 from hubbleclip.similarity.index import SimilarityIndex
 from hubbleclip.similarity.quickselect import Cluster, quick_select
 from hubbleclip.similarity.refine import rank_similar
@@ -79,7 +78,7 @@ def find_similar(
         raise UserError("--restrict needs a query from the index (its class decides the compatible ones)")
     if is_file:
         query_image = Image.open(query).convert("RGB")
-        extra = load_image_encoder(index.meta["encoder"]).embed([query_image])
+        extra = index.encoder().embed([query_image])
     else:
         query_row = index.find(query, visible)
         rows = [query_row, *rows]

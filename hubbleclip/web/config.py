@@ -43,6 +43,10 @@ class ServeConfig:
             "'' = the retrieval index's object image vectors"
         },
     )
+    model: str = field(
+        default="",
+        metadata={"help": "the index's model from elsewhere ('' = the one in or named by the index)"},
+    )
     host: str = field(default="127.0.0.1", metadata={"help": "address to bind (loopback by default)"})
     port: int = field(default=8000, metadata={"help": "TCP port"})
     device: str = field(default="cpu", metadata={"help": "torch device of the model"})

@@ -28,7 +28,7 @@ from hubbleclip.models import embed_images
 from hubbleclip.search.searcher import Searcher
 from hubbleclip.web.config import ServeConfig
 from hubbleclip.web.similar import ImageSpace
-from hubbleclip.web.store import ImageStore
+from hubbleclip.web.store import DatasetImages, ImageStore
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +141,20 @@ def check_same_rows(store: ImageStore, space: ImageSpace, cfg: ServeConfig) -> N
 
 
 def load_engine(cfg: ServeConfig, policy: AccessPolicy | None = None) -> SkyEngine:
-    """The real engine: the retrieval index's searcher and encoder, its dataset as the image store, and
-    a similarity index (``cfg.similarity``) or else the index's per-object image vectors."""
-    searcher = Searcher.open(cfg.index, device=cfg.device)
+    """The real engine: the retrieval index's searcher and encoder (``cfg.model``: another copy of
+    it, checked against the index's digest), its previews as the image store (an old-format index:
+    its dataset), and a similarity index (``cfg.similarity``) or else the index's per-object image
+    vectors."""
+    searcher = Searcher.open(cfg.index, device=cfg.device, model=cfg.model or None)
     index = searcher.index
     locations, access = image_locations(index)
-    store = ImageStore(index.manifest["dataset"], locations, thumb_size=cfg.limits.thumb_size, access=access)
+    source = index.previews if index.previews is not None else DatasetImages(index.dataset_path, locations)
+    if index.previews is not None and index.previews.ids != list(locations):
+        raise UserError(
+            f"{cfg.index}: its previews hold {len(index.previews)} images, its objects name "
+            f"{len(locations)} in another order; rebuild the index"
+        )
+    store = ImageStore(source, list(locations), thumb_size=cfg.limits.thumb_size, access=access)
     if cfg.similarity:
         space = ImageSpace.from_similarity_index(cfg.similarity)
     else:
