@@ -26,7 +26,7 @@ def main() -> None:
         extra = (
             f"  {r['requests']}/{r['planned']} requests in {r['wall_s']:.1f} s "
             f"({r['requests_per_s']:.0f}/s), "
-            f"errors {r['errors']}"
+            f"errors {r['errors']}, shed (503 + Retry-After) {r['shed']}"
             if "wall_s" in r
             else ""
         )

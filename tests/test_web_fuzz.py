@@ -204,7 +204,8 @@ def test_fifty_clients_on_loopback(access_world, fuzz_app, forkserver, tmp_path)
     load, rss = report["load"], report["server_rss_mb"]
     print(
         f"\nload: 50 clients, {load['wall_s']:.1f} s, {load['requests']} requests "
-        f"({load['requests_per_s']:.0f}/s), {load['errors']} errors, p50 {load['p50_ms']:.1f} ms, "
+        f"({load['requests_per_s']:.0f}/s), {load['errors']} errors, {load['shed']} shed (503), "
+        f"p50 {load['p50_ms']:.1f} ms, "
         f"p99 {load['p99_ms']:.1f} ms; server RSS {rss['first_third']:.0f} -> {rss['last_third']:.0f} MB "
         f"(max {rss['max']:.0f} MB, {len(rss['samples'])} samples); phases {report['phases_s']}"
     )
