@@ -503,6 +503,7 @@ NO_ROWS = {
     "compare": "prints metrics over a split the operator chose",
     "classify": "prints zero-shot labels of class lists (no dataset rows)",
     "index build": "writes an index; prints its size",
+    "index check": "verifies an index's files and model; prints problems, never rows",
     "similarity index": "writes an index; prints its size",
     "similarity train": "trains an encoder; prints losses",
     "similarity evaluate": "prints metrics over the FIRST test split",

@@ -385,6 +385,16 @@ def test_second_ctrl_c_stops_without_waiting_for_requests_in_flight(tmp_path):
         assert "interrupted\n" in child.lines and not (tmp_path / "out").exists()
 
 
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler, as under a terminal: a job that a non-interactive shell starts in
+    the background inherits SIGINT ignored, and Python then installs no handler."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("python_sigint")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_ctrl_c_dropped_by_a_finaliser_still_stops_the_build():
     """Python prints and drops a KeyboardInterrupt raised inside ``__del__``; the build stops anyway."""
@@ -400,6 +410,7 @@ def test_a_ctrl_c_dropped_by_a_finaliser_still_stops_the_build():
     assert carried_on and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.usefixtures("python_sigint")
 def test_a_ctrl_c_in_the_event_loop_stops_even_a_build_that_swallows_cancellation():
     async def stubborn() -> str:
         try:

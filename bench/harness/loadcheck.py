@@ -321,7 +321,15 @@ def _free_port() -> int:
 def _serve(cfg: ServeConfig) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(load_engine(cfg), cfg.limits), host=cfg.host, port=cfg.port, log_level="error")
+    # keep-alive outlasts any load run: a connection the server closes just as a client reuses it
+    # ends in a client ReadError, which is not what the load check measures
+    uvicorn.run(
+        create_app(load_engine(cfg), cfg.limits),
+        host=cfg.host,
+        port=cfg.port,
+        log_level="error",
+        timeout_keep_alive=600,
+    )
 
 
 def _wait_ready(base_url: str, process, timeout: float = 300.0) -> None:
