@@ -90,8 +90,52 @@ def test_stellarium_textures_and_matching(catalog):
     assert found["ic418.png"][0].object_id == "IC0418"
     assert found["sh2-1-1.png"][0] is None  # Sharpless objects are not in OpenNGC
     names = stellarium.read_names_dat(STELLARIUM_DIR)
-    assert "Great Nebula in Andromeda" in stellarium.common_names(catalog["NGC0224"], names)
     assert stellarium.unmatched_names("sh2-1-1", names)[0] == "Sh 2-1"
+
+
+def test_names_dat_names_reach_objects_with_or_without_images(catalog):
+    names = stellarium.read_names_dat(STELLARIUM_DIR)
+    named = {o.object_id: o for o in stellarium.with_common_names(tuple(catalog.values()), names)}
+    assert "Great Nebula in Andromeda" in named["NGC0224"].names  # keyed by its own NGC number
+    # keyed by the Messier number of an object OpenNGC files under Melotte; no Stellarium image
+    assert named["Mel022"].names[:5] == ["Mel 22", "M45", "Pleiades", "Seven Sisters", "Subaru"]
+    assert "χ Persei" in named["NGC0884"].names and "75 Tucanae" in named["NGC0362"].names
+    assert named["NGC0224"].names.count("Andromeda Galaxy") == 1  # OpenNGC has it already
+    assert named["NGC0001"] is catalog["NGC0001"]  # objects without a names.dat line are unchanged
+
+
+def test_skyset_catalog_rows_carry_names_dat_names(tmp_path):
+    cfg = SkysetConfig(
+        out=str(tmp_path / "sky"),
+        sources=["openngc", "stellarium"],
+        stellarium_dir=str(STELLARIUM_DIR),
+        kstars_dir=str(KSTARS_DIR),
+        catalog_max_mag=3.0,
+        hdf_cutouts=0,
+        max_image_size=32,
+        workers=1,
+    )
+    build_skyset(cfg)
+    rows = datasets.concatenate_datasets(list(datasets.load_from_disk(cfg.out).values()))
+    pleiades = [r for r in rows if r["object_id"] == "Mel022"]
+    assert len(pleiades) == 1 and pleiades[0]["image"] is None
+    assert {"Pleiades", "Seven Sisters", "Subaru"} <= set(pleiades[0]["names"])
+    assert "Seven Sisters" in pleiades[0]["text"]
+
+
+DEBIAN_STELLARIUM = stellarium.find_stellarium_dir()
+
+
+@pytest.mark.skipif(
+    DEBIAN_STELLARIUM is None or not (DEBIAN_STELLARIUM / "stars" / "default" / "name.fab").is_file(),
+    reason="Stellarium's star data is not installed (make debian-data)",
+)
+def test_star_designations_from_stellarium():
+    found = stellarium.read_star_designations(DEBIAN_STELLARIUM)
+    assert found["albireo"] == ["β1 Cyg", "6 Cyg", "β Cyg"]  # the plain letter stands for β1
+    assert found["rigil kentaurus"] == ["α1 Cen", "α Cen"]  # Proxima ('α Cen C') takes nothing
+    assert found["vega"] == ["α Lyr", "3 Lyr"]
+    assert found["alcor"] == ["80 UMa"]  # the star most of Stellarium's sources call Alcor
 
 
 def test_find_stellarium_dir(tmp_path):
@@ -253,7 +297,7 @@ def test_cli_build_and_info(tmp_path, capsys):
             str(STELLARIUM_DIR),
             "--kstars_dir",
             str(KSTARS_DIR),
-            "--first_zip",
+            "--first-zip",
             str(FIRST_ZIP),
             "--workers",
             "1",

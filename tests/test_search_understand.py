@@ -9,10 +9,10 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from rapidfuzz.distance import OSA
 
+from hubbleclip.data.designations import name_key
 from hubbleclip.search.brightness import parse_brightness
 from hubbleclip.search.cone import cone
 from hubbleclip.search.coordinates import Position, parse_position, take_radius
-from hubbleclip.search.designations import name_key
 from hubbleclip.search.kinds_eval import EXAMPLES, expected_ids, passed
 from hubbleclip.search.syntax import QuerySyntaxError, parse_fields, split_words
 
@@ -30,8 +30,13 @@ M51 = SkyCoord(202.4695833 * u.deg, 47.1952778 * u.deg)
         ("ESO 545-008", "eso 545-8"),
         ("MCG -07-28-004", "MCG-07-28-004", "mcg -7-28-4"),
         ("C 005", "Caldwell 5", "C5"),
-        ("Eps Ori", "epsilon Orion", "ε Ori", "eps ori"),
-        ("50 Cas", "50 Cassiopeia"),
+        ("Eps Ori", "epsilon Orion", "ε Ori", "eps ori", "epsilon Orionis", "ε Orionis"),
+        ("50 Cas", "50 Cassiopeia", "50 Cassiopeiae"),
+        ("alf Cen", "alpha Centauri", "Alpha Cen", "α Centauri"),
+        ("61 Cyg", "61 Cygni"),
+        ("bet Cyg", "Beta Cygni", "β Cygni"),
+        ("Tau CMa", "tau Canis Majoris", "τ CMa"),
+        ("ω Cen Cluster", "omega Centauri cluster", "Ome Cen Cluster"),
         ("Sh2-155", "Sh 2-155", "sharpless 155"),
         ("Hubble's Nebula", "hubbles nebula", "the Hubble's Nebula"),
     ],
@@ -43,6 +48,21 @@ def test_every_spelling_of_an_identifier_has_one_key(spellings):
 def test_different_identifiers_keep_different_keys():
     texts = ("M 42", "M 43", "NGC 42", "IC 42", "C 42", "NGC 5195", "NGC 5195A", "Ring Nebula", "eps Ori")
     assert len({name_key(t) for t in texts}) == len(texts)
+    stars = ("alpha Centauri", "alpha1 Centauri", "beta Cygni", "61 Cygni", "61 Cancri", "ω Cen Cluster")
+    assert len({name_key(t) for t in stars}) == len(stars)
+
+
+def test_every_constellation_has_a_genitive():
+    from hubbleclip.data.designations import constellation_genitives
+    from hubbleclip.data.text import constellation_names
+
+    genitives = constellation_genitives()
+    assert set(genitives) == set(constellation_names())  # astropy's 88 IAU abbreviations
+    assert (genitives["Cyg"], genitives["CVn"], genitives["PsA"]) == (
+        "Cygni",
+        "Canum Venaticorum",
+        "Piscis Austrini",
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,6 +73,14 @@ def test_different_identifiers_keep_different_keys():
         "13:29:52.7 +47:11:43",
         "202.46958 47.19528",
         "202.46958, +47.19528",
+        "ra=202.46958 dec=47.19528",
+        "RA=202.46958, Dec=+47.19528",
+        "dec=47.19528 ra=202.46958",
+        "ra=13:29:52.7 dec=+47:11:43",
+        "ra=13h29m52.7s dec=47d11m43s",
+        "ra=13 29 52.7 dec=+47 11 43",
+        "ra = 202.46958 dec = 47.19528",
+        "ra=202d28m10.5s dec=47.19528",
     ],
 )
 def test_positions_in_every_format(text):
@@ -74,9 +102,29 @@ def test_a_radius_after_a_position(tail, deg):
     assert radius.deg == pytest.approx(deg) and rest == ["10.684", "41.269"]
 
 
-@pytest.mark.parametrize("text", ["m 31", "3 Mon", "andromeda galaxy", "400 20", "10 95", "NGC 224"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "m 31",
+        "3 Mon",
+        "andromeda galaxy",
+        "400 20",
+        "10 95",
+        "NGC 224",
+        "ra=10 dec=95",
+        "ra=10 ra=20",
+        "ra=10",
+    ],
+)
 def test_names_and_impossible_positions_are_not_positions(text):
     assert parse_position(text.split()) is None
+
+
+def test_a_key_value_position_takes_a_radius_field():
+    fields, rest = parse_fields(split_words("ra=05:35:17.3 dec=-05:23:28 radius=30'"))
+    assert fields.radius_deg == pytest.approx(0.5) and rest == ["ra=05:35:17.3", "dec=-05:23:28"]
+    m42 = SkyCoord("05h35m17.3s -05d23m28s")
+    assert parse_position(rest).coord.separation(m42).arcsec < 1e-6
 
 
 def test_query_fields_and_free_words():
@@ -89,7 +137,9 @@ def test_query_fields_and_free_words():
     assert fields.radius_deg == pytest.approx(0.5) and rest == []
 
 
-@pytest.mark.parametrize("bad", ["type:foo", "con:Xyz", "mag<bright", "r=wide"])
+@pytest.mark.parametrize(
+    "bad", ["type:foo", "con:Xyz", "mag<bright", "r=wide", "ra=east", "dec=95", "RA=400"]
+)
 def test_bad_fields_name_the_word(bad):
     with pytest.raises(QuerySyntaxError, match=re.escape(repr(bad))):
         parse_fields([bad])
@@ -212,6 +262,47 @@ def test_a_fuzzy_name_never_outranks_an_exact_one(searcher):
             )
 
 
+def test_names_dat_names_find_objects_without_images(searcher):
+    # names.dat keys the Pleiades by M 45; OpenNGC files them as Mel 22, and Stellarium has no image
+    for text in ("Seven Sisters", "where is subaru"):
+        first = searcher.search(text=text, k=3).hits[0]
+        assert (first.object_id, first.match) == ("Mel022", "exact name")
+        assert not searcher.index.corpus.image_rows[searcher.index.row_of["Mel022"]]
+
+
+@pytest.mark.parametrize(
+    "text,object_ids",
+    [
+        # OpenNGC writes 'gam Cyg' (and the star Sadr has it too where Stellarium's star data is)
+        ("gamma Cygni", {"IC1318", "star:Sadr"}),
+        ("epsilon Orionis", {"NGC1990", "star:Alnilam"}),  # 'Eps Ori'
+        ("Tau Canis Majoris", {"NGC2362"}),  # 'Tau CMa'
+        ("chi Per", {"NGC0884"}),  # names.dat writes 'χ Persei'
+        ("75 Tuc", {"NGC0362"}),  # '75 Tucanae'
+        ("omega Centauri cluster", {"NGC5139"}),  # 'ω Cen Cluster'
+    ],
+)
+def test_star_names_match_across_genitive_and_abbreviation(searcher, text, object_ids):
+    first = searcher.search(text=text, k=3).hits[0]
+    assert first.object_id in object_ids and first.match == "exact name"
+
+
+def test_a_star_name_that_is_not_in_the_catalog_is_no_typo(searcher):
+    assert searcher.resolver.resolve("61 Cygni") is None  # not 'a neighbour one edit away'
+    assert searcher.resolver.resolve("xi Orionis") is None
+
+
+def test_a_key_value_position_is_the_same_cone_as_the_other_forms(searcher):
+    key_value = searcher.search(text="ra=13:29:52.7 dec=+47:11:43 radius=30'", k=20)
+    plain = searcher.search(text="13 29 52.7 +47 11 43 30'", k=20)
+    assert key_value.ranking == plain.ranking == "separation"
+    assert _ids(key_value) == _ids(plain) and _ids(key_value)[0] == "NGC5194"
+    degrees = searcher.search(text="RA=202.46958, Dec=47.19528", k=1)
+    assert _ids(degrees) == ["NGC5194"]
+    with pytest.raises(ValueError, match="dec=95"):
+        searcher.search(text="ra=10 dec=95")
+
+
 def test_generated_query_kinds_old_vs_new(searcher, tmp_path):
     from hubbleclip.metrics.config import BootstrapConfig
     from hubbleclip.search.config import KindsConfig
@@ -225,7 +316,7 @@ def test_generated_query_kinds_old_vs_new(searcher, tmp_path):
     exact = results.exact_name_first
     assert exact["queries"] >= 24 and exact["violations"] == []
     test = results.metrics["test"]
-    for kind in ("designation", "typo", "coordinates"):
+    for kind in ("designation", "typo", "coordinates", "common_name", "genitive", "key_value"):
         top1 = test[kind].estimates["resolver_first"]["top1"].value
         assert results.counts["test"][kind] >= 10 and top1 >= 0.95, kind
     for kind in ("coordinates", "near", "brightness", "fields"):

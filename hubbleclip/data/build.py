@@ -111,7 +111,7 @@ def stellarium_rows(cfg: SkysetConfig, catalog, articles: dict[str, str], report
             "credit": im.credit,
         }
         if obj is not None:
-            names = list(dict.fromkeys(obj.names + stellarium.common_names(obj, names_dat)))
+            names = obj.names  # names.dat names are in already (build_skyset)
             rows.append(
                 base
                 | {
@@ -215,6 +215,9 @@ def build_skyset(cfg: SkysetConfig, overwrite: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
     report: dict[str, Any] = {"missing_sources": {}, "skipped_images": [], "timings_s": {}}
     catalog = openngc.load_catalog()
+    names_dir = stellarium.find_stellarium_dir(cfg.stellarium_dir) if "stellarium" in cfg.sources else None
+    if names_dir is not None:  # names.dat's common names for every object, with an image or not
+        catalog = stellarium.with_common_names(catalog, stellarium.read_names_dat(names_dir))
     articles: dict[str, str] = {}
     kdir = kstars.find_kstars_dir(cfg.kstars_dir)
     if kdir is None:

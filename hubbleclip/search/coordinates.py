@@ -5,7 +5,10 @@ Accepted positions (ICRS unless galactic):
 * sexagesimal: ``13 29 52.7 +47 11 43``, ``13h29m52.7s +47d11m43s``, ``13:29:52.7 +47:11:43``
   (RA in hours), also with fewer fields (``13 29.9 +47 12``);
 * decimal degrees: ``202.47 47.195``, ``202.47, +47.195``;
-* galactic: ``l=121.17 b=-21.57`` or ``galactic 121.17 -21.57``.
+* galactic: ``l=121.17 b=-21.57`` or ``galactic 121.17 -21.57``;
+* key-value: ``ra=202.47 dec=47.195`` (degrees) or ``ra=13:29:52.7 dec=+47:11:43``,
+  ``ra=13h29m52.7s dec=47d11m43s`` (sexagesimal RA in hours unless marked ``d``/``°``),
+  in either order, ``:`` for ``=`` too.
 
 A radius may follow: ``30'``, ``45"``, ``0.5deg``, ``2 deg``, ``r=0.5deg``, ``within 30'``
 (``r=`` without a unit means degrees).  This module only decides which words form the position
@@ -14,6 +17,7 @@ and which unit applies; astropy's ``SkyCoord`` and ``Angle`` read the values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +28,11 @@ RADIUS_UNITS = ("'", '"', "′", "″", "°", "deg", "arcmin", "arcsec", "amin",
 UNIT_WORDS = {"deg", "degree", "degrees", "arcmin", "arcminutes", "arcsec", "arcseconds"}
 SEXAGESIMAL_MARKS = set("hms:d°'\"′″")
 GALACTIC_WORDS = {"gal", "galactic"}
+# 'ra=… dec=…' in either order; a value runs to the other key (it may hold spaces)
+KEY_VALUE = re.compile(
+    r"\s*(?P<k1>ra|dec)\s*[=:]\s*(?P<v1>.+?)\s*,?\s+(?P<k2>ra|dec)\s*[=:]\s*(?P<v2>.+?)\s*",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -97,8 +106,45 @@ def take_radius(words: list[str]) -> tuple[Angle | None, list[str]]:
     return None, words
 
 
+def key_value_position(text: str) -> Position | None:
+    """``ra=… dec=…`` (either order) as a position, or None when ``text`` is not that form."""
+    m = KEY_VALUE.fullmatch(text)
+    if m is None or m["k1"].lower() == m["k2"].lower():
+        return None
+    values = {m["k1"].lower(): m["v1"], m["k2"].lower(): m["v2"]}
+    ra, dec = ra_angle(values["ra"]), dec_angle(values["dec"])
+    return None if ra is None or dec is None else Position(SkyCoord(ra, dec), "icrs")
+
+
+def ra_angle(text: str) -> Angle | None:
+    """A right ascension: decimal is degrees, sexagesimal is hours (as astronomers write them)
+    unless marked ``d``/``°``; None unless it is an angle in [0, 360) degrees."""
+    if _float(text) is not None:
+        ra = Angle(float(text), u.deg)
+    else:
+        degrees = any(mark in text.lower() for mark in ("d", "°"))
+        ra = _angle_value(text, u.deg if degrees else u.hourangle)
+    return ra if ra is not None and 0.0 <= ra.deg < 360.0 else None
+
+
+def dec_angle(text: str) -> Angle | None:
+    """A declination in degrees (decimal or sexagesimal), None unless it is in [-90, 90]."""
+    dec = _angle_value(text, u.deg)
+    return dec if dec is not None and -90.0 <= dec.deg <= 90.0 else None
+
+
+def _angle_value(text: str, unit) -> Angle | None:
+    try:
+        return Angle(text, unit=unit)
+    except (ValueError, u.UnitsError):
+        return None
+
+
 def parse_position(words: list[str]) -> Position | None:
     """The position these words spell out, or None when they are not (only) a position."""
+    position = key_value_position(" ".join(words))
+    if position is not None:
+        return position
     words = " ".join(words).replace(",", " ").split()
     if len(words) < 2:
         return None

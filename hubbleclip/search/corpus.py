@@ -5,7 +5,8 @@ magnitude; Stellarium (and FIRST, HDF) rows give the images of the same object. 
 with a different access key (release date, program) form an entry of their own, so no entry mixes
 proprietary data into public names, texts or image vectors (see :mod:`hubbleclip.access`).  Named bright
 stars from the ``ephem`` star list (which ships offline, J2000 positions and V magnitudes) are
-added as objects of type "star", since OpenNGC covers only deep-sky objects.
+added as objects of type "star", since OpenNGC covers only deep-sky objects; where Stellarium's
+data is found, they also carry their Bayer and Flamsteed designations (``β Cyg``, ``6 Cyg``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from hubbleclip.access.policy import AccessTable
 from hubbleclip.data.schema import ACCESS_COLUMNS, COLUMNS
 from hubbleclip.data.sources.openngc import load_catalog
+from hubbleclip.data.sources.stellarium import find_stellarium_dir, read_star_designations
 from hubbleclip.data.text import sexagesimal, template_caption
 from hubbleclip.errors import UserError
 
@@ -172,8 +174,12 @@ def _finite(x) -> bool:
 
 
 def star_records() -> list[dict]:
-    """The named bright stars of the ``ephem`` list, aliases (same position) merged into one object."""
+    """The named bright stars of the ``ephem`` list, aliases (same position) merged into one object,
+    with the designations Stellarium gives them (none when no Stellarium data is found)."""
     from ephem.stars import db
+
+    stellarium_dir = find_stellarium_dir()
+    designations = read_star_designations(stellarium_dir) if stellarium_dir else {}
 
     by_position: dict[tuple[str, str], dict] = {}
     for line in db.strip().splitlines():
@@ -195,7 +201,8 @@ def star_records() -> list[dict]:
         [s["ra_deg"] for s in by_position.values()], [s["dec_deg"] for s in by_position.values()]
     )
     for star, const in zip(by_position.values(), consts):
-        names = star["names"]
+        found = [d for n in star["names"] for d in designations.get(n.lower(), [])]
+        names = unique_names(star["names"] + found)
         text = (
             f"{names[0]}"
             + (f" (also {', '.join(names[1:])})" if len(names) > 1 else "")

@@ -1,14 +1,15 @@
 """Resolve a name or designation to corpus objects: exact lookups first, fuzzy ones only without.
 
 Every name and OpenNGC identifier of every object goes into one table under its
-:func:`~hubbleclip.search.designations.name_key`.  A query resolves when, after trimming
+:func:`~hubbleclip.data.designations.name_key`.  A query resolves when, after trimming
 filler words at its edges ("where is the ...", "... position"), it *is* one of those keys: the
 exact tier.  Only when nothing resolves exactly does the fuzzy tier run (rapidfuzz, optimal
 string alignment distance, so a swap of two letters is one edit):
 
 * common names: at most 1 edit for names of 4-7 characters, 2 for longer ones, none below 4;
 * catalogue words: "mesier 42", "ncg 224" (1 edit from 3 letters, 2 from 7); the number must
-  match exactly, since a changed digit is another object, not a typo.
+  match exactly, since a changed digit is another object, not a typo;
+* Bayer / Flamsteed names ("61 Cygni") are never fuzzed: a changed letter or number is another star.
 
 So a fuzzy match can never outrank an exact one: it is not even looked for when one exists.
 A common name that is also a constellation's name ("Triangulum") is left out of the table.
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from hubbleclip.search.designations import (
+from hubbleclip.data.designations import (
     CATALOGUE_SYNONYMS,
     catalogue_word,
     common_name_key,
@@ -31,6 +32,7 @@ from hubbleclip.search.designations import (
     designation_key,
     fold,
     name_key,
+    star_key,
 )
 from hubbleclip.search.text import STOPWORDS
 
@@ -124,6 +126,8 @@ class NameResolver:
         return None
 
     def _fuzzy(self, span: str) -> NameMatch | None:
+        if star_key(span):
+            return None  # 'bet Cyg' that is not in the table is another star, not a typo
         key = name_key(span)
         word = catalogue_word(key) if designation_key(span) else None
         if word is not None:

@@ -21,6 +21,14 @@ from lists sorted by corpus order:
   mag M", "naked-eye TYPES".  The answer is the magnitude-sorted list of the members: grade 5
   for the first (and ties), 4 for the next nine, 2 for the other members.
 * **fields**: the same answers asked with the query syntax (``type:GCl con:Sgr mag<8``).
+* **common_name**: a common name of an object that has no image (OpenNGC's names and
+  Stellarium's ``names.dat``), as typed or in lower case.  Grade 5: the objects carrying it.
+* **genitive**: a Bayer / Flamsteed name (or a name that starts with one, ``ω Cen Cluster``)
+  written the other way: with the genitive (``beta Cygni``) when the catalogue abbreviates
+  (``bet Cyg``), with the abbreviation (``chi Per``) when it writes the genitive (``χ Persei``).
+  Grade 5: the objects carrying it.
+* **key_value**: the coordinates kind written as ``ra=… dec=…`` (degrees, ``ra=05:35:17.3
+  dec=-05:23:28``, ``ra=5h35m17.3s dec=-5d23m28s``), sometimes with ``radius=``.  Grade 5: that object.
 
 Every second query of each kind is ``split: "test"``.  No query here trains anything; the
 split keeps a part that was never looked at while the resolver was written.
@@ -37,22 +45,35 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from rapidfuzz.distance import OSA
 
-from hubbleclip.data.schema import OPENNGC_TYPES
-from hubbleclip.data.text import constellation_names
-from hubbleclip.search.designations import (
+from hubbleclip.data.designations import (
     GREEK,
     catalogue_word,
     common_name_key,
+    constellation_genitives,
     designation_key,
+    fold,
     name_key,
+    star_key,
 )
+from hubbleclip.data.schema import OPENNGC_TYPES
+from hubbleclip.data.text import constellation_names
 from hubbleclip.search.features import FIELD_RADIUS_DEG
 from hubbleclip.search.names import NameResolver, allowed_edits
 from hubbleclip.search.queries import TextQuery, common_names
 from hubbleclip.search.relevance import separation_arcsec
 from hubbleclip.search.text import FAMILIES, plural
 
-KINDS = ("designation", "typo", "coordinates", "near", "brightness", "fields")
+KINDS = (
+    "designation",
+    "typo",
+    "coordinates",
+    "near",
+    "brightness",
+    "fields",
+    "common_name",
+    "genitive",
+    "key_value",
+)
 MAX_OFFSET_ARCSEC = 10.0
 ROUNDING_ARCSEC = 1.0  # printed digits round by 0.75" at most (0.05 s of RA; 4 decimals: 0.18")
 ATTEMPTS = 20  # draws per wanted query before a small corpus gives up on a kind
@@ -116,6 +137,19 @@ def _coordinate_text(coord: SkyCoord, fmt: str) -> str:
 
 
 COORDINATE_FORMATS = ("sexagesimal", "hmsdms", "colons", "decimal", "decimal_comma", "galactic")
+KEY_VALUE_FORMATS = ("degrees", "colons", "hmsdms", "degrees_comma")
+KEY_VALUE_RADII = (' radius=30"', " radius=1'", " r=0.01")
+
+
+def _key_value_text(coord: SkyCoord, fmt: str) -> str:
+    if fmt == "degrees":
+        return f"ra={coord.ra.deg:.4f} dec={coord.dec.deg:+.4f}"
+    if fmt == "degrees_comma":
+        return f"RA={coord.ra.deg:.4f}, Dec={coord.dec.deg:.4f}"
+    sep = ":" if fmt == "colons" else None
+    ra = coord.ra.to_string(unit=u.hourangle, sep=sep or "hms", precision=1, pad=True)
+    dec = coord.dec.to_string(sep=sep or "dms", precision=0, alwayssign=True, pad=True)
+    return f"ra={ra} dec={dec}"
 
 
 def _designation_forms(key: str, printed: str) -> list[str]:
@@ -203,16 +237,15 @@ def _typo_queries(resolver: NameResolver, rng: random.Random, count: int) -> lis
     return out
 
 
-def _coordinate_queries(corpus, rng: random.Random, count: int) -> list[tuple]:
+def _moved_positions(corpus, rng: random.Random):
+    """(object, its position moved by up to 10") in random order, for the objects that nothing
+    else is nearer to; the caller stops drawing when it has enough."""
     placed = [
         i for i in range(len(corpus)) if np.isfinite(corpus.ra_deg[i]) and np.isfinite(corpus.dec_deg[i])
     ]
     xyz = corpus.unit_vectors()
     unplaced = ~np.isfinite(xyz).all(axis=1)
-    out = []
     for i in rng.sample(placed, len(placed)):
-        if len(out) == count:
-            break
         true = SkyCoord(float(corpus.ra_deg[i]) * u.deg, float(corpus.dec_deg[i]) * u.deg)
         moved = true.directional_offset_by(
             rng.uniform(0.0, 360.0) * u.deg, rng.uniform(0.0, MAX_OFFSET_ARCSEC) * u.arcsec
@@ -223,11 +256,101 @@ def _coordinate_queries(corpus, rng: random.Random, count: int) -> list[tuple]:
         target, sep[i], sep[unplaced] = sep[i], np.inf, np.inf
         if sep.min() <= target + ROUNDING_ARCSEC:
             continue
+        yield i, moved
+
+
+def _coordinate_queries(corpus, rng: random.Random, count: int) -> list[tuple]:
+    out = []
+    for i, moved in _moved_positions(corpus, rng) if count else ():
         fmt = COORDINATE_FORMATS[len(out) % len(COORDINATE_FORMATS)]
         text = _coordinate_text(moved, fmt)
         if rng.random() < 0.3:
             text += " " + rng.choice(('30"', "r=1'", "within 2'"))
         out.append((text, {i: 5}, fmt))
+        if len(out) == count:
+            break
+    return out
+
+
+def _key_value_queries(corpus, rng: random.Random, count: int) -> list[tuple]:
+    out = []
+    for i, moved in _moved_positions(corpus, rng) if count else ():
+        fmt = KEY_VALUE_FORMATS[len(out) % len(KEY_VALUE_FORMATS)]
+        text = _key_value_text(moved, fmt)
+        if rng.random() < 0.3:
+            text += rng.choice(KEY_VALUE_RADII)
+        out.append((text, {i: 5}, fmt))
+        if len(out) == count:
+            break
+    return out
+
+
+def _common_name_queries(corpus, resolver: NameResolver, rng: random.Random, count: int) -> list[tuple]:
+    """Common names of the objects without an image (no other object's image may carry them)."""
+    imageless = {i for i in range(len(corpus)) if not corpus.image_rows[i] and corpus.source[i] != "star"}
+    keys = sorted(
+        {
+            key
+            for i in sorted(imageless)
+            for n in common_names(corpus.names[i])
+            if designation_key(n) is None
+            and (key := common_name_key(n)) in resolver.table
+            and set(resolver.table[key]) <= imageless
+        }
+    )
+    out = []
+    for key in rng.sample(keys, min(count, len(keys))):
+        shown = resolver.label(key)
+        lower = rng.random() < 0.5
+        template = rng.choice(NAME_TEMPLATES)
+        if shown.lower().startswith("the "):
+            template = template.replace("the {n}", "{n}")
+        text = template.format(n=shown.lower() if lower else shown)
+        out.append((text, dict.fromkeys(resolver.table[key], 5), "lower case" if lower else "as typed"))
+    return out
+
+
+def _star_part(key: str) -> tuple[str, str, list[str]] | None:
+    """'bet cyg' -> ('bet', 'cyg', []); 'ome cen cluster' -> ('ome', 'cen', ['cluster'])."""
+    words = key.split()
+    if len(words) < 2 or star_key(" ".join(words[:2])) != " ".join(words[:2]):
+        return None
+    return words[0], words[1], words[2:]
+
+
+def _genitive_text(key: str, label: str, rng: random.Random) -> tuple[str, str]:
+    """The star name of ``key`` written the other way from the catalogue's ``label``."""
+    head, const, rest = _star_part(key)
+    abbrs = {fold(a): a for a in constellation_names()}
+    abbr = abbrs[const]
+    letters = head.rstrip(string.digits)
+    if head.isdigit():  # Flamsteed
+        letter = head
+    else:
+        forms = next(f for f in GREEK if f[0] == letters)
+        letter = rng.choice((forms[0], forms[1], forms[1].title(), forms[2])) + head[len(letters) :]
+    abbreviated = const in fold(label).split()
+    written = constellation_genitives()[abbr] if abbreviated else abbr
+    return " ".join([letter, written, *rest]), "genitive" if abbreviated else "abbreviation"
+
+
+def _genitive_queries(resolver: NameResolver, rng: random.Random, count: int) -> list[tuple]:
+    """Both directions in turn: the catalogue abbreviates (most stars) or writes the genitive."""
+    pools: dict[bool, list[str]] = defaultdict(list)
+    for key in sorted(resolver.table):
+        if _star_part(key) and name_key(resolver.label(key)) == key:
+            pools[key.split()[1] in fold(resolver.label(key)).split()].append(key)
+    turns = [pools[b] for b in (True, False) if pools[b]]
+    out, seen = [], set()
+    for n in range(count * ATTEMPTS if turns else 0):
+        if len(out) == count:
+            break
+        key = rng.choice(turns[n % len(turns)])
+        name, variant = _genitive_text(key, resolver.label(key), rng)
+        text = rng.choice(TEMPLATES).format(d=name)
+        if text not in seen:
+            seen.add(text)
+            out.append((text, dict.fromkeys(resolver.table[key], 5), variant))
     return out
 
 
@@ -379,6 +502,9 @@ def generate_kind_queries(
         "near": _near_queries(corpus, resolver, rng, per_kind),
         "brightness": _brightness_queries(corpus, rng, per_kind),
         "fields": _field_queries(corpus, rng, per_kind),
+        "common_name": _common_name_queries(corpus, resolver, rng, per_kind),
+        "genitive": _genitive_queries(resolver, rng, per_kind),
+        "key_value": _key_value_queries(corpus, rng, per_kind),
     }
     queries = []
     for kind in KINDS:

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from hubbleclip.data.designations import constellation_abbreviation
 from hubbleclip.data.schema import OPENNGC_TYPES
 from hubbleclip.data.text import constellation_names
-from hubbleclip.search.designations import constellation_abbreviation
 from hubbleclip.search.text import FAMILIES, cached_tokens, contains_phrase, type_phrases
 
 NOISE = ("constellation", "constellations", "type", "types", "catalog", "catalogue")

@@ -9,7 +9,10 @@
 ``con:C``        a constellation: IAU abbreviation or name (``Lyr``, ``"Canes Venatici"``)
 ``mag<N``        magnitude limits: ``<``, ``<=``, ``>``, ``>=`` (also ``mag < N``)
 ``near:X``       objects around X (a name, a designation or a position in quotes)
-``r=A``          the radius around X or a position: ``30'``, ``0.5deg`` (a bare number is degrees)
+``r=A``          the radius around X or a position: ``30'``, ``0.5deg`` (a bare number is degrees);
+                 also ``radius=A``
+``ra=A dec=D``   a position, read as the other position forms are (a cone, nearest first):
+                 ``ra=83.82 dec=-5.39`` (degrees), ``ra=05:35:17.3 dec=-05:23:28`` (RA hours)
 ===============  =====================================================================
 
 Quotes are double quotes; an apostrophe is part of a word (``30'``, ``Hubble's``).
@@ -23,11 +26,16 @@ from dataclasses import dataclass, field
 from astropy import units as u
 
 from hubbleclip.errors import UserError
-from hubbleclip.search.coordinates import angle
+from hubbleclip.search.coordinates import angle, dec_angle, ra_angle
 from hubbleclip.search.subjects import constellation, type_labels
 
 COMPARATORS = ("<=", ">=", "<", ">")
 FIELD_NAMES = ("type", "con", "constellation", "near", "r", "radius")
+# position keys: checked here, read with the position's other words by coordinates.parse_position
+POSITION_KEYS = {
+    "ra": (ra_angle, "a right ascension in degrees (ra=83.82) or hours (ra=05:35:17.3)"),
+    "dec": (dec_angle, "a declination in degrees from -90 to 90 (dec=-5.39 or dec=-05:23:28)"),
+}
 
 
 class QuerySyntaxError(UserError):
@@ -93,6 +101,7 @@ def parse_fields(words: list[str]) -> tuple[Fields, list[str]]:
         elif sep and name in FIELD_NAMES and value:
             _field(name, value, out, word)
         else:
+            _check_position_key(word)
             rest.append(word)
             i += 1
             continue
@@ -123,3 +132,12 @@ def _field(name: str, value: str, out: Fields, word: str) -> None:
         if radius is None:
             raise QuerySyntaxError(f"{word!r}: expected a radius such as r=30' or r=0.5deg")
         out.radius_deg = float(radius.deg)
+
+
+def _check_position_key(word: str) -> None:
+    """``ra=…``/``dec=…`` (or ``:``) with a value that is no angle is an error, not free text."""
+    match = re.fullmatch(r"(ra|dec)[=:](\S+)", word, re.IGNORECASE)
+    if match:
+        read, expected = POSITION_KEYS[match[1].lower()]
+        if read(match[2].rstrip(",")) is None:
+            raise QuerySyntaxError(f"{word!r}: expected {expected}")

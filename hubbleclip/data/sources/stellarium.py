@@ -5,6 +5,12 @@ strict JSON (numbers like ``-.9794``), so it is read with :func:`loads_lenient`.
 matched to an OpenNGC object by the designation in its file name first (``m31.png``,
 ``n7293.png``, ``ic418.png``, ``barnard22.png``) and by position second (the largest catalog
 object near the image centre).
+
+``names.dat`` gives deep-sky objects their common names, keyed by any catalogue's designation
+(``M 57``, ``PGC 2557``): :func:`with_common_names` adds each to the OpenNGC object carrying that
+designation, whether Stellarium has an image of it or not.  ``stars/default/name.fab`` and the
+western sky culture's ``star_names.fab`` give named stars their Bayer and Flamsteed designations
+(:func:`read_star_designations`).
 """
 
 from __future__ import annotations
@@ -13,14 +19,16 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from hubbleclip.data.sources.openngc import CatalogObject, display_name
+from hubbleclip.data.designations import designation_key
+from hubbleclip.data.sources.openngc import CatalogObject
 from hubbleclip.errors import UserError
 from hubbleclip.io import cache_root
 
@@ -62,6 +70,8 @@ _PREFIX_TYPES = [
     ("cassiopeia_a", "supernova remnant"),
     ("velasnr", "supernova remnant"),
 ]
+# names.dat catalogue prefixes that are not written "PREFIX NUMBER"
+_NAMES_DAT_SPELLING = {"SH2": "Sh 2-{id}"}
 # names.dat catalogue prefix for unmatched images
 _NAMES_DAT_PREFIX = [
     (re.compile(r"^sh2-(\d+)"), "SH2"),
@@ -162,6 +172,72 @@ def read_names_dat(stellarium_dir: Path) -> dict[tuple[str, str], list[str]]:
     return names
 
 
+def names_dat_designation(prefix: str, ident: str) -> str:
+    """A names.dat key as a designation: ('NGC', '224') -> 'NGC 224', ('SH2', '1') -> 'Sh 2-1'."""
+    return _NAMES_DAT_SPELLING.get(prefix, "{prefix} {id}").format(prefix=prefix, id=ident)
+
+
+def with_common_names(
+    catalog: tuple[CatalogObject, ...], names_dat: dict[tuple[str, str], list[str]]
+) -> tuple[CatalogObject, ...]:
+    """The catalog with each names.dat name added to every object carrying its designation, as a
+    name, an identifier or a cross-id ('M 57' -> NGC 6720, 'PGC 2557' -> NGC 224)."""
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for i, obj in enumerate(catalog):
+        for alias in (obj.object_id, *obj.names, *obj.identifiers):
+            key = designation_key(alias)
+            if key and i not in by_key[key]:
+                by_key[key].append(i)
+    extra: dict[int, list[str]] = defaultdict(list)
+    for (prefix, ident), names in names_dat.items():
+        for i in by_key.get(designation_key(names_dat_designation(prefix, ident)) or "", []):
+            extra[i] += names
+    out = list(catalog)
+    for i, names in extra.items():
+        seen = {n.lower() for n in catalog[i].names}
+        new = [n for n in dict.fromkeys(names) if n.lower() not in seen]
+        out[i] = replace(catalog[i], names=catalog[i].names + new)
+    return tuple(out)
+
+
+def read_star_designations(stellarium_dir: Path) -> dict[str, list[str]]:
+    """Proper star name (lower case) -> its Bayer and Flamsteed designations, joined by Hipparcos
+    number: 'albireo' -> ['β1 Cyg', '6 Cyg', 'β Cyg'].  A designation with a component number
+    ('α1 Cen') also stands for the plain letter ('α Cen') unless another star has that one.
+    Empty when Stellarium's ``name.fab`` or western ``star_names.fab`` is missing."""
+    names_path = stellarium_dir / "skycultures" / "western" / "star_names.fab"
+    designations_path = stellarium_dir / "stars" / "default" / "name.fab"
+    if not (names_path.is_file() and designations_path.is_file()):
+        return {}
+    by_hip: dict[str, list[str]] = defaultdict(list)
+    for line in designations_path.read_text(encoding="utf-8").splitlines():
+        hip, _, designation = line.partition("|")
+        parts = designation.strip().split("_")
+        if parts[2:] not in ([], ["A"]):
+            continue  # a companion ('α_Cen_C' is Proxima); the primary ('61_Cyg_A') keeps the name
+        if len(parts) >= 2 and (parts[0].isdigit() or not parts[0][0].isascii()):
+            by_hip[hip.strip()].append(f"{parts[0]} {parts[1]}")
+    plain = {d for ds in by_hip.values() for d in ds}
+    for ds in by_hip.values():
+        ds += [b for d in ds if (b := _without_component(d)) not in plain]
+    # a name given to two stars ('Alcor') goes to the one more of Stellarium's sources use it for
+    best: dict[str, tuple[int, str]] = {}
+    for line in names_path.read_text(encoding="utf-8").splitlines():
+        m = re.match(r'\s*(\d+)\|_\("(.+?)"\)\s*([\d,]*)', line)
+        if m and m.group(1) in by_hip:
+            sources = len(m.group(3).split(",")) if m.group(3) else 0
+            name = m.group(2).lower()
+            if name not in best or sources > best[name][0]:
+                best[name] = (sources, m.group(1))
+    return {name: list(dict.fromkeys(by_hip[hip])) for name, (_, hip) in best.items()}
+
+
+def _without_component(designation: str) -> str:
+    """'α1 Cen' -> 'α Cen'; a Flamsteed number or a plain letter is returned as it is."""
+    head, const = designation.split(" ", 1)
+    return designation if head.isdigit() else f"{head.rstrip('0123456789')} {const}"
+
+
 def designation_from_filename(stem: str) -> str | None:
     """'m31' -> 'M31', 'n7293' -> 'NGC7293', 'ic418' -> 'IC0418', 'barnard22' -> 'B022'."""
     for pattern, prefix, width in _NAME_PATTERNS:
@@ -251,14 +327,6 @@ def unmatched_names(stem: str, names_dat: dict[tuple[str, str], list[str]]) -> l
     for pattern, prefix in _NAMES_DAT_PREFIX:
         m = pattern.match(s)
         if m:
-            designation = f"{'Sh 2-' if prefix == 'SH2' else prefix + ' '}{int(m.group(1))}"
-            return [designation, *names_dat.get((prefix, str(int(m.group(1)))), [])]
+            ident = str(int(m.group(1)))
+            return [names_dat_designation(prefix, ident), *names_dat.get((prefix, ident), [])]
     return [re.sub(r"[-_]+", " ", group_stem(stem)).strip().title()]
-
-
-def common_names(obj: CatalogObject, names_dat: dict[tuple[str, str], list[str]]) -> list[str]:
-    """Stellarium's common names for a catalog object (e.g. NGC 224 -> 'Great Nebula in Andromeda')."""
-    prefix, number = (
-        display_name(obj.object_id).split(" ", 1) if " " in display_name(obj.object_id) else ("", "")
-    )
-    return names_dat.get((prefix, number), [])

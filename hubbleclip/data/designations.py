@@ -9,10 +9,11 @@ the catalogue side meet in a dictionary:
   ``ESO 545-008`` -> ``eso 545-8``; ``C 005``, ``Caldwell 5`` -> ``c 5``; ``LEDA 2557`` ->
   ``pgc 2557`` (HyperLEDA numbers are PGC numbers);
 * Bayer and Flamsteed star names: a Greek letter (spelled out, abbreviated or as the letter)
-  or a number, then a constellation (IAU abbreviation or name): ``eps Ori``, ``epsilon Orion``,
-  ``ε Ori`` -> ``eps ori``; ``50 Cas`` -> ``50 cas``;
+  or a number, then a constellation (IAU abbreviation, name or genitive): ``eps Ori``,
+  ``epsilon Orion``, ``ε Orionis`` -> ``eps ori``; ``50 Cas``, ``50 Cassiopeiae`` -> ``50 cas``;
 * anything else is a common name: lower case, accents, apostrophes and punctuation dropped,
-  a leading "the" removed: ``Hubble's Nebula`` -> ``hubbles nebula``.
+  a leading "the" removed: ``Hubble's Nebula`` -> ``hubbles nebula``; a star name at its start
+  is written as above, so ``ω Cen Cluster`` and ``omega Centauri cluster`` meet.
 
 Which catalogues exist is not listed here: any word followed by numbers is a candidate
 designation, and the corpus decides whether it names something.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from importlib import resources
 
 from hubbleclip.data.text import constellation_names
 
@@ -77,11 +79,20 @@ def fold(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
+def constellation_genitives() -> dict[str, str]:
+    """IAU abbreviation -> genitive ('Cyg' -> 'Cygni'), from ``resources/constellations``."""
+    path = resources.files("hubbleclip") / "resources" / "constellations" / "genitives.tsv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return dict(line.split("\t") for line in lines if line and not line.startswith("#"))
+
+
+@lru_cache(maxsize=1)
 def _constellations() -> dict[str, str]:
-    """Abbreviation or full name (folded) -> folded IAU abbreviation."""
+    """Abbreviation, full name or genitive (folded) -> folded IAU abbreviation."""
     out = {}
+    genitives = constellation_genitives()
     for abbr, name in constellation_names().items():
-        out[fold(abbr)] = out[fold(name)] = fold(abbr)
+        out[fold(abbr)] = out[fold(name)] = out[fold(genitives[abbr])] = fold(abbr)
     return out
 
 
@@ -115,6 +126,11 @@ def _star_key(words: list[str]) -> str | None:
     return None
 
 
+def star_key(text: str) -> str | None:
+    """The key of a Bayer or Flamsteed name ('alpha Centauri' -> 'alf cen'), else None."""
+    return _star_key(fold(text).replace(",", " ").split())
+
+
 def designation_key(text: str) -> str | None:
     """The lookup key of a designation or a Bayer/Flamsteed name, or None when ``text`` is neither."""
     words = fold(text).replace(",", " ").split()
@@ -138,11 +154,16 @@ def designation_key(text: str) -> str | None:
 
 
 def common_name_key(text: str) -> str:
-    """'The Hubble's  Nebula' -> 'hubbles nebula'."""
-    words = _NOT_WORD.sub(" ", fold(text).replace("'", "").replace("’", "")).split()
+    """'The Hubble's  Nebula' -> 'hubbles nebula'; 'omega Centauri Cluster' -> 'ome cen cluster'."""
+    words = fold(text).replace("'", "").replace("’", "").split()
     if len(words) > 1 and words[0] == "the":
         words = words[1:]
-    return " ".join(words)
+    for size in (3, 2):  # constellation names have one or two words
+        star = _star_key(words[:size]) if len(words) > size else None
+        if star:
+            words = [star, *words[size:]]
+            break
+    return " ".join(_NOT_WORD.sub(" ", " ".join(words)).split())
 
 
 def name_key(text: str) -> str:
