@@ -186,11 +186,13 @@ class ArchiveClient:
                 stats.retries += 1
                 log.info("%s: %s (%s); retry %d in %.1f s", service, url, reason, attempt + 1, delay)
                 await asyncio.sleep(delay)
-        self._stopped = f"{service} failed"
-        raise ServiceUnavailable(
+        message = (
             f"{service}: {url} failed {self.http.max_retries + 1} times (last: {reason}); "
             f"rerun the same command to resume: {len(self.cache)} responses are cached in {self.cache.path}"
         )
+        # the requests refused after this carry the same hint, whichever of them gather() surfaces
+        self._stopped = message
+        raise ServiceUnavailable(message)
 
     async def _send(
         self,

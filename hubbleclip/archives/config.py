@@ -37,6 +37,18 @@ class HttpConfig:
 
 @dataclass
 class HSTConfig:
+    cycles: str | None = field(
+        default=None,
+        metadata={"help": "proposal cycles to take from the abstracts catalogue: 25-26, 1-30 or 24,26"},
+    )
+    abstracts_file: str | None = field(
+        default=None,
+        metadata={"help": "STScI's abstracts.cat, if you have it (else it is fetched from abstracts_url)"},
+    )
+    abstracts_url: str = field(
+        default="https://archive.stsci.edu/hst/abstracts.cat",
+        metadata={"help": "where the abstracts catalogue is fetched from when abstracts_file is unset"},
+    )
     proposal_ids: list[int] = field(default_factory=list, metadata={"help": "HST proposal IDs to include"})
     proposal_id_file: str | None = field(
         default=None, metadata={"help": "text file with one proposal ID per line"}
@@ -48,6 +60,10 @@ class HSTConfig:
     mast_url: str = field(default="https://mast.stsci.edu", metadata={"help": "MAST portal API server"})
     images_per_proposal: int = field(
         default=20, metadata={"help": "preview images kept per proposal (random)"}
+    )
+    preview_name_contains: str | None = field(
+        default=None,
+        metadata={"help": "only previews whose file name contains this (PAPERCLIP: total)"},
     )
     image_size: int = field(default=512, metadata={"help": "side of the padded square images"})
     page_size: int = field(default=2000, metadata={"help": "rows per MAST page"})

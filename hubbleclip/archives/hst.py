@@ -1,8 +1,12 @@
 """HST proposals with MAST preview images (the PAPERCLIP dataset).
 
-Per proposal: the public Phase II file (title, category, cycle, PI, abstract) and up to
-``images_per_proposal`` randomly chosen greyscale preview JPEGs of its image observations from
-MAST, each padded to a white square and resized to ``image_size``.  Colour previews are excluded.
+The proposals are those of ``cycles`` in STScI's abstracts catalogue (``abstracts_file``, else
+fetched from ``abstracts_url``), as PAPERCLIP takes them, plus any IDs given by hand.  Per
+proposal: its title, program type, cycle, PI and abstract (from the catalogue, else from the
+public Phase II file) and up to ``images_per_proposal`` randomly chosen greyscale preview JPEGs of
+its image observations from MAST, each padded to a white square and resized to ``image_size``.
+Colour previews are excluded: by name (``color``, as PAPERCLIP does) before download, and by
+their pixels after.
 Every image of a proposal shares its ``object_id`` (``hst:<id>``), so splits are by proposal.
 Access: ``program_id`` is the proposal ID and ``release_date`` the latest MAST ``t_obs_release``
 (CAOM, MJD) of the proposal's chosen observations, so a proposal's rows are released together,
@@ -19,7 +23,7 @@ import random
 import re
 from pathlib import Path
 
-from hubbleclip.archives import images, mast
+from hubbleclip.archives import abstracts, images, mast
 from hubbleclip.archives.cache import ResponseCache
 from hubbleclip.archives.client import ArchiveClient
 from hubbleclip.archives.common import BuildReport, cache_dir, check_output, image_path, save, skip_on_error
@@ -36,6 +40,7 @@ _PAGE_HEADER = re.compile(r"^\s*\d+\(\s*\d+\) - .* - \[\s*\d+\]\s*$", re.MULTILI
 
 
 def proposal_ids(cfg: HSTConfig) -> list[int]:
+    """The IDs given by hand (``proposal_ids`` and ``proposal_id_file``)."""
     ids = list(cfg.proposal_ids)
     if cfg.proposal_id_file:
         path = Path(cfg.proposal_id_file).expanduser()
@@ -47,8 +52,6 @@ def proposal_ids(cfg: HSTConfig) -> list[int]:
                 if not line.isdigit():
                     raise UserError(f"{path}:{n}: expected a proposal ID (an integer), got {line!r}")
                 ids.append(int(line))
-    if not ids:
-        raise UserError("no proposals: set proposal_ids=[...] or proposal_id_file=FILE (one ID per line)")
     return sorted(set(ids))
 
 
@@ -109,26 +112,55 @@ async def fetch_preview(
     )
 
 
-async def proposal_rows(
-    cfg: HSTConfig, client: ArchiveClient, pid: int, root: Path, report: BuildReport
-) -> list[dict]:
+async def phase2_info(cfg: HSTConfig, client: ArchiveClient, pid: int, report: BuildReport) -> dict | None:
     resp = await client.fetch("stsci", f"{cfg.stsci_url.rstrip('/')}/{pid}.pro")
     if not resp.ok:
         report.skip(f"proposal {pid}", f"no public Phase II file (HTTP {resp.status})")
-        return []
+        return None
     try:
-        info = parse_phase2(resp.text)
+        return parse_phase2(resp.text)
     except ValueError as exc:
         report.skip(f"proposal {pid}", str(exc))
+        return None
+
+
+def observation_of(product: dict) -> str:
+    """The obsid a product was listed for: MAST's products carry it as ``parent_obsid`` (a
+    combined product's own ``obsID`` can be a member's)."""
+    return str(product.get("parent_obsid") or product.get("obsID") or product.get("obsid"))
+
+
+def wanted_preview(cfg: HSTConfig, product: dict, report: BuildReport) -> bool:
+    name = str(product["dataURI"]).rsplit("/", 1)[-1].lower()
+    if "color" in name:  # a colour composite by name: not worth a download
+        report.notes["colour_previews_excluded"] = report.notes.get("colour_previews_excluded", 0) + 1
+        return False
+    return not cfg.preview_name_contains or cfg.preview_name_contains.lower() in name
+
+
+async def proposal_rows(
+    cfg: HSTConfig, client: ArchiveClient, pid: int, info: dict | None, root: Path, report: BuildReport
+) -> list[dict]:
+    """The rows of one proposal; ``info`` is its catalogue record (else its Phase II file is read)."""
+    if info is None:
+        info = await phase2_info(cfg, client, pid, report)
+        if info is None:
+            return []
+    elif not info["abstract"]:
+        report.skip(f"proposal {pid}", "no abstract in the abstracts catalogue")
         return []
     observations = await mast.hst_image_observations(client, cfg.mast_url, pid, cfg.page_size)
     by_obsid = {str(o.get("obsid")): o for o in observations if o.get("obsid") is not None}
+    if not by_obsid:
+        report.skip(f"proposal {pid}", "no HST image observations in MAST")
+        return []
     obsids = sorted(by_obsid)
     previews = []
     for i in range(0, len(obsids), cfg.products_batch):
         found = await mast.products(client, cfg.mast_url, obsids[i : i + cfg.products_batch], cfg.page_size)
-        previews += [p for p in found if mast.is_jpeg_preview(p) and str(p.get("obsid")) in by_obsid]
+        previews += [p for p in found if observation_of(p) in by_obsid and mast.is_jpeg_preview(p)]
     previews = sorted({p["dataURI"]: p for p in previews}.values(), key=lambda p: p["dataURI"])
+    previews = [p for p in previews if wanted_preview(cfg, p, report)]
     random.Random(f"{cfg.seed}:{pid}").shuffle(previews)
     chosen: list[tuple[dict, str]] = []
     # take previews in shuffled order until enough greyscale ones are in
@@ -144,10 +176,10 @@ async def proposal_rows(
         return []
     text = f"{info['title']}\n\n{info['abstract']}"
     caption = f"{info['title']}; {info['category']} program, cycle {info['cycle']}".strip()
-    released = release_date(by_obsid[str(p["obsid"])].get("t_obs_release") for p, _ in chosen)
+    released = release_date(by_obsid[observation_of(p)].get("t_obs_release") for p, _ in chosen)
     rows = []
     for product, path in chosen:
-        obs = by_obsid[str(product["obsid"])]
+        obs = by_obsid[observation_of(product)]
         name = product["dataURI"].rsplit("/", 1)[-1]
         rows.append(
             {
@@ -170,28 +202,75 @@ async def proposal_rows(
     return rows
 
 
+async def listed_proposals(
+    cfg: HSTConfig,
+    client: ArchiveClient,
+    cycles: list[int] | None,
+    hand: list[int],
+    local: list[abstracts.Abstract] | None,
+    report: BuildReport,
+) -> dict[int, dict | None]:
+    """Proposal ID -> its catalogue fields (None: read its Phase II file): the catalogue's
+    proposals of ``cycles`` and the IDs given by hand."""
+    catalogue = local
+    if catalogue is None and cycles:
+        catalogue = await abstracts.fetch_catalogue(client, cfg.abstracts_url)
+    by_id = {r.proposal_id: r for r in catalogue or []}
+    chosen = abstracts.of_cycles(catalogue or [], cycles or [])
+    ids = sorted({r.proposal_id for r in chosen} | set(hand))
+    if catalogue is not None:
+        report.notes["catalogue"] = {
+            "source": str(cfg.abstracts_file or cfg.abstracts_url),
+            "records": len(catalogue),
+            "in_cycles": len(chosen),
+        }
+    if not ids:
+        where = f"cycles {cfg.cycles} of the abstracts catalogue" if cycles else "the config"
+        raise UserError(
+            f"hst: no proposals in {where}; set cycles=25-26 (with abstracts_file=PATH, or online), "
+            "proposal_ids=[...] or proposal_id_file=FILE"
+        )
+    return {pid: by_id[pid].info() if pid in by_id else None for pid in ids}
+
+
 def build(cfg: HSTConfig, out_dir: Path, overwrite: bool = False) -> dict:
     check_output(out_dir, overwrite)
-    ids = proposal_ids(cfg)
+    # every input a user can get wrong is checked before the first request
+    cycles = abstracts.parse_cycles(cfg.cycles) if cfg.cycles is not None else None
+    hand = proposal_ids(cfg)
+    local = abstracts.read_catalogue(cfg.abstracts_file) if cfg.abstracts_file else None
+    if cycles is None and local is None and not hand:
+        raise UserError(
+            "hst: no proposals: set cycles=25-26 (with abstracts_file=PATH, or online), "
+            "proposal_ids=[...] or proposal_id_file=FILE (one ID per line)"
+        )
     root = cache_dir(cfg.http, "hst")
     cache = ResponseCache(root / "responses.sqlite")
     report = BuildReport("hst")
 
     async def run():
         async with ArchiveClient(cache, cfg.http, {"stsci": cfg.stsci, "mast": cfg.mast}) as client:
+            proposals = await listed_proposals(cfg, client, cycles, hand, local, report)
             per = await asyncio.gather(
                 *(
                     skip_on_error(
-                        proposal_rows(cfg, client, pid, root, report), report, f"proposal {pid}", default=[]
+                        proposal_rows(cfg, client, pid, info, root, report),
+                        report,
+                        f"proposal {pid}",
+                        default=[],
                     )
-                    for pid in ids
+                    for pid, info in proposals.items()
                 )
             )
-            return [row for rows in per for row in rows], client.report()
+            return proposals, [row for rows in per for row in rows], client.report()
 
     try:
-        rows, stats = run_async(run())
+        proposals, rows, stats = run_async(run())
     finally:
         cache.close()
-    report.notes["proposals"] = {"requested": len(ids), "with_images": len({r["object_id"] for r in rows})}
+    report.notes["cycles"] = cycles
+    report.notes["proposals"] = {
+        "requested": len(proposals),
+        "with_images": len({r["object_id"] for r in rows}),
+    }
     return save(rows, out_dir, report.as_dict(stats), cfg.seed, overwrite, cfg)
