@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "hubbleclip.cli.judge",  # judge (LLM-judged relevance)
     "hubbleclip.cli.search",  # index build / search
     "hubbleclip.cli.similar",  # similar / similarity index
+    "hubbleclip.cli.embed",  # embed (shards across processes, then merged)
     "hubbleclip.cli.serve",  # serve
     "hubbleclip.cli.tokens",  # tokens add / list / remove
     "hubbleclip.cli.demo",  # demo
