@@ -38,6 +38,7 @@ from hubbleclip.training.freeze import (
     tower_is_static,
 )
 from hubbleclip.training.losses import contrastive_loss, in_batch_hit_counts
+from hubbleclip.training.model_card import write_card
 from hubbleclip.training.optim import build_optimizer, build_scheduler
 from hubbleclip.training.session import TrainingSession, ValidationSums, make_accelerator
 from hubbleclip.training.shards import ShardBatches
@@ -85,33 +86,58 @@ def forward_inputs(images, texts, model: ClipModel, device) -> dict:
 
 
 @torch.no_grad()
+def own_partner_t2i_hits(img: torch.Tensor, txt: torch.Tensor, k: int) -> int:
+    """Texts of one batch whose own image ranks within the top ``k`` of the batch's images: PAPERCLIP's
+    training-time metric, which counts only the partner (an identical caption of another image does
+    not match).  Scores in float64, so equal embeddings tie exactly, and a tie counts against the text."""
+    sims = txt.double() @ img.double().T
+    ahead = (sims >= sims.diagonal()[:, None]).sum(dim=1) - 1  # other images scoring at least the partner
+    return int((ahead < k).sum())
+
+
+@torch.no_grad()
 def validate(model: ClipModel, pairs: PairDataset, cfg: TrainConfig, accelerator) -> dict[str, float]:
-    """Mean loss and in-batch top-1/top-k retrieval over fixed validation batches (sharded over processes)."""
+    """Mean loss and in-batch top-1/top-k retrieval over fixed validation batches (sharded over
+    processes), and the paper's own-partner text->image top-k over the full batches only
+    (``val_pair_*``: top-10 of 100 with PAPERCLIP's settings; absent when no batch is full)."""
     bs, n, k = cfg.eval.batch_size, len(pairs), cfg.eval.top_k
     starts = list(range(0, n - bs + 1, bs)) or ([0] if n >= 2 else [])  # full batches, or one short one
     model.eval()
-    sums = ValidationSums("loss", "batches", "pairs", "i2t_top1", f"i2t_top{k}", f"t2i_top{k}")
+    sums = ValidationSums(
+        "loss", "batches", "pairs", "i2t_top1", f"i2t_top{k}", f"t2i_top{k}", "pair_t2i", "pair_batches"
+    )
     for b in starts[accelerator.process_index :: accelerator.num_processes]:
         images, texts, captions = collate([pairs[(0, r)] for r in range(b, min(b + bs, n))])
         img, txt = model(**forward_inputs(images, texts, model, model.device))
         loss = contrastive_loss(cfg.loss.kind, img, txt, model.logit_scale, model.logit_bias)
         hits = in_batch_hit_counts(img.float(), txt.float(), captions, k)
+        full = len(captions) == bs
         sums.add(
             loss=loss.item(),
             batches=1,
             pairs=len(captions),
+            pair_t2i=own_partner_t2i_hits(img, txt, k) if full else 0,
+            pair_batches=int(full),
             **{name: hits[name] for name in sums.sums if name in hits},
         )
     total = sums.total(accelerator)
     if not total["batches"]:
         return {}
-    return {
+    out = {
         "val_loss": total["loss"] / total["batches"],
         "val_i2t_top1": total["i2t_top1"] / total["pairs"],
         f"val_i2t_top{k}": total[f"i2t_top{k}"] / total["pairs"],
         f"val_t2i_top{k}": total[f"t2i_top{k}"] / total["pairs"],
         "val_pairs": int(total["pairs"]),
     }
+    if total["pair_batches"]:
+        out |= {
+            f"val_pair_t2i_top{k}": total["pair_t2i"] / (total["pair_batches"] * bs),
+            "val_pair_batches": int(total["pair_batches"]),
+            "val_pair_batch_size": bs,
+            "val_pair_chance": min(k, bs) / bs,
+        }
+    return out
 
 
 def _setup_model(cfg: TrainConfig, device) -> ClipModel:
@@ -302,4 +328,7 @@ def train(cfg: TrainConfig) -> dict:
             run.log_validation(step, val)
         if step % cfg.checkpoint.every_steps == 0 or last:
             run.save_checkpoint(step, model, optimizer, scheduler, val.get("val_loss"))
-    return result | run.export(model, _export)
+    exported = run.export(model, _export, summary={"step": step, "event": "export"})
+    if run.is_main:  # the model card, from the run's files as they now stand
+        write_card(cfg, cfg.out)
+    return result | exported
