@@ -85,13 +85,35 @@ def test_faiss_flat_agrees_with_exact():
         topk(db, db, 3, backend="annoy")
 
 
+def test_faiss_with_a_restriction_falls_back_to_exact(caplog):
+    rng = np.random.default_rng(5)
+    db, q = normalised(rng, 120, 8), normalised(rng, 4, 8)
+    restriction = Restriction(np.arange(120) % 2, np.eye(2, dtype=bool))
+    groups = np.array([0, 1, 0, 1])
+    with caplog.at_level("INFO", logger="hubbleclip.similarity.neighbours"):
+        _, f_idx = topk(q, db, 10, backend="faiss", query_groups=groups, restriction=restriction)
+    assert "exact search instead of faiss" in caplog.text
+    _, e_idx = exact_topk(q, db, 10, query_groups=groups, restriction=restriction)
+    np.testing.assert_array_equal(f_idx, e_idx)
+    assert ((f_idx % 2) == groups[:, None]).all()
+
+
 @pytest.mark.parametrize("backend", ["exact", "faiss"])
 def test_all_pairs_streams_to_disk(tmp_path, backend):
     rng = np.random.default_rng(4)
     emb = normalised(rng, 157, 12)
-    out = all_pairs_topk(emb, 20, tmp_path / "pairs", backend=backend, block_rows=16, block_bytes=4 * 16 * 40)
+    out = all_pairs_topk(
+        emb,
+        20,
+        tmp_path / "pairs",
+        backend=backend,
+        faiss_factory="Flat",
+        block_rows=16,
+        block_bytes=4 * 16 * 40,
+    )
     idx, vals, meta = load_all_pairs(out)
     assert isinstance(idx, np.memmap) and idx.shape == (157, 20) and meta["k"] == 20
+    assert meta["backend"] == backend and meta["recall_at_k"] >= 0.99
     ref_vals, ref_idx = brute_force(emb, emb, 20, exclude=np.arange(157)[:, None])
     np.testing.assert_array_equal(np.asarray(idx), ref_idx)
     np.testing.assert_allclose(np.asarray(vals), ref_vals, atol=1e-5)

@@ -12,7 +12,12 @@ DEFAULT_INDEX = "runs/similarity/index"
 def register(sub: argparse._SubParsersAction) -> None:
     from hubbleclip.cli import add_access_argument
     from hubbleclip.config import add_config_arguments
-    from hubbleclip.similarity.config import SimCLRConfig, SimilarityEvalConfig, SimilarityIndexConfig
+    from hubbleclip.similarity.config import (
+        NeighboursSection,
+        SimCLRConfig,
+        SimilarityEvalConfig,
+        SimilarityIndexConfig,
+    )
 
     similar = sub.add_parser(
         "similar",
@@ -56,7 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="YAML",
         help="compatibility table {class: [compatible classes]} (default: built-in families)",
     )
-    similar.add_argument("--backend", choices=["exact", "faiss"], default="exact", help="neighbour search")
+    similar.add_argument(
+        "--backend",
+        choices=["exact", "faiss"],
+        default="exact",
+        help="neighbour search (default exact: one query is one pass over the vectors)",
+    )
     similar.add_argument(
         "--sheet",
         default=None,
@@ -80,8 +90,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     pairs.add_argument("--index", default=DEFAULT_INDEX, help="similarity index directory")
     pairs.add_argument("-k", type=int, default=1000, help="neighbours per image (default 1000)")
     pairs.add_argument("--out", default=None, help="output directory (default INDEX/pairs-K)")
-    pairs.add_argument("--backend", choices=["exact", "faiss"], default="exact", help="neighbour search")
-    pairs.add_argument("--faiss_factory", default="Flat", help="faiss index factory string (Flat = exact)")
+    pairs.add_argument(
+        "--backend",
+        choices=["auto", "exact", "faiss"],
+        default="auto",
+        help="auto (default: exact up to --exact_max images, else faiss IVF), exact, or faiss",
+    )
+    pairs.add_argument(
+        "--faiss_factory",
+        default="",
+        help="faiss factory for --backend faiss, e.g. IVF4000,Flat or HNSW32 (default: the auto choice)",
+    )
+    nb = NeighboursSection()
+    pairs.add_argument(
+        "--memory_gb",
+        type=float,
+        default=nb.memory_gb,
+        help=f"index memory budget (default {nb.memory_gb:g})",
+    )
+    pairs.add_argument(
+        "--exact_max",
+        type=int,
+        default=nb.exact_max,
+        help=f"auto: exact up to this many (default {nb.exact_max})",
+    )
+    pairs.add_argument(
+        "--recall_queries",
+        type=int,
+        default=nb.recall_queries,
+        help=f"sampled rows for recall@k against exact (default {nb.recall_queries})",
+    )
     pairs.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_access_argument(pairs)
     pairs.set_defaults(func=run_pairs)
@@ -134,6 +172,7 @@ def run_index(args: argparse.Namespace) -> int:
         f"{index.embeddings.shape[1]}-d {cfg.dtype} ({cfg.encoder}, "
         f"{'copied into the index' if model.packed else 'named'}, weights digest {model.digest[:12]})"
     )
+    print(index.neighbour_build().describe())
     return 0
 
 
@@ -144,6 +183,7 @@ def run_pairs(args: argparse.Namespace) -> int:
 
     from hubbleclip.access.policy import AccessPolicy
     from hubbleclip.cli import access_viewer
+    from hubbleclip.similarity.backend import NeighbourBuild
     from hubbleclip.similarity.index import load_index
     from hubbleclip.similarity.neighbours import all_pairs_topk
 
@@ -157,6 +197,9 @@ def run_pairs(args: argparse.Namespace) -> int:
         out,
         backend=args.backend,
         faiss_factory=args.faiss_factory,
+        memory_gb=args.memory_gb,
+        exact_max=args.exact_max,
+        recall_queries=args.recall_queries,
         overwrite=args.overwrite,
         row_ids=subset,
     )
@@ -165,6 +208,7 @@ def run_pairs(args: argparse.Namespace) -> int:
         f"wrote {out}: top-{meta['k']} of {meta['n']} images in {meta['seconds']} s "
         "(indices.npy, scores.npy; open with numpy.load(..., mmap_mode='r'))"
     )
+    print(NeighbourBuild.from_dict(meta).describe())
     return 0
 
 

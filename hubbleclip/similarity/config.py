@@ -15,6 +15,29 @@ ENCODER_HELP = (
 
 
 @dataclass
+class NeighboursSection:
+    """How neighbour tables are built: exact, faiss, or chosen from the size and the memory budget."""
+
+    backend: Literal["auto", "exact", "faiss"] = field(
+        default="auto",
+        metadata={"help": "auto (exact up to exact_max vectors, else faiss IVF), exact, or faiss"},
+    )
+    faiss_factory: str = field(
+        default="", metadata={"help": "faiss index factory for backend faiss ('' = the automatic choice)"}
+    )
+    memory_gb: float = field(default=4.0, metadata={"help": "memory budget of the neighbour index (GB)"})
+    exact_max: int = field(default=20_000, metadata={"help": "auto: exact search up to this many vectors"})
+    target_recall: float = field(
+        default=0.99, metadata={"help": "nprobe grows until recall@k on calibration queries reaches this"}
+    )
+    recall_queries: int = field(
+        default=1000, metadata={"help": "sampled queries for recall@k against exact after a build"}
+    )
+    k: int = field(default=100, metadata={"help": "k of the recall@k recorded with the index"})
+    seed: int = field(default=0, metadata={"help": "seed of the training and query samples"})
+
+
+@dataclass
 class SimilarityIndexConfig:
     dataset: str = field(default="data/skyset", metadata={"help": "saved dataset whose images are indexed"})
     encoder: str = field(default="lit-mini", metadata={"help": f"encoder: {ENCODER_HELP}"})
@@ -26,6 +49,7 @@ class SimilarityIndexConfig:
     cache_dir: str = field(
         default="", metadata={"help": "feature cache directory ('' = $HUBBLECLIP_CACHE/features)"}
     )
+    neighbours: NeighboursSection = field(default_factory=NeighboursSection)
 
 
 @dataclass

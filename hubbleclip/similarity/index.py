@@ -4,8 +4,9 @@ Layout of an index directory: ``embeddings.npy`` [N, D] (float32 or float16), ``
 (id, object_id, names, type, source, split and row of each image in the dataset, and its
 ``credit``, ``release_date`` / ``program_id`` when the dataset has them), ``meta.json`` (format,
 version, encoder name and weights digest, dataset path relative to the index, dimension, size and
-sha256 of every other file), ``model/`` (the encoder, when built from a local directory) and the
-image previews (:mod:`hubbleclip.indexes.previews`).  Every stored path is relative to the index,
+sha256 of every other file, and ``neighbours``: the backend a neighbour build over these vectors
+uses and the recall@k it reached), ``model/`` (the encoder, when built from a local directory) and
+the image previews (:mod:`hubbleclip.indexes.previews`).  Every stored path is relative to the index,
 so a copied index answers anywhere; an index without ``format`` in its meta.json (version 1: paths
 of the build machine, images read from the dataset) still opens, with a warning.  Loading
 memory-maps the vectors.
@@ -37,8 +38,10 @@ from hubbleclip.indexes.previews import Previews, encoded_bytes, write_previews
 from hubbleclip.indexes.travel import Travel, warn_not_relocatable
 from hubbleclip.io import atomic_directory, atomic_write_json, read_json
 from hubbleclip.models.feature_cache import decode_image, feature_cache
-from hubbleclip.similarity.config import SimilarityIndexConfig
+from hubbleclip.similarity.backend import NeighbourBuild, resolve_plan
+from hubbleclip.similarity.config import NeighboursSection, SimilarityIndexConfig
 from hubbleclip.similarity.encoders import ImageEncoder, load_image_encoder
+from hubbleclip.similarity.neighbours import build_neighbours
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +143,28 @@ class SimilarityIndex:
     def types(self) -> list[str]:
         return [item["type"] for item in self.items]
 
+    def neighbour_build(self) -> NeighbourBuild | None:
+        """The backend and recall@k recorded at build time (None for an index built before them)."""
+        record = self.meta.get("neighbours")
+        return NeighbourBuild.from_dict(record) if record else None
+
+
+def plan_neighbours(emb: np.ndarray, cfg: NeighboursSection) -> NeighbourBuild:
+    """The neighbour backend for these vectors under ``cfg``, built once to measure its recall@k
+    (exact: 1.0 by construction), and logged."""
+    n = emb.shape[0]
+    plan = resolve_plan(cfg.backend, cfg.faiss_factory, n, emb.shape[1], cfg.memory_gb, cfg.exact_max)
+    _, build = build_neighbours(
+        emb,
+        max(1, min(cfg.k, n - 1)),
+        plan,
+        target_recall=cfg.target_recall,
+        recall_queries=cfg.recall_queries,
+        seed=cfg.seed,
+    )
+    log.info(build.describe())
+    return build
+
 
 def image_rows(dataset_path: str | Path, splits: list[str] | None = None, sources: list[str] | None = None):
     """(split datasets with undecoded images, items) for every row that has an image."""
@@ -186,6 +211,7 @@ def build_similarity_index(cfg: SimilarityIndexConfig, overwrite: bool = False) 
     if not np.isfinite(emb).all():
         raise UserError(f"encoder {cfg.encoder} produced non-finite vectors")
     log.info("indexed %d images with %s", len(items), cfg.encoder)
+    neighbours = plan_neighbours(emb, cfg.neighbours)
     with atomic_directory(cfg.out, overwrite=overwrite) as tmp:
         np.save(tmp / "embeddings.npy", emb.astype(cfg.dtype))
         atomic_write_json(tmp / "items.json", items, indent=0)
@@ -204,6 +230,7 @@ def build_similarity_index(cfg: SimilarityIndexConfig, overwrite: bool = False) 
             "dtype": cfg.dtype,
             "splits": splits,
             "sources": sources,
+            "neighbours": neighbours.to_dict(),
             **Travel.record(tmp, model, n_previews, META_FILE).to_dict(),
         }
         atomic_write_json(tmp / META_FILE, meta)

@@ -1,9 +1,10 @@
-"""Exact cosine top-k by blocked matrix products, all-pairs top-k streamed to disk, faiss option.
+"""Exact cosine top-k by blocked matrix products, faiss indexes, and all-pairs top-k streamed to disk.
 
-Vectors are expected L2-normalised, so the inner product is the cosine similarity.  Results are
-ordered by decreasing score, ties by increasing database index, so they are deterministic and
+Vectors are expected L2-normalised, so the inner product is the cosine similarity.  Exact results
+are ordered by decreasing score, ties by increasing database index, so they are deterministic and
 equal to a brute-force sort of the full similarity matrix.  Excluded or masked entries get score
-``-inf`` and index ``-1`` when fewer than ``k`` candidates remain.
+``-inf`` and index ``-1`` when fewer than ``k`` candidates remain.  An all-pairs build picks its
+backend from :mod:`hubbleclip.similarity.backend` and records recall@k against exact search.
 """
 
 from __future__ import annotations
@@ -20,11 +21,22 @@ import numpy as np
 
 from hubbleclip.errors import UserError
 from hubbleclip.io import atomic_directory, atomic_write_json
+from hubbleclip.similarity.backend import (
+    DEFAULTS,
+    NeighbourBuild,
+    NeighbourPlan,
+    recall_at_k,
+    resolve_plan,
+    sample_queries,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BLOCK_BYTES = 256 * 2**20  # one score block (rows x columns, float32)
 DEFAULT_DB_BYTES = 2 * 2**30  # database held in memory as float32 up to this size
+ADD_ROWS = 65_536  # rows converted to float32 at a time when filling a faiss index from a memory map
+TRAIN_PER_LIST = 40  # k-means training points per inverted list (faiss warns below 39)
+MIN_TRAIN = 10_000  # product quantisers train 256 centroids per sub-vector
 
 
 @dataclass
@@ -190,14 +202,28 @@ def faiss_topk(
     factory: str = "Flat",
     nprobe: int = 16,
     index=None,
+    visible: np.ndarray | None = None,
 ):
     """Top-``k`` by inner product with a faiss index (``factory``: "Flat" exact, "HNSW32",
-    "IVF1024,Flat", ... approximate).  Tie order is faiss's own."""
+    "IVF1024,Flat", ... approximate).  Tie order is faiss's own.  ``visible`` [N] bool: only these
+    database rows are searched (a faiss ID selector), so a hidden row never takes a place."""
+    import faiss
+
     _check(queries, database, k)
     index = index if index is not None else build_faiss_index(database, factory, nprobe)
     extra = 0 if exclude is None else exclude.shape[1]
     kk = min(k + extra, database.shape[0])
-    vals, idx = index.search(np.ascontiguousarray(queries, np.float32), kk)
+    params = None
+    if visible is not None:
+        bits = np.packbits(np.asarray(visible, bool), bitorder="little")  # alive until the search ends
+        selector = faiss.IDSelectorBitmap(len(visible), faiss.swig_ptr(bits))
+        ivf = faiss.try_extract_index_ivf(index)
+        params = (
+            faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe)
+            if ivf is not None
+            else faiss.SearchParameters(sel=selector)
+        )
+    vals, idx = index.search(np.ascontiguousarray(queries, np.float32), kk, params=params)
     if exclude is not None:
         drop = (idx[:, :, None] == exclude[:, None, :]).any(-1) & (idx >= 0)
         vals = np.where(drop, -np.inf, vals)
@@ -213,17 +239,108 @@ def faiss_topk(
     return vals, idx
 
 
-def build_faiss_index(database: np.ndarray, factory: str = "Flat", nprobe: int = 16):
+def training_sample(database: np.ndarray, lists: int, seed: int) -> np.ndarray:
+    """Sorted seeded sample of rows to train an index of ``lists`` inverted lists (all when few)."""
+    n = database.shape[0]
+    size = min(n, max(TRAIN_PER_LIST * lists, MIN_TRAIN))
+    rows = np.sort(np.random.default_rng(seed).choice(n, size, replace=False)) if size < n else slice(None)
+    return np.ascontiguousarray(database[rows], np.float32)
+
+
+def set_nprobe(index, nprobe: int) -> None:
+    """Inverted lists an IVF index visits per query (no-op for other indexes)."""
     import faiss
 
-    data = np.ascontiguousarray(database, np.float32)
-    index = faiss.index_factory(data.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        ivf.nprobe = min(nprobe, ivf.nlist)
+
+
+def build_faiss_index(database: np.ndarray, factory: str = "Flat", nprobe: int = 16, seed: int = 0):
+    """A faiss inner-product index over ``database`` (a memory map is read in blocks: the index
+    holds the one copy).  IVF indexes train on a seeded sample of 40 rows per list."""
+    import faiss
+
+    dim = database.shape[1]
+    index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
     if not index.is_trained:
-        index.train(data)
-    index.add(data)
-    if hasattr(index, "nprobe"):
-        index.nprobe = nprobe
+        ivf = faiss.try_extract_index_ivf(index)
+        index.train(training_sample(database, ivf.nlist if ivf is not None else 1, seed))
+    for r0 in range(0, database.shape[0], ADD_ROWS):
+        index.add(np.ascontiguousarray(database[r0 : r0 + ADD_ROWS], np.float32))
+    set_nprobe(index, nprobe)
     return index
+
+
+def _exact_reference(embeddings: np.ndarray, rows: np.ndarray, k: int, exclude_self: bool, block_bytes: int):
+    """Exact top-k indices of ``rows``, streaming the database so no second full copy is held."""
+    _, cols = _block_shape(embeddings.shape[0], k, max(len(rows), 1), block_bytes)
+    excl = rows[:, None] if exclude_self else None
+    db = _Database(embeddings, cols, max_bytes=0)
+    return exact_topk(embeddings[rows], embeddings, k, exclude=excl, block_rows=max(len(rows), 1), _db=db)[1]
+
+
+def build_neighbours(
+    embeddings: np.ndarray,
+    k: int,
+    plan: NeighbourPlan,
+    *,
+    exclude_self: bool = True,
+    target_recall: float = DEFAULTS.target_recall,
+    recall_queries: int = DEFAULTS.recall_queries,
+    seed: int = DEFAULTS.seed,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+):
+    """(faiss index or None for exact, :class:`NeighbourBuild`) for ``plan``.  An IVF index's
+    nprobe doubles from 8 until recall@k on up to 256 tuning queries reaches ``target_recall``; then
+    recall@k is measured on ``recall_queries`` other seeded queries against exact search."""
+    if plan.backend == "exact":
+        return None, NeighbourBuild("exact", "", None, k, 1.0, 0, 0.0, plan.reason)
+    import faiss
+
+    start = time.perf_counter()
+    index = build_faiss_index(embeddings, plan.factory, seed=seed)
+    tune, measure = sample_queries(embeddings.shape[0], recall_queries, seed)
+    both = np.union1d(tune, measure)
+    reference = dict(zip(both.tolist(), _exact_reference(embeddings, both, k, exclude_self, block_bytes)))
+
+    def recall(rows: np.ndarray) -> float:
+        excl = rows[:, None] if exclude_self else None
+        found = faiss_topk(embeddings[rows], embeddings, k, exclude=excl, index=index)[1]
+        return recall_at_k(found, np.stack([reference[r] for r in rows.tolist()]))
+
+    ivf = faiss.try_extract_index_ivf(index)
+    nprobe = None
+    if ivf is not None:
+        # an automatic plan stops at an eighth of the lists: past that, IVF scans so much that exact
+        # search is as cheap (uniform vectors, the worst case, get there), so IVF,Flat gives way to
+        # exact; IVF-PQ (chosen for memory) keeps the recall it reached; an explicit factory goes on
+        most = max(16, ivf.nlist // 8) if plan.automatic else ivf.nlist
+        nprobe = min(8, ivf.nlist)
+        set_nprobe(index, nprobe)
+        while (reached := recall(tune)) < target_recall and nprobe < min(most, ivf.nlist):
+            nprobe = min(2 * nprobe, most, ivf.nlist)
+            set_nprobe(index, nprobe)
+        if reached < target_recall and plan.automatic and plan.factory.endswith(",Flat"):
+            reason = (
+                f"{plan.factory} reached recall@{k} {reached:.3f} < {target_recall} at nprobe {nprobe} "
+                f"of {ivf.nlist}: exact search is as cheap"
+            )
+            log.warning("neighbours: %s", reason)
+            return None, NeighbourBuild(
+                "exact", "", None, k, 1.0, 0, round(time.perf_counter() - start, 2), reason
+            )
+    build = NeighbourBuild(
+        "faiss",
+        plan.factory,
+        nprobe,
+        k,
+        round(recall(measure), 4),
+        len(measure),
+        round(time.perf_counter() - start, 2),
+        plan.reason,
+    )
+    return index, build
 
 
 def topk(
@@ -238,16 +355,20 @@ def topk(
     faiss_factory: str = "Flat",
     **kw,
 ):
-    """Dispatch to :func:`exact_topk` (``backend="exact"``) or :func:`faiss_topk` (``"faiss"``)."""
-    if backend == "exact":
+    """Dispatch to :func:`exact_topk` (``backend="exact"``, or ``"auto"``: a query is one pass over
+    the vectors, cheaper than building an index) or :func:`faiss_topk` (``"faiss"``).  A category
+    restriction or hidden rows with faiss fall back to exact search (logged): filtering an
+    approximate top-k afterwards could leave fewer than k."""
+    if backend == "faiss" and restriction is not None:
+        log.info("category restriction or hidden rows: exact search instead of faiss")
+        backend = "exact"
+    if backend in ("exact", "auto"):
         return exact_topk(
             queries, database, k, exclude=exclude, query_groups=query_groups, restriction=restriction, **kw
         )
     if backend == "faiss":
-        if restriction is not None:
-            raise UserError("category restriction needs the exact backend (--backend exact)")
         return faiss_topk(queries, database, k, exclude=exclude, factory=faiss_factory)
-    raise UserError(f"unknown neighbour backend {backend!r}; expected 'exact' or 'faiss'")
+    raise UserError(f"unknown neighbour backend {backend!r}; expected 'auto', 'exact' or 'faiss'")
 
 
 def nearest_others(embeddings: np.ndarray, k: int, **kw) -> np.ndarray:
@@ -279,29 +400,50 @@ def all_pairs_topk(
     k: int,
     out_dir: str | Path,
     *,
-    backend: str = "exact",
+    backend: str = "auto",
     exclude_self: bool = True,
     block_rows: int = 1024,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     score_dtype: str = "float32",
-    faiss_factory: str = "Flat",
+    faiss_factory: str = "",
+    memory_gb: float = DEFAULTS.memory_gb,
+    exact_max: int = DEFAULTS.exact_max,
+    target_recall: float = DEFAULTS.target_recall,
+    recall_queries: int = DEFAULTS.recall_queries,
+    seed: int = DEFAULTS.seed,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
     row_ids: np.ndarray | None = None,
 ) -> Path:
-    """Top-``k`` neighbours of every row of ``embeddings``, streamed into ``out_dir``:
-    ``indices.npy`` [N, k] int32 and ``scores.npy`` [N, k], plus ``meta.json``.
+    """Top-``k`` neighbours of every row of ``embeddings`` (a memory map is fine), streamed into
+    ``out_dir``: ``indices.npy`` [N, k] int32 and ``scores.npy`` [N, k], plus ``meta.json``.
     Open the results with ``load_all_pairs`` (memory-mapped).  No N x N matrix is formed.
-    ``row_ids``: the index rows that ``embeddings`` are (e.g. the visible ones); indices are then
-    written as index rows and ``rows.npy`` says which index row each output line belongs to."""
+    ``backend``: auto (exact up to ``exact_max`` rows, else faiss IVF within ``memory_gb``; see
+    :mod:`hubbleclip.similarity.backend`), exact, or faiss with ``faiss_factory`` ('' = the
+    automatic factory).  meta.json records the backend, factory, nprobe and recall@k against exact
+    on ``recall_queries`` seeded rows (1.0 by construction for exact).
+    ``row_ids``: the index rows that ``embeddings`` are (e.g. the visible ones: hidden rows are not
+    in the search at all); indices are then written as index rows and ``rows.npy`` says which index
+    row each output line belongs to."""
     n = embeddings.shape[0]
     k = min(k, n - 1 if exclude_self else n)
     if k < 1:
         raise UserError(f"need at least {2 if exclude_self else 1} vectors for neighbours, got {n}")
-    rows, cols = _block_shape(n, k, block_rows, block_bytes)
-    db = _Database(embeddings, cols) if backend == "exact" else None
-    fidx = build_faiss_index(embeddings, faiss_factory) if backend == "faiss" else None
     start = time.perf_counter()
+    plan = resolve_plan(backend, faiss_factory, n, embeddings.shape[1], memory_gb, exact_max)
+    fidx, build = build_neighbours(
+        embeddings,
+        k,
+        plan,
+        exclude_self=exclude_self,
+        target_recall=target_recall,
+        recall_queries=recall_queries,
+        seed=seed,
+        block_bytes=block_bytes,
+    )
+    log.info(build.describe())
+    rows, cols = _block_shape(n, k, block_rows, block_bytes)
+    db = _Database(embeddings, cols) if fidx is None else None
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         idx_out = _NpyStream(tmp / "indices.npy", (n, k), np.int32 if n < 2**31 else np.int64)
         val_out = _NpyStream(tmp / "scores.npy", (n, k), score_dtype)
@@ -309,7 +451,7 @@ def all_pairs_topk(
             for r0 in range(0, n, rows):
                 r1 = min(r0 + rows, n)
                 excl = np.arange(r0, r1)[:, None] if exclude_self else None
-                if backend == "exact":
+                if fidx is None:
                     vals, idx = exact_topk(
                         embeddings[r0:r1],
                         embeddings,
@@ -337,11 +479,9 @@ def all_pairs_topk(
             {
                 **({"rows": "rows.npy"} if row_ids is not None else {}),
                 "n": n,
-                "k": k,
-                "backend": backend,
                 "exclude_self": exclude_self,
                 "score_dtype": score_dtype,
-                "faiss_factory": faiss_factory,
+                **build.to_dict(),
                 "seconds": round(time.perf_counter() - start, 2),
             },
         )
