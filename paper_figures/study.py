@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from hubbleclip.evaluation import load_results
 from hubbleclip.figures.study import draw
 
 
@@ -15,7 +16,7 @@ def main() -> None:
     parser.add_argument("results", help="the study's eval/results.json")
     parser.add_argument("--out", default="fig/study", help="output stem (.png and .pdf)")
     args = parser.parse_args()
-    print(draw(args.results, args.out))
+    print(draw(load_results(args.results), args.out))
 
 
 if __name__ == "__main__":

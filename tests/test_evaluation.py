@@ -12,9 +12,11 @@ from hubbleclip.data.load import load_split
 from hubbleclip.data.schema import FIRST_CLASSES, GALAXY_CLASSES, OPENNGC_TYPES
 from hubbleclip.evaluation import BootstrapConfig, RetrievalConfig, load_results, retrieval
 from hubbleclip.evaluation.classes import load_classes, load_templates
-from hubbleclip.evaluation.evalset import build_eval_set
+from hubbleclip.evaluation.evalset import EvalSet, build_eval_set
 from hubbleclip.evaluation.job import parse_models
+from hubbleclip.evaluation.results import EvalResults
 from hubbleclip.evaluation.zero_shot import class_embeddings, labelled_set
+from hubbleclip.metrics import EmbeddingScores, MatrixScores, relevance_from_keys
 from hubbleclip.models.feature_cache import weights_digest
 from hubbleclip.models.lit import LitModel
 from hubbleclip.models.loader import resolve_export
@@ -66,13 +68,18 @@ def test_retrieval_suite_with_oracle_and_random_scores(train_split):
         "oracle": retrieval.rank_subsets(oracle, es, cfg),
         "noise": retrieval.rank_subsets(noise, es, cfg),
     }
-    per_model, deltas = retrieval.summarize(ranked, cfg, boot, reference="noise")
+    per_model, deltas, _ = retrieval.summarize(ranked, cfg, boot, reference="noise")
     for direction in retrieval.DIRECTIONS:
         block = per_model["oracle"][direction]
         assert set(block) == {"all", *set(es.sources)}
         metrics = block["all"]["metrics"]
         assert metrics["R@1"] == {"value": 1.0, "low": 1.0, "high": 1.0, "n": block["all"]["n_queries"]}
-        assert metrics["median_rank"]["value"] == 1.0 and metrics["in_batch_top10"]["value"] == 1.0
+        assert metrics["median_rank"]["value"] == 1.0
+        # fewer than 100 images: no full batch, so the in-batch metric is not defined
+        assert es.n_images < 100 and "in_batch_top10" not in metrics
+        assert (
+            block["all"]["not_applicable"]["in_batch_top10"] == f"only {es.n_images} images, fewer than 100"
+        )
         assert block["all"]["curve"]["accuracy"][-1] == 1.0
         n_cand = block["all"]["n_candidates"]
         assert metrics["acc@50%"]["value"] == (1.0 if n_cand >= 2 else 0.0)
@@ -96,6 +103,91 @@ def test_retrieval_suite_with_oracle_and_random_scores(train_split):
     assert per_model["oracle"]["text_to_image"]["all"]["n_candidates"] == es.n_images
     stellarium = per_model["oracle"]["text_to_image"]["stellarium"]
     assert stellarium["n_candidates"] == int((es.sources == "stellarium").sum())
+
+
+def _summaries(scores, es, chunk_size):
+    cfg = RetrievalConfig(percents=[1.0, 10.0], ks=[1, 5], chunk_size=chunk_size)
+    ranked = {
+        "model": retrieval.rank_subsets(scores, es, cfg),
+        "noise": retrieval.rank_subsets(scores.T.T, es, cfg),
+    }
+    return retrieval.summarize(ranked, cfg, BootstrapConfig(samples=50), reference="noise")
+
+
+def _synthetic_eval_set(rng, n_images=250, n_shared=30):
+    """An EvalSet of random pairs: half the images have one of ``n_shared`` captions (FIRST-like),
+    the rest unique ones; objects repeat, two sources."""
+    captions = np.where(
+        np.arange(n_images) % 2 == 0, rng.integers(0, n_shared, n_images), n_shared + np.arange(n_images)
+    )
+    texts, image_text = np.unique(captions, return_inverse=True)
+    objects = rng.integers(0, n_images // 2, n_images).astype(str)
+    types = rng.choice(["a", "b", "c"], n_images)
+    sources = np.where(captions < n_shared, "first", "stellarium").astype(object)
+    texts_of = [set() for _ in texts]
+    for t, o in zip(image_text, objects):
+        texts_of[t].add(o)
+    types_of = [set() for _ in texts]
+    for t, k in zip(image_text, types):
+        types_of[t].add(k)
+    return EvalSet(
+        images=None,
+        split="synthetic",
+        fingerprint="",
+        text_column="caption",
+        sources=sources,
+        types=types,
+        object_ids=objects,
+        texts=[str(t) for t in texts],
+        image_text=image_text,
+        text_sources=sources[np.unique(image_text, return_index=True)[1]],
+        relevance=relevance_from_keys(
+            [{("text", t), ("object", o)} for t, o in zip(image_text, objects)],
+            [{("text", t)} | {("object", o) for o in objs} for t, objs in enumerate(texts_of)],
+        ),
+        type_relevance=relevance_from_keys([{k} for k in types], types_of),
+    )
+
+
+def test_chunked_evaluation_equals_unchunked(train_split):
+    rng = np.random.default_rng(0)
+    es = build_eval_set(train_split, "train")
+    images = rng.normal(size=(es.n_images, 8)).astype(np.float32)
+    texts = rng.normal(size=(len(es.texts), 8)).astype(np.float32)
+    texts[1] = texts[0]  # a collapsed pair of captions: ties must not depend on the block
+    scores = EmbeddingScores(images, texts)
+    whole = _summaries(scores, es, chunk_size=10**6)
+    assert _summaries(scores, es, chunk_size=3) == whole
+    assert _summaries(scores, es, chunk_size=1) == whole
+    # 250 random pairs with shared captions: the in-batch metrics are defined here too
+    es = _synthetic_eval_set(rng)
+    scores = EmbeddingScores(
+        rng.normal(size=(es.n_images, 16)).astype(np.float32),
+        rng.normal(size=(len(es.texts), 16)).astype(np.float32),
+    )
+    whole = _summaries(scores, es, chunk_size=10**6)
+    assert _summaries(scores, es, chunk_size=7) == whole
+    block = whole[0]["model"]["text_to_image"]["all"]
+    assert block["metrics"]["in_batch_top10"]["n"] == len(es.texts)
+    assert block["paper"]["metrics"]["in_batch_top10"]["n"] == 200  # 2 full batches of 100 pairs
+    assert block["paper"]["chance"]["in_batch_top10"] == 0.1
+    # the same numbers from the full score matrix in memory
+    matrix = MatrixScores(scores.block(slice(None)))
+    assert _summaries(matrix, es, chunk_size=5) == whole
+
+
+def test_perfect_model_on_shared_captions_ours_one_paper_lower():
+    rng = np.random.default_rng(1)
+    es = _synthetic_eval_set(rng)
+    texts = rng.normal(size=(len(es.texts), 16))
+    texts /= np.linalg.norm(texts, axis=1, keepdims=True)
+    scores = EmbeddingScores(texts[es.image_text], texts)  # each image embedded as its caption
+    per_model, _, _ = _summaries(scores, es, chunk_size=0)
+    for direction in retrieval.DIRECTIONS:
+        block = per_model["model"][direction]["all"]
+        assert block["metrics"]["R@1"]["value"] == 1.0
+        unique = np.mean(np.bincount(es.image_text)[es.image_text] == 1)
+        assert block["paper"]["metrics"]["R@1"]["value"] == pytest.approx(unique) and unique < 0.6
 
 
 def test_class_lists_match_the_dataset_labels():
@@ -198,6 +290,19 @@ def test_compare_cli_writes_results_and_reuses_the_cache(tiny, tiny_skyset, tmp_
     assert first.chance["top1"] == 0.25
     md = (out / "results.md").read_text()
     assert "| acc@10% |" in md and "Δ tuned − base" in md and "Confusion matrix of tuned" in md
+    # 15 candidates: ⌊1% of 15⌋ = 0, so acc@1% is not defined (it used to read 0.000)
+    assert "| acc@1% | n/a (cut-off 0 of 15) | n/a (cut-off 0 of 15) | n/a (cut-off 0 of 15) |" in md
+    assert "Paper's definitions (22 pairs, own partner only)" in md
+    assert ret.models["tuned"]["image_to_text"]["all"].paper.n_queries == 22
+    # a results.json written before the paper blocks and not_applicable still loads
+    old = json.loads((out / "results.json").read_text())
+    old["retrieval"].pop("paper_deltas")
+    for per_dir in old["retrieval"]["models"].values():
+        for per_subset in per_dir.values():
+            for block in per_subset.values():
+                del block["paper"], block["not_applicable"]
+    legacy = EvalResults.from_dict(old).retrieval.models["base"]["image_to_text"]["all"]
+    assert legacy.paper is None and legacy.format("acc@1%") == "n/a"
     assert "image → text acc@10%, all" in capsys.readouterr().out
     assert (out / "config.yaml").is_file()
 

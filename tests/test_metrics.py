@@ -139,13 +139,23 @@ def test_analytic_chance_by_hand_and_against_simulation():
     assert ranks.mean(axis=0) == pytest.approx(chance_mean_rank(60, n_correct), rel=0.05)
 
 
-def test_in_batch_single_batch_equals_full_ranking():
+def test_in_batch_uses_full_batches_of_exactly_batch_size():
     rng = np.random.default_rng(4)
-    scores = rng.normal(size=(60, 60))
-    eye = np.eye(60, dtype=bool)
-    i2t, t2i = in_batch_hits(scores, eye, np.arange(60), batch_size=100, k=10, repeats=3)
-    assert np.array_equal(i2t, (first_relevant_ranks(scores, eye) <= 10).astype(float))
-    assert np.array_equal(t2i, (first_relevant_ranks(scores.T, eye) <= 10).astype(float))
+    scores = rng.normal(size=(100, 100))
+    eye = np.eye(100, dtype=bool)
+    # one full batch is the whole set: the in-batch ranking is the full ranking
+    hits = in_batch_hits(scores, eye, np.arange(100), batch_size=100, k=10, repeats=3)
+    assert np.array_equal(hits.image_hits, (first_relevant_ranks(scores, eye) <= 10).astype(float))
+    assert np.array_equal(hits.text_hits, (first_relevant_ranks(scores.T, eye) <= 10).astype(float))
+    assert np.allclose(hits.image_chance, 0.1) and np.allclose(hits.text_chance, 0.1)  # 10 of 100
+    # below one full batch the metric is not defined (the old code ranked the whole 60)
+    assert in_batch_hits(scores[:60, :60], eye[:60, :60], np.arange(60), batch_size=100) is None
+    # 250 images: every repeat drops the last 50, yet every image was ranked (no NaN) and chance
+    # stays 10 of 100 (the old batches of 125 gave 10 of 125)
+    scores = rng.normal(size=(250, 250))
+    hits = in_batch_hits(scores, np.eye(250, dtype=bool), np.arange(250), batch_size=100, k=10, repeats=2)
+    assert np.isfinite(hits.image_hits).all() and np.isfinite(hits.text_hits).all()
+    assert np.allclose(hits.image_chance, 0.1) and np.allclose(hits.text_chance, 0.1)
 
 
 def test_in_batch_deduplicates_texts_and_averages_over_batches():
@@ -155,9 +165,9 @@ def test_in_batch_deduplicates_texts_and_averages_over_batches():
     relevant = relevance_from_keys([[t] for t in image_text], [[0], [1]])
     scores = np.where(np.eye(2)[image_text] > 0, 1.0, 0.0)
     scores[:10] = [0.0, 0.9]  # 10 images prefer the wrong caption
-    i2t, t2i = in_batch_hits(scores, relevant, image_text, batch_size=100, k=1, repeats=4, seed=0)
-    assert i2t.tolist() == [0.0] * 10 + [1.0] * 190
-    assert t2i.tolist() == [1.0, 1.0]  # each caption still has a correct image on top
+    hits = in_batch_hits(scores, relevant, image_text, batch_size=100, k=1, repeats=4, seed=0)
+    assert hits.image_hits.tolist() == [0.0] * 10 + [1.0] * 190
+    assert hits.text_hits.tolist() == [1.0, 1.0]  # each caption still has a correct image on top
     with pytest.raises(ValueError, match="paired image"):
         in_batch_hits(scores, relevant, np.zeros(200, dtype=int))
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from hubbleclip.config import load_config
+from hubbleclip.figures.training_curves import draw_paper
 from hubbleclip.runs import MetricsLog
 from hubbleclip.training import TrainConfig, train
 from hubbleclip.training.checkpoint import list_checkpoints
@@ -98,6 +99,9 @@ def test_recipe_schedule_validation_cadence_and_three_best_checkpoints(tiny, tin
     kept = {p.name for p in list_checkpoints(run)}
     assert kept == {f"step-{s:07d}" for _, s in best3} | {"step-0000008"}
     best = min(best3)[1]
+    # the paper's training plot is drawn from this log
+    figure = draw_paper(log, tmp_path / "paper_metric")
+    assert [p.suffix for p in figure] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in figure)
     export = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert export["event"] == "export" and export["exported_checkpoint"] == f"step-{best:07d}"
     # resume continues the run and keeps pruning to the 3 best plus the latest

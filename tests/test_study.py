@@ -11,6 +11,7 @@ from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.data.splits import object_folds
 from hubbleclip.errors import UserError
 from hubbleclip.evaluation.results import load_results
+from hubbleclip.figures import study_curves
 from hubbleclip.figures.study import draw
 from hubbleclip.studies.config import CrossValConfig, StudyConfig
 from hubbleclip.studies.crossval import run_crossval
@@ -63,8 +64,18 @@ def test_study_trains_the_grid_and_writes_table_and_figure(tiny, tiny_skyset, tm
     assert set(study["general_domain"]) == set(study["models"])
     figure = draw(load_results(tmp_path / "study" / "eval"), tmp_path / "fig")
     assert [p.suffix for p in figure] == [".png", ".pdf"]
+    curves = study_curves.draw(load_results(tmp_path / "study" / "eval"), tmp_path / "curves")
+    assert [p.suffix for p in curves] == [".png", ".pdf"]
     # a rerun reuses the finished cells instead of training them again
     assert run_study(cfg)["cells"] == study["cells"]
+
+
+def test_wilson_band_matches_hand_computed_bounds():
+    # p = 0.5 over n = 100: centre 0.5, half-width z*sqrt(0.0025 + z^2/40000)/(1 + z^2/100)
+    low, high = study_curves.wilson_band(np.array([0.5, 0.0, 1.0]), 100)
+    assert low[0] == pytest.approx(0.40383, abs=1e-5) and high[0] == pytest.approx(0.59617, abs=1e-5)
+    assert low[1] == 0.0 and high[1] == pytest.approx(0.03699, abs=1e-5)  # never below 0 nor above 1
+    assert low[2] == pytest.approx(0.96301, abs=1e-5) and high[2] == 1.0
 
 
 def test_study_cells_are_checked():

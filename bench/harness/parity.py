@@ -116,7 +116,7 @@ def open_clip_command(s: ParitySettings, csv: Path, init: Path, logs: Path) -> l
         "--model", s.arch, "--pretrained", str(init),
         "--train-data", str(csv), "--dataset-type", "csv", "--csv-separator", "\t",
         "--csv-img-key", "filepath", "--csv-caption-key", "title",
-        "--batch_size", str(s.batch_size), "--epochs", str(s.steps),  # one step per epoch
+        "--batch-size", str(s.batch_size), "--epochs", str(s.steps),  # one step per epoch
         "--lr", str(s.lr), "--wd", str(s.weight_decay), "--beta1", "0.9", "--beta2", "0.98", "--eps", "1e-6",
         "--warmup", str(s.warmup), "--lr-scheduler", "const", "--grad-clip-norm", str(s.grad_clip),
         "--precision", s.precision, "--workers", str(s.workers), "--seed", str(s.seed),
@@ -224,3 +224,146 @@ def run_lora(s: ParitySettings, dataset: Path, init: Path, work: Path) -> dict:
         cfg, list_checkpoints(run_dir)[-1], run_dir / "export", pixels, images["caption"][:4]
     )
     return {**_summary(our_steps(run_dir), measured, s), **gap}
+
+
+# ---- Metric definitions: ours against the peers' code on the same seeded embeddings ----------
+# The peers' few lines, re-implemented in numpy from their public code:
+# CLIP_benchmark (clip_benchmark/metrics/zeroshot_retrieval.py, recall_at_k), open_clip
+# (open_clip_train/train.py, get_clip_metrics) and PAPERCLIP (models/eval_utils.py: top-k of the
+# text->image logits of a validation batch; the notebook's curve samples k = 1, 101, 201, ...).
+
+
+def clip_benchmark_recall(scores: np.ndarray, positive: np.ndarray, k: int) -> float:
+    """CLIP_benchmark: a query is recalled when any positive is among its top-k (torch.topk)."""
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return float(np.take_along_axis(positive, top, axis=1).any(axis=1).mean())
+
+
+def open_clip_metrics(image: np.ndarray, text: np.ndarray) -> dict[str, float]:
+    """open_clip's get_clip_metrics: the own partner's position in argsort(descending), pair i = i."""
+    out = {}
+    logits = image @ text.T
+    for name, logit in (("image_to_text", logits), ("text_to_image", logits.T)):
+        preds = np.nonzero(np.argsort(-logit, axis=1, kind="stable") == np.arange(len(logit))[:, None])[1]
+        out[f"{name}_mean_rank"] = float(preds.mean() + 1)
+        out[f"{name}_median_rank"] = float(np.floor(np.median(preds)) + 1)
+        for k in (1, 5, 10):
+            out[f"{name}_R@{k}"] = float(np.mean(preds < k))
+    return out
+
+
+def paperclip_batch_topk(image: np.ndarray, text: np.ndarray, k: int = 10, batch: int = 100) -> float:
+    """PAPERCLIP's validation metric: per batch, text->image logits, own image in the top k."""
+    hits = []
+    for start in range(0, len(image) - batch + 1, batch):  # drop_last
+        logits = text[start : start + batch] @ image[start : start + batch].T
+        top = np.argsort(-logits, axis=1, kind="stable")[:, :k]
+        hits.append((top == np.arange(batch)[:, None]).any(axis=1))
+    return float(np.concatenate(hits).mean())
+
+
+def paperclip_notebook_curve(image: np.ndarray, text: np.ndarray, step: int = 100) -> dict[int, float]:
+    """PAPERCLIP's plotted image->text curve: accuracy of the top-k at k = 1, 1 + step, ..."""
+    logits = image @ text.T
+    position = np.nonzero(np.argsort(-logits, axis=1, kind="stable") == np.arange(len(image))[:, None])[1]
+    return {k: float(np.mean(position < k)) for k in range(1, len(image) + 1, step)}
+
+
+def _ours(image: np.ndarray, text: np.ndarray, image_text: np.ndarray, objects: np.ndarray) -> dict:
+    from hubbleclip.metrics import (
+        EmbeddingScores,
+        first_relevant_ranks,
+        pair_ranks,
+        paper_in_batch_hits,
+        relevance_from_keys,
+    )
+
+    texts, inverse = np.unique(image_text, return_inverse=True)
+    distinct = text[np.unique(inverse, return_index=True)[1]]
+    keys = [{("text", t), ("object", o)} for t, o in zip(inverse, objects)]
+    objects_of = [{("text", t)} | {("object", o) for o in objects[inverse == t]} for t in range(len(texts))]
+    relevant = relevance_from_keys(keys, objects_of)
+    scores = image.astype(np.float64) @ distinct.astype(np.float64).T
+    to_text, to_image = pair_ranks(EmbeddingScores(image, distinct), inverse)
+    return {
+        "relevant": relevant.toarray(),
+        "scores": scores,
+        "image_to_text": first_relevant_ranks(scores, relevant),
+        "text_to_image": first_relevant_ranks(scores.T, relevant.T),
+        "pair_image_to_text": to_text,
+        "pair_text_to_image": to_image,
+        "paper_in_batch": paper_in_batch_hits(EmbeddingScores(image, distinct), inverse),
+    }
+
+
+def seeded_pairs(n: int, dim: int, seed: int, shared: float = 0.0) -> tuple[np.ndarray, ...]:
+    """Unit image and caption embeddings of n pairs, images near their caption; a ``shared`` share
+    of the images take one of n/20 common captions (FIRST-like), each image its own object."""
+    rng = np.random.default_rng(seed)
+    image_text = np.arange(n)
+    common = rng.random(n) < shared
+    image_text[common] = n + rng.integers(0, max(n // 20, 1), common.sum())
+    base = rng.normal(size=(image_text.max() + 1, dim))
+    text = base[image_text]
+    image = text + 1.2 * rng.normal(size=(n, dim))
+    unit = lambda x: (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    return unit(image), unit(text), image_text, np.arange(n)
+
+
+def metric_parity(n: int = 500, dim: int = 32, seed: int = 0) -> dict:
+    """Ours against each peer, with unique captions (every definition should agree exactly) and
+    with shared captions (where ours deliberately differs from the own-partner definitions)."""
+    out = {}
+    for layout, shared in (("unique_captions", 0.0), ("shared_captions", 0.4)):
+        image, text, image_text, objects = seeded_pairs(n, dim, seed, shared)
+        ours = _ours(image, text, image_text, objects)
+        oc = open_clip_metrics(image, text)
+        row = {}
+        for direction, scores, positive in (
+            ("image_to_text", ours["scores"], ours["relevant"]),
+            ("text_to_image", ours["scores"].T, ours["relevant"].T),
+        ):
+            ranks, pair = ours[direction], ours[f"pair_{direction}"]
+            for k in (1, 5, 10):
+                row[f"{direction} R@{k}"] = {
+                    "ours": float(np.mean(ranks <= k)),
+                    "clip_benchmark (our relevance)": clip_benchmark_recall(scores, positive, k),
+                    "ours pair-level (paper)": float(np.mean(pair <= k)),
+                    "open_clip": oc[f"{direction}_R@{k}"],
+                }
+            row[f"{direction} median_rank"] = {
+                "ours pair-level (paper)": float(np.median(pair)),
+                "open_clip (floor(median of 0-based)) + 1": oc[f"{direction}_median_rank"],
+            }
+            row[f"{direction} mean_rank"] = {
+                "ours pair-level (paper)": float(pair.mean()),
+                "open_clip": oc[f"{direction}_mean_rank"],
+            }
+        row["text_to_image in-batch top-10 of 100"] = {
+            "ours pair-level (paper)": float(ours["paper_in_batch"].mean()),
+            "PAPERCLIP eval_utils": paperclip_batch_topk(image, text),
+        }
+        curve = paperclip_notebook_curve(image, text)
+        pair = ours["pair_image_to_text"]
+        row["image_to_text curve at the notebook's k"] = {
+            "ours pair-level (paper)": [float(np.mean(pair <= k)) for k in curve],
+            "PAPERCLIP notebook": list(curve.values()),
+        }
+        out[layout] = row
+    return out
+
+
+def parity_lines(result: dict) -> list[str]:
+    """One line per metric: the values, and whether all agree."""
+    lines = []
+    for layout, rows in result.items():
+        lines.append(f"{layout}:")
+        for metric, values in rows.items():
+            flat = [tuple(v) if isinstance(v, list) else v for v in values.values()]
+            agree = all(np.allclose(f, flat[0]) for f in flat)
+            shown = ", ".join(
+                f"{k} {v:.4f}" if not isinstance(v, list) else f"{k} {np.round(v, 3).tolist()}"
+                for k, v in values.items()
+            )
+            lines.append(f"  {metric}: {'agree' if agree else 'DIFFER'}: {shown}")
+    return lines

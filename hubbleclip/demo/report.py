@@ -138,25 +138,35 @@ def _compare(layout: RunLayout) -> list[str]:
         "",
     ]
     ret = res.retrieval
+    lines += [
+        "Two definitions. **ours**: identical captions are one candidate and any caption of the same "
+        "object counts as correct. **paper**: PAPERCLIP's pair-level quantities, only the own partner "
+        "is correct (a caption shared by several images is several tied candidates); its text→image "
+        "`in_batch_top10` is the paper's training-time top-10 of fixed batches of 100 pairs. "
+        "`n/a (cut-off 0 of N)`: ⌊k/100·N⌋ is 0, the metric is not defined.",
+        "",
+    ]
     rows = []
     for direction in ("image_to_text", "text_to_image"):
         for subset, first in ret.subsets(direction).items():
-            # acc@1% is 0 by definition below 100 candidates (⌊N/100⌋ = 0), so R@1 stands in for it
-            for metric in ("R@1", "acc@10%", "R@10", "type_R@1"):
+            kinds = [("ours", m, lambda b: b) for m in ("R@1", "acc@1%", "acc@10%", "R@10", "type_R@1")]
+            if first.paper is not None:
+                paper = ["R@1", "acc@10%"] + (["in_batch_top10"] if direction == "text_to_image" else [])
+                kinds += [("paper", m, lambda b: b.paper) for m in paper]
+            for kind, metric, pick in kinds:
+                block = pick(first)
                 rows.append(
                     [
                         direction.replace("_to_", "→"),
                         f"{subset} ({first.candidates.replace('_', '-')})",
-                        str(first.n_queries),
-                        str(first.n_candidates),
+                        str(block.n_queries),
+                        str(block.n_candidates),
+                        kind,
                         metric,
-                        *(
-                            per_dir[direction][subset].metrics[metric].format()
-                            for per_dir in ret.models.values()
-                        ),
+                        *(pick(per_dir[direction][subset]).format(metric) for per_dir in ret.models.values()),
                     ]
                 )
-    lines += _table(["direction", "queries", "n", "candidates", "metric", *ret.models], rows)
+    lines += _table(["direction", "queries", "n", "candidates", "definition", "metric", *ret.models], rows)
     for name, zs in (res.zero_shot or {}).items():
         zrows = [
             [
@@ -202,7 +212,7 @@ def _study(layout: RunLayout) -> list[str]:
             continue
         lines.append(
             f"On astronomy the base is near chance: {subset} image → text acc@10% (same-source, "
-            f"{block.n_candidates} candidates) {block.metrics['acc@10%'].format()} "
+            f"{block.n_candidates} candidates) {block.format('acc@10%')} "
             f"against chance {block.chance['acc@10%']:.3f}."
         )
     links = [f"[study table]({_rel(layout.study_table, layout)})"]

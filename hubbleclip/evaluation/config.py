@@ -18,10 +18,18 @@ class RetrievalConfig:
         metadata=_help("retrieved fractions k%% for PAPERCLIP's accuracy"),
     )
     ks: list[int] = field(default_factory=lambda: [1, 5, 10], metadata=_help("R@k cut-offs"))
-    in_batch_size: int = field(default=100, metadata=_help("batch size of the in-batch metric"))
-    in_batch_k: int = field(default=10, metadata=_help("top-k of the in-batch metric"))
-    in_batch_repeats: int = field(default=5, metadata=_help("random batchings averaged"))
+    in_batch_size: int = field(
+        default=100, metadata=_help("images per batch of the in-batch metrics (full batches only)")
+    )
+    in_batch_k: int = field(default=10, metadata=_help("top-k of the in-batch metrics"))
+    in_batch_repeats: int = field(default=5, metadata=_help("random batchings averaged (ours)"))
     curve_step: float = field(default=0.5, metadata=_help("percent step of the stored accuracy curve"))
+    chunk_size: int = field(
+        default=0,
+        metadata=_help(
+            "queries scored per block (0 = about 8M scores per block); results do not depend on it"
+        ),
+    )
 
 
 @dataclass

@@ -17,6 +17,7 @@ from hubbleclip.evaluation.classes import load_classes, load_templates
 from hubbleclip.evaluation.config import EvalConfig
 from hubbleclip.evaluation.evalset import EvalSet, build_eval_set
 from hubbleclip.evaluation.results import SCHEMA_VERSION
+from hubbleclip.metrics import EmbeddingScores, MatrixScores
 from hubbleclip.models.embed import embed_images, embed_texts
 from hubbleclip.models.feature_cache import feature_cache, weights_digest
 from hubbleclip.models.loader import load_model, resolve_export
@@ -76,9 +77,12 @@ def load_eval_set(cfg: EvalConfig) -> EvalSet:
 
 def score_models(
     cfg: EvalConfig, eval_set: EvalSet, sets: dict, templates: list[str]
-) -> tuple[dict, dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+) -> tuple[dict, dict[str, EmbeddingScores | MatrixScores], dict[str, dict[str, np.ndarray]]]:
     """Every model's (and the random baseline's) image-text and image-class scores on ``eval_set``,
-    from tower features the feature cache keeps; returns (models info, retrieval, zero-shot scores)."""
+    from tower features the feature cache keeps; returns (models info, retrieval, zero-shot scores).
+
+    A model's retrieval scores are its embeddings (``EmbeddingScores``), which the retrieval suite
+    multiplies block by block; the random baseline is a matrix of uniform noise."""
     cache = feature_cache(cfg.cache_dir, cfg.cache_features)
     encoded = eval_set.encoded_images()
     models_info, retrieval_scores = {}, {}
@@ -95,7 +99,7 @@ def score_models(
         }
         images = embed_images(model, encoded, cfg.batch_size, cache)
         texts = embed_texts(model, eval_set.texts, max(cfg.batch_size, 256), cache)
-        retrieval_scores[name] = images @ texts.T
+        retrieval_scores[name] = EmbeddingScores(images, texts)
         for set_name, (labelled, _) in sets.items():
             classes = zero_shot.class_embeddings(model, labelled.classes, templates, cache=cache)
             zs_scores[set_name][name] = images[labelled.rows] @ classes.T
@@ -103,7 +107,7 @@ def score_models(
     if cfg.random_baseline:
         rng = np.random.default_rng(cfg.bootstrap.seed)
         models_info[RANDOM] = {"spec": RANDOM}
-        retrieval_scores[RANDOM] = rng.random(next(iter(retrieval_scores.values())).shape)
+        retrieval_scores[RANDOM] = MatrixScores(rng.random(next(iter(retrieval_scores.values())).shape))
         for set_name, (labelled, _) in sets.items():
             zs_scores[set_name][RANDOM] = rng.random((len(labelled.rows), len(labelled.classes)))
     return models_info, retrieval_scores, zs_scores
@@ -153,9 +157,10 @@ def run_evaluation(cfg: EvalConfig, eval_set: EvalSet | None = None) -> dict:
             name: retrieval.rank_subsets(s, eval_set, cfg.retrieval, cfg.bootstrap.seed)
             for name, s in retrieval_scores.items()
         }
-        per_model, deltas = retrieval.summarize(ranked, cfg.retrieval, cfg.bootstrap, reference)
+        per_model, deltas, paper_deltas = retrieval.summarize(ranked, cfg.retrieval, cfg.bootstrap, reference)
         deltas.pop(RANDOM, None)
-        results["retrieval"] = {"models": per_model, "deltas": deltas}
+        paper_deltas.pop(RANDOM, None)
+        results["retrieval"] = {"models": per_model, "deltas": deltas, "paper_deltas": paper_deltas}
     if "zero_shot" in cfg.tasks:
         results["zero_shot"] = {}
         for set_name, (labelled, class_list) in sets.items():

@@ -53,29 +53,58 @@ def subset_label(subset: str, block: RetrievalBlock) -> str:
     return f"{subset} ({kind}, {block.n_queries} queries, {block.n_candidates} candidates)"
 
 
+def _block_rows(blocks: dict[str, RetrievalBlock], deltas: dict[str, dict[str, Estimate]]) -> list[list[str]]:
+    """One row per metric: each model's cell (``n/a (reason)`` where undefined), chance, deltas."""
+    first = next(iter(blocks.values()))
+    return [
+        [
+            metric,
+            *(b.format(metric, _digits(metric)) for b in blocks.values()),
+            _chance(first.chance, metric),
+            *(_delta(d[metric], metric) if metric in d else "n/a" for d in deltas.values()),
+        ]
+        for metric in first.metric_names
+    ]
+
+
+RETRIEVAL_INTRO = (
+    "Two definitions side by side. **Ours** (the first table of each pair): identical captions are one "
+    "candidate and any caption of the same object counts as correct; accuracy at k% = share of queries "
+    "whose correct partner ranks within ⌊k/100·N⌋ of the N candidates; `R@k` counts the own caption "
+    "(or one of the same object), `type_R@k` any caption of an object of the same type; "
+    "`in_batch_top10` is top-10 inside random full batches of 100 images. **Paper** (PAPERCLIP's "
+    "definitions): N image-caption pairs, only the own partner is correct, so a caption shared by "
+    "several images is several tied candidates; its image → text `acc@k%` is the paper's "
+    "retrieved-fraction curve and its text → image `in_batch_top10` the paper's training-time metric "
+    "(top-10 of fixed batches of 100 pairs, the last partial batch dropped). With one unique caption "
+    "per image both agree. `all` is pooled (every query against the whole split); a source's rows "
+    "are same-source (its queries against its own candidates only). `chance` is the exact "
+    "expectation under a uniformly random ranking; `n/a (cut-off 0 of N)`: ⌊k/100·N⌋ is 0, so the "
+    "metric is not defined."
+)
+
+
 def _retrieval(results: EvalResults) -> list[str]:
     ret, ref = results.retrieval, results.reference
     names, delta_names = ret.names, list(ret.deltas)
-    lines = [
-        "## Retrieval",
-        "",
-        "Accuracy at k% = share of queries whose correct partner ranks within ⌊k/100·N⌋ of the N candidates "
-        "(PAPERCLIP). `all` is pooled (every query against the whole split); a source's rows are "
-        "same-source (its queries against its own candidates only). `R@k` counts the own caption (or one "
-        "of the same object), `type_R@k` any caption of an object of the same type. `chance` is the "
-        "exact expectation under a uniformly random ranking.",
-        "",
-    ]
+    lines = ["## Retrieval", "", RETRIEVAL_INTRO, ""]
     header = ["metric", *names, "chance", *(f"Δ {n} − {ref}" for n in delta_names)]
     for direction, label in ARROWS.items():
         for subset, block in ret.subsets(direction).items():
             lines += [f"### {label}, {subset_label(subset, block)}", ""]
-            per_model = {n: ret.models[n][direction][subset].metrics for n in names}
+            blocks = {n: ret.models[n][direction][subset] for n in names}
             deltas = {n: ret.deltas[n][direction][subset] for n in delta_names}
-            rows = _metric_rows(
-                list(block.metrics), per_model, deltas, extra=lambda m, c=block.chance: _chance(c, m)
-            )
-            lines += [markdown_table(header, rows), ""]
+            lines += [markdown_table(header, _block_rows(blocks, deltas)), ""]
+            if block.paper is None:
+                continue
+            papers = {n: b.paper for n, b in blocks.items()}
+            paper_deltas = {n: ret.delta_table(n, direction, subset, paper=True) for n in delta_names}
+            lines += [
+                f"Paper's definitions ({block.paper.n_queries} pairs, own partner only):",
+                "",
+                markdown_table(header, _block_rows(papers, paper_deltas)),
+                "",
+            ]
     return lines
 
 
@@ -130,12 +159,17 @@ def render_summary(results: EvalResults, percent: float = 10.0) -> str:
         metric = f"acc@{percent:g}%"
         for direction, label in ARROWS.items():
             for subset, block in ret.subsets(direction).items():
-                if metric in block.metrics:
+                if metric in block.metric_names:
                     rows.append(
                         [
                             f"{label} {metric}, {subset_label(subset, block)}",
-                            *(_cell(ret.models[n][direction][subset].metrics[metric]) for n in names),
-                            *(_delta(d[direction][subset][metric]) for d in ret.deltas.values()),
+                            *(ret.models[n][direction][subset].format(metric) for n in names),
+                            *(
+                                _delta(d[direction][subset][metric])
+                                if metric in d[direction][subset]
+                                else "n/a"
+                                for d in ret.deltas.values()
+                            ),
                         ]
                     )
     for set_name, zs in (results.zero_shot or {}).items():

@@ -14,13 +14,17 @@ the statistic on the full sample of n units and its percentile bootstrap interva
     retrieval:                           # present when the retrieval task ran
       models: {NAME: {DIRECTION: {SUBSET: {
           candidates: "pooled" | "same_source", n_queries, n_candidates,
-          chance: {"acc@k%", "R@k", "type_R@k", "mean_rank": expected value under a uniformly
-                   random ranking},
+          chance: {"acc@k%", "R@k", "type_R@k", "mean_rank", "in_batch_top10": expected value
+                   under a uniformly random ranking},
           metrics: {"acc@1%", "acc@5%", "acc@10%", "acc@20%", "acc@50%", "R@1", "R@5", "R@10",
                     "type_R@1", "type_R@5", "type_R@10",
-                    "median_rank", "mean_rank", "in_batch_top10": {value, low, high}},
-          curve: {percent: [...], accuracy: [...]}}}}}
+                    "median_rank", "mean_rank", "in_batch_top10": {value, low, high, n}},
+          not_applicable: {METRIC: reason}     # e.g. "acc@1%": "cut-off 0 of 67"; not in metrics
+          curve: {percent: [...], accuracy: [...]},
+          paper: {candidates, n_queries, n_candidates (both N pairs), chance, metrics,
+                  not_applicable, curve}}}}}
       deltas: {NAME: {DIRECTION: {SUBSET: {METRIC: {value, low, high}}}}}   # paired bootstrap
+      paper_deltas: the same for the paper blocks
     zero_shot:                           # present when the zero-shot task ran
       SET: {source, class_list, n_templates,
             models: {NAME: {n_images, n_unlabelled, classes, n_classes_present,
@@ -33,8 +37,17 @@ DIRECTION is ``image_to_text`` or ``text_to_image``; SUBSET is ``all`` (pooled: 
 against the whole split) or a source name (same-source: that source's queries against that
 source's candidates only).  ``R@k`` counts the own caption (or one of the same object);
 ``type_R@k`` any caption of an object of the same type (the class-level question).  Accuracy
-at k% is PAPERCLIP's: the correct partner ranks within the top ⌊k/100·N⌋ of the N candidates.
-Ranks are 1-based with ties counted against the query.  The ``random`` model ranks by uniform
+at k% is PAPERCLIP's: the correct partner ranks within the top ⌊k/100·N⌋ of the N candidates;
+where that cut-off is 0 the metric is listed in ``not_applicable`` instead of ``metrics``.
+``in_batch_top10`` (ours): top-10 inside random full batches of 100 images, identical captions
+merged (absent below 100 images).  Ranks are 1-based with ties counted against the query.
+
+``paper`` holds PAPERCLIP's own quantities (``hubbleclip.metrics.pairs``): N image-caption
+pairs, the own partner only (a caption shared by several pairs is that many tied candidates),
+``R@k``, ``acc@k%`` and ranks over the full set, the image→text ``curve`` being the paper's
+retrieved-fraction curve, and (text→image only) ``in_batch_top10``: top-10 of fixed batches of
+100 pairs in the split's order, the last partial batch dropped (chance 0.1).  Files written before
+``not_applicable``, ``paper`` and ``paper_deltas`` existed lack them.  The ``random`` model ranks by uniform
 noise (the chance baseline).
 
 Readers take the typed :class:`EvalResults` (``load_results`` or ``EvalResults.from_dict``).
@@ -81,9 +94,14 @@ class Curve:
     accuracy: list[float]
 
 
+def _metric_order(name: str) -> tuple[int, float]:
+    """acc@k% first by k, then the rest in the order they were written."""
+    return (0, float(name[4:-1])) if name.startswith("acc@") else (1, 0.0)
+
+
 @dataclass(frozen=True)
 class RetrievalBlock:
-    """One model, one direction, one subset."""
+    """One model, one direction, one subset: our metrics, or (as ``paper``) PAPERCLIP's."""
 
     candidates: str  # "pooled" | "same_source"
     n_queries: int
@@ -91,14 +109,29 @@ class RetrievalBlock:
     chance: dict[str, float]
     metrics: dict[str, Estimate]
     curve: Curve | None = None  # absent in cross-validation summaries
+    not_applicable: dict[str, str] | None = None  # metric -> why it is not defined here
+    paper: RetrievalBlock | None = None  # PAPERCLIP's pair-level metrics (files before it lack it)
 
     @property
     def same_source(self) -> bool:
         return self.candidates == "same_source"
 
+    @property
+    def metric_names(self) -> list[str]:
+        """Every metric of the block, defined or not, in table order."""
+        names = [*self.metrics, *(m for m in self.not_applicable or {} if m not in self.metrics)]
+        return sorted(names, key=_metric_order)
+
+    def format(self, metric: str, digits: int = 3) -> str:
+        """``value [low, high]``, or ``n/a (cut-off 0 of 67)`` where the metric is not defined."""
+        if metric in self.metrics:
+            return self.metrics[metric].format(digits)
+        reason = (self.not_applicable or {}).get(metric)
+        return f"n/a ({reason})" if reason else "n/a"
+
     @classmethod
     def from_dict(cls, d: dict) -> RetrievalBlock:
-        curve = d.get("curve")
+        curve, paper = d.get("curve"), d.get("paper")
         return cls(
             d.get("candidates", "pooled"),
             d["n_queries"],
@@ -106,6 +139,10 @@ class RetrievalBlock:
             d["chance"],
             estimates(d["metrics"]),
             Curve(curve["percent"], curve["accuracy"]) if curve else None,
+            d.get("not_applicable"),
+            RetrievalBlock.from_dict({"candidates": d.get("candidates", "pooled"), **paper})
+            if paper
+            else None,
         )
 
 
@@ -116,6 +153,7 @@ Deltas = dict[str, dict[str, dict[str, Estimate]]]  # direction -> subset -> met
 class RetrievalResults:
     models: dict[str, dict[str, dict[str, RetrievalBlock]]]  # model -> direction -> subset
     deltas: dict[str, Deltas]  # model != reference (and not random) -> paired difference
+    paper_deltas: dict[str, Deltas] | None = None  # the same for the paper's metrics
 
     @property
     def names(self) -> list[str]:
@@ -125,11 +163,26 @@ class RetrievalResults:
         """The first model's blocks of ``direction`` by subset (counts and chance are the same for all)."""
         return next(iter(self.models.values()))[direction]
 
-    def delta(self, name: str, direction: str, subset: str, metric: str) -> Estimate | None:
-        return self.deltas.get(name, {}).get(direction, {}).get(subset, {}).get(metric)
+    def delta(
+        self, name: str, direction: str, subset: str, metric: str, paper: bool = False
+    ) -> Estimate | None:
+        return self.delta_table(name, direction, subset, paper).get(metric)
+
+    def delta_table(self, name: str, direction: str, subset: str, paper: bool = False) -> dict[str, Estimate]:
+        """Every paired difference of ``name`` on one direction/subset (ours, or the paper's)."""
+        deltas = (self.paper_deltas or {}) if paper else self.deltas
+        return deltas.get(name, {}).get(direction, {}).get(subset, {})
 
     @classmethod
     def from_dict(cls, d: dict) -> RetrievalResults:
+        def deltas(table: dict) -> dict[str, Deltas]:
+            return {
+                name: {
+                    direction: {s: estimates(m) for s, m in per.items()} for direction, per in per_dir.items()
+                }
+                for name, per_dir in table.items()
+            }
+
         return cls(
             {
                 name: {
@@ -138,12 +191,8 @@ class RetrievalResults:
                 }
                 for name, per_dir in d["models"].items()
             },
-            {
-                name: {
-                    direction: {s: estimates(m) for s, m in per.items()} for direction, per in per_dir.items()
-                }
-                for name, per_dir in d["deltas"].items()
-            },
+            deltas(d["deltas"]),
+            deltas(d["paper_deltas"]) if "paper_deltas" in d else None,
         )
 
 

@@ -9,7 +9,15 @@ from typing import Protocol
 
 from hubbleclip.data.load import load_dataset_dict
 from hubbleclip.evaluation.results import load_results
-from hubbleclip.figures import examples, rerank_bars, retrieval_curve, similarity, study, training_curves
+from hubbleclip.figures import (
+    examples,
+    rerank_bars,
+    retrieval_curve,
+    similarity,
+    study,
+    study_curves,
+    training_curves,
+)
 from hubbleclip.runs import MetricsLog
 from hubbleclip.similarity.index import load_index
 
@@ -60,11 +68,16 @@ def make_all(files: RunFiles, out: Path) -> dict[str, list[Path]]:
             name = "retrieval_curve" if subset == "all" else f"retrieval_curve_{subset}"
             figures[name] = retrieval_curve.draw(results, out / name, subset=subset)
     if inputs(files.study_results, "study"):
-        figures["study"] = study.draw(load_results(files.study_results), out / "study")
+        study_results = load_results(files.study_results)
+        figures["study"] = study.draw(study_results, out / "study")
+        figures["study_curves"] = study_curves.draw(study_results, out / "study_curves")
     if inputs(files.train_metrics, "training_curves"):
-        figures["training_curves"] = training_curves.draw(
-            MetricsLog(files.train_metrics).read(), out / "training_curves"
-        )
+        records = MetricsLog(files.train_metrics).read()
+        figures["training_curves"] = training_curves.draw(records, out / "training_curves")
+        if training_curves.paper_metric_key(records):
+            figures["training_paper_metric"] = training_curves.draw_paper(
+                records, out / "training_paper_metric"
+            )
     if inputs(files.compare_examples, "image_to_text"):
         figures.update(example_figures(files.compare_examples, out))
     if inputs(files.rerank_results, "rerank"):

@@ -27,7 +27,7 @@ def draw(results: EvalResults, out_stem: str | Path, subset: str = "all") -> lis
                 entry.curve.accuracy,
                 color=color_for(name, i),
                 lw=2,
-                label=f"{name} (acc@10% {entry.metrics['acc@10%'].format(2)})",
+                label=f"{name} (acc@10% {entry.format('acc@10%', 2)})",
             )
         ax.set_title(f"{title} ({subset}, N={ret.subsets(direction)[subset].n_candidates})")
         ax.set_xlabel("retrieved fraction of the candidates (%)")

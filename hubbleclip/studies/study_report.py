@@ -21,16 +21,14 @@ def _cell(est: Estimate, delta: Estimate | None) -> str:
 
 
 def _row(name: str, ret: RetrievalResults, subset: str) -> list[str]:
-    return [
-        name,
-        *(
-            _cell(
-                ret.models[name][direction][subset].metrics[metric],
-                ret.delta(name, direction, subset, metric),
-            )
-            for direction, metric, _ in COLUMNS
-        ),
-    ]
+    cells = []
+    for direction, metric, _ in COLUMNS:
+        block = ret.models[name][direction][subset]
+        if metric in block.metrics:  # else its cut-off is 0 here: the block says "n/a (cut-off 0 of N)"
+            cells.append(_cell(block.metrics[metric], ret.delta(name, direction, subset, metric)))
+        else:
+            cells.append(block.format(metric))
+    return [name, *cells]
 
 
 def render_study(study: dict, results: EvalResults) -> str:
@@ -49,7 +47,8 @@ def render_study(study: dict, results: EvalResults) -> str:
         "",
     ]
     for subset, block in ret.subsets("image_to_text").items():
-        chance = [f"{ret.subsets(d)[subset].chance.get(m, float('nan')):.3f}" for d, m, _ in COLUMNS]
+        chance = [ret.subsets(d)[subset].chance.get(m) for d, m, _ in COLUMNS]
+        chance = ["n/a" if c is None else f"{c:.3f}" for c in chance]
         lines += [f"## {subset_label(subset, block)}", ""]
         lines += [
             markdown_table(

@@ -64,8 +64,8 @@ def in_batch_hit_counts(
     img: torch.Tensor, txt: torch.Tensor, captions: list[str], k: int
 ) -> dict[str, float]:
     """Within one batch: how many images (texts) rank their own caption (an image with it) within
-    the top 1 and the top k.  (The evaluation's :func:`hubbleclip.metrics.in_batch_hits` gives rates
-    over random batchings of a whole split.)
+    the top 1 and the top k.  (The evaluation's :func:`hubbleclip.metrics.in_batch_hits` gives the
+    same count over random full batches of 100 of a whole split.)
 
     Several images can share a caption (e.g. one FIRST class): any of them counts as a match.
     """

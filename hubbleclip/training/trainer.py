@@ -17,6 +17,7 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate.utils import gather_object, set_seed
 from torch.utils.data import DataLoader
@@ -24,6 +25,7 @@ from torch.utils.data import DataLoader
 from hubbleclip.data.load import caption_column, encoded_images
 from hubbleclip.data.shards import shards_to_dataset
 from hubbleclip.errors import UserError
+from hubbleclip.metrics import own_partner_ranks
 from hubbleclip.models import load_model
 from hubbleclip.models.base import ClipModel
 from hubbleclip.models.feature_cache import FeatureCache, feature_cache, image_features, text_features
@@ -90,9 +92,8 @@ def own_partner_t2i_hits(img: torch.Tensor, txt: torch.Tensor, k: int) -> int:
     """Texts of one batch whose own image ranks within the top ``k`` of the batch's images: PAPERCLIP's
     training-time metric, which counts only the partner (an identical caption of another image does
     not match).  Scores in float64, so equal embeddings tie exactly, and a tie counts against the text."""
-    sims = txt.double() @ img.double().T
-    ahead = (sims >= sims.diagonal()[:, None]).sum(dim=1) - 1  # other images scoring at least the partner
-    return int((ahead < k).sum())
+    sims = (txt.double() @ img.double().T).cpu().numpy()
+    return int((own_partner_ranks(sims, np.arange(len(sims))) <= k).sum())
 
 
 @torch.no_grad()
