@@ -1,5 +1,6 @@
 """Score the search on generated queries of each kind astronomers type (designations, typos,
-positions, "near X", brightness, query fields), without and with its resolver stage, e.g.
+positions, "near X", brightness, query fields, common names of objects without an image,
+genitive star names, ``ra=… dec=…``), without and with its resolver stage, e.g.
 
     python eval/query_kinds.py --index runs/demo/retrieval/index --out runs/kinds
 

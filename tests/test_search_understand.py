@@ -262,6 +262,14 @@ def test_a_fuzzy_name_never_outranks_an_exact_one(searcher):
             )
 
 
+def test_a_typo_ranks_like_the_name_it_reads_as(searcher):
+    # names.dat calls NGC 5195 (M51's companion) the Whirlpool Galaxy too: the typo must not tie them
+    typo = searcher.search(text="wirlpool galaxy", k=3)
+    exact = searcher.search(text="whirlpool galaxy", k=3)
+    assert _ids(typo)[:2] == _ids(exact)[:2] == ["NGC5194", "NGC5195"]
+    assert [h.match for h in typo.hits[:2]] == ["fuzzy name"] * 2
+
+
 def test_names_dat_names_find_objects_without_images(searcher):
     # names.dat keys the Pleiades by M 45; OpenNGC files them as Mel 22, and Stellarium has no image
     for text in ("Seven Sisters", "where is subaru"):

@@ -90,7 +90,8 @@ def _prepare_split_dir(directory: Path, settings: dict, overwrite: bool) -> None
             f"{directory} holds an export with other settings ({', '.join(changed)}): "
             "pass --overwrite to write it again"
         )
-    if directory.exists() and not old and any(directory.iterdir()):
+    # a kill during the manifest's atomic write leaves only a hidden temp file: not someone else's files
+    if directory.exists() and not old and any(not p.name.startswith(".") for p in directory.iterdir()):
         raise FileExistsError(
             f"{directory} exists and is not a hubbleclip export: pass --overwrite to replace it"
         )

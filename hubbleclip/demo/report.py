@@ -296,7 +296,8 @@ def _query_kinds(layout: RunLayout) -> list[str]:
     exact = res.exact_name_first
     passed = sum(x["passed"][RESOLVER_FIRST] for x in res.examples)
     return [
-        "### Query kinds: names, typos, positions, near, brightness",
+        "### Query kinds: names, typos, positions, near, brightness, fields, common names, genitives, "
+        "ra=/dec=",
         "",
         f"Generated held-out queries of each kind; top-1 and MAP@{res.k} with 95% bootstrap intervals. "
         f"`{RANKER_ONLY}`: the learned ranker alone; `{RESOLVER_FIRST}`: the resolver stage first.",

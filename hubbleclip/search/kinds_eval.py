@@ -37,8 +37,9 @@ from hubbleclip.search.text import FAMILIES
 
 log = logging.getLogger(__name__)
 TOP1_TARGET = 0.95
-TARGET_KINDS = ("designation", "typo", "coordinates")
-# the queries of issue 18, and the README's: (query, expected object ids, rule)
+# issue 18's kinds and issue 27's: names.dat names, genitive star names, ra=/dec= positions
+TARGET_KINDS = ("designation", "typo", "coordinates", "common_name", "genitive", "key_value")
+# the queries of issues 18 and 27, and the README's: (query, expected object ids, rule)
 # rule "first": the first hit is one of them; "top5": all of them in the top 5;
 # ("magnitude", types, constellation): the top 5 are the brightest such objects, in order
 EXAMPLES = (
@@ -55,6 +56,10 @@ EXAMPLES = (
     ('type:"planetary nebula" con:Lyr mag<10', ("NGC6720",), "first"),
     ("l=121.17 b=-21.57", ("NGC0224",), "first"),
     ("UGC 454", ("NGC0224",), "first"),
+    # issue 27: a names.dat name keyed by M 45 (OpenNGC files Mel 22), a genitive, ra= dec=
+    ("seven sisters", ("Mel022",), "first"),
+    ("epsilon Orionis", ("NGC1990", "star:Alnilam"), "first"),
+    ("ra=13:29:52.7 dec=+47:11:43", ("NGC5194",), "first"),
 )
 
 

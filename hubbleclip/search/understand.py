@@ -11,7 +11,8 @@
 4. **a position** (:mod:`hubbleclip.search.coordinates`), optionally with a radius: a cone;
 5. **brightness words** (:mod:`hubbleclip.search.brightness`); with 2-5, type words and a
    constellation (:mod:`hubbleclip.search.subjects`) become filters;
-6. **a fuzzy name** (1-2 typos), only when 1-5 found nothing;
+6. **a fuzzy name** (1-2 typos), only when 1-5 found nothing; its objects are ranked by the name
+   as spelt, as for an exact match;
 7. otherwise **free text**, ranked by the learned ranker exactly as before.
 
 Free words left over in 2-5 ("bright galaxies *with dust lanes*") go to the learned ranker,
@@ -195,6 +196,9 @@ def _free_text(plan: QueryPlan, resolver: NameResolver, corpus) -> QueryPlan:
     fuzzy = resolver.fuzzy(plan.text)
     if fuzzy is not None:
         plan.mode, plan.name = "name", fuzzy
+        # the ranker orders the objects by the name as spelt, as for an exact match: the typo's
+        # words would tie M51 with its companion, which one names.dat source calls "Whirlpool Galaxy" too
+        plan.ranker_text = resolver.label(fuzzy.key)
         plan.notes.append(
             f"{fuzzy.text!r} read as {resolver.label(fuzzy.key)!r} ({fuzzy.edits} edit"
             f"{'s' if fuzzy.edits > 1 else ''}): {_names(fuzzy.rows, corpus)}"

@@ -39,8 +39,9 @@ def copy_stellarium(src: Path) -> None:
         im.save(out / name, optimize=True)
     wanted = {("NGC", "224"), ("NGC", "1976"), ("NGC", "5194"), ("NGC", "6720"), ("NGC", "6205"),
               ("NGC", "7293"), ("IC", "418"), ("NGC", "3242"), ("SH2", "1"), ("B", "22"),
-              # objects without an image: one keyed by Messier number, three with star names
-              ("M", "45"), ("NGC", "884"), ("NGC", "362"), ("NGC", "5139")}
+              # objects without an image: one keyed by Messier number, three with star names,
+              # and M51's companion, which one source also calls the Whirlpool Galaxy
+              ("M", "45"), ("NGC", "884"), ("NGC", "362"), ("NGC", "5139"), ("NGC", "5195")}
     lines = [l for l in (neb / "names.dat").read_text().splitlines()
              if not l.startswith("#") and (l[:5].strip(), l[5:20].strip()) in wanted]
     (out / "names.dat").write_text("# subset of Stellarium's names.dat\n" + "\n".join(lines) + "\n")
