@@ -79,8 +79,12 @@ def summarize_folds(
     summary: dict = {name: {} for name in columns}
     deltas: dict = {name: {} for name in columns if name not in ("base", "random")}
     for direction in DIRECTIONS:
+        # a metric whose cut-off is 0 in some fold (too few candidates there) is pooled nowhere
         pooled = {
-            name: {m: np.concatenate([c[m] for c in per_dir[direction]]) for m in per_dir[direction][0]}
+            name: {
+                m: np.concatenate([c[m] for c in per_dir[direction]])
+                for m in set.intersection(*(set(c) for c in per_dir[direction]))
+            }
             for name, per_dir in columns.items()
         }
         comparison = compare_systems(pooled, bootstrap=boot, reducers=REDUCERS, reference="base")

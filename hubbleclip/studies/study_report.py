@@ -112,6 +112,14 @@ def render_crossval(cv: dict) -> str:
         for name, per_dir in cv["models"].items():
             est = estimates(per_dir[direction]["metrics"])
             delta = estimates(cv["deltas"].get(name, {}).get(direction, {}))
-            rows.append([name, *(_cell(est[m], delta.get(m)) for m in metrics)])
+            rows.append(
+                [
+                    name,
+                    *(
+                        _cell(est[m], delta.get(m)) if m in est else "n/a (cut-off 0 in a fold)"
+                        for m in metrics
+                    ),
+                ]
+            )
         lines += [markdown_table(["model", *metrics], rows), ""]
     return "\n".join(lines).rstrip() + "\n"
