@@ -7,7 +7,8 @@ Stages, each in a fresh process: synthetic build (bench/harness/synthetic.py), e
 object texts (a capped sample; larger sizes are projected from its throughput), the object index
 built from the arrays, search p50/p99 over a mix of query kinds, all-pairs top-k with the automatic
 neighbour backend (recall@k against exact search on sampled queries; uniform random vectors as a
-second, worst-case row) and paired image<->text evaluation in chunks.  Prints a table and the
+second, worst-case row), paired image<->text evaluation in chunks, similar/refine p50/p99 over the
+image vectors and `hubbleclip serve` (start-up, RSS, /api/search p50/p99).  Prints a table and the
 slope of each stage; --out writes the same as JSON.
 """  # noqa: E501 - copyable shell commands
 

@@ -29,9 +29,19 @@ import numpy as np
 
 from hubbleclip.io import atomic_write_json
 
-STAGES = ("synthetic", "embedding", "index", "search", "all_pairs", "all_pairs_uniform", "evaluation")
+STAGES = (
+    "synthetic",
+    "embedding",
+    "index",
+    "search",
+    "similar",
+    "all_pairs",
+    "all_pairs_uniform",
+    "evaluation",
+    "serve",
+)
 # the rows whose "seconds" is a latency of one query, not a stage's total
-LATENCY_STAGES = ("search",)
+LATENCY_STAGES = ("search", "similar", "serve")
 TEXT_QUERIES = (
     "spiral galaxy",
     "faint planetary nebula",
@@ -175,6 +185,91 @@ def stage_search(index: str, queries: int, seed: int) -> dict:
     }
 
 
+def stage_similar(vectors: str, queries: int, seed: int) -> dict:
+    """p50/p99 of one similar-images query (the query image alone) and of a refinement (the query
+    plus two selected images), exact, over the memory-mapped image vectors."""
+    from hubbleclip.similarity.refine import rank_similar
+
+    emb = np.load(vectors, mmap_mode="r")
+    rng = np.random.default_rng(seed)
+    asks = [[int(i) for i in rng.integers(len(emb), size=1 + (j % 2) * 2)] for j in range(queries)]
+    for examples in asks[:4]:  # warm-up: torch's first product, the memory map's first pages
+        rank_similar(emb, examples, 24)
+    latencies: dict[str, list[float]] = {"similar": [], "refine": []}
+    for examples in asks:
+        t = time.perf_counter()
+        rank_similar(emb, examples, 24)
+        latencies["refine" if len(examples) > 1 else "similar"].append(time.perf_counter() - t)
+    every = np.concatenate([np.asarray(v) for v in latencies.values()])
+    return {
+        "seconds": float(np.percentile(every, 50)),
+        "p99_s": float(np.percentile(every, 99)),
+        "by_kind_p50_ms": {k: round(float(np.percentile(v, 50)) * 1000, 2) for k, v in latencies.items()},
+    }
+
+
+def stage_serve(index: str, queries: int, seed: int) -> dict:
+    """``hubbleclip serve`` over the index: start-up time (until ``/api/info`` answers), the
+    server's resident memory then and at its peak, and p50/p99 of ``/api/search`` over HTTP, one
+    client at a time (the mix of free text, names, cones and fields of the search stage)."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.parse
+    import urllib.request
+
+    from hubbleclip.search.searcher import Searcher
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mix = [q for kind, q in query_mix(Searcher.open(index).index, queries, seed) if kind != "image"]
+    base = f"http://127.0.0.1:{port}"
+    cli = "import sys; from hubbleclip.cli import main; sys.exit(main())"
+    command = [sys.executable, "-c", cli, "serve", "--index", index, "--port", str(port)]
+    t0 = time.perf_counter()
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"hubbleclip serve exited with {server.returncode} before answering")
+            try:
+                with urllib.request.urlopen(f"{base}/api/info", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        started = time.perf_counter() - t0
+        rss_started = _process_rss_mb(server.pid)
+        get = lambda q: urllib.request.urlopen(  # noqa: E731 - one request, read to the end
+            f"{base}/api/search?" + urllib.parse.urlencode({"q": q, "k": 24}), timeout=60
+        ).read()
+        for q in mix[:10]:
+            get(q)
+        latencies = []
+        for q in mix:
+            t = time.perf_counter()
+            get(q)
+            latencies.append(time.perf_counter() - t)
+        peak = _process_rss_mb(server.pid, "VmHWM")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {
+        "seconds": float(np.percentile(latencies, 50)),
+        "p99_s": float(np.percentile(latencies, 99)),
+        "startup_s": round(started, 2),
+        "server_rss_mb_started": rss_started,
+        "server_rss_mb_peak": peak,
+    }
+
+
+def _process_rss_mb(pid: int, field_name: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"/proc/{pid}/status has no {field_name}")
+
+
 def stage_all_pairs(vectors: str, out: str, k: int, recall_queries: int, seed: int) -> dict:
     emb = np.load(vectors, mmap_mode="r")
     t0 = time.perf_counter()
@@ -212,7 +307,7 @@ def stage_evaluation(synthetic: str, chunk: int, queries: int = 10_000) -> dict:
 
 def synthetic_corpus(synthetic: str | Path):
     """The generator's catalogue as a search :class:`~hubbleclip.search.corpus.Corpus` (every
-    object public, no pictures: its image vector stands for one)."""
+    object public, with one picture id whose image vector stands for the picture)."""
     import pyarrow.parquet as pq
 
     from hubbleclip.search.corpus import Corpus
@@ -234,8 +329,9 @@ def synthetic_corpus(synthetic: str | Path):
         text=cols["text"],
         caption=cols["caption"],
         identifiers=none,
-        image_rows=none,
-        image_ids=none,
+        # one picture per object: its image vector stands for it (no pixels: thumbnails are absent)
+        image_rows=[[("synthetic", i)] for i in range(n)],
+        image_ids=[[f"{oid}-img"] for oid in cols["object_id"]],
         release_date=[None] * n,
         program_id=[None] * n,
     )
@@ -250,15 +346,35 @@ def build_index_from_arrays(synthetic: str | Path, out: str | Path, model: str) 
     from hubbleclip.search.index import MANIFEST, write_index
 
     synthetic = Path(synthetic)
+    corpus = synthetic_corpus(synthetic)
     write_index(
         out,
-        synthetic_corpus(synthetic),
+        corpus,
         np.load(synthetic / "emb_text.npy", mmap_mode="r"),
         np.load(synthetic / "emb_image.npy", mmap_mode="r"),
         SimpleNamespace(spec=model),  # the query encoder: named, loaded once for its digest
+        previews=lambda tmp: synthetic_previews(tmp, corpus),
         overwrite=True,
     )
     return read_json(Path(out) / MANIFEST).get("build_seconds", {})
+
+
+def synthetic_previews(dest: Path, corpus) -> int:
+    """One shared 8x8 grey JPEG as every object's preview, so the server answers as for real
+    pictures (thumbnails included) while the index stays a few hundred bytes per object."""
+    import io
+
+    from PIL import Image
+
+    from hubbleclip.indexes.previews import write_previews
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (90, 90, 90)).save(buffer, format="JPEG")
+    records = [
+        {"id": ids[0], "object_id": oid, "names": names, "type": kind, "source": "synthetic", "credit": ""}
+        for ids, oid, names, kind in zip(corpus.image_ids, corpus.object_id, corpus.names, corpus.type)
+    ]
+    return write_previews(dest, records, (buffer.getvalue() for _ in records))
 
 
 def all_pairs_auto(emb: np.ndarray, k: int, out: str | Path, recall_queries: int, seed: int) -> dict:
@@ -394,7 +510,13 @@ def report(runs: list[StageRun], cfg: ScaleConfig) -> dict:
 
 def _seconds_cell(stage: str, run: StageRun) -> str:
     if stage in LATENCY_STAGES:
-        return f"p50 {run.seconds * 1000:.1f} ms, p99 {run.extra['p99_s'] * 1000:.1f} ms"
+        cell = f"p50 {run.seconds * 1000:.1f} ms, p99 {run.extra['p99_s'] * 1000:.1f} ms"
+        if "startup_s" in run.extra:  # the server's own numbers (the stage's RSS is the client's)
+            cell += (
+                f", start-up {run.extra['startup_s']:.1f} s, server RSS "
+                f"{run.extra['server_rss_mb_started']:.0f} MB (peak {run.extra['server_rss_mb_peak']:.0f})"
+            )
+        return cell
     label = " (projected)" if run.extra.get("projected") else ""
     if "recall" in run.extra:
         label += f", recall@k {run.extra['recall']:.3f} ({run.extra.get('backend')})"
@@ -427,6 +549,8 @@ def run_scale(cfg: ScaleConfig, log: Callable[[str], None] = print) -> list[Stag
             "embedding": dict(synthetic=syn, n=n, model=cfg.model, cap=cfg.embed_cap),
             "index": dict(synthetic=syn, out=str(root / "index"), model=cfg.model),
             "search": dict(index=str(root / "index"), queries=cfg.queries, seed=cfg.seed),
+            "similar": dict(vectors=f"{syn}/emb_image.npy", queries=cfg.queries, seed=cfg.seed),
+            "serve": dict(index=str(root / "index"), queries=cfg.queries, seed=cfg.seed),
             "all_pairs": dict(
                 vectors=f"{syn}/emb_image.npy",
                 out=str(root / "pairs"),
