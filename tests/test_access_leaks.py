@@ -643,3 +643,35 @@ def test_public_only_server_accepts_no_token(world, clock):
         assert client.get("/api/info", headers=bearer(world, "all")).status_code == 401
         hits = client.get("/api/search", params={"q": SECRET}).json()["results"]
         assert all(not h["object_id"].startswith("SECRET") for h in hits)
+
+
+def test_approximate_candidates_never_include_a_private_object(tiny, tmp_path):
+    """Leak enumeration with approximate search: 4,000 synthetic objects, one in ten private, the
+    faiss IVF path forced on even for small allowed sets.  Aimed straight at each private object
+    (its own vector, its name, its text), an anonymous query never gets it as a candidate."""
+    from test_search_scale import synthetic_index
+
+    from hubbleclip.access.policy import ANONYMOUS, AccessPolicy
+    from hubbleclip.search.config import CandidateConfig
+    from hubbleclip.search.searcher import Searcher
+
+    encoder = synthetic_index(tmp_path / "index", tiny["tiny-lit"], 4000, private_every=10)
+    forced = CandidateConfig(ann="approximate", exact_below=0)
+    searcher = Searcher.open(tmp_path / "index", encoder=encoder, candidates=forced)
+    index = searcher.index
+    visible = AccessPolicy().visible(index.access, ANONYMOUS)
+    private = np.flatnonzero(~visible)
+    assert len(private) == 400 and all(d.approximate for d in searcher.dense.values())
+    for kind, emb in (("text", index.emb_text), ("image", index.emb_image)):
+        dense = searcher.dense[kind]
+        for row in private[dense.members[private]]:
+            q = np.asarray(emb[row])
+            assert row in dense.search(q, 100)  # aimed well: without the mask it is found
+            assert visible[dense.search(q, 100, visible)].all()
+    private_ids = {index.corpus.object_id[r] for r in private}
+    for row in private[:4]:
+        name = index.corpus.names[row][0]
+        for text in (name, index.corpus.text[row]):
+            assert visible[searcher.text(text, visible).candidates].all()
+        hits = searcher.search(text=name, k=20, visible=visible).hits  # through the name resolver
+        assert hits and not {h.object_id for h in hits} & private_ids

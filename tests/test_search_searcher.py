@@ -227,3 +227,17 @@ def test_ranker_save_load_round_trip(rerank_results, index_dir, tmp_path):
     (tmp_path / "copy" / "ranker.json").write_text(json.dumps({**meta, "features": meta["features"][:-1]}))
     with pytest.raises(ValueError, match="retrain"):
         Ranker.load(tmp_path / "copy")
+
+
+def test_forced_approximate_candidates_answer_like_exact_ones(index_dir):
+    """faiss IVF candidates (trained in memory on this small index) give the same answers here."""
+    from hubbleclip.search.config import CandidateConfig
+
+    exact = Searcher.open(index_dir)
+    approx = Searcher(exact.index, exact.encoder, exact.ranker, candidates=CandidateConfig(ann="approximate"))
+    assert approx.dense["text"].approximate and approx.dense["image"].approximate
+    assert not exact.dense["text"].approximate  # a small index: exact unless forced
+    for text in ("Andromeda Galaxy", "bright planetary nebulae", "radio galaxy"):
+        assert _ids(approx.search(text=text, k=5)) == _ids(exact.search(text=text, k=5))
+    image = open_image(STELLARIUM / "m31.png")
+    assert _ids(approx.search(image=image, k=3)) == _ids(exact.search(image=image, k=3))

@@ -9,6 +9,16 @@ from hubbleclip.models.specs import SPEC_HELP
 
 
 @dataclass
+class AnnBuildConfig:
+    min_objects: int = field(
+        default=50_000,
+        metadata={"help": "objects from which the index gets faiss IVF indexes (below: exact search only)"},
+    )
+    nlist: int = field(default=0, metadata={"help": "IVF lists per faiss index (0 = 4·sqrt(objects))"})
+    seed: int = field(default=0, metadata={"help": "seed of the k-means training sample"})
+
+
+@dataclass
 class SearchIndexConfig:
     dataset: str = field(
         default="data/skyset", metadata={"help": "skyset DatasetDict directory (save_to_disk)"}
@@ -24,6 +34,29 @@ class SearchIndexConfig:
         default="", metadata={"help": "feature cache directory ('' = $HUBBLECLIP_CACHE/features)"}
     )
     overwrite: bool = field(default=False, metadata={"help": "replace an existing index directory"})
+    ann: AnnBuildConfig = field(default_factory=AnnBuildConfig)
+
+
+@dataclass
+class CandidateConfig:
+    """How a query gathers the few hundred objects the ranker then orders."""
+
+    dense: int = field(
+        default=100, metadata={"help": "nearest objects by CLIP, among object texts and among images, each"}
+    )
+    bm25: int = field(default=100, metadata={"help": "BM25 top-N over names and over texts, each"})
+    ann: str = field(
+        default="auto",
+        metadata={
+            "help": "dense search: auto (faiss IVF where the index has it), exact, approximate "
+            "(IVF built in memory if the index has none)"
+        },
+    )
+    nprobe: int = field(default=128, metadata={"help": "IVF lists visited per query"})
+    exact_below: int = field(
+        default=10_000,
+        metadata={"help": "allowed objects below which a restricted query is scored exactly, not by IVF"},
+    )
 
 
 @dataclass
@@ -46,6 +79,10 @@ class RerankConfig:
     )
     out: str = field(default="runs/rerank", metadata={"help": "where results.json and the ranker go"})
     candidates: int = field(default=100, metadata={"help": "BM25 and CLIP top-N per candidate source"})
+    ann: str = field(
+        default="auto",
+        metadata={"help": "dense candidates: auto, exact or approximate (see CandidateConfig)"},
+    )
     image_queries_first: int = field(
         default=60, metadata={"help": "FIRST radio images used as image queries per split"}
     )

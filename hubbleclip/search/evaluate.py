@@ -12,7 +12,7 @@ Systems, each scored with MAP@k (grades >= 4 relevant) and NDCG@k against all ju
 ``random`` (mean of ``shuffles`` random orderings of the candidate set), ``bm25`` (BM25 names +
 BM25 text over the whole corpus; text queries only), ``clip`` (best of CLIP query-object text and
 query-object image similarity over the whole corpus) and ``learned`` (the LGBMRanker over the
-candidate set).
+candidate set, gathered as a search does: ``--ann approximate`` evaluates faiss IVF candidates).
 
 ``RUN_DIR/results.json`` (read by the demo and the paper figures)::
 
@@ -57,7 +57,7 @@ from hubbleclip.metrics.compare import compare_systems
 from hubbleclip.metrics.graded import RELEVANT_GRADE, query_metrics, random_baseline
 from hubbleclip.metrics.render import markdown_table
 from hubbleclip.runs import MetricsLog, setup_run_dir
-from hubbleclip.search.config import RerankConfig
+from hubbleclip.search.config import CandidateConfig, RerankConfig
 from hubbleclip.search.features import Query
 from hubbleclip.search.queries import default_queries_path, load_queries
 from hubbleclip.search.ranker import train_ranker
@@ -111,7 +111,9 @@ def text_eval_queries(searcher, queries) -> list[EvalQuery]:
         for object_id, grade in q.judgments.items():
             if object_id in index.row_of:
                 grades[index.row_of[object_id]] = grade
-        out.append(EvalQuery(q.id, q.split, q.group, q.kind, q.text, grades, searcher.text(q.text)))
+        out.append(
+            EvalQuery(q.id, q.split, q.group, q.kind, q.text, grades, searcher.text(q.text, baselines=True))
+        )
     return out
 
 
@@ -144,7 +146,7 @@ def image_eval_queries(searcher, cfg: RerankConfig) -> list[EvalQuery]:
                 corpus.source[i],
                 image_id,
                 grades,
-                searcher.image(image),
+                searcher.image(image, baselines=True),
             )
         )
     return out
@@ -214,7 +216,8 @@ def run_rerank(cfg: RerankConfig, encoder=None) -> dict:
     metrics_log = MetricsLog(run_dir / "metrics.jsonl")
     timings = {}
     t0 = time.time()
-    searcher = Searcher.open(cfg.index, device=cfg.device, n_candidates=cfg.candidates, encoder=encoder)
+    candidates = CandidateConfig(dense=cfg.candidates, bm25=cfg.candidates, ann=cfg.ann)
+    searcher = Searcher.open(cfg.index, device=cfg.device, encoder=encoder, candidates=candidates)
     searcher.ranker = None
     queries_file = cfg.queries or str(default_queries_path())
     text_queries = load_queries(queries_file)

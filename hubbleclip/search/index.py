@@ -12,6 +12,9 @@ Layout of an index directory::
                          emb_text, emb_image (L2-normalised CLIP embeddings; zero rows where an
                          object has no image) -- loaded with numpy mmap_mode="r"
     bm25_names/, bm25_text/   bm25s indexes over names and over text + caption (memory-mapped)
+    ann_text.faiss, ann_image.faiss   faiss IVF indexes of emb_text and emb_image, only in an index of
+                         at least ``AnnBuildConfig.min_objects`` objects (hubbleclip.search.ann;
+                         memory-mapped); the manifest's ``ann`` section lists them
     ranker/              optional learned ranker (see hubbleclip.search.ranker)
     model/               the query encoder (ClipModel.save directory) when built from a local one
     previews.*           the object images, sized for the web (hubbleclip.indexes.previews), with
@@ -49,8 +52,9 @@ from hubbleclip.io import atomic_directory, atomic_write_json, read_json
 from hubbleclip.models.embed import ClipEncoder
 from hubbleclip.models.feature_cache import feature_cache
 from hubbleclip.models.loader import load_model
+from hubbleclip.search.ann import KINDS, DenseNeighbours, ann_file, build_ivf, read_ivf, write_ivf
 from hubbleclip.search.bm25 import BM25Field
-from hubbleclip.search.config import SearchIndexConfig
+from hubbleclip.search.config import AnnBuildConfig, CandidateConfig, SearchIndexConfig
 from hubbleclip.search.corpus import Corpus, corpus_from_dataset
 from hubbleclip.search.text import tokenize, tokenize_many
 
@@ -65,6 +69,7 @@ OBJECTS = "objects.parquet"
 VECTORS = ("ra_deg", "dec_deg", "mag", "size_arcmin", "has_image")
 MATRICES = ("xyz", "emb_text", "emb_image")
 BM25_DIRS = ("bm25_names", "bm25_text")
+ANN_MODES = ("auto", "exact", "approximate")
 
 
 class IndexFormatError(UserError):
@@ -127,43 +132,81 @@ def build_retrieval_index(cfg: SearchIndexConfig, encoder=None) -> Path:
         cfg.model, device=cfg.device, batch_size=cfg.batch_size, cache=feature_cache(cfg.cache_dir)
     )
     emb_text, emb_image = embed_corpus(dsd, corpus, encoder)
+    return write_index(
+        cfg.out,
+        corpus,
+        emb_text,
+        emb_image,
+        encoder,
+        dataset=cfg.dataset,
+        dataset_fp=dataset_fingerprint(dsd),
+        include_stars=cfg.include_stars,
+        overwrite=cfg.overwrite,
+        ann=cfg.ann,
+        previews=lambda tmp: _write_previews(tmp, dsd, corpus),
+    )
+
+
+def write_index(
+    out: str | Path,
+    corpus: Corpus,
+    emb_text: np.ndarray,
+    emb_image: np.ndarray,
+    encoder,
+    *,
+    dataset: str = "",
+    dataset_fp: str = "",
+    include_stars: bool = False,
+    overwrite: bool = False,
+    ann: AnnBuildConfig | None = None,
+    previews=None,
+) -> Path:
+    """Write an index from a corpus and its precomputed embeddings, without running a model: the
+    way to build one at archive scale from arrays (``bench/``).  ``emb_text`` and ``emb_image`` are
+    [N, D] L2-normalised float32 (a zero ``emb_image`` row: the object has no image); ``encoder``
+    names the query encoder (its ``spec``, and ``model`` for the weights digest); ``dataset`` is
+    where the rows came from ('' for none); ``previews(tmp)`` writes the image previews and returns
+    their count (None: no previews).  Seconds per stage go into the manifest's ``build_seconds``."""
+    ann = ann or AnnBuildConfig()
+    emb_text, emb_image = np.asarray(emb_text, np.float32), np.asarray(emb_image, np.float32)
+    if emb_text.shape != emb_image.shape or len(emb_text) != len(corpus):
+        raise ValueError(
+            f"embeddings {emb_text.shape} and {emb_image.shape} do not match {len(corpus)} objects"
+        )
     arrays = {
         "ra_deg": corpus.ra_deg,
         "dec_deg": corpus.dec_deg,
         "mag": corpus.mag,
         "size_arcmin": corpus.size_arcmin,
-        "has_image": np.array([bool(r) for r in corpus.image_rows]),
+        "has_image": np.array([bool(r) for r in corpus.image_rows])
+        if previews is not None
+        else np.any(emb_image != 0, axis=1),
         "xyz": corpus.unit_vectors().astype(np.float32),
         "emb_text": emb_text,
         "emb_image": emb_image,
     }
-    with atomic_directory(cfg.out, overwrite=cfg.overwrite) as tmp:
+    seconds: dict[str, float] = {}
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        t0 = time.perf_counter()
         for name, arr in arrays.items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
-        table = pa.table(
-            {
-                "object_id": corpus.object_id,
-                "names": corpus.names,
-                "name_tokens": [[" ".join(tokenize(n)) for n in names] for names in corpus.names],
-                "type": corpus.type,
-                "source": corpus.source,
-                "split": corpus.split,
-                "constellation": corpus.constellation,
-                "text": corpus.text,
-                "caption": corpus.caption,
-                "identifiers": corpus.identifiers,
-                "image_ids": corpus.image_ids,
-                "image_rows": [[f"{s}:{r}" for s, r in rows] for rows in corpus.image_rows],
-                "release_date": [d.isoformat() if d else "" for d in corpus.release_date],
-                "program_id": [p or "" for p in corpus.program_id],
-            }
-        )
-        pq.write_table(table, tmp / OBJECTS)
+        _write_objects(tmp / OBJECTS, corpus)
+        seconds["arrays_and_objects"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         BM25Field.build(tokenize_many(corpus.bm25_names())).save(tmp / "bm25_names")
         BM25Field.build(tokenize_many(corpus.bm25_texts())).save(tmp / "bm25_text")
-        n_previews = _write_previews(tmp, dsd, corpus)
+        seconds["bm25"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ann_section = _write_ann(tmp, arrays, ann) if len(corpus) >= ann.min_objects else {}
+        seconds["ann"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        n_previews = previews(tmp) if previews is not None else write_previews(tmp, [], [])
         model = pack_model(encoder.spec, _model_of(encoder), tmp)
+        seconds["previews_and_model"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         travel = Travel.record(tmp, model, n_previews, MANIFEST)
+        seconds["digests"] = time.perf_counter() - t0
+        log.info("index build seconds: %s", {k: round(v, 2) for k, v in seconds.items()})
         atomic_write_json(
             tmp / MANIFEST,
             {
@@ -171,18 +214,61 @@ def build_retrieval_index(cfg: SearchIndexConfig, encoder=None) -> Path:
                 "version": VERSION,
                 "embed_dim": int(emb_text.shape[1]),
                 # where the dataset was, seen from the index (for evaluations on the build machine)
-                "dataset": os.path.relpath(Path(cfg.dataset).resolve(), Path(cfg.out).resolve()),
-                "dataset_fingerprint": dataset_fingerprint(dsd),
+                "dataset": os.path.relpath(Path(dataset).resolve(), Path(out).resolve()) if dataset else "",
+                "dataset_fingerprint": dataset_fp,
                 "n_objects": len(corpus),
                 "n_with_image": int(arrays["has_image"].sum()),
-                "include_stars": cfg.include_stars,
+                "include_stars": include_stars,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "arrays": {name: list(arr.shape) for name, arr in arrays.items()},
+                "ann": ann_section,
+                "build_seconds": {k: round(v, 3) for k, v in seconds.items()},
                 **travel.to_dict(),
             },
         )
-    log.info("index written to %s", cfg.out)
-    return Path(cfg.out)
+    log.info("index written to %s", out)
+    return Path(out)
+
+
+def _write_objects(file: Path, corpus: Corpus) -> None:
+    table = pa.table(
+        {
+            "object_id": corpus.object_id,
+            "names": corpus.names,
+            "name_tokens": [[" ".join(tokenize(n)) for n in names] for names in corpus.names],
+            "type": corpus.type,
+            "source": corpus.source,
+            "split": corpus.split,
+            "constellation": corpus.constellation,
+            "text": corpus.text,
+            "caption": corpus.caption,
+            "identifiers": corpus.identifiers,
+            "image_ids": corpus.image_ids,
+            "image_rows": [[f"{s}:{r}" for s, r in rows] for rows in corpus.image_rows],
+            "release_date": [d.isoformat() if d else "" for d in corpus.release_date],
+            "program_id": [p or "" for p in corpus.program_id],
+        }
+    )
+    pq.write_table(table, file)
+
+
+def _write_ann(tmp: Path, arrays: dict[str, np.ndarray], cfg: AnnBuildConfig) -> dict:
+    """The faiss IVF index of each embedding, and the manifest's record of them."""
+    section = {}
+    for kind, rows in (
+        ("text", np.arange(len(arrays["emb_text"]))),
+        ("image", np.flatnonzero(arrays["has_image"])),
+    ):
+        if not len(rows):
+            continue
+        t0 = time.perf_counter()
+        ivf = build_ivf(arrays[f"emb_{kind}"], rows, cfg.nlist, cfg.seed)
+        write_ivf(ivf, tmp / ann_file(kind))
+        section[kind] = {"file": ann_file(kind), "nlist": int(ivf.nlist), "n": int(ivf.ntotal)}
+        log.info(
+            "faiss IVF%d of %d %s embeddings in %.1f s", ivf.nlist, ivf.ntotal, kind, time.perf_counter() - t0
+        )
+    return section
 
 
 class VisibleBM25:
@@ -233,8 +319,10 @@ class SearchIndex:
         arrays: dict[str, np.ndarray],
         name_tokens: list[list[list[str]]],
         bm25: dict[str, BM25Field],
+        ivf: dict | None = None,
     ):
         self.path, self.manifest, self.corpus, self.name_tokens = path, manifest, corpus, name_tokens
+        self.ivf = dict(ivf or {})  # kind -> faiss IVF index (memory-mapped), in a large index only
         self.xyz, self.emb_text, self.emb_image = arrays["xyz"], arrays["emb_text"], arrays["emb_image"]
         self.has_image = np.asarray(arrays["has_image"], bool)
         self.bm25_names, self.bm25_text = bm25["bm25_names"], bm25["bm25_text"]
@@ -314,7 +402,24 @@ class SearchIndex:
                 raise IndexFormatError(f"{path / name}: unreadable BM25 index ({exc})") from exc
             if bm25[name].n_docs != n:
                 raise IndexFormatError(f"{path / name}: {bm25[name].n_docs} documents, the manifest says {n}")
-        return cls(path, manifest, corpus, arrays, name_tokens, bm25)
+        return cls(path, manifest, corpus, arrays, name_tokens, bm25, _read_ann(path, manifest))
+
+    def dense_neighbours(self, cfg: CandidateConfig) -> dict[str, DenseNeighbours]:
+        """The dense candidate search of each embedding (``KINDS``) under ``cfg.ann``: ``auto`` uses
+        the index's IVF files where it has them, ``exact`` never, ``approximate`` always (an index
+        built without them gets them trained in memory, once)."""
+        if cfg.ann not in ANN_MODES:
+            raise UserError(f"ann: {cfg.ann!r} is not one of {', '.join(ANN_MODES)}")
+        members = {"text": np.ones(len(self), bool), "image": self.has_image}
+        out = {}
+        for kind in KINDS:
+            vectors = self.emb_text if kind == "text" else self.emb_image
+            ivf = None if cfg.ann == "exact" else self.ivf.get(kind)
+            if ivf is None and cfg.ann == "approximate" and members[kind].any():
+                log.info("training a faiss IVF index of %s embeddings in memory (ann=approximate)", kind)
+                ivf = self.ivf[kind] = build_ivf(vectors, np.flatnonzero(members[kind]))
+            out[kind] = DenseNeighbours(vectors, members[kind], ivf, cfg.nprobe, cfg.exact_below)
+        return out
 
     def bm25(self, visible: np.ndarray | None = None) -> tuple:
         """The (names, text) BM25 fields over the ``visible`` entries only (None = all)."""
@@ -382,6 +487,20 @@ def read_manifest(path: Path) -> dict:
         if not isinstance(manifest.get(key), kind):
             raise IndexFormatError(f"{file}: field {key!r} missing or not a {kind.__name__}")
     return manifest
+
+
+def _read_ann(path: Path, manifest: dict) -> dict:
+    """The IVF indexes the manifest lists, memory-mapped (none in a small or older index)."""
+    out = {}
+    for kind, record in (manifest.get("ann") or {}).items():
+        file = path / record["file"]
+        try:
+            out[kind] = read_ivf(file)
+        except RuntimeError as exc:  # faiss's own error, naming the file's problem
+            raise IndexFormatError(f"{file}: unreadable faiss index ({str(exc).splitlines()[0]})") from exc
+        if out[kind].ntotal != record["n"]:
+            raise IndexFormatError(f"{file}: {out[kind].ntotal} vectors, the manifest says {record['n']}")
+    return out
 
 
 def _read_objects(file: Path, arrays: dict[str, np.ndarray], n: int) -> tuple[Corpus, list[list[list[str]]]]:

@@ -2,6 +2,8 @@
 
 ``Searcher.open(INDEX_DIR)`` loads the index (memory-mapped), the encoder named in its manifest
 and the ranker in ``INDEX_DIR/ranker`` if one was installed there (else BM25 + CLIP fallback).
+A query gathers a few hundred candidates (``CandidateConfig``: BM25 top-N, CLIP nearest neighbours,
+what the resolver found) and only those are scored.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from hubbleclip.data.build import IMAGE_ERRORS, encode_image
 from hubbleclip.data.text import sexagesimal
 from hubbleclip.errors import UserError
 from hubbleclip.search.cone import cone
+from hubbleclip.search.config import CandidateConfig
 from hubbleclip.search.features import FIELD_RADIUS_DEG, Query, fallback_scores, image_query, text_query
 from hubbleclip.search.index import SearchIndex
 from hubbleclip.search.names import NameResolver
@@ -103,10 +106,14 @@ class Searcher:
         ranker=None,
         n_candidates: int = 100,
         understand: bool = True,
+        candidates: CandidateConfig | None = None,
     ):
+        """``n_candidates``: BM25 and CLIP top-N each, unless ``candidates`` says more."""
         from threadpoolctl import ThreadpoolController
 
-        self.index, self.encoder, self.ranker, self.n_candidates = index, encoder, ranker, n_candidates
+        self.index, self.encoder, self.ranker = index, encoder, ranker
+        self.candidates = candidates or CandidateConfig(dense=n_candidates, bm25=n_candidates)
+        self.dense = index.dense_neighbours(self.candidates)
         # understand=False answers every text query with the ranker alone (the search before the
         # resolver stage; evaluations compare the two)
         self.understand = understand
@@ -129,13 +136,15 @@ class Searcher:
         n_candidates: int = 100,
         encoder=None,
         model: str | None = None,
+        candidates: CandidateConfig | None = None,
     ) -> Searcher:
         """``model``: another copy of the index's model (checked against its weights digest)."""
         index = SearchIndex.load(index_dir)
         if ranker_dir is None and (Path(index_dir) / RANKER_DIR).is_dir():
             ranker_dir = Path(index_dir) / RANKER_DIR
         ranker = Ranker.load(ranker_dir) if ranker_dir else None
-        return cls(index, encoder or index.query_encoder(device, model), ranker, n_candidates)
+        encoder = encoder or index.query_encoder(device, model)
+        return cls(index, encoder, ranker, n_candidates, candidates=candidates)
 
     # --- queries ------------------------------------------------------------------------------
     @staticmethod
@@ -151,16 +160,34 @@ class Searcher:
         return text
 
     # ``visible``: boolean mask of the entries the caller may see (hubbleclip.access; None = all)
+    # ``baselines``: also score the whole corpus (Query.bm25, Query.clip), for the evaluation only
     def text(
-        self, text: str, visible: np.ndarray | None = None, allowed: np.ndarray | None = None, include=()
+        self,
+        text: str,
+        visible: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+        include=(),
+        baselines: bool = False,
     ) -> Query:
         text = self._checked(text)
         with self._one_blas_thread():
-            return text_query(self.index, self.encoder, text, self.n_candidates, visible, allowed, include)
+            return text_query(
+                self.index,
+                self.encoder,
+                text,
+                self.dense,
+                self.candidates,
+                visible,
+                allowed,
+                include,
+                baselines,
+            )
 
-    def image(self, image, visible: np.ndarray | None = None) -> Query:
+    def image(self, image, visible: np.ndarray | None = None, baselines: bool = False) -> Query:
         with self._one_blas_thread():
-            return image_query(self.index, self.encoder, image, self.n_candidates, visible)
+            return image_query(
+                self.index, self.encoder, image, self.dense, self.candidates, visible, baselines
+            )
 
     def scores(self, query: Query) -> np.ndarray:
         """Scores of the query's candidates: the learned ranker's, or the fallback's."""
