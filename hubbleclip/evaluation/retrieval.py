@@ -23,7 +23,6 @@ from hubbleclip.evaluation.config import RetrievalConfig
 from hubbleclip.evaluation.evalset import EvalSet
 from hubbleclip.metrics import (
     BootstrapConfig,
-    EmbeddingScores,
     InBatchHits,
     Scores,
     accuracy_curve,
@@ -350,18 +349,3 @@ def summarize(
                     paper_deltas[name][direction][subset] = paper_diffs[name]
     return per_model, deltas, paper_deltas
 
-
-def evaluate_embeddings(
-    images: np.ndarray,
-    texts: np.ndarray,
-    eval_set: EvalSet,
-    cfg: RetrievalConfig | None = None,
-    boot: BootstrapConfig | None = None,
-) -> tuple[dict, dict, dict]:
-    """Our and the paper's retrieval metrics of one model given its embeddings ([images, d] and
-    [distinct texts, d]), block by block, never the full score matrix: ``summarize``'s output for
-    a model called ``model``.  ``eval_set`` needs only its relevance, image_text and sources (the
-    scale benchmark builds one without images)."""
-    cfg, boot = cfg or RetrievalConfig(), boot or BootstrapConfig()
-    ranked = {"model": rank_subsets(EmbeddingScores(images, texts), eval_set, cfg, boot.seed)}
-    return summarize(ranked, cfg, boot)
