@@ -348,4 +348,3 @@ def summarize(
                     deltas[name][direction][subset] = diffs[name]
                     paper_deltas[name][direction][subset] = paper_diffs[name]
     return per_model, deltas, paper_deltas
-
