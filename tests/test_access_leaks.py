@@ -519,6 +519,9 @@ NO_ROWS = {
     "crossval": "prints metrics over the operator's own dataset",
     "interpolate": "writes interpolated models; prints metrics over a split the operator chose",
     "index kinds": "prints per-kind metrics of queries generated from the operator's own index",
+    "embed": "writes feature shards of the operator's own dataset; prints counts and rates",
+    "publish": "writes a model card of the operator's own run (counts, metrics, credits); uploads only "
+    "with --push_to_hub, to a repository the operator names",
 }
 
 

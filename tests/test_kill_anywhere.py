@@ -32,7 +32,18 @@ from kill_jobs import child
 KILL_POINTS = int(os.environ.get("HUBBLECLIP_KILL_POINTS", "2"))
 SEED = int(os.environ.get("HUBBLECLIP_KILL_SEED", "0"))
 README = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"  # the kill-anywhere table
-VOLATILE = {"created", "timings_s", "seconds", "time", "took_s", "elapsed_s", "run", "wall_s", "started"}
+VOLATILE = {
+    "created",
+    "timings_s",
+    "seconds",
+    "build_seconds",
+    "time",
+    "took_s",
+    "elapsed_s",
+    "run",
+    "wall_s",
+    "started",
+}
 
 
 # --- comparing outputs -------------------------------------------------------------------------------

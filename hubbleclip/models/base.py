@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -126,8 +127,9 @@ class ClipModel(nn.Module):
     def device(self) -> torch.device:
         return self.logit_bias.device
 
-    def save(self, path: str | Path) -> Path:
-        """Write a directory that :meth:`load` (and ``load_model(path)``) reads back."""
+    def save(self, path: str | Path, also: Callable[[Path], object] | None = None) -> Path:
+        """Write a directory that :meth:`load` (and ``load_model(path)``) reads back; ``also(tmp)``
+        adds files (e.g. a model card) before the directory becomes visible, all at once."""
         from peft.tuners.tuners_utils import BaseTunerLayer
         from safetensors.torch import save_file
 
@@ -151,6 +153,8 @@ class ClipModel(nn.Module):
                     **native,
                 },
             )
+            if also is not None:
+                also(tmp)
         return Path(path)
 
     @classmethod

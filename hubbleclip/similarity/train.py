@@ -132,4 +132,4 @@ def train_simclr(cfg: SimCLRConfig) -> dict:
         "last_loss": losses[-1] if losses else math.nan,
         **val,
     }
-    return summary | run.export(model, lambda m, path: m.save(path), summary=summary)
+    return summary | run.export(model, lambda m, path, _checkpoint: m.save(path), summary=summary)

@@ -75,16 +75,17 @@ def write_interpolations(cfg: InterpolateConfig) -> dict:
 
 def alpha_curve(results: dict, percent: float = 10.0) -> list[dict]:
     """The headline metrics of an evaluation of the alpha exports (models named by alpha), per alpha:
-    retrieval accuracy at ``percent``% both ways over all queries, zero-shot top-1 per labelled set,
-    each with its bootstrap interval."""
-    metric = f"acc@{percent:g}%"
+    retrieval accuracy at ``percent``% and R@1 both ways over all queries, zero-shot top-1 per
+    labelled set, each with its bootstrap interval (None where the cut-off is 0: too few candidates)."""
+    metrics = (f"acc@{percent:g}%", "R@1")
     rows = []
     for name in results["models"]:
         if name == "random":
             continue
         row = {"alpha": float(name)}
         for direction, per_model in (results.get("retrieval") or {}).get("models", {}).get(name, {}).items():
-            row[f"{ARROWS[direction]} {metric}, all"] = per_model["all"]["metrics"][metric]
+            for metric in metrics:
+                row[f"{ARROWS[direction]} {metric}, all"] = per_model["all"]["metrics"].get(metric)
         for set_name, zs in results.get("zero_shot", {}).items():
             row[f"zero-shot top1, {set_name}"] = zs["models"][name]["metrics"]["top1"]
         rows.append(row)
@@ -93,7 +94,13 @@ def alpha_curve(results: dict, percent: float = 10.0) -> list[dict]:
 
 def render_alpha_curve(rows: list[dict]) -> str:
     columns = [c for c in rows[0] if c != "alpha"]
-    cells = [[f"{row['alpha']:.2f}", *(Estimate.from_dict(row[c]).format() for c in columns)] for row in rows]
+    cells = [
+        [
+            f"{row['alpha']:.2f}",
+            *("n/a" if row[c] is None else Estimate.from_dict(row[c]).format() for c in columns),
+        ]
+        for row in rows
+    ]
     return markdown_table(["alpha", *columns], cells) + "\n"
 
 

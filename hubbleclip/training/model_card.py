@@ -279,9 +279,15 @@ def write_card(
     evaluation: CardEvaluation | None = None,
     repo: str | None = None,
     license_id: str = "other",
+    export: Path | None = None,
+    exported_checkpoint: str | None = None,
 ) -> Path:
-    """Write ``RUN/export/README.md`` from the run's files (atomically); returns its path."""
-    export = Path(run_dir) / EXPORT_DIR
+    """Write ``RUN/export/README.md`` from the run's files (atomically); returns its path.
+    ``export``: the export being written (its temporary folder), with ``exported_checkpoint`` the
+    checkpoint it comes from, which the run's log records only once the export exists."""
+    export = Path(export) if export is not None else Path(run_dir) / EXPORT_DIR
     records = MetricsLog(Path(run_dir) / "metrics.jsonl").read()
+    if exported_checkpoint is not None:
+        records.append({"exported_checkpoint": exported_checkpoint})
     text = render_card(cfg, export, records, data_facts(cfg), evaluation, repo, license_id)
     return atomic_write_text(export / CARD_FILE, text)

@@ -157,11 +157,11 @@ class TrainingSession:
         self.accelerator.wait_for_everyone()
 
     def export(
-        self, model, save: Callable[[Any, Path], object], summary: dict[str, Any] | None = None
+        self, model, save: Callable[[Any, Path, str | None], object], summary: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Write ``export/`` with ``save(model, path)`` from the last step, or from the best checkpoint
-        (its trainable weights loaded into ``model`` first), log ``summary`` with what was exported
-        as the last metrics record, and end the run; returns what was exported."""
+        """Write ``export/`` with ``save(model, path, checkpoint_name)`` from the last step, or from
+        the best checkpoint (its trainable weights loaded into ``model`` first), log ``summary`` with
+        what was exported as the last metrics record, and end the run; returns what was exported."""
         last = list_checkpoints(self.dir)[-1] if list_checkpoints(self.dir) else None
         source = last
         if self.checkpoint.export == "best":
@@ -173,7 +173,7 @@ class TrainingSession:
                 load_trainable(source, model)
         exported = {"export": str(self.dir / EXPORT), "exported_checkpoint": source.name if source else None}
         if self.is_main:
-            save(model, self.dir / EXPORT)
+            save(model, self.dir / EXPORT, exported["exported_checkpoint"])
             log.info("exported %s to %s", exported["exported_checkpoint"] or "the model", exported["export"])
         if summary is not None:
             self.log(**summary, **exported)

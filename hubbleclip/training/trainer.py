@@ -289,9 +289,16 @@ def _log_start(run: TrainingSession, model, n_pairs: int, val_pairs, cfg: TrainC
         run.log_validation(0, validate(model, val_pairs, cfg, accelerator))
 
 
-def _export(model: ClipModel, path) -> None:
-    merge_lora(model)
-    model.save(path)
+def _exporter(cfg: TrainConfig):
+    """Save the model and its card together: the export appears complete or not at all."""
+
+    def export(model: ClipModel, path, checkpoint: str | None) -> None:
+        merge_lora(model)
+        model.save(
+            path, also=lambda tmp: write_card(cfg, cfg.out, export=tmp, exported_checkpoint=checkpoint)
+        )
+
+    return export
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -329,7 +336,5 @@ def train(cfg: TrainConfig) -> dict:
             run.log_validation(step, val)
         if step % cfg.checkpoint.every_steps == 0 or last:
             run.save_checkpoint(step, model, optimizer, scheduler, val.get("val_loss"))
-    exported = run.export(model, _export, summary={"step": step, "event": "export"})
-    if run.is_main:  # the model card, from the run's files as they now stand
-        write_card(cfg, cfg.out)
+    exported = run.export(model, _exporter(cfg), summary={"step": step, "event": "export"})
     return result | exported
