@@ -25,7 +25,7 @@ from hubbleclip.search.features import FIELD_RADIUS_DEG, Query, fallback_scores,
 from hubbleclip.search.index import SearchIndex
 from hubbleclip.search.names import NameResolver
 from hubbleclip.search.ranker import Ranker
-from hubbleclip.search.understand import plan_query
+from hubbleclip.search.understand import FilterColumns, plan_query
 
 log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
@@ -119,7 +119,7 @@ class Searcher:
         self.understand = understand
         self.resolver = NameResolver.from_corpus(index.corpus)
         self._restricted = MaskKeyedCache(self.resolver.restricted, keep=MAX_RESTRICTED_RESOLVERS)
-        self._types = np.asarray(index.corpus.type)
+        self._filter_columns = FilterColumns.of(index.corpus)
         # A query's matrix-vector products are small: extra BLAS threads only fight torch's OpenMP
         # threads for the cores (measured: median query 24 ms -> 10 ms on 2 cores).
         self._threads = ThreadpoolController()
@@ -214,7 +214,7 @@ class Searcher:
         # names resolve only to entries the caller may see: a private object is never a centre,
         # a name match or a fuzzy reading
         plan = plan_query(text, self._resolver_for(visible), self.index.corpus, FIELD_RADIUS_DEG)
-        allowed = plan.allowed(self.index.corpus, self._types)
+        allowed = plan.allowed(self._filter_columns)
         if visible is not None:
             allowed = visible if allowed is None else allowed & visible
         if allowed is not None and not allowed.any():

@@ -37,6 +37,31 @@ CLOSE_TO = ("close", "to")
 
 
 @dataclass(frozen=True)
+class FilterColumns:
+    """The corpus columns that field filters read, with types and constellations as integer codes:
+    a filter is then one vectorised compare, not a pass over a million Python strings."""
+
+    type_codes: np.ndarray
+    constellation_codes: np.ndarray
+    mag: np.ndarray
+    vocab: dict[str, dict[str, int]]
+
+    @classmethod
+    def of(cls, corpus) -> FilterColumns:
+        vocab, codes = {}, {}
+        for name, values in (("type", corpus.type), ("constellation", corpus.constellation)):
+            words, codes[name] = np.unique(np.asarray(values, dtype=str), return_inverse=True)
+            vocab[name] = {w: i for i, w in enumerate(words.tolist())}
+        mag = np.asarray(corpus.mag, np.float64)
+        return cls(codes["type"], codes["constellation"], mag, vocab)
+
+    def codes(self, column: str, values) -> np.ndarray:
+        """The codes of ``values`` in ``column`` (values no object has are left out)."""
+        known = self.vocab[column]
+        return np.array([known[v] for v in values if v in known], np.int64)
+
+
+@dataclass(frozen=True)
 class Center:
     position: Position
     label: str  # what the cone is around, for the note
@@ -64,16 +89,16 @@ class QueryPlan:
     def has_filters(self) -> bool:
         return any(v is not None for v in (self.types, self.constellation, self.mag_max, self.mag_min))
 
-    def allowed(self, corpus, types: np.ndarray) -> np.ndarray | None:
+    def allowed(self, columns: FilterColumns) -> np.ndarray | None:
         """Boolean mask of the corpus objects the filters keep (None: no filter)."""
         if not self.has_filters:
             return None
-        mask = np.ones(len(corpus), bool)
+        mask = np.ones(len(columns.mag), bool)
         if self.types is not None:
-            mask &= np.isin(types, list(self.types))
+            mask &= np.isin(columns.type_codes, columns.codes("type", self.types))
         if self.constellation is not None:
-            mask &= np.asarray(corpus.constellation) == self.constellation
-        mag = np.asarray(corpus.mag, np.float64)
+            mask &= np.isin(columns.constellation_codes, columns.codes("constellation", [self.constellation]))
+        mag = columns.mag
         with np.errstate(invalid="ignore"):
             if self.mag_max is not None:
                 mask &= (mag <= self.mag_max) if self.mag_max_inclusive else (mag < self.mag_max)
