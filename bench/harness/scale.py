@@ -541,6 +541,10 @@ def table_rows(runs: list[StageRun]) -> tuple[list[str], list[list[str]]]:
 def run_scale(cfg: ScaleConfig, log: Callable[[str], None] = print) -> list[StageRun]:
     """Every stage at every size, smallest size first; each stage in a fresh process."""
     runs = []
+
+    def pairs(vectors: str, out: Path) -> dict:
+        return dict(vectors=vectors, out=str(out), k=cfg.k, recall_queries=cfg.recall_queries, seed=cfg.seed)
+
     for n in sorted(cfg.sizes):
         root = Path(cfg.work) / str(n)
         syn = str(root / "synthetic")
@@ -551,20 +555,8 @@ def run_scale(cfg: ScaleConfig, log: Callable[[str], None] = print) -> list[Stag
             "search": dict(index=str(root / "index"), queries=cfg.queries, seed=cfg.seed),
             "similar": dict(vectors=f"{syn}/emb_image.npy", queries=cfg.queries, seed=cfg.seed),
             "serve": dict(index=str(root / "index"), queries=cfg.queries, seed=cfg.seed),
-            "all_pairs": dict(
-                vectors=f"{syn}/emb_image.npy",
-                out=str(root / "pairs"),
-                k=cfg.k,
-                recall_queries=cfg.recall_queries,
-                seed=cfg.seed,
-            ),
-            "all_pairs_uniform": dict(
-                vectors=f"{syn}/uniform.npy",
-                out=str(root / "pairs_uniform"),
-                k=cfg.k,
-                recall_queries=cfg.recall_queries,
-                seed=cfg.seed,
-            ),
+            "all_pairs": pairs(f"{syn}/emb_image.npy", root / "pairs"),
+            "all_pairs_uniform": pairs(f"{syn}/uniform.npy", root / "pairs_uniform"),
             "evaluation": dict(synthetic=syn, chunk=cfg.eval_chunk, queries=cfg.eval_queries),
         }
         for stage in (s for s in STAGES if s in cfg.stages):

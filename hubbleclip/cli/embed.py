@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from hubbleclip.models.specs import SPEC_HELP
+from hubbleclip.config import add_config_arguments
+from hubbleclip.indexes.config import EmbedConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,23 +20,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and writes each one atomically; a rerun skips finished shards; the main process then merges "
         "them in id order into OUT/merged (TOWER.npy float32 [N, D], TOWER_ids.npy, manifest.json).",
     )
-    parser.add_argument("--model", help=f"model spec: {SPEC_HELP}")
-    parser.add_argument("--data", help="a saved dataset, or WebDataset shards (DIR/{00000..00009}.tar)")
-    parser.add_argument("--out", required=True, help="job directory (shards/, then merged/)")
-    parser.add_argument("--split", default="train", help="split of a saved dataset (default train)")
-    parser.add_argument(
-        "--towers", default="image", help="comma-separated: image, text or image,text (default image)"
-    )
-    parser.add_argument(
-        "--text_column",
-        default="auto",
-        help="column of a dataset's texts (default auto: caption_llm where it exists, else caption)",
-    )
-    parser.add_argument("--batch_size", type=int, default=64, help="inputs per forward pass (default 64)")
-    parser.add_argument(
-        "--shard_size", type=int, default=4096, help="dataset rows per feature shard (default 4096)"
-    )
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -46,34 +30,39 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="only merge the shards already in --out (copied together from several machines)",
     )
+    add_config_arguments(parser, EmbedConfig)
     parser.set_defaults(func=run_embed)
 
 
 def run_embed(args: argparse.Namespace) -> int:
+    from hubbleclip.config import config_from_args
     from hubbleclip.errors import UserError
     from hubbleclip.indexes.embedding import embed_dataset, merge_shards
 
+    cfg = config_from_args(args, EmbedConfig)
+    if not cfg.out:
+        raise UserError("--out is required (the job directory)")
     if args.merge_only:
-        print(f"merged into {merge_shards(args.out)}")
+        print(f"merged into {merge_shards(cfg.out)}")
         return 0
-    missing = [f"--{name}" for name in ("model", "data") if not getattr(args, name)]
+    missing = [f"--{name}" for name in ("model", "data") if not getattr(cfg, name)]
     if missing:
         raise UserError(f"{' and '.join(missing)} required (or --merge_only)")
-    if args.batch_size < 1 or args.shard_size < 1:
+    if cfg.batch_size < 1 or cfg.shard_size < 1:
         raise UserError("--batch_size and --shard_size must be at least 1")
-    if args.threads:
+    if cfg.threads:
         import torch
 
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(cfg.threads)
     report = embed_dataset(
-        args.model,
-        args.data,
-        args.out,
-        split=args.split,
-        towers=[t.strip() for t in args.towers.split(",") if t.strip()],
-        text_column=args.text_column,
-        batch_size=args.batch_size,
-        shard_size=args.shard_size,
+        cfg.model,
+        cfg.data,
+        cfg.out,
+        split=cfg.split,
+        towers=cfg.towers,
+        text_column=cfg.text_column,
+        batch_size=cfg.batch_size,
+        shard_size=cfg.shard_size,
         overwrite=args.overwrite,
     )
     print(
